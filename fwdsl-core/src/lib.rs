@@ -1,0 +1,69 @@
+//! Grammar, rule model and analysis of the fwdsl firewall language, shared by the
+//! `firewall!` macro (compile time) and `fwdsl::Policy::parse` (run time) so that
+//! both always accept, reject and explain a policy the same way.
+//!
+//! Implementation detail of `fwdsl`; not semver-stable. Use the `fwdsl` crate.
+//!
+//! The pipeline is: a front end turns its input into [`Token`]s (the macro from a
+//! `TokenStream`, [`lex`] from a string), [`compile`] parses and checks them and
+//! returns the rules together with every [`Diagnostic`], each pointing at a
+//! [`TokenRange`] that the front end maps back to its own spans.
+#![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
+
+mod check;
+pub use check::{analyze, Analysis, Lockout, Reach};
+mod diag;
+mod model;
+mod packet;
+mod parse;
+mod services;
+mod space;
+mod token;
+
+pub use diag::{Diagnostic, Severity, TokenRange};
+pub use model::{Access, Action, Family, Matches, PortRange, ProtoSet, Rule};
+pub use packet::{decide, ConnState, Decision, Packet, Proto};
+pub use services::{Service, SERVICES};
+pub use token::{lex, LexError, Token, TokenKind};
+
+/// The result of compiling a policy: its rules (as far as they could be understood)
+/// and every problem found, errors and warnings alike.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The rules, in order. Rules with errors are left out.
+    pub rules: Vec<Rule>,
+    /// For each rule in `rules`, the tokens it was written with.
+    pub rule_tokens: Vec<TokenRange>,
+    /// The operator's declared access path (`ssh …;`), checked for lockout.
+    pub access: Access,
+    /// Every error and warning, in source order of discovery.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Compiled {
+    /// Whether any diagnostic is an error (warnings alone still give a usable policy).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Parses and checks a policy given as tokens: the one entry point both the macro and
+/// the runtime use.
+pub fn compile(tokens: &[Token]) -> Compiled {
+    let mut parsed = parse::parse(tokens);
+    let mut diagnostics = std::mem::take(&mut parsed.diagnostics);
+    // A rule left out for a syntax error can only make later rules *more* reachable,
+    // so ordering and shadowing stay exact without it; the lockout check and the
+    // missing catch-all could report errors that are not there, so they wait for a
+    // policy whose every statement parsed.
+    let complete = diagnostics.iter().all(|d| d.severity != Severity::Error);
+    diagnostics.extend(check::check(&parsed, complete));
+    Compiled {
+        rules: parsed.rules,
+        rule_tokens: parsed.rule_tokens,
+        access: parsed.access,
+        diagnostics,
+    }
+}

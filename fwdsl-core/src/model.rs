@@ -1,0 +1,273 @@
+//! The rule model: what a parsed policy is, independent of how it was written and of
+//! how it will be rendered. Every field can be built in a `const`/`static`, so the
+//! macro's expansion is plain data rather than code that runs at start-up.
+
+use ipnet::IpNet;
+use std::borrow::Cow;
+use std::fmt;
+
+/// What a rule does with the packets it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Accept the packet (`allow`, iptables `ACCEPT`).
+    Allow,
+    /// Discard it silently (`drop`, iptables `DROP`).
+    Drop,
+    /// Discard it and tell the sender (`reject`, iptables `REJECT`).
+    Reject,
+}
+
+impl Action {
+    /// The DSL keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+        }
+    }
+
+    /// The iptables target.
+    pub fn target(self) -> &'static str {
+        match self {
+            Action::Allow => "ACCEPT",
+            Action::Drop => "DROP",
+            Action::Reject => "REJECT",
+        }
+    }
+
+    /// The verb used in messages ("accept", "drop", "reject").
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            Action::Allow => "accept",
+            Action::Drop => "drop",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+/// A set of IP protocols, as bits: TCP, UDP, ICMP (ICMPv6 on the IPv6 side) and every
+/// other protocol number lumped together, which is all the language can tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProtoSet(u8);
+
+impl ProtoSet {
+    /// TCP only.
+    pub const TCP: ProtoSet = ProtoSet(1);
+    /// UDP only.
+    pub const UDP: ProtoSet = ProtoSet(2);
+    /// ICMP only (ICMPv6 for IPv6).
+    pub const ICMP: ProtoSet = ProtoSet(4);
+    /// Protocols other than TCP, UDP and ICMP.
+    pub const OTHER: ProtoSet = ProtoSet(8);
+    /// TCP and UDP (services such as DNS).
+    pub const TCP_UDP: ProtoSet = ProtoSet(3);
+    /// Every protocol.
+    pub const ALL: ProtoSet = ProtoSet(15);
+
+    /// The raw bits (TCP 1, UDP 2, ICMP 4, other 8).
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// A set from raw bits; bits above the four known ones are ignored.
+    pub const fn from_bits(bits: u8) -> ProtoSet {
+        ProtoSet(bits & 15)
+    }
+
+    /// Whether every protocol in `other` is in `self`.
+    pub const fn contains(self, other: ProtoSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The iptables `-p` names of the members, one rule per name when rendering; `None`
+    /// stands for "every protocol" (no `-p` at all).
+    pub fn iptables_names(self, family: Family) -> Vec<Option<&'static str>> {
+        if self == ProtoSet::ALL {
+            return vec![None];
+        }
+        let icmp = match family {
+            Family::V4 => "icmp",
+            Family::V6 => "ipv6-icmp",
+        };
+        [(ProtoSet::TCP, "tcp"), (ProtoSet::UDP, "udp"), (ProtoSet::ICMP, icmp)]
+            .into_iter()
+            .filter(|&(p, _)| self.contains(p))
+            .map(|(_, name)| Some(name))
+            .collect()
+    }
+}
+
+/// An inclusive range of ports; a single port is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRange {
+    /// First port of the range.
+    pub first: u16,
+    /// Last port of the range (inclusive).
+    pub last: u16,
+}
+
+impl PortRange {
+    /// A range; the parser guarantees `1 <= first <= last`.
+    pub const fn new(first: u16, last: u16) -> Self {
+        PortRange { first, last }
+    }
+
+    /// Whether `port` lies in the range.
+    pub fn contains(self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+}
+
+impl fmt::Display for PortRange {
+    /// DSL form: `80` or `6000-6010`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// Address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// IPv4 (`iptables`).
+    V4,
+    /// IPv6 (`ip6tables`).
+    V6,
+}
+
+impl Family {
+    /// The family of a network.
+    pub fn of(net: &IpNet) -> Family {
+        match net {
+            IpNet::V4(_) => Family::V4,
+            IpNet::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// What a rule matches. A field left at its "any" value (all protocols, no ports, no
+/// address, no interface, any state) does not restrict.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Matches {
+    /// Protocols (`ProtoSet::ALL` when none was named).
+    pub protocols: ProtoSet,
+    /// Destination ports; empty means any.
+    pub dports: Cow<'static, [PortRange]>,
+    /// Source ports; empty means any.
+    pub sports: Cow<'static, [PortRange]>,
+    /// Source network.
+    pub src: Option<IpNet>,
+    /// Destination network.
+    pub dst: Option<IpNet>,
+    /// Input interface (`in eth0`).
+    pub iface: Option<Cow<'static, str>>,
+    /// Only packets of established or related connections (`established`).
+    pub established: bool,
+}
+
+impl Matches {
+    /// Matches every packet: the catch-all.
+    pub const ANY: Matches = Matches {
+        protocols: ProtoSet::ALL,
+        dports: Cow::Borrowed(&[]),
+        sports: Cow::Borrowed(&[]),
+        src: None,
+        dst: None,
+        iface: None,
+        established: false,
+    };
+
+    /// The families this match applies to: one when an address names it, else both.
+    pub fn families(&self) -> &'static [Family] {
+        match self.src.as_ref().or(self.dst.as_ref()).map(Family::of) {
+            Some(Family::V4) => &[Family::V4],
+            Some(Family::V6) => &[Family::V6],
+            None => &[Family::V4, Family::V6],
+        }
+    }
+}
+
+/// One rule: an action, what it matches, and how the user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// What happens to matching packets.
+    pub action: Action,
+    /// Which packets match.
+    pub matches: Matches,
+    /// The rule in canonical DSL form (`allow tcp 5432 src 10.0.0.0/8`), quoted in
+    /// messages and rendered into iptables comments.
+    pub text: Cow<'static, str>,
+    /// The user's own note (`comment "…"`), rendered into the iptables comment.
+    pub comment: Option<Cow<'static, str>>,
+    /// The 1-based line the rule starts on.
+    pub line: u32,
+}
+
+impl Rule {
+    /// Whether the rule matches every packet (`drop all`, `reject all`, `allow all`).
+    pub fn is_catch_all(&self) -> bool {
+        self.matches == Matches::ANY
+    }
+
+    /// Whether the rule names a source network: a drop of such a rule is a deliberate
+    /// ban, not an accident.
+    pub fn names_source(&self) -> bool {
+        self.matches.src.is_some()
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// How the operator reaches the host, so the checks can tell a policy that locks them out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Over SSH on `port`, from `from` (anywhere when `None`), on `iface` (any interface
+    /// but loopback when `None`). The default is `ssh 22` from anywhere.
+    Ssh {
+        /// The SSH port.
+        port: u16,
+        /// The operator's network.
+        from: Option<IpNet>,
+        /// The interface the operator comes in on.
+        iface: Option<Cow<'static, str>>,
+    },
+    /// Console-only host (`ssh none;`): no lockout check.
+    Console,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access::Ssh {
+            port: 22,
+            from: None,
+            iface: None,
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    /// DSL form: `ssh 22`, `ssh 2222 from 10.0.0.0/8`, `ssh none`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Console => f.write_str("ssh none"),
+            Access::Ssh { port, from, iface } => {
+                write!(f, "ssh {port}")?;
+                if let Some(from) = from {
+                    write!(f, " from {}", crate::parse::net_text(from))?;
+                }
+                if let Some(iface) = iface {
+                    write!(f, " in {iface}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

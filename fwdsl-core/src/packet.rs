@@ -1,0 +1,183 @@
+//! Packets and first-match evaluation: the simulator that decides which rule takes a
+//! packet, exactly as the kernel walks an iptables chain.
+
+use crate::model::{Action, Family, Matches, ProtoSet, Rule};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The IP protocol of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP (ICMPv6 on IPv6): an echo request, unless the packet is established.
+    Icmp,
+    /// Any other protocol, by number (47 for GRE, …).
+    Other(u8),
+}
+
+impl Proto {
+    fn bit(self) -> ProtoSet {
+        match self {
+            Proto::Tcp => ProtoSet::TCP,
+            Proto::Udp => ProtoSet::UDP,
+            Proto::Icmp => ProtoSet::ICMP,
+            Proto::Other(_) => ProtoSet::OTHER,
+        }
+    }
+
+    fn has_ports(self) -> bool {
+        matches!(self, Proto::Tcp | Proto::Udp)
+    }
+}
+
+/// The connection-tracking state of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnState {
+    /// The first packet of a connection (conntrack `NEW`).
+    New,
+    /// A packet of a known connection, or related to one (`ESTABLISHED`, `RELATED`).
+    Established,
+}
+
+/// An inbound packet, to ask a policy what it would do with it.
+///
+/// Built with [`Packet::tcp`], [`Packet::udp`] or [`Packet::icmp`] and refined with the
+/// builder methods. Unless set: the destination is the unspecified address of the
+/// source's family, the source port is 49152 (the start of the ephemeral range), the
+/// state is `New`, and the packet arrives on an interface no rule names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Packet {
+    /// Protocol.
+    pub proto: Proto,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port (TCP and UDP only).
+    pub sport: u16,
+    /// Destination port (TCP and UDP only).
+    pub dport: u16,
+    /// Input interface; `None` is an interface that no rule names.
+    pub iface: Option<String>,
+    /// Connection state.
+    pub state: ConnState,
+}
+
+impl Packet {
+    fn new(proto: Proto, src: IpAddr, dport: u16) -> Packet {
+        let dst = match src {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        Packet {
+            proto,
+            src,
+            dst,
+            sport: 49152,
+            dport,
+            iface: None,
+            state: ConnState::New,
+        }
+    }
+
+    /// A new TCP connection from `src` to port `dport`.
+    pub fn tcp(src: impl Into<IpAddr>, dport: u16) -> Packet {
+        Packet::new(Proto::Tcp, src.into(), dport)
+    }
+
+    /// A UDP datagram from `src` to port `dport`.
+    pub fn udp(src: impl Into<IpAddr>, dport: u16) -> Packet {
+        Packet::new(Proto::Udp, src.into(), dport)
+    }
+
+    /// An ICMP (ICMPv6) echo request from `src`.
+    pub fn icmp(src: impl Into<IpAddr>) -> Packet {
+        Packet::new(Proto::Icmp, src.into(), 0)
+    }
+
+    /// A packet of another protocol, by number.
+    pub fn other(protocol: u8, src: impl Into<IpAddr>) -> Packet {
+        Packet::new(Proto::Other(protocol), src.into(), 0)
+    }
+
+    /// Sets the source port.
+    pub fn sport(mut self, port: u16) -> Packet {
+        self.sport = port;
+        self
+    }
+
+    /// Sets the destination address.
+    pub fn dst(mut self, dst: impl Into<IpAddr>) -> Packet {
+        self.dst = dst.into();
+        self
+    }
+
+    /// Sets the input interface.
+    pub fn iface(mut self, name: impl Into<String>) -> Packet {
+        self.iface = Some(name.into());
+        self
+    }
+
+    /// Marks the packet as part of an established (or related) connection.
+    pub fn established(mut self) -> Packet {
+        self.state = ConnState::Established;
+        self
+    }
+
+    /// The packet's address family (that of its source).
+    pub fn family(&self) -> Family {
+        match self.src {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+impl Matches {
+    /// Whether the packet matches, exactly as iptables would evaluate the rendered rule.
+    pub fn matches(&self, packet: &Packet) -> bool {
+        let in_ports = |ranges: &[crate::PortRange], port: u16| {
+            ranges.is_empty() || ranges.iter().any(|r| r.contains(port))
+        };
+        self.protocols.contains(packet.proto.bit())
+            && (packet.proto.has_ports() || self.dports.is_empty() && self.sports.is_empty())
+            && in_ports(&self.dports, packet.dport)
+            && in_ports(&self.sports, packet.sport)
+            && self.src.is_none_or(|net| net.contains(&packet.src))
+            && self.dst.is_none_or(|net| net.contains(&packet.dst))
+            && self.families().contains(&packet.family())
+            && self
+                .iface
+                .as_deref()
+                .is_none_or(|name| packet.iface.as_deref() == Some(name))
+            && (!self.established || packet.state == ConnState::Established)
+    }
+}
+
+/// Which rule decided a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision<'a> {
+    /// 0-based position of the rule in the policy.
+    pub index: usize,
+    /// The rule itself (its text and line are there).
+    pub rule: &'a Rule,
+}
+
+impl Decision<'_> {
+    /// What happens to the packet.
+    pub fn action(&self) -> Action {
+        self.rule.action
+    }
+}
+
+/// The first rule that matches `packet`, as the kernel walks the chain; `None` when no
+/// rule matches (the packet then goes back to the built-in chain).
+pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
+    rules
+        .iter()
+        .enumerate()
+        .find(|(_, rule)| rule.matches.matches(packet))
+        .map(|(index, rule)| Decision { index, rule })
+}

@@ -1,0 +1,305 @@
+//! The packet space as boxes, and the exact coverage test the checks are built on.
+//!
+//! A packet is a point with eight coordinates (family, protocol, state, input
+//! interface, source, destination, source port, destination port). Every rule matches
+//! a finite union of boxes — one per port range combination — whose sides are integer
+//! intervals. "Do earlier rules together decide every packet this rule matches?" is then
+//! "is this box covered by the union of those boxes?", which [`covered`] answers exactly
+//! by sweeping one dimension at a time (no sampling, no approximation).
+
+use crate::model::{Access, Family, Matches, PortRange, ProtoSet, Rule};
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+
+const FAM: usize = 0;
+const PROTO: usize = 1;
+const STATE: usize = 2;
+const IFACE: usize = 3;
+const SRC: usize = 4;
+const DST: usize = 5;
+const SPORT: usize = 6;
+const DPORT: usize = 7;
+const DIMS: usize = 8;
+
+const V4_MAX: u128 = u32::MAX as u128;
+const PORT_MAX: u128 = u16::MAX as u128;
+// Protocol coordinates: the sets rules can name (tcp, udp, tcp+udp, icmp, all) are
+// all intervals in this order.
+const TCP: u128 = 0;
+const UDP: u128 = 1;
+const ICMP: u128 = 2;
+const OTHER: u128 = 3;
+const NEW: u128 = 0;
+const ESTABLISHED: u128 = 1;
+
+/// An axis-aligned box of packets: for each dimension an inclusive interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Region([(u128, u128); DIMS]);
+
+impl Region {
+    fn intersects(&self, other: &Region) -> bool {
+        // Ports and addresses first: they tell most rules apart.
+        [DPORT, SRC, SPORT, DST, PROTO, IFACE, FAM, STATE]
+            .iter()
+            .all(|&d| self.0[d].0 <= other.0[d].1 && other.0[d].0 <= self.0[d].1)
+    }
+
+    fn contains(&self, other: &Region) -> bool {
+        (0..DIMS).all(|d| self.0[d].0 <= other.0[d].0 && other.0[d].1 <= self.0[d].1)
+    }
+
+    /// The intersection, or `None` when it is empty.
+    pub(crate) fn intersection(&self, other: &Region) -> Option<Region> {
+        if !self.intersects(other) {
+            return None;
+        }
+        let mut out = *self;
+        for d in 0..DIMS {
+            out.0[d] = (self.0[d].0.max(other.0[d].0), self.0[d].1.min(other.0[d].1));
+        }
+        Some(out)
+    }
+
+    /// Restricts dimension `d` to `[lo, hi]`, keeping addresses inside the IPv4 range
+    /// once the family is IPv4 alone (an IPv4 box has no addresses above 2^32 - 1).
+    fn restrict(&self, d: usize, lo: u128, hi: u128) -> Region {
+        let mut out = *self;
+        out.0[d] = (lo, hi);
+        if out.0[FAM] == (0, 0) {
+            for a in [SRC, DST] {
+                out.0[a].1 = out.0[a].1.min(V4_MAX);
+            }
+        }
+        out
+    }
+}
+
+/// Maps interface names to coordinates: 0 stands for every interface no rule names,
+/// named ones follow in order, and `lo` always comes last so that "any interface but
+/// loopback" is one interval.
+#[derive(Debug, Clone)]
+pub(crate) struct Interfaces(BTreeMap<String, u128>);
+
+impl Interfaces {
+    pub(crate) fn new(rules: &[Rule], access: &Access) -> Interfaces {
+        let mut names: Vec<&str> = rules.iter().filter_map(|r| r.matches.iface.as_deref()).collect();
+        if let Access::Ssh { iface: Some(name), .. } = access {
+            names.push(name);
+        }
+        names.retain(|&n| n != "lo");
+        names.sort_unstable();
+        names.dedup();
+        let mut map: BTreeMap<String, u128> = names.iter().enumerate().map(|(i, n)| (n.to_string(), i as u128 + 1)).collect();
+        map.insert("lo".into(), names.len() as u128 + 1);
+        Interfaces(map)
+    }
+
+    fn all(&self) -> (u128, u128) {
+        (0, self.0.len() as u128)
+    }
+
+    fn one(&self, name: &str) -> (u128, u128) {
+        let id = self.0[name];
+        (id, id)
+    }
+
+    fn not_lo(&self) -> (u128, u128) {
+        (0, self.0.len() as u128 - 1)
+    }
+}
+
+fn net_bounds(net: Option<&IpNet>, families: &[Family]) -> (u128, u128) {
+    match net {
+        Some(IpNet::V4(n)) => (u32::from(n.network()) as u128, u32::from(n.broadcast()) as u128),
+        Some(IpNet::V6(n)) => (u128::from(n.network()), u128::from(n.broadcast())),
+        None if families == [Family::V4] => (0, V4_MAX),
+        None => (0, u128::MAX),
+    }
+}
+
+fn proto_bounds(protocols: ProtoSet) -> (u128, u128) {
+    let coordinates = [(ProtoSet::TCP, TCP), (ProtoSet::UDP, UDP), (ProtoSet::ICMP, ICMP), (ProtoSet::OTHER, OTHER)];
+    let members: Vec<u128> = coordinates.iter().filter(|(p, _)| protocols.contains(*p)).map(|&(_, c)| c).collect();
+    let (lo, hi) = (members[0], members[members.len() - 1]);
+    debug_assert_eq!(members.len() as u128, hi - lo + 1, "protocol sets a rule can name are intervals");
+    (lo, hi)
+}
+
+fn port_bounds(ranges: &[PortRange]) -> Vec<(u128, u128)> {
+    if ranges.is_empty() {
+        vec![(0, PORT_MAX)]
+    } else {
+        ranges.iter().map(|r| (r.first as u128, r.last as u128)).collect()
+    }
+}
+
+fn fam_bounds(families: &[Family]) -> (u128, u128) {
+    match families {
+        [Family::V4] => (0, 0),
+        [Family::V6] => (1, 1),
+        _ => (0, 1),
+    }
+}
+
+/// The boxes a rule's matches cover.
+pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region> {
+    let families = matches.families();
+    let base = [
+        fam_bounds(families),
+        proto_bounds(matches.protocols),
+        if matches.established { (ESTABLISHED, ESTABLISHED) } else { (NEW, ESTABLISHED) },
+        matches.iface.as_deref().map_or(interfaces.all(), |n| interfaces.one(n)),
+        net_bounds(matches.src.as_ref(), families),
+        net_bounds(matches.dst.as_ref(), families),
+        (0, 0),
+        (0, 0),
+    ];
+    let mut out = Vec::new();
+    for &sport in &port_bounds(&matches.sports) {
+        for &dport in &port_bounds(&matches.dports) {
+            let mut bounds = base;
+            bounds[SPORT] = sport;
+            bounds[DPORT] = dport;
+            out.push(Region(bounds));
+        }
+    }
+    out
+}
+
+/// The packets the lockout check protects: new TCP connections to the SSH port, from
+/// the operator's network, on any interface but loopback (or the declared one).
+pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Region> {
+    let Access::Ssh { port, from, iface } = access else {
+        return Vec::new();
+    };
+    let matches = Matches {
+        protocols: ProtoSet::TCP,
+        dports: vec![PortRange::new(*port, *port)].into(),
+        src: *from,
+        ..Matches::ANY
+    };
+    let mut out = regions(&matches, interfaces);
+    for region in &mut out {
+        region.0[STATE] = (NEW, NEW);
+        region.0[IFACE] = iface.as_deref().map_or(interfaces.not_lo(), |n| interfaces.one(n));
+    }
+    out
+}
+
+/// Whether the union of `boxes` covers every packet of `region`.
+pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
+    let clipped: Vec<Region> = boxes.iter().filter_map(|b| b.intersection(region)).collect();
+    covered_clipped(region, &clipped)
+}
+
+/// [`covered`] for boxes already clipped to `region`.
+///
+/// Picks the first dimension along which some box does not span the region, cuts the
+/// region into the cells between the boxes' edges, and checks each cell against the
+/// boxes that span it. Within a cell every active box spans the cut dimension, so the
+/// recursion moves to a later dimension each time: at most eight levels.
+fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
+    if boxes.is_empty() {
+        return false;
+    }
+    if boxes.iter().any(|b| b.contains(region)) {
+        return true;
+    }
+    let spans = |b: &Region, d: usize| b.0[d] == region.0[d];
+    let Some(d) = (0..DIMS).find(|&d| boxes.iter().any(|b| !spans(b, d))) else {
+        // Every box spans every dimension, so any of them contains the region.
+        return true;
+    };
+    let (spanning, partial): (Vec<Region>, Vec<Region>) = boxes.iter().partition(|b| spans(b, d));
+    // Sweep the cut dimension: edges in order, boxes entering at their start and
+    // leaving after their end.
+    let mut edges: Vec<(u128, bool, usize)> = Vec::with_capacity(partial.len() * 2);
+    for (i, b) in partial.iter().enumerate() {
+        edges.push((b.0[d].0, true, i));
+        if b.0[d].1 < region.0[d].1 {
+            edges.push((b.0[d].1 + 1, false, i));
+        }
+    }
+    edges.sort_unstable_by_key(|&(at, enters, _)| (at, enters));
+    let mut active: Vec<usize> = Vec::new();
+    let mut spanning_only: Option<bool> = None;
+    let mut cell_start = region.0[d].0;
+    let mut next = 0;
+    while cell_start <= region.0[d].1 {
+        while next < edges.len() && edges[next].0 == cell_start {
+            let (_, enters, i) = edges[next];
+            if enters {
+                active.push(i);
+            } else {
+                active.retain(|&a| a != i);
+            }
+            next += 1;
+        }
+        let cell_end = edges.get(next).map_or(region.0[d].1, |e| e.0 - 1);
+        let cell = region.restrict(d, cell_start, cell_end);
+        // (Not across the family cut: an IPv4 cell clips addresses, an IPv6 one does not.)
+        let ok = if active.is_empty() && d != FAM {
+            // Cells that only the spanning boxes reach all pose the same question.
+            *spanning_only.get_or_insert_with(|| {
+                let clipped: Vec<Region> = spanning.iter().filter_map(|b| b.intersection(&cell)).collect();
+                covered_clipped(&cell, &clipped)
+            })
+        } else if active.iter().any(|&i| partial[i].contains(&cell)) {
+            true
+        } else {
+            let within: Vec<Region> = spanning
+                .iter()
+                .chain(active.iter().map(|&i| &partial[i]))
+                .filter_map(|b| b.intersection(&cell))
+                .collect();
+            covered_clipped(&cell, &within)
+        };
+        if !ok {
+            return false;
+        }
+        if cell_end == region.0[d].1 {
+            break;
+        }
+        cell_start = cell_end + 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ports(lo: u128, hi: u128) -> Region {
+        let mut r = Region([(0, 1), (TCP, TCP), (0, 1), (0, 1), (0, u128::MAX), (0, u128::MAX), (0, PORT_MAX), (0, PORT_MAX)]);
+        r.0[DPORT] = (lo, hi);
+        r
+    }
+
+    #[test]
+    fn union_of_adjacent_ranges_covers() {
+        assert!(covered(&ports(10, 30), &[ports(0, 15), ports(16, 40)]));
+        assert!(!covered(&ports(10, 30), &[ports(0, 15), ports(17, 40)]));
+    }
+
+    #[test]
+    fn ipv4_region_needs_no_cover_above_ipv4_range() {
+        let mut v4 = ports(0, PORT_MAX);
+        v4.0[FAM] = (0, 0);
+        v4.0[SRC] = (0, V4_MAX);
+        v4.0[DST] = (0, V4_MAX);
+        let mut low = v4;
+        low.0[SRC] = (0, 1000);
+        let mut high = v4;
+        high.0[SRC] = (1001, V4_MAX);
+        assert!(covered(&v4, &[low, high]));
+        // A box of both families loses nothing when cut to one family first.
+        let mut both = v4;
+        both.0[FAM] = (0, 1);
+        both.0[SRC] = (0, u128::MAX);
+        both.0[DST] = (0, u128::MAX);
+        let mut v6 = both;
+        v6.0[FAM] = (1, 1);
+        assert!(covered(&both, &[low, high, v6]));
+        assert!(!covered(&both, &[low, v6]));
+    }
+}
