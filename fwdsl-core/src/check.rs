@@ -192,7 +192,7 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
                     [one] => format!("rule `{}` is redundant: {} already {verb}s every packet it matches", rule.text, quote(&rules[*one])),
                     _ => format!("rule `{}` is redundant: the rules on lines {} already {verb} every packet it matches", rule.text, lines(rules, by)),
                 };
-                let mut d = Diagnostic::warning(parsed.rule_tokens[i], message);
+                let mut d = Diagnostic::warning(parsed.rule_tokens[i], "redundant_rule", message);
                 d.help("remove it");
                 d
             }
@@ -238,6 +238,7 @@ fn check_source_ports(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
         if rule.action == Action::Allow && !rule.matches.sports.is_empty() {
             let mut d = Diagnostic::warning(
                 *tokens,
+                "source_port_rule",
                 format!("rule `{}` trusts the source port, which any remote host can choose", rule.text),
             );
             d.help("to let replies to this host's own connections in, write `allow established;` instead");

@@ -38,6 +38,9 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when there is something to say.
     pub help: Option<String>,
+    /// For warnings, the name of what is warned about (`redundant_rule`,
+    /// `source_port_rule`): the macro names its warning item after it.
+    pub lint: Option<&'static str>,
     /// The tokens at fault; `None` when the problem is the policy as a whole (for
     /// example an empty policy), which front ends show at the whole input.
     pub tokens: Option<TokenRange>,
@@ -49,15 +52,17 @@ impl Diagnostic {
             severity: Severity::Error,
             message: message.into(),
             help: None,
+            lint: None,
             tokens: tokens.into(),
         }
     }
 
-    pub(crate) fn warning(tokens: TokenRange, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(tokens: TokenRange, lint: &'static str, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             message: message.into(),
             help: None,
+            lint: Some(lint),
             tokens: Some(tokens),
         }
     }

@@ -1,1 +1,51 @@
-//! stub
+//! Host firewall rules as a checked Rust DSL.
+//!
+//! ```
+//! let policy: fwdsl::Policy = fwdsl::firewall! {
+//!     allow tcp 22;
+//!     allow tcp 80;
+//!     allow src 127.0.0.1;
+//!     drop all;
+//! };
+//! ```
+//!
+//! At compile time [`firewall!`] parses the rules and rejects, each at its own span and
+//! all at once: bad ports and addresses, rules that can never match because earlier
+//! rules already decide every packet they would see, anything after the final catch-all,
+//! and a policy that would lock the operator out of SSH. Redundant rules and rules that
+//! trust the source port are warnings. At run time the [`Policy`] is data: render it
+//! ([`Policy::iptables_rules`], [`Policy::to_restore`]), ask it which rule decides a
+//! packet ([`Policy::decide`]) in unit tests without root, or read one from a file with
+//! [`Policy::parse`], which runs the very same checks.
+//!
+//! # The language
+//!
+//! | statement | meaning |
+//! |---|---|
+//! | `allow tcp 22;` `allow udp 53;` | new inbound to a destination port |
+//! | `allow tcp 80, 443;` `allow tcp 6000-6010;` | several ports, a range |
+//! | `allow tcp sport 25;` | by source port (warned about: `allow established;` is the safe form) |
+//! | `allow src 10.0.0.0/8;` `allow tcp 80 dst 192.0.2.10;` | by source or destination address |
+//! | `allow src "2001:db8:1e::1";` `allow src ::1;` | IPv6, quoted where rustc cannot read it |
+//! | `allow icmp;` `allow established;` `allow in lo;` | ICMP(v6), return traffic, by interface |
+//! | `allow ssh;` `allow https;` … | a service of the reference guide's port table |
+//! | `drop …;` `reject …;` | the other verdicts |
+//! | `drop all;` | the catch-all every policy ends with |
+//! | `ssh 2222 from 10.0.0.0/8;` `ssh none;` | the operator's access path, for the lockout check |
+//!
+//! A rule with an IPv4 (IPv6) address applies to that family only; a rule without an
+//! address to both.
+#![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
+
+mod error;
+mod policy;
+mod render;
+
+pub use error::{Error, Problem, Problems};
+pub use fwdsl_core::{Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule, Severity};
+pub use fwdsl_macros::firewall;
+pub use policy::Policy;
+pub use render::{RenderedRule, CHAIN};
+
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,144 @@
+//! From a compiled policy to tokens: the rules as a `static` array of plain data that the
+//! runtime wraps without parsing; errors at the user's spans; warnings as uses of
+//! `#[deprecated]` items, the one way to warn from a proc macro on stable Rust.
+
+use crate::tokens::Tokens;
+use fwdsl_core::{Access, Action, Compiled, Diagnostic, PortRange, Rule, Severity};
+use ipnet::IpNet;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+
+pub(crate) fn firewall(input: TokenStream) -> TokenStream {
+    let tokens = Tokens::new(input);
+    let compiled = fwdsl_core::compile(&tokens.tokens);
+    if compiled.has_errors() {
+        return errors(&tokens, &compiled);
+    }
+    let warnings = compiled.diagnostics.iter().map(|d| warning(&tokens, d));
+    let rules = compiled.rules.iter().map(QuoteRule);
+    let count = compiled.rules.len();
+    let access = QuoteAccess(&compiled.access);
+    quote! {
+        {
+            #(#warnings)*
+            use ::fwdsl::__private as __fwdsl;
+            static __FWDSL_RULES: [__fwdsl::Rule; #count] = [#(#rules),*];
+            __fwdsl::policy(&__FWDSL_RULES, #access)
+        }
+    }
+}
+
+fn message(d: &Diagnostic) -> String {
+    match &d.help {
+        Some(help) => format!("{}\nhelp: {help}", d.message),
+        None => d.message.clone(),
+    }
+}
+
+/// Every error at once, followed by a placeholder policy so that the code around the
+/// macro sees a `Policy` and reports no follow-on type errors.
+fn errors(tokens: &Tokens, compiled: &Compiled) -> TokenStream {
+    let combined = compiled
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| syn::Error::new_spanned(tokens.spanned(d.tokens), message(d)))
+        .reduce(|mut all, e| {
+            all.combine(e);
+            all
+        })
+        .expect("has_errors() found an error");
+    let errors = combined.into_compile_error();
+    quote! {
+        {
+            #errors
+            ::fwdsl::__private::placeholder()
+        }
+    }
+}
+
+/// A warning shows where a `#[deprecated]` constant is used: the use is given the span of
+/// the rule, the note carries the message. `#[allow(deprecated)]` silences it.
+fn warning(tokens: &Tokens, d: &Diagnostic) -> TokenStream {
+    let span = d.tokens.map_or(Span::call_site(), |r| tokens.first_span(r));
+    let name = format_ident!("fwdsl_{}", d.lint.unwrap_or("warning"), span = span);
+    let note = message(d);
+    quote_spanned! {span=>
+        {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #name: () = ();
+            let _ = #name;
+        }
+    }
+}
+
+struct QuoteRule<'a>(&'a Rule);
+
+impl ToTokens for QuoteRule<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let rule = self.0;
+        let m = &rule.matches;
+        let action = match rule.action {
+            Action::Allow => quote!(__fwdsl::ALLOW),
+            Action::Drop => quote!(__fwdsl::DROP),
+            Action::Reject => quote!(__fwdsl::REJECT),
+        };
+        let protocols = m.protocols.bits();
+        let dports = m.dports.iter().map(quote_ports);
+        let sports = m.sports.iter().map(quote_ports);
+        let src = quote_net(m.src.as_ref());
+        let dst = quote_net(m.dst.as_ref());
+        let iface = quote_str(m.iface.as_deref());
+        let established = m.established;
+        let text = rule.text.as_ref();
+        let comment = quote_str(rule.comment.as_deref());
+        let line = rule.line;
+        out.extend(quote! {
+            __fwdsl::rule(#action, #protocols, &[#(#dports),*], &[#(#sports),*], #src, #dst, #iface, #established, #text, #comment, #line)
+        });
+    }
+}
+
+fn quote_ports(r: &PortRange) -> TokenStream {
+    let (first, last) = (r.first, r.last);
+    quote!(__fwdsl::ports(#first, #last))
+}
+
+fn quote_net(net: Option<&IpNet>) -> TokenStream {
+    match net {
+        None => quote!(::core::option::Option::None),
+        Some(IpNet::V4(n)) => {
+            let octets = n.addr().octets();
+            let prefix = n.prefix_len();
+            quote!(::core::option::Option::Some(__fwdsl::v4([#(#octets),*], #prefix)))
+        }
+        Some(IpNet::V6(n)) => {
+            let bits = u128::from(n.addr());
+            let prefix = n.prefix_len();
+            quote!(::core::option::Option::Some(__fwdsl::v6(#bits, #prefix)))
+        }
+    }
+}
+
+fn quote_str(text: Option<&str>) -> TokenStream {
+    match text {
+        None => quote!(::core::option::Option::None),
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+    }
+}
+
+struct QuoteAccess<'a>(&'a Access);
+
+impl ToTokens for QuoteAccess<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        out.extend(match self.0 {
+            Access::Console => quote!(__fwdsl::CONSOLE),
+            Access::Ssh { port, from, iface } => {
+                let from = quote_net(from.as_ref());
+                let iface = quote_str(iface.as_deref());
+                quote!(__fwdsl::ssh(#port, #from, #iface))
+            }
+        });
+    }
+}

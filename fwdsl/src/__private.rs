@@ -1,0 +1,86 @@
+//! What the `firewall!` expansion calls: short `const fn` constructors, so a policy
+//! compiles to one `static` array of plain data. Not public API.
+
+pub use crate::Policy;
+pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
+use fwdsl_core::Action;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub const ALLOW: Action = Action::Allow;
+pub const DROP: Action = Action::Drop;
+pub const REJECT: Action = Action::Reject;
+pub const CONSOLE: Access = Access::Console;
+
+pub const fn ports(first: u16, last: u16) -> PortRange {
+    PortRange::new(first, last)
+}
+
+pub const fn v4(octets: [u8; 4], prefix: u8) -> IpNet {
+    let [a, b, c, d] = octets;
+    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), prefix))
+}
+
+pub const fn v6(bits: u128, prefix: u8) -> IpNet {
+    IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from_bits(bits), prefix))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub const fn rule(
+    action: Action,
+    protocols: u8,
+    dports: &'static [PortRange],
+    sports: &'static [PortRange],
+    src: Option<IpNet>,
+    dst: Option<IpNet>,
+    iface: Option<&'static str>,
+    established: bool,
+    text: &'static str,
+    comment: Option<&'static str>,
+    line: u32,
+) -> Rule {
+    Rule {
+        action,
+        matches: Matches {
+            protocols: ProtoSet::from_bits(protocols),
+            dports: Cow::Borrowed(dports),
+            sports: Cow::Borrowed(sports),
+            src,
+            dst,
+            iface: match iface {
+                Some(name) => Some(Cow::Borrowed(name)),
+                None => None,
+            },
+            established,
+        },
+        text: Cow::Borrowed(text),
+        comment: match comment {
+            Some(c) => Some(Cow::Borrowed(c)),
+            None => None,
+        },
+        line,
+    }
+}
+
+pub const fn ssh(port: u16, from: Option<IpNet>, iface: Option<&'static str>) -> Access {
+    Access::Ssh {
+        port,
+        from,
+        iface: match iface {
+            Some(name) => Some(Cow::Borrowed(name)),
+            None => None,
+        },
+    }
+}
+
+/// The checked rules of a `firewall!`, wrapped without copying.
+pub fn policy(rules: &'static [Rule], access: Access) -> Policy {
+    Policy::from_checked(Cow::Borrowed(rules), access, Vec::new())
+}
+
+/// Stands in for the policy when the macro reported errors, so the user's code sees
+/// a `Policy` and only the real errors are shown. Never runs: the crate does not compile.
+pub fn placeholder() -> Policy {
+    Policy::from_checked(Cow::Borrowed(&[]), Access::Console, Vec::new())
+}

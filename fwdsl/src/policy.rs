@@ -1,0 +1,94 @@
+//! The policy value users hold: checked rules, the operator's access path, and the
+//! questions one can ask of them without root (which rule decides a packet).
+
+use crate::error::{Error, Problem, Problems};
+use fwdsl_core::{Access, Decision, Packet, Rule, Severity};
+use std::borrow::Cow;
+
+/// A checked firewall policy: built by [`firewall!`](crate::firewall) at compile time
+/// or by [`Policy::parse`] at run time, with the same checks either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    rules: Cow<'static, [Rule]>,
+    access: Access,
+    warnings: Vec<Problem>,
+}
+
+impl Policy {
+    pub(crate) fn from_checked(rules: Cow<'static, [Rule]>, access: Access, warnings: Vec<Problem>) -> Policy {
+        Policy { rules, access, warnings }
+    }
+
+    /// Parses and checks a policy written as text (a file, a string): the language of
+    /// `firewall!`, with `#` or `//` comments. Every error is returned at once, each
+    /// with its line and column.
+    ///
+    /// ```
+    /// let policy = fwdsl::Policy::parse("allow ssh;\nallow tcp 80;\ndrop all;").unwrap();
+    /// assert_eq!(policy.rules().len(), 3);
+    ///
+    /// let err = fwdsl::Policy::parse("allow tcp 70000;\ndrop all;").unwrap_err();
+    /// assert!(err.to_string().contains("line 1, column 11: error: port `70000` is out of range"));
+    /// ```
+    pub fn parse(source: &str) -> Result<Policy, Error> {
+        let tokens = fwdsl_core::lex(source).map_err(|e| {
+            Error::Policy(Problems(vec![Problem {
+                severity: Severity::Error,
+                line: Some(e.line),
+                column: Some(e.column),
+                message: e.message,
+                help: None,
+            }]))
+        })?;
+        let compiled = fwdsl_core::compile(&tokens);
+        let problem = |d: &fwdsl_core::Diagnostic| {
+            let at = d.tokens.map(|r| &tokens[r.first]);
+            Problem {
+                severity: d.severity,
+                line: at.map(|t| t.line),
+                column: at.map(|t| t.column),
+                message: d.message.clone(),
+                help: d.help.clone(),
+            }
+        };
+        let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
+            compiled.diagnostics.iter().map(problem).partition(|p| p.severity == Severity::Error);
+        if !errors.is_empty() {
+            return Err(Error::Policy(Problems(errors)));
+        }
+        Ok(Policy::from_checked(Cow::Owned(compiled.rules), compiled.access, warnings))
+    }
+
+    /// The rules, in the order the kernel evaluates them.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The operator's access path the lockout check protected (`ssh 22` unless declared).
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Warnings found by [`Policy::parse`] (redundant rules, `sport` rules). A policy
+    /// from `firewall!` reported its warnings at compile time and has none here.
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
+    }
+
+    /// Which rule decides `packet`, exactly as the kernel would: the first that matches.
+    ///
+    /// ```
+    /// use fwdsl::{Action, Packet};
+    /// let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow src 127.0.0.1; drop all; };
+    /// let web = policy.decide(&Packet::tcp([203, 0, 113, 9], 80));
+    /// assert_eq!((web.action(), web.index, web.rule.text.as_ref()), (Action::Allow, 1, "allow tcp 80"));
+    /// assert_eq!(policy.decide(&Packet::udp([203, 0, 113, 9], 53)).action(), Action::Drop);
+    /// ```
+    ///
+    /// # Panics
+    /// Never for a policy built by `firewall!` or [`Policy::parse`]: both require a
+    /// catch-all as the last rule, so some rule always decides.
+    pub fn decide(&self, packet: &Packet) -> Decision<'_> {
+        fwdsl_core::decide(&self.rules, packet).expect("every checked policy ends with a catch-all")
+    }
+}

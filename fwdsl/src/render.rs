@@ -1,0 +1,218 @@
+//! Rendering: each rule as the arguments of one `iptables -A` call, and a whole chain as
+//! `iptables-restore` text. Rules are written the way `iptables -S` prints them back, so
+//! what is live can be compared with what was meant, string for string.
+
+use crate::Policy;
+use fwdsl_core::{Action, Family, PortRange, Rule};
+
+/// The chain fwdsl's rules live in, hooked from `INPUT` by one jump.
+pub const CHAIN: &str = "FWDSL-INPUT";
+/// iptables refuses comments longer than this.
+const MAX_COMMENT: usize = 255;
+/// iptables' multiport match takes at most 15 ports, a range counting as two.
+const MULTIPORT_MAX: usize = 15;
+/// Prefix of every comment fwdsl writes: how its rules are told from others'.
+pub(crate) const COMMENT_PREFIX: &str = "fwdsl:";
+
+/// One rendered iptables rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedRule {
+    /// The policy rule it comes from (0-based); `None` for rules fwdsl adds itself
+    /// (ICMPv6 neighbour discovery, which IPv6 cannot work without).
+    pub rule: Option<usize>,
+    /// `iptables` or `ip6tables`.
+    pub family: Family,
+    /// The arguments after `-A CHAIN`, one string each (the comment is one argument).
+    pub args: Vec<String>,
+}
+
+impl RenderedRule {
+    /// The arguments as one string in which the comment is quoted, the form both
+    /// `iptables-restore` and the `iptables` crate split back into the same arguments.
+    pub fn to_command_line(&self) -> String {
+        let quoted: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| if a.contains(' ') { format!("\"{a}\"") } else { a.clone() })
+            .collect();
+        quoted.join(" ")
+    }
+}
+
+impl Policy {
+    /// Every iptables rule of one family, in chain order: what `apply` installs into
+    /// fwdsl's chain.
+    ///
+    /// ```
+    /// use fwdsl::Family;
+    /// let policy = fwdsl::firewall! { ssh none; allow tcp 80, 443; drop all; };
+    /// let rules: Vec<String> = policy.iptables_rules(Family::V4).iter().map(|r| r.to_command_line()).collect();
+    /// assert_eq!(rules, [
+    ///     "-p tcp -m multiport --dports 80,443 -m comment --comment \"fwdsl:1 allow tcp 80,443\" -j ACCEPT",
+    ///     "-m comment --comment \"fwdsl:2 drop all\" -j DROP",
+    /// ]);
+    /// ```
+    pub fn iptables_rules(&self, family: Family) -> Vec<RenderedRule> {
+        let mut out = Vec::new();
+        if family == Family::V6 {
+            out.extend(neighbour_discovery());
+        }
+        for (index, rule) in self.rules().iter().enumerate() {
+            if rule.matches.families().contains(&family) {
+                for args in rule_args(rule, index, family) {
+                    out.push(RenderedRule { rule: Some(index), family, args });
+                }
+            }
+        }
+        out
+    }
+
+    /// The chain as `iptables-restore` (or `ip6tables-restore`) input. Loaded with
+    /// `--noflush` it (re)creates [`CHAIN`] and leaves every other chain alone; the
+    /// jump from `INPUT` is `apply`'s business.
+    pub fn to_restore(&self, family: Family) -> String {
+        restore_text(CHAIN, &self.iptables_rules(family))
+    }
+}
+
+/// `iptables-restore` text that (re)creates `chain` with `rules`.
+pub(crate) fn restore_text(chain: &str, rules: &[RenderedRule]) -> String {
+    let mut text = format!("*filter\n:{chain} - [0:0]\n");
+    for rule in rules {
+        text.push_str(&format!("-A {chain} {}\n", rule.to_command_line()));
+    }
+    text.push_str("COMMIT\n");
+    text
+}
+
+fn neighbour_discovery() -> Vec<RenderedRule> {
+    ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"]
+        .iter()
+        .map(|kind| RenderedRule {
+            rule: None,
+            family: Family::V6,
+            args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", kind])
+                .into_iter()
+                .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
+                .chain(strings(&["-j", "ACCEPT"]))
+                .collect(),
+        })
+        .collect()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn comment(mut text: String) -> Vec<String> {
+    if text.len() > MAX_COMMENT {
+        let mut cut = MAX_COMMENT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    vec!["-m".into(), "comment".into(), "--comment".into(), text]
+}
+
+fn net_arg(net: &ipnet::IpNet) -> String {
+    // `iptables -S` prints single hosts with their prefix too.
+    net.to_string()
+}
+
+/// Splits a port list into groups that fit one multiport match each.
+fn port_chunks(ranges: &[PortRange]) -> Vec<&[PortRange]> {
+    if ranges.is_empty() {
+        return vec![ranges];
+    }
+    let mut chunks = Vec::new();
+    let (mut start, mut weight) = (0, 0);
+    for (i, r) in ranges.iter().enumerate() {
+        let w = if r.first == r.last { 1 } else { 2 };
+        if weight + w > MULTIPORT_MAX {
+            chunks.push(&ranges[start..i]);
+            start = i;
+            weight = 0;
+        }
+        weight += w;
+    }
+    chunks.push(&ranges[start..]);
+    chunks
+}
+
+fn port_text(r: &PortRange) -> String {
+    if r.first == r.last {
+        r.first.to_string()
+    } else {
+        format!("{}:{}", r.first, r.last)
+    }
+}
+
+fn port_match(proto: &str, flag: &str, ports: &[PortRange], out: &mut Vec<String>) {
+    match ports {
+        [] => {}
+        [one] => out.extend([
+            "-m".into(),
+            proto.into(),
+            format!("--{flag}"),
+            port_text(one),
+        ]),
+        many => out.extend([
+            "-m".into(),
+            "multiport".into(),
+            format!("--{flag}s"),
+            many.iter().map(port_text).collect::<Vec<_>>().join(","),
+        ]),
+    }
+}
+
+fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
+    let m = &rule.matches;
+    let mut note = format!("{COMMENT_PREFIX}{} {}", index + 1, rule.text);
+    if let Some(c) = &rule.comment {
+        note.push_str(" -- ");
+        note.push_str(c);
+    }
+    let mut out = Vec::new();
+    for proto in m.protocols.iptables_names(family) {
+        for sports in port_chunks(&m.sports) {
+            for dports in port_chunks(&m.dports) {
+                let mut args = Vec::new();
+                if let Some(src) = &m.src {
+                    args.extend(["-s".into(), net_arg(src)]);
+                }
+                if let Some(dst) = &m.dst {
+                    args.extend(["-d".into(), net_arg(dst)]);
+                }
+                if let Some(iface) = &m.iface {
+                    args.extend(["-i".into(), iface.to_string()]);
+                }
+                if let Some(proto) = proto {
+                    args.extend(["-p".into(), proto.into()]);
+                    // One single-port match per direction is one `-m tcp`; iptables -S
+                    // prints `-m tcp --sport A --dport B` for the pair.
+                    if let ([s], [d]) = (sports, dports) {
+                        args.extend(["-m".into(), proto.into(), "--sport".into(), port_text(s), "--dport".into(), port_text(d)]);
+                    } else {
+                        port_match(proto, "sport", sports, &mut args);
+                        port_match(proto, "dport", dports, &mut args);
+                    }
+                }
+                if m.established {
+                    args.extend(strings(&["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]));
+                }
+                args.extend(comment(note.clone()));
+                args.extend(["-j".into(), rule.action.target().into()]);
+                if rule.action == Action::Reject {
+                    let with = match family {
+                        Family::V4 => "icmp-port-unreachable",
+                        Family::V6 => "icmp6-port-unreachable",
+                    };
+                    args.extend(["--reject-with".into(), with.into()]);
+                }
+                out.push(args);
+            }
+        }
+    }
+    out
+}
