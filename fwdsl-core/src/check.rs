@@ -161,6 +161,7 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
         let rule = &rules[i];
         let d = match reach {
             Reach::Shadowed { by, differing } => {
+                let same_verdict = differing.iter().all(|&j| rules[j].action == rules[differing[0]].action);
                 let message = match (by.as_slice(), differing.as_slice()) {
                     ([one], _) => format!(
                         "rule `{}` is never reached: {} already {}s every packet it matches",
@@ -174,6 +175,12 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
                         lines(rules, by),
                         quote(&rules[*one]),
                         rules[*one].action.verb()
+                    ),
+                    _ if by == differing && same_verdict => format!(
+                        "rule `{}` is never reached: the rules on lines {} already {} every packet it matches",
+                        rule.text,
+                        lines(rules, by),
+                        rules[differing[0]].action.verb()
                     ),
                     _ => format!(
                         "rule `{}` is never reached: the rules on lines {} decide every packet it matches, those on lines {} with another verdict",
@@ -208,7 +215,7 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
 /// at `drop tcp 1-1024`.
 fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
     let Some(Lockout { rule: j, rescue }) = analysis.lockout else { return };
-    let Access::Ssh { port, .. } = &parsed.access else { return };
+    let Access::Ssh { port, from, .. } = &parsed.access else { return };
     let rules = &parsed.rules;
     let rule = &rules[j];
     let mut d = Diagnostic::error(
@@ -222,10 +229,13 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
     );
     match rescue.map(|r| &rules[r]) {
         Some(allow) => d.help(format!("move {} above line {}", quote(allow), rule.line)),
-        None => d.help(format!(
-            "add `allow tcp {port};` before line {}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`",
-            rule.line
-        )),
+        None => {
+            let source = from.as_ref().map(|net| format!(" src {}", crate::parse::net_text(net))).unwrap_or_default();
+            d.help(format!(
+                "add `allow tcp {port}{source};` before line {}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`",
+                rule.line
+            ))
+        }
     };
     out.push(d);
 }

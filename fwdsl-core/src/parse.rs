@@ -325,7 +325,7 @@ impl Statement<'_, '_> {
         if let Some((service, range)) = c.service {
             if let Some(((_, name), _)) = c.proto {
                 self.push(Diagnostic::error(range, format!("`{}` already names its protocol; `{name}` is not needed", service.name)))
-                    .help(format!("write `{} {}` alone, or `{name} {}`", action.keyword(), service.name, service.port));
+                    .help(format!("write `{} {}` alone, or `{} {name} {}`", action.keyword(), service.name, action.keyword(), service.port));
             }
             if let Some((_, ports)) = &c.dports {
                 self.push(Diagnostic::error(*ports, format!("`{}` already names its port ({})", service.name, service.port)))

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow ssh; allow tcp 80; };
+}

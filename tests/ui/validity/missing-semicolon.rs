@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow ssh; drop all };
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow ssh; allow src 10.0.0.0/8 dst ::1; drop all; };
+}

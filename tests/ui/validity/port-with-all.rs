@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow tcp 22; drop all dport 80; drop all; };
+}

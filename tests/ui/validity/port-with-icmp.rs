@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow tcp 22; allow icmp dport 8; drop all; };
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow tcp 22; allow 80; drop all; };
+}

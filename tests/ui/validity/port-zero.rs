@@ -1,0 +1,3 @@
+fn main() {
+    let _ = fwdsl::firewall! { allow tcp 22; allow tcp 0; drop all; };
+}

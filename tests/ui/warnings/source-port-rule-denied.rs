@@ -1,0 +1,9 @@
+#![deny(warnings)]
+
+fn main() {
+    let _ = fwdsl::firewall! {
+        allow ssh;
+        allow udp sport 53;
+        drop all;
+    };
+}
