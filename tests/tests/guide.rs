@@ -1,0 +1,121 @@
+//! The reference VPS guide's rule list, written in the DSL, renders to the same matches
+//! and targets as the guide's own iptables commands, and decides packets as they do.
+
+use fwdsl::{Action, Family, Packet, Policy};
+use std::collections::BTreeSet;
+
+/// The guide's INPUT rules, verbatim, in its order.
+const GUIDE_COMMANDS: [&str; 9] = [
+    "iptables -A INPUT -j ACCEPT -p tcp --dport 22",
+    "iptables -A INPUT -j ACCEPT -p tcp --dport 80",
+    "iptables -A INPUT -j ACCEPT -p tcp --dport 25",
+    "iptables -A INPUT -j ACCEPT -p tcp -m tcp --sport 25",
+    "iptables -A INPUT -p tcp -m tcp --sport 53 -j ACCEPT",
+    "iptables -A INPUT -p udp -m udp --sport 53 -j ACCEPT",
+    "iptables -A INPUT -j ACCEPT --source 127.0.0.1",
+    "iptables -A INPUT -p icmp -j ACCEPT",
+    "iptables -A INPUT -j DROP -p all",
+];
+
+#[allow(deprecated)] // the guide's `--sport` rules are warned about, deliberately kept here
+fn guide_policy() -> Policy {
+    fwdsl::firewall! {
+        allow tcp 22;
+        allow tcp 80;
+        allow tcp 25;
+        allow tcp sport 25;
+        allow tcp sport 53;
+        allow udp sport 53;
+        allow src 127.0.0.1;
+        allow icmp;
+        drop all;
+    }
+}
+
+/// The meaning of one iptables rule: its (option, value) pairs, with spellings that
+/// mean the same thing made equal and what only annotates dropped.
+fn meaning(args: &[String]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut i = 0;
+    while i < args.len() {
+        let (flag, value) = (args[i].as_str(), args.get(i + 1).cloned().unwrap_or_default());
+        i += 2;
+        match (flag, value.as_str()) {
+            ("-A", _) => {}
+            ("-m", "tcp" | "udp" | "comment") | ("-p", "all") => {}
+            ("--comment", _) => {}
+            ("--source" | "-s", v) => {
+                out.insert(("-s".into(), v.trim_end_matches("/32").into()));
+            }
+            (f, v) => {
+                out.insert((f.into(), v.into()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_guide_commands_are_quoted_from_the_guide() {
+    // CI lays shared/ beside the checkout; elsewhere the constant above stands alone.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference/iptables-vps-guide.txt");
+    match std::fs::read_to_string(path) {
+        Ok(guide) => {
+            for command in GUIDE_COMMANDS {
+                assert!(guide.contains(command), "the guide does not say `{command}`");
+            }
+        }
+        Err(e) => assert!(std::env::var_os("CI").is_none(), "CI must have the guide at {path}: {e}"),
+    }
+}
+
+#[test]
+fn guide_policy_renders_to_the_guides_matches_and_targets() {
+    let rendered = guide_policy().iptables_rules(Family::V4);
+    assert_eq!(rendered.len(), GUIDE_COMMANDS.len());
+    for (ours, guide) in rendered.iter().zip(GUIDE_COMMANDS) {
+        let guide_args: Vec<String> = guide.split(' ').skip(1).map(String::from).collect();
+        assert_eq!(meaning(&ours.args), meaning(&guide_args), "`{}` vs `{guide}`", ours.to_command_line());
+    }
+}
+
+#[test]
+fn guide_policy_on_ipv6_leaves_out_the_ipv4_loopback_rule() {
+    let v6 = guide_policy().iptables_rules(Family::V6);
+    let from_rules: Vec<usize> = v6.iter().filter_map(|r| r.rule).collect();
+    assert_eq!(from_rules, vec![0, 1, 2, 3, 4, 5, 7, 8], "rule 6 (`allow src 127.0.0.1`) is IPv4 only");
+    assert!(v6.iter().any(|r| r.rule.is_none() && r.args.contains(&"neighbour-solicitation".to_string())));
+    assert!(v6.iter().any(|r| r.args.contains(&"ipv6-icmp".to_string()) && r.rule == Some(7)));
+}
+
+#[test]
+fn guide_policy_decides_like_the_guide() {
+    let policy = guide_policy();
+    let outside = [198, 51, 100, 7];
+    let cases = [
+        (Packet::tcp(outside, 22), Action::Allow, 0),
+        (Packet::tcp(outside, 80), Action::Allow, 1),
+        (Packet::tcp(outside, 25), Action::Allow, 2),
+        (Packet::tcp(outside, 3306), Action::Drop, 8),
+        // The hole the guide leaves: anything sent from port 53 is let in.
+        (Packet::udp(outside, 3306).sport(53), Action::Allow, 5),
+        (Packet::tcp(outside, 6379).sport(25), Action::Allow, 3),
+        (Packet::tcp([127, 0, 0, 1], 6379), Action::Allow, 6),
+        (Packet::icmp(outside), Action::Allow, 7),
+        (Packet::udp(outside, 161), Action::Drop, 8),
+        (Packet::other(47, outside), Action::Drop, 8),
+    ];
+    for (packet, action, index) in cases {
+        let decision = policy.decide(&packet);
+        assert_eq!((decision.action(), decision.index), (action, index), "{packet:?} decided by `{}`", decision.rule.text);
+    }
+}
+
+#[test]
+fn guide_policy_warns_about_its_source_port_rules_at_run_time_too() {
+    let text = "allow tcp 22;\nallow tcp 80;\nallow tcp 25;\nallow tcp sport 25;\nallow tcp sport 53;\nallow udp sport 53;\nallow src 127.0.0.1;\nallow icmp;\ndrop all;\n";
+    let parsed = Policy::parse(text).unwrap();
+    let warned: Vec<Option<u32>> = parsed.warnings().iter().map(|w| w.line).collect();
+    assert_eq!(warned, vec![Some(4), Some(5), Some(6)]);
+    assert_eq!(parsed.rules(), guide_policy().rules().iter().zip(parsed.rules()).map(|(m, p)| fwdsl::Rule { line: p.line, ..m.clone() }).collect::<Vec<_>>().as_slice());
+}

@@ -1,0 +1,74 @@
+//! The simulator, as users unit-test their rule sets without root: which rule decides
+//! a packet, on the card's example and on policies that exercise every match.
+
+use fwdsl::{Action, Packet};
+use std::net::{IpAddr, Ipv6Addr};
+
+#[test]
+fn card_example() {
+    let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow src 127.0.0.1; drop all; };
+    let internet = [203, 0, 113, 50];
+    let d = policy.decide(&Packet::tcp(internet, 22));
+    assert_eq!((d.action(), d.index, d.rule.text.as_ref()), (Action::Allow, 0, "allow tcp 22"));
+    assert_eq!(policy.decide(&Packet::tcp(internet, 80)).index, 1);
+    assert_eq!(policy.decide(&Packet::tcp(internet, 443)).action(), Action::Drop);
+    assert_eq!(policy.decide(&Packet::udp([127, 0, 0, 1], 5353)).index, 2);
+    // 127.0.0.1 is IPv4: the IPv6 loopback is not let in by that rule.
+    assert_eq!(policy.decide(&Packet::udp(Ipv6Addr::LOCALHOST, 5353)).action(), Action::Drop);
+    assert_eq!(policy.decide(&Packet::icmp(internet)).rule.text, "drop all");
+}
+
+#[test]
+fn every_match_kind_decides_as_iptables_would() {
+    let policy = fwdsl::firewall! {
+        drop src 203.0.113.0/24;
+        allow established;
+        allow in lo;
+        allow ssh;
+        allow tcp 80, 443;
+        allow tcp 6000-6010 src 10.0.0.0/8;
+        allow tcp 8443 dst 192.0.2.10;
+        allow dns;
+        allow src "2001:db8:1e::1";
+        reject tcp 113;
+        allow icmp;
+        drop all;
+    };
+    let outside: IpAddr = [198, 51, 100, 1].into();
+    let v6: IpAddr = "2001:db8:1e::1".parse().unwrap();
+    let cases: Vec<(Packet, Action, usize)> = vec![
+        (Packet::tcp([203, 0, 113, 9], 22), Action::Drop, 0),
+        (Packet::tcp(outside, 5000).established(), Action::Allow, 1),
+        (Packet::udp(outside, 9999).iface("lo"), Action::Allow, 2),
+        (Packet::udp(outside, 9999).iface("eth0"), Action::Drop, 11),
+        (Packet::tcp(outside, 22), Action::Allow, 3),
+        (Packet::tcp(outside, 443), Action::Allow, 4),
+        (Packet::tcp([10, 9, 8, 7], 6005), Action::Allow, 5),
+        (Packet::tcp(outside, 6005), Action::Drop, 11),
+        (Packet::tcp([10, 9, 8, 7], 6011), Action::Drop, 11),
+        (Packet::tcp(outside, 8443).dst([192, 0, 2, 10]), Action::Allow, 6),
+        (Packet::tcp(outside, 8443).dst([192, 0, 2, 11]), Action::Drop, 11),
+        (Packet::udp(outside, 53), Action::Allow, 7),
+        (Packet::tcp(outside, 53), Action::Allow, 7),
+        (Packet::udp(v6, 1234), Action::Allow, 8),
+        (Packet::tcp(outside, 113), Action::Reject, 9),
+        (Packet::icmp(outside), Action::Allow, 10),
+        (Packet::udp(outside, 80), Action::Drop, 11),
+    ];
+    for (packet, action, index) in cases {
+        let d = policy.decide(&packet);
+        assert_eq!((d.action(), d.index), (action, index), "{packet:?} went to `{}`", d.rule.text);
+    }
+}
+
+#[test]
+fn rules_keep_their_source_text_and_line() {
+    let policy = fwdsl::firewall! {
+        allow ssh;
+        allow tcp 5432 src 10.0.0.0/8;
+        drop all;
+    };
+    let second = &policy.rules()[1];
+    assert_eq!(second.text, "allow tcp 5432 src 10.0.0.0/8");
+    assert_eq!(second.line, policy.rules()[0].line + 1);
+}
