@@ -5,7 +5,7 @@
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{Access, Action, Rule};
 use crate::parse::Parsed;
-use crate::space::{self, Interfaces, Region};
+use crate::space::{self, Index, Interfaces, Region};
 
 /// How a rule stands in its policy, as the analysis sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,21 +48,33 @@ pub struct Lockout {
 /// Runs the exact analysis: reachability of every rule and the lockout check.
 pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
     let interfaces = Interfaces::new(rules, access);
-    let regions: Vec<Vec<Region>> = rules.iter().map(|r| space::regions(&r.matches, &interfaces)).collect();
-    let catch_all = rules.iter().position(Rule::is_catch_all);
-    let reach = (0..rules.len())
-        .map(|i| match catch_all {
-            Some(c) if i > c => Reach::AfterCatchAll(c),
-            _ => reach_of(rules, &regions, i),
-        })
+    let regions: Vec<Vec<Region>> = rules
+        .iter()
+        .map(|r| space::regions(&r.matches, &interfaces))
         .collect();
+    let catch_all = rules.iter().position(Rule::is_catch_all);
+    let mut earlier = Index::default();
+    let mut reach = Vec::with_capacity(rules.len());
+    for i in 0..rules.len() {
+        reach.push(match catch_all {
+            Some(c) if i > c => Reach::AfterCatchAll(c),
+            _ => reach_of(rules, &regions, &earlier, i),
+        });
+        for b in &regions[i] {
+            earlier.insert(*b);
+        }
+    }
     let lockout = lockout(rules, &regions, &space::access_regions(access, &interfaces));
     Analysis { reach, lockout }
 }
 
 /// Whether every packet of `part` is matched by some rule before `before`.
 fn decided_before(regions: &[Vec<Region>], before: usize, part: &Region) -> bool {
-    let earlier: Vec<Region> = regions[..before].iter().flatten().filter_map(|b| b.intersection(part)).collect();
+    let earlier: Vec<Region> = regions[..before]
+        .iter()
+        .flatten()
+        .filter_map(|b| b.intersection(part))
+        .collect();
     space::covered(part, &earlier)
 }
 
@@ -74,27 +86,48 @@ fn decides_some(regions: &[Vec<Region>], j: usize, parts: &[Region]) -> bool {
         .any(|piece| !decided_before(regions, j, &piece))
 }
 
-fn reach_of(rules: &[Rule], regions: &[Vec<Region>], i: usize) -> Reach {
+/// How rule `i` stands; `earlier` holds the boxes of the rules before it.
+fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) -> Reach {
     let mine = &regions[i];
-    if !mine.iter().all(|r| decided_before(regions, i, r)) {
+    if !mine
+        .iter()
+        .all(|r| space::covered_clipped(r, &earlier.overlapping(r)))
+    {
         return Reach::Reachable;
     }
+    // Shadowed: now find out by whom, which is rare enough to afford a plain scan.
     let deciders: Vec<usize> = (0..i).filter(|&j| decides_some(regions, j, mine)).collect();
-    let differing: Vec<usize> = deciders.iter().copied().filter(|&j| rules[j].action != rules[i].action).collect();
+    let differing: Vec<usize> = deciders
+        .iter()
+        .copied()
+        .filter(|&j| rules[j].action != rules[i].action)
+        .collect();
     if differing.is_empty() {
         Reach::Redundant(deciders)
     } else {
-        Reach::Shadowed { by: deciders, differing }
+        Reach::Shadowed {
+            by: deciders,
+            differing,
+        }
     }
 }
 
 fn lockout(rules: &[Rule], regions: &[Vec<Region>], access: &[Region]) -> Option<Lockout> {
-    let last = rules.iter().position(Rule::is_catch_all).unwrap_or(rules.len().saturating_sub(1));
+    let last = rules
+        .iter()
+        .position(Rule::is_catch_all)
+        .unwrap_or(rules.len().saturating_sub(1));
     let rule = (0..rules.len().min(last + 1))
         .filter(|&j| rules[j].action != Action::Allow && !rules[j].names_source())
         .find(|&j| decides_some(regions, j, access))?;
-    let overlaps = |j: &usize| regions[*j].iter().any(|b| access.iter().any(|a| a.intersection(b).is_some()));
-    let rescue = (rule + 1..rules.len()).filter(|&j| rules[j].action == Action::Allow).find(overlaps);
+    let overlaps = |j: &usize| {
+        regions[*j]
+            .iter()
+            .any(|b| access.iter().any(|a| a.intersection(b).is_some()))
+    };
+    let rescue = (rule + 1..rules.len())
+        .filter(|&j| rules[j].action == Action::Allow)
+        .find(overlaps);
     Some(Lockout { rule, rescue })
 }
 
@@ -115,7 +148,11 @@ fn quote(rule: &Rule) -> String {
 }
 
 fn lines(rules: &[Rule], indices: &[usize]) -> String {
-    let mut shown: Vec<String> = indices.iter().take(6).map(|&j| rules[j].line.to_string()).collect();
+    let mut shown: Vec<String> = indices
+        .iter()
+        .take(6)
+        .map(|&j| rules[j].line.to_string())
+        .collect();
     if indices.len() > 6 {
         shown.push(format!("and {} more", indices.len() - 6));
     }
@@ -131,19 +168,31 @@ fn check_ordering(parsed: &Parsed, complete: bool, analysis: &Analysis, out: &mu
             let catch_all = &parsed.rules[*c];
             let mut d = Diagnostic::error(
                 parsed.rule_tokens[i],
-                format!("rule `{}` is never reached: the catch-all {} decides every packet first", parsed.rules[i].text, quote(catch_all)),
+                format!(
+                    "rule `{}` is never reached: the catch-all {} decides every packet first",
+                    parsed.rules[i].text,
+                    quote(catch_all)
+                ),
             );
-            d.help(format!("move it above line {}, or remove it", catch_all.line));
+            d.help(format!(
+                "move it above line {}, or remove it",
+                catch_all.line
+            ));
             out.push(d);
         }
     }
     let has_catch_all = parsed.rules.iter().any(Rule::is_catch_all);
     if !has_catch_all && complete {
-        let at: Option<TokenRange> = if parsed.ends_with_rule { parsed.rule_tokens.last().copied() } else { parsed.last_statement };
+        let at: Option<TokenRange> = if parsed.ends_with_rule {
+            parsed.rule_tokens.last().copied()
+        } else {
+            parsed.last_statement
+        };
         let message = if parsed.rules.is_empty() {
             "policy has no rules: it must at least end with a catch-all".to_string()
         } else {
-            "policy does not end with a catch-all: packets no rule matches would be accepted".to_string()
+            "policy does not end with a catch-all: packets no rule matches would be accepted"
+                .to_string()
         };
         let mut d = Diagnostic::error(at, message);
         d.help("add `drop all;` (or `reject all;`, or an explicit `allow all;`) as the last rule");
@@ -161,7 +210,9 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
         let rule = &rules[i];
         let d = match reach {
             Reach::Shadowed { by, differing } => {
-                let same_verdict = differing.iter().all(|&j| rules[j].action == rules[differing[0]].action);
+                let same_verdict = differing
+                    .iter()
+                    .all(|&j| rules[j].action == rules[differing[0]].action);
                 let message = match (by.as_slice(), differing.as_slice()) {
                     ([one], _) => format!(
                         "rule `{}` is never reached: {} already {}s every packet it matches",
@@ -190,7 +241,10 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
                     ),
                 };
                 let mut d = Diagnostic::error(parsed.rule_tokens[i], message);
-                d.help(format!("move it above line {}, or remove it", rules[differing[0]].line));
+                d.help(format!(
+                    "move it above line {}, or remove it",
+                    rules[differing[0]].line
+                ));
                 d
             }
             Reach::Redundant(by) => {
@@ -214,8 +268,12 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
 /// anything else it is a lockout: `drop tcp 1-1024; allow ssh; drop all;` is an error
 /// at `drop tcp 1-1024`.
 fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
-    let Some(Lockout { rule: j, rescue }) = analysis.lockout else { return };
-    let Access::Ssh { port, from, .. } = &parsed.access else { return };
+    let Some(Lockout { rule: j, rescue }) = analysis.lockout else {
+        return;
+    };
+    let Access::Ssh { port, from, .. } = &parsed.access else {
+        return;
+    };
     let rules = &parsed.rules;
     let rule = &rules[j];
     let mut d = Diagnostic::error(
@@ -230,7 +288,10 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
     match rescue.map(|r| &rules[r]) {
         Some(allow) => d.help(format!("move {} above line {}", quote(allow), rule.line)),
         None => {
-            let source = from.as_ref().map(|net| format!(" src {}", crate::parse::net_text(net))).unwrap_or_default();
+            let source = from
+                .as_ref()
+                .map(|net| format!(" src {}", crate::parse::net_text(net)))
+                .unwrap_or_default();
             d.help(format!(
                 "add `allow tcp {port}{source};` before line {}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`",
                 rule.line
@@ -249,7 +310,10 @@ fn check_source_ports(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
             let mut d = Diagnostic::warning(
                 *tokens,
                 "source_port_rule",
-                format!("rule `{}` trusts the source port, which any remote host can choose", rule.text),
+                format!(
+                    "rule `{}` trusts the source port, which any remote host can choose",
+                    rule.text
+                ),
             );
             d.help("to let replies to this host's own connections in, write `allow established;` instead");
             out.push(d);

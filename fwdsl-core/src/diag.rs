@@ -57,7 +57,11 @@ impl Diagnostic {
         }
     }
 
-    pub(crate) fn warning(tokens: TokenRange, lint: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn warning(
+        tokens: TokenRange,
+        lint: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             message: message.into(),

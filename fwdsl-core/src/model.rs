@@ -90,11 +90,15 @@ impl ProtoSet {
             Family::V4 => "icmp",
             Family::V6 => "ipv6-icmp",
         };
-        [(ProtoSet::TCP, "tcp"), (ProtoSet::UDP, "udp"), (ProtoSet::ICMP, icmp)]
-            .into_iter()
-            .filter(|&(p, _)| self.contains(p))
-            .map(|(_, name)| Some(name))
-            .collect()
+        [
+            (ProtoSet::TCP, "tcp"),
+            (ProtoSet::UDP, "udp"),
+            (ProtoSet::ICMP, icmp),
+        ]
+        .into_iter()
+        .filter(|&(p, _)| self.contains(p))
+        .map(|(_, name)| Some(name))
+        .collect()
     }
 }
 

@@ -54,14 +54,18 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             last: end.min(tokens.len() - 1),
         };
         if semi.is_none() {
-            let mut d = Diagnostic::error(TokenRange::single(tokens.len() - 1), "expected `;` after the last statement");
+            let mut d = Diagnostic::error(
+                TokenRange::single(tokens.len() - 1),
+                "expected `;` after the last statement",
+            );
             d.help("end every statement with `;`");
             parsed.diagnostics.push(d);
         }
         if start == end {
-            parsed
-                .diagnostics
-                .push(Diagnostic::error(range, "empty statement: remove the extra `;`"));
+            parsed.diagnostics.push(Diagnostic::error(
+                range,
+                "empty statement: remove the extra `;`",
+            ));
         } else {
             let mut statement = Statement {
                 tokens,
@@ -153,11 +157,19 @@ impl Statement<'_, '_> {
             _ => {
                 let help = match first.text().as_str() {
                     "accept" | "pass" => "write `allow` to accept packets",
-                    "deny" | "block" => "write `drop` to discard packets silently, `reject` to refuse them",
+                    "deny" | "block" => {
+                        "write `drop` to discard packets silently, `reject` to refuse them"
+                    }
                     _ => "a statement starts with `allow`, `drop`, `reject` or `ssh`",
                 };
-                self.error_at(self.pos, format!("expected `allow`, `drop`, `reject` or `ssh`, found `{}`", first.text()))
-                    .help(help);
+                self.error_at(
+                    self.pos,
+                    format!(
+                        "expected `allow`, `drop`, `reject` or `ssh`, found `{}`",
+                        first.text()
+                    ),
+                )
+                .help(help);
                 return None;
             }
         };
@@ -183,7 +195,7 @@ impl Statement<'_, '_> {
     }
 
     fn error_at(&mut self, index: usize, message: String) -> &mut Diagnostic {
-        let index = index.min(self.end.saturating_sub(1)).max(0);
+        let index = index.min(self.end.saturating_sub(1));
         self.push(Diagnostic::error(TokenRange::single(index), message))
     }
 
@@ -200,7 +212,13 @@ impl Statement<'_, '_> {
     }
 
     /// Records a clause in its slot, or reports that the slot was already taken.
-    fn set<T>(&mut self, slot: &mut Seen<T>, value: T, range: TokenRange, what: &str) -> Option<()> {
+    fn set<T>(
+        &mut self,
+        slot: &mut Seen<T>,
+        value: T,
+        range: TokenRange,
+        what: &str,
+    ) -> Option<()> {
         if let Some((_, earlier)) = slot {
             let line = self.tokens[earlier.first].line;
             let column = self.tokens[earlier.first].column;
@@ -221,19 +239,32 @@ impl Statement<'_, '_> {
             TokenKind::Number(_) => {
                 let ports = self.ports()?;
                 let shown = ports_text(&ports);
-                self.push(Diagnostic::error(self.range(start), format!("port `{shown}` has no protocol")))
-                    .help(format!("name the protocol: `tcp {shown}` or `udp {shown}`"));
+                self.push(Diagnostic::error(
+                    self.range(start),
+                    format!("port `{shown}` has no protocol"),
+                ))
+                .help(format!("name the protocol: `tcp {shown}` or `udp {shown}`"));
                 return None;
             }
             _ => {
-                self.error_at(start, format!("expected a match (a protocol, service, `src`, `dst`, `in`, …), found `{}`", token.text()));
+                self.error_at(
+                    start,
+                    format!(
+                        "expected a match (a protocol, service, `src`, `dst`, `in`, …), found `{}`",
+                        token.text()
+                    ),
+                );
                 return None;
             }
         };
         self.pos += 1;
         match word.as_str() {
             "tcp" | "udp" => {
-                let proto = if word == "tcp" { ProtoSet::TCP } else { ProtoSet::UDP };
+                let proto = if word == "tcp" {
+                    ProtoSet::TCP
+                } else {
+                    ProtoSet::UDP
+                };
                 let name = if word == "tcp" { "tcp" } else { "udp" };
                 let proto_range = self.range(start);
                 self.set(&mut c.proto, (proto, name), proto_range, "protocol")?;
@@ -241,18 +272,29 @@ impl Statement<'_, '_> {
                     let ports_start = self.pos;
                     let ports = self.ports()?;
                     c.text.push(format!("{name} {}", ports_text(&ports)));
-                    self.set(&mut c.dports, ports, self.range(ports_start), "destination port list")?;
+                    self.set(
+                        &mut c.dports,
+                        ports,
+                        self.range(ports_start),
+                        "destination port list",
+                    )?;
                 } else {
                     c.text.push(name.into());
                 }
             }
             "icmp" => {
-                self.set(&mut c.proto, (ProtoSet::ICMP, "icmp"), self.range(start), "protocol")?;
+                self.set(
+                    &mut c.proto,
+                    (ProtoSet::ICMP, "icmp"),
+                    self.range(start),
+                    "protocol",
+                )?;
                 c.text.push(word);
             }
             "all" => {
                 if c.all.is_some() {
-                    self.error_at(start, "`all` is given twice in one rule".into()).help("remove one");
+                    self.error_at(start, "`all` is given twice in one rule".into())
+                        .help("remove one");
                     return None;
                 }
                 c.all = Some(self.range(start));
@@ -272,9 +314,17 @@ impl Statement<'_, '_> {
             "src" | "dst" => {
                 let net = self.address()?;
                 c.text.push(format!("{word} {}", net_text(&net)));
-                let slot = if word == "src" { &mut c.src } else { &mut c.dst };
+                let slot = if word == "src" {
+                    &mut c.src
+                } else {
+                    &mut c.dst
+                };
                 let range = self.range(start);
-                let what = if word == "src" { "source address" } else { "destination address" };
+                let what = if word == "src" {
+                    "source address"
+                } else {
+                    "destination address"
+                };
                 self.set(slot, net, range, what)?;
             }
             "in" => {
@@ -304,7 +354,10 @@ impl Statement<'_, '_> {
                         self.set(&mut c.service, service, range, "service")?;
                     }
                     None => {
-                        let d = self.push(Diagnostic::error(range, format!("unknown service or match `{name}`")));
+                        let d = self.push(Diagnostic::error(
+                            range,
+                            format!("unknown service or match `{name}`"),
+                        ));
                         match Service::closest(&name) {
                             Some(close) => d.help(format!("did you mean `{close}`?")),
                             None => d.help("use `tcp PORT` or `udp PORT`, or one of the services: ssh, http, https, dns, smtp, …"),
@@ -321,23 +374,48 @@ impl Statement<'_, '_> {
     fn rule(&mut self, action: Action, line: u32, c: Clauses) -> Option<Rule> {
         let errors_before = self.diagnostics.len();
         let mut protocols = c.proto.as_ref().map_or(ProtoSet::ALL, |((p, _), _)| *p);
-        let mut dports = c.dports.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
+        let mut dports = c
+            .dports
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default();
         if let Some((service, range)) = c.service {
             if let Some(((_, name), _)) = c.proto {
-                self.push(Diagnostic::error(range, format!("`{}` already names its protocol; `{name}` is not needed", service.name)))
-                    .help(format!("write `{} {}` alone, or `{} {name} {}`", action.keyword(), service.name, action.keyword(), service.port));
+                self.push(Diagnostic::error(
+                    range,
+                    format!(
+                        "`{}` already names its protocol; `{name}` is not needed",
+                        service.name
+                    ),
+                ))
+                .help(format!(
+                    "write `{} {}` alone, or `{} {name} {}`",
+                    action.keyword(),
+                    service.name,
+                    action.keyword(),
+                    service.port
+                ));
             }
             if let Some((_, ports)) = &c.dports {
-                self.push(Diagnostic::error(*ports, format!("`{}` already names its port ({})", service.name, service.port)))
-                    .help("write the service or the ports, not both");
+                self.push(Diagnostic::error(
+                    *ports,
+                    format!(
+                        "`{}` already names its port ({})",
+                        service.name, service.port
+                    ),
+                ))
+                .help("write the service or the ports, not both");
             }
             protocols = service.protocols;
             dports = vec![PortRange::new(service.port, service.port)];
         }
         if let Some(all) = c.all {
             if c.proto.is_some() || c.service.is_some() {
-                self.push(Diagnostic::error(all, "`all` means every protocol, but the rule also names one"))
-                    .help("remove `all`, or the protocol");
+                self.push(Diagnostic::error(
+                    all,
+                    "`all` means every protocol, but the rule also names one",
+                ))
+                .help("remove `all`, or the protocol");
             }
         }
         for (ports, keyword) in [(&c.dports, "dport"), (&c.sports, "sport")] {
@@ -351,22 +429,41 @@ impl Statement<'_, '_> {
                 None => Some(format!("port `{shown}` has no protocol")),
             };
             if let Some(problem) = problem {
-                self.push(Diagnostic::error(*range, problem))
-                    .help(format!("name the protocol: `tcp {keyword} {shown}` or `udp {keyword} {shown}`"));
+                self.push(Diagnostic::error(*range, problem)).help(format!(
+                    "name the protocol: `tcp {keyword} {shown}` or `udp {keyword} {shown}`"
+                ));
             }
         }
         if let (Some((src, _)), Some((dst, range))) = (&c.src, &c.dst) {
             if crate::Family::of(src) != crate::Family::of(dst) {
-                self.push(Diagnostic::error(*range, format!("rule mixes IPv4 and IPv6: `src {}` and `dst {}`", net_text(src), net_text(dst))))
-                    .help("write one rule per address family");
+                self.push(Diagnostic::error(
+                    *range,
+                    format!(
+                        "rule mixes IPv4 and IPv6: `src {}` and `dst {}`",
+                        net_text(src),
+                        net_text(dst)
+                    ),
+                ))
+                .help("write one rule per address family");
             }
         }
-        let has_match = c.proto.is_some() || c.service.is_some() || c.all.is_some() || c.src.is_some()
-            || c.dst.is_some() || c.iface.is_some() || c.established.is_some() || c.sports.is_some();
+        let has_match = c.proto.is_some()
+            || c.service.is_some()
+            || c.all.is_some()
+            || c.src.is_some()
+            || c.dst.is_some()
+            || c.iface.is_some()
+            || c.established.is_some()
+            || c.sports.is_some();
         if !has_match {
             let keyword = action.keyword();
-            self.push(Diagnostic::error(TokenRange::single(self.pos - 1), format!("rule `{keyword}` has no match")))
-                .help(format!("write `{keyword} all` for the catch-all, or name what it matches"));
+            self.push(Diagnostic::error(
+                TokenRange::single(self.pos - 1),
+                format!("rule `{keyword}` has no match"),
+            ))
+            .help(format!(
+                "write `{keyword} all` for the catch-all, or name what it matches"
+            ));
         }
         if self.diagnostics.len() > errors_before {
             return None;
@@ -396,8 +493,11 @@ impl Statement<'_, '_> {
     /// `ssh none;` or `ssh PORT [from ADDR] [in IFACE];`
     fn access(&mut self) -> Option<Access> {
         let Some(token) = self.peek() else {
-            self.error_at(self.pos - 1, "`ssh` needs a port, or `none` on a console-only host".into())
-                .help("write `ssh 22;`, `ssh 2222 from 10.0.0.0/8;` or `ssh none;`");
+            self.error_at(
+                self.pos - 1,
+                "`ssh` needs a port, or `none` on a console-only host".into(),
+            )
+            .help("write `ssh 22;`, `ssh 2222 from 10.0.0.0/8;` or `ssh none;`");
             return None;
         };
         if token.is_ident("none") {
@@ -415,7 +515,13 @@ impl Statement<'_, '_> {
                 self.pos += 1;
                 iface = Some(Cow::Owned(self.iface()?));
             } else {
-                self.error_at(self.pos, format!("expected `from` or `in` after `ssh {port}`, found `{}`", token.text()));
+                self.error_at(
+                    self.pos,
+                    format!(
+                        "expected `from` or `in` after `ssh {port}`, found `{}`",
+                        token.text()
+                    ),
+                );
                 return None;
             }
         }
@@ -444,8 +550,11 @@ impl Statement<'_, '_> {
                 first
             };
             if first > last {
-                self.push(Diagnostic::error(self.range(start), format!("port range `{first}-{last}` is empty")))
-                    .help(format!("write the lower port first: `{last}-{first}`"));
+                self.push(Diagnostic::error(
+                    self.range(start),
+                    format!("port range `{first}-{last}` is empty"),
+                ))
+                .help(format!("write the lower port first: `{last}-{first}`"));
                 return None;
             }
             ranges.push(PortRange::new(first, last));
@@ -506,15 +615,26 @@ impl Statement<'_, '_> {
                 let mut text = String::new();
                 let mut previous: Option<&TokenKind> = None;
                 while let Some(token) = tokens[..self.end].get(self.pos) {
-                    let joins = match (&token.kind, previous) {
-                        (_, None) => true,
-                        (TokenKind::Number(_), Some(TokenKind::Punct(_))) => true,
-                        (TokenKind::Ident(_), Some(TokenKind::Punct(':'))) => true,
-                        (TokenKind::Punct(':'), Some(_)) => true,
-                        (TokenKind::Punct('.'), Some(TokenKind::Number(_) | TokenKind::Ident(_))) => true,
-                        (TokenKind::Punct('/'), Some(TokenKind::Number(_) | TokenKind::Ident(_) | TokenKind::Punct(':'))) => true,
-                        _ => false,
-                    };
+                    // Which token may follow which inside an address.
+                    let joins = matches!(
+                        (&token.kind, previous),
+                        (_, None)
+                            | (TokenKind::Number(_), Some(TokenKind::Punct(_)))
+                            | (TokenKind::Ident(_), Some(TokenKind::Punct(':')))
+                            | (TokenKind::Punct(':'), Some(_))
+                            | (
+                                TokenKind::Punct('.'),
+                                Some(TokenKind::Number(_) | TokenKind::Ident(_))
+                            )
+                            | (
+                                TokenKind::Punct('/'),
+                                Some(
+                                    TokenKind::Number(_)
+                                        | TokenKind::Ident(_)
+                                        | TokenKind::Punct(':')
+                                )
+                            )
+                    );
                     if !joins {
                         break;
                     }
@@ -525,9 +645,16 @@ impl Statement<'_, '_> {
                 text
             }
             _ => {
-                let found = self.peek().map_or("nothing".into(), |t| format!("`{}`", t.text()));
-                self.error_at(self.pos, format!("expected an IP address or network, found {found}"))
-                    .help("write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::1\"`");
+                let found = self
+                    .peek()
+                    .map_or("nothing".into(), |t| format!("`{}`", t.text()));
+                self.error_at(
+                    self.pos,
+                    format!("expected an IP address or network, found {found}"),
+                )
+                .help(
+                    "write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::1\"`",
+                );
                 return None;
             }
         };
@@ -538,13 +665,23 @@ impl Statement<'_, '_> {
             text.parse::<IpAddr>().ok().map(IpNet::from)
         };
         let Some(net) = net else {
-            self.push(Diagnostic::error(range, format!("`{text}` is not an IP address or network")))
-                .help("write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::/32\"`");
+            self.push(Diagnostic::error(
+                range,
+                format!("`{text}` is not an IP address or network"),
+            ))
+            .help("write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::/32\"`");
             return None;
         };
         if net.trunc() != net {
-            self.push(Diagnostic::error(range, format!("`{text}` has host bits set")))
-                .help(format!("write the network `{}`, or `{}` for the single host", net.trunc(), net.addr()));
+            self.push(Diagnostic::error(
+                range,
+                format!("`{text}` has host bits set"),
+            ))
+            .help(format!(
+                "write the network `{}`, or `{}` for the single host",
+                net.trunc(),
+                net.addr()
+            ));
             return None;
         }
         Some(net)
@@ -555,7 +692,9 @@ impl Statement<'_, '_> {
         let mut text = match self.peek().map(|t| &t.kind) {
             Some(TokenKind::Ident(w)) => w.clone(),
             _ => {
-                let found = self.peek().map_or("nothing".into(), |t| format!("`{}`", t.text()));
+                let found = self
+                    .peek()
+                    .map_or("nothing".into(), |t| format!("`{}`", t.text()));
                 self.error_at(self.pos, format!("expected a name, found {found}"));
                 return None;
             }
@@ -563,7 +702,8 @@ impl Statement<'_, '_> {
         self.pos += 1;
         while self.peek_punct('-') || self.peek_punct('.') {
             let next = self.tokens[..self.end].get(self.pos + 1);
-            let Some(TokenKind::Ident(piece) | TokenKind::Number(piece)) = next.map(|t| &t.kind) else {
+            let Some(TokenKind::Ident(piece) | TokenKind::Number(piece)) = next.map(|t| &t.kind)
+            else {
                 break;
             };
             text.push(if self.peek_punct('-') { '-' } else { '.' });
@@ -585,10 +725,17 @@ impl Statement<'_, '_> {
         };
         let valid = !name.is_empty()
             && name.len() <= MAX_IFACE_LEN
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid {
-            self.push(Diagnostic::error(self.range(start), format!("`{name}` is not a valid interface name")))
-                .help(format!("interface names are 1 to {MAX_IFACE_LEN} letters, digits, `_`, `.` or `-`"));
+            self.push(Diagnostic::error(
+                self.range(start),
+                format!("`{name}` is not a valid interface name"),
+            ))
+            .help(format!(
+                "interface names are 1 to {MAX_IFACE_LEN} letters, digits, `_`, `.` or `-`"
+            ));
             return None;
         }
         Some(name)
@@ -610,7 +757,10 @@ impl Statement<'_, '_> {
         } else if text.trim().is_empty() {
             Some("the comment is empty".to_string())
         } else if text.len() > MAX_COMMENT_LEN {
-            Some(format!("the comment is {} bytes; at most {MAX_COMMENT_LEN} fit", text.len()))
+            Some(format!(
+                "the comment is {} bytes; at most {MAX_COMMENT_LEN} fit",
+                text.len()
+            ))
         } else {
             None
         };
@@ -625,5 +775,9 @@ impl Statement<'_, '_> {
 }
 
 pub(crate) fn ports_text(ports: &[PortRange]) -> String {
-    ports.iter().map(PortRange::to_string).collect::<Vec<_>>().join(",")
+    ports
+        .iter()
+        .map(PortRange::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -82,14 +82,24 @@ pub(crate) struct Interfaces(BTreeMap<String, u128>);
 
 impl Interfaces {
     pub(crate) fn new(rules: &[Rule], access: &Access) -> Interfaces {
-        let mut names: Vec<&str> = rules.iter().filter_map(|r| r.matches.iface.as_deref()).collect();
-        if let Access::Ssh { iface: Some(name), .. } = access {
+        let mut names: Vec<&str> = rules
+            .iter()
+            .filter_map(|r| r.matches.iface.as_deref())
+            .collect();
+        if let Access::Ssh {
+            iface: Some(name), ..
+        } = access
+        {
             names.push(name);
         }
         names.retain(|&n| n != "lo");
         names.sort_unstable();
         names.dedup();
-        let mut map: BTreeMap<String, u128> = names.iter().enumerate().map(|(i, n)| (n.to_string(), i as u128 + 1)).collect();
+        let mut map: BTreeMap<String, u128> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i as u128 + 1))
+            .collect();
         map.insert("lo".into(), names.len() as u128 + 1);
         Interfaces(map)
     }
@@ -110,7 +120,10 @@ impl Interfaces {
 
 fn net_bounds(net: Option<&IpNet>, families: &[Family]) -> (u128, u128) {
     match net {
-        Some(IpNet::V4(n)) => (u32::from(n.network()) as u128, u32::from(n.broadcast()) as u128),
+        Some(IpNet::V4(n)) => (
+            u32::from(n.network()) as u128,
+            u32::from(n.broadcast()) as u128,
+        ),
         Some(IpNet::V6(n)) => (u128::from(n.network()), u128::from(n.broadcast())),
         None if families == [Family::V4] => (0, V4_MAX),
         None => (0, u128::MAX),
@@ -118,10 +131,23 @@ fn net_bounds(net: Option<&IpNet>, families: &[Family]) -> (u128, u128) {
 }
 
 fn proto_bounds(protocols: ProtoSet) -> (u128, u128) {
-    let coordinates = [(ProtoSet::TCP, TCP), (ProtoSet::UDP, UDP), (ProtoSet::ICMP, ICMP), (ProtoSet::OTHER, OTHER)];
-    let members: Vec<u128> = coordinates.iter().filter(|(p, _)| protocols.contains(*p)).map(|&(_, c)| c).collect();
+    let coordinates = [
+        (ProtoSet::TCP, TCP),
+        (ProtoSet::UDP, UDP),
+        (ProtoSet::ICMP, ICMP),
+        (ProtoSet::OTHER, OTHER),
+    ];
+    let members: Vec<u128> = coordinates
+        .iter()
+        .filter(|(p, _)| protocols.contains(*p))
+        .map(|&(_, c)| c)
+        .collect();
     let (lo, hi) = (members[0], members[members.len() - 1]);
-    debug_assert_eq!(members.len() as u128, hi - lo + 1, "protocol sets a rule can name are intervals");
+    debug_assert_eq!(
+        members.len() as u128,
+        hi - lo + 1,
+        "protocol sets a rule can name are intervals"
+    );
     (lo, hi)
 }
 
@@ -129,7 +155,10 @@ fn port_bounds(ranges: &[PortRange]) -> Vec<(u128, u128)> {
     if ranges.is_empty() {
         vec![(0, PORT_MAX)]
     } else {
-        ranges.iter().map(|r| (r.first as u128, r.last as u128)).collect()
+        ranges
+            .iter()
+            .map(|r| (r.first as u128, r.last as u128))
+            .collect()
     }
 }
 
@@ -147,8 +176,15 @@ pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region>
     let base = [
         fam_bounds(families),
         proto_bounds(matches.protocols),
-        if matches.established { (ESTABLISHED, ESTABLISHED) } else { (NEW, ESTABLISHED) },
-        matches.iface.as_deref().map_or(interfaces.all(), |n| interfaces.one(n)),
+        if matches.established {
+            (ESTABLISHED, ESTABLISHED)
+        } else {
+            (NEW, ESTABLISHED)
+        },
+        matches
+            .iface
+            .as_deref()
+            .map_or(interfaces.all(), |n| interfaces.one(n)),
         net_bounds(matches.src.as_ref(), families),
         net_bounds(matches.dst.as_ref(), families),
         (0, 0),
@@ -181,14 +217,88 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
     let mut out = regions(&matches, interfaces);
     for region in &mut out {
         region.0[STATE] = (NEW, NEW);
-        region.0[IFACE] = iface.as_deref().map_or(interfaces.not_lo(), |n| interfaces.one(n));
+        region.0[IFACE] = iface
+            .as_deref()
+            .map_or(interfaces.not_lo(), |n| interfaces.one(n));
     }
     out
 }
 
+/// Boxes of earlier rules, indexed so that finding those that overlap a region costs
+/// little more than the overlaps themselves: a policy of 10,000 rules would otherwise
+/// compare every rule with every earlier one (50 million box pairs).
+///
+/// A box narrower than its family's address space in the source goes to the source
+/// index; else, narrower than all ports in the destination port, to the port index;
+/// else it is kept in a list that every query scans (catch-alls, `allow icmp`, …).
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    by_src: IntervalIndex,
+    by_dport: IntervalIndex,
+    rest: Vec<Region>,
+}
+
+impl Index {
+    pub(crate) fn insert(&mut self, b: Region) {
+        let full_src = if b.0[FAM] == (0, 0) {
+            (0, V4_MAX)
+        } else {
+            (0, u128::MAX)
+        };
+        if b.0[SRC] != full_src {
+            self.by_src.insert(b.0[SRC], b);
+        } else if b.0[DPORT] != (0, PORT_MAX) {
+            self.by_dport.insert(b.0[DPORT], b);
+        } else {
+            self.rest.push(b);
+        }
+    }
+
+    /// Every indexed box that overlaps `region`, clipped to it.
+    pub(crate) fn overlapping(&self, region: &Region) -> Vec<Region> {
+        let mut out = Vec::new();
+        self.by_src.query(region.0[SRC], region, &mut out);
+        self.by_dport.query(region.0[DPORT], region, &mut out);
+        out.extend(self.rest.iter().filter_map(|b| b.intersection(region)));
+        out
+    }
+}
+
+/// Intervals of one dimension, grouped by width class (the next power of two), each
+/// class sorted by start: the intervals of a class that overlap `[lo, hi]` start in
+/// `[lo - class width, hi]`, a range query.
+#[derive(Debug, Default)]
+struct IntervalIndex {
+    classes: BTreeMap<u32, (u128, BTreeMap<u128, Vec<Region>>)>,
+}
+
+impl IntervalIndex {
+    fn insert(&mut self, (lo, hi): (u128, u128), b: Region) {
+        let width = hi - lo;
+        let class = 128 - width.leading_zeros();
+        let (max_width, starts) = self.classes.entry(class).or_default();
+        *max_width = (*max_width).max(width);
+        starts.entry(lo).or_default().push(b);
+    }
+
+    fn query(&self, (lo, hi): (u128, u128), region: &Region, out: &mut Vec<Region>) {
+        for (max_width, starts) in self.classes.values() {
+            for boxes in starts
+                .range(lo.saturating_sub(*max_width)..=hi)
+                .map(|(_, b)| b)
+            {
+                out.extend(boxes.iter().filter_map(|b| b.intersection(region)));
+            }
+        }
+    }
+}
+
 /// Whether the union of `boxes` covers every packet of `region`.
 pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
-    let clipped: Vec<Region> = boxes.iter().filter_map(|b| b.intersection(region)).collect();
+    let clipped: Vec<Region> = boxes
+        .iter()
+        .filter_map(|b| b.intersection(region))
+        .collect();
     covered_clipped(region, &clipped)
 }
 
@@ -198,7 +308,7 @@ pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
 /// region into the cells between the boxes' edges, and checks each cell against the
 /// boxes that span it. Within a cell every active box spans the cut dimension, so the
 /// recursion moves to a later dimension each time: at most eight levels.
-fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
+pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
     if boxes.is_empty() {
         return false;
     }
@@ -241,7 +351,10 @@ fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
         let ok = if active.is_empty() && d != FAM {
             // Cells that only the spanning boxes reach all pose the same question.
             *spanning_only.get_or_insert_with(|| {
-                let clipped: Vec<Region> = spanning.iter().filter_map(|b| b.intersection(&cell)).collect();
+                let clipped: Vec<Region> = spanning
+                    .iter()
+                    .filter_map(|b| b.intersection(&cell))
+                    .collect();
                 covered_clipped(&cell, &clipped)
             })
         } else if active.iter().any(|&i| partial[i].contains(&cell)) {
@@ -270,7 +383,16 @@ mod tests {
     use super::*;
 
     fn ports(lo: u128, hi: u128) -> Region {
-        let mut r = Region([(0, 1), (TCP, TCP), (0, 1), (0, 1), (0, u128::MAX), (0, u128::MAX), (0, PORT_MAX), (0, PORT_MAX)]);
+        let mut r = Region([
+            (0, 1),
+            (TCP, TCP),
+            (0, 1),
+            (0, 1),
+            (0, u128::MAX),
+            (0, u128::MAX),
+            (0, PORT_MAX),
+            (0, PORT_MAX),
+        ]);
         r.0[DPORT] = (lo, hi);
         r
     }

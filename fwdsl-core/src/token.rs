@@ -64,7 +64,11 @@ pub struct LexError {
 
 impl fmt::Display for LexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -89,7 +93,8 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
             while chars.next_if(|&(_, c)| c != '\n').is_some() {}
         } else if c.is_ascii_alphanumeric() || c == '_' {
             let mut word = String::new();
-            while let Some((_, c)) = chars.next_if(|&(_, c)| c.is_ascii_alphanumeric() || c == '_') {
+            while let Some((_, c)) = chars.next_if(|&(_, c)| c.is_ascii_alphanumeric() || c == '_')
+            {
                 word.push(c);
             }
             let kind = if c.is_ascii_digit() {
@@ -108,7 +113,8 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                         Some((_, c @ ('"' | '\\'))) => text.push(c),
                         _ => {
                             return Err(LexError {
-                                message: "only `\\\"` and `\\\\` escapes are allowed in a string".into(),
+                                message: "only `\\\"` and `\\\\` escapes are allowed in a string"
+                                    .into(),
                                 line,
                                 column,
                             })

@@ -57,7 +57,7 @@ fn errors(tokens: &Tokens, compiled: &Compiled) -> TokenStream {
     }
 }
 
-/// A warning shows where a `#[deprecated]` constant is used: the use is given the span of
+/// A warning shows where a `#[deprecated]` function is called: the use is given the span of
 /// the rule, the note carries the message. `#[allow(deprecated)]` silences it.
 fn warning(tokens: &Tokens, d: &Diagnostic) -> TokenStream {
     let span = d.tokens.map_or(Span::call_site(), |r| tokens.first_span(r));
@@ -66,9 +66,8 @@ fn warning(tokens: &Tokens, d: &Diagnostic) -> TokenStream {
     quote_spanned! {span=>
         {
             #[deprecated(note = #note)]
-            #[allow(non_upper_case_globals)]
-            const #name: () = ();
-            let _ = #name;
+            fn #name() {}
+            #name();
         }
     }
 }

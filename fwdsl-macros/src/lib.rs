@@ -1,8 +1,8 @@
 //! The `firewall!` macro of fwdsl. Implementation detail of `fwdsl`; not semver-stable:
 //! depend on `fwdsl`, which re-exports the macro.
 //!
-//! A thin front end: [`tokens`] turns the input into the shared language's tokens,
-//! `fwdsl_core::compile` parses and checks them, and [`expand`] turns the result into
+//! A thin front end: `tokens` turns the input into the shared language's tokens,
+//! `fwdsl_core::compile` parses and checks them, and `expand` turns the result into
 //! plain data for the runtime, or into errors at the user's spans.
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 

@@ -50,7 +50,9 @@ impl Tokens {
                 TokenTree::Literal(literal) => {
                     let kind = match syn::Lit::new(literal.clone()) {
                         syn::Lit::Str(s) => TokenKind::Str(s.value()),
-                        syn::Lit::Int(_) | syn::Lit::Float(_) => TokenKind::Number(literal.to_string()),
+                        syn::Lit::Int(_) | syn::Lit::Float(_) => {
+                            TokenKind::Number(literal.to_string())
+                        }
                         _ => TokenKind::Other(literal.to_string()),
                     };
                     self.push(kind, literal.span());

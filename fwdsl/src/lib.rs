@@ -42,7 +42,10 @@ mod policy;
 mod render;
 
 pub use error::{Error, Problem, Problems};
-pub use fwdsl_core::{Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule, Severity};
+pub use fwdsl_core::{
+    Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
+    Severity,
+};
 pub use fwdsl_macros::firewall;
 pub use policy::Policy;
 pub use render::{RenderedRule, CHAIN};

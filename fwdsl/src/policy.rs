@@ -15,8 +15,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub(crate) fn from_checked(rules: Cow<'static, [Rule]>, access: Access, warnings: Vec<Problem>) -> Policy {
-        Policy { rules, access, warnings }
+    pub(crate) fn from_checked(
+        rules: Cow<'static, [Rule]>,
+        access: Access,
+        warnings: Vec<Problem>,
+    ) -> Policy {
+        Policy {
+            rules,
+            access,
+            warnings,
+        }
     }
 
     /// Parses and checks a policy written as text (a file, a string): the language of
@@ -51,12 +59,19 @@ impl Policy {
                 help: d.help.clone(),
             }
         };
-        let (errors, warnings): (Vec<Problem>, Vec<Problem>) =
-            compiled.diagnostics.iter().map(problem).partition(|p| p.severity == Severity::Error);
+        let (errors, warnings): (Vec<Problem>, Vec<Problem>) = compiled
+            .diagnostics
+            .iter()
+            .map(problem)
+            .partition(|p| p.severity == Severity::Error);
         if !errors.is_empty() {
             return Err(Error::Policy(Problems(errors)));
         }
-        Ok(Policy::from_checked(Cow::Owned(compiled.rules), compiled.access, warnings))
+        Ok(Policy::from_checked(
+            Cow::Owned(compiled.rules),
+            compiled.access,
+            warnings,
+        ))
     }
 
     /// The rules, in the order the kernel evaluates them.

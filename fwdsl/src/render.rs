@@ -33,7 +33,13 @@ impl RenderedRule {
         let quoted: Vec<String> = self
             .args
             .iter()
-            .map(|a| if a.contains(' ') { format!("\"{a}\"") } else { a.clone() })
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    a.clone()
+                }
+            })
             .collect();
         quoted.join(" ")
     }
@@ -60,7 +66,11 @@ impl Policy {
         for (index, rule) in self.rules().iter().enumerate() {
             if rule.matches.families().contains(&family) {
                 for args in rule_args(rule, index, family) {
-                    out.push(RenderedRule { rule: Some(index), family, args });
+                    out.push(RenderedRule {
+                        rule: Some(index),
+                        family,
+                        args,
+                    });
                 }
             }
         }
@@ -86,18 +96,23 @@ pub(crate) fn restore_text(chain: &str, rules: &[RenderedRule]) -> String {
 }
 
 fn neighbour_discovery() -> Vec<RenderedRule> {
-    ["router-solicitation", "router-advertisement", "neighbour-solicitation", "neighbour-advertisement"]
-        .iter()
-        .map(|kind| RenderedRule {
-            rule: None,
-            family: Family::V6,
-            args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", kind])
-                .into_iter()
-                .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
-                .chain(strings(&["-j", "ACCEPT"]))
-                .collect(),
-        })
-        .collect()
+    [
+        "router-solicitation",
+        "router-advertisement",
+        "neighbour-solicitation",
+        "neighbour-advertisement",
+    ]
+    .iter()
+    .map(|kind| RenderedRule {
+        rule: None,
+        family: Family::V6,
+        args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", kind])
+            .into_iter()
+            .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
+            .chain(strings(&["-j", "ACCEPT"]))
+            .collect(),
+    })
+    .collect()
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -192,14 +207,26 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                     // One single-port match per direction is one `-m tcp`; iptables -S
                     // prints `-m tcp --sport A --dport B` for the pair.
                     if let ([s], [d]) = (sports, dports) {
-                        args.extend(["-m".into(), proto.into(), "--sport".into(), port_text(s), "--dport".into(), port_text(d)]);
+                        args.extend([
+                            "-m".into(),
+                            proto.into(),
+                            "--sport".into(),
+                            port_text(s),
+                            "--dport".into(),
+                            port_text(d),
+                        ]);
                     } else {
                         port_match(proto, "sport", sports, &mut args);
                         port_match(proto, "dport", dports, &mut args);
                     }
                 }
                 if m.established {
-                    args.extend(strings(&["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]));
+                    args.extend(strings(&[
+                        "-m",
+                        "conntrack",
+                        "--ctstate",
+                        "RELATED,ESTABLISHED",
+                    ]));
                 }
                 args.extend(comment(note.clone()));
                 args.extend(["-j".into(), rule.action.target().into()]);

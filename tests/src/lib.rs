@@ -1,1 +1,30 @@
+//! Helpers shared by the integration tests and benchmarks: generated policies of any
+//! size, shaped like the large rule sets operators load (blocklists, per-customer ports).
 
+/// A policy of `n` rules (n >= 3) that passes every check: `allow ssh` first, then a
+/// blocklist of single hosts and /24 networks, per-customer port openings, and
+/// `drop all` last. Addresses are from documentation and private ranges only.
+pub fn large_policy(n: usize) -> String {
+    assert!(n >= 3, "a policy needs ssh, one rule and the catch-all");
+    let mut text = String::from("allow ssh;\n");
+    let body = n - 2;
+    let bans = body / 2;
+    for i in 0..bans {
+        // Distinct /32s in 100.64.0.0/10 (shared address space), never overlapping.
+        let host = 0x6440_0000u32 + i as u32;
+        let [a, b, c, d] = host.to_be_bytes();
+        text.push_str(&format!("drop src {a}.{b}.{c}.{d};\n"));
+    }
+    for i in 0..body - bans {
+        // Customer i: its own port, open to its own 10.x.y.0/24.
+        let port = 10000 + (i % 50000) as u16;
+        let net = i as u32;
+        text.push_str(&format!(
+            "allow tcp {port} src 10.{}.{}.0/24;\n",
+            (net >> 8) & 255,
+            net & 255
+        ));
+    }
+    text.push_str("drop all;\n");
+    text
+}

@@ -7,14 +7,24 @@
 //! a packet of every cell the rules carve the packet space into: if some packet reaches
 //! a rule, one of these does.
 
-use fwdsl_core::{analyze, decide, Access, Action, Lockout, Matches, Packet, PortRange, Proto, ProtoSet, Reach, Rule};
+use fwdsl_core::{
+    analyze, decide, Access, Action, Lockout, Matches, Packet, PortRange, Proto, ProtoSet, Reach,
+    Rule,
+};
 use ipnet::IpNet;
 use proptest::prelude::*;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 const PORT_EDGES: [u16; 3] = [20, 22, 25];
-const V4_SRC: [&str; 6] = ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.3/32", "0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/0"];
+const V4_SRC: [&str; 6] = [
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "10.1.2.3/32",
+    "0.0.0.0/1",
+    "128.0.0.0/1",
+    "0.0.0.0/0",
+];
 const V6_SRC: [&str; 3] = ["2001:db8::/32", "2001:db8::1/128", "::/0"];
 const V4_DST: [&str; 2] = ["192.0.2.0/24", "10.1.2.3/32"];
 const V6_DST: [&str; 1] = ["2001:db8::1/128"];
@@ -26,9 +36,11 @@ fn net(s: &str) -> IpNet {
 }
 
 fn ports() -> impl Strategy<Value = Vec<PortRange>> {
-    let range = (0..PORT_EDGES.len(), 0..PORT_EDGES.len()).prop_map(|(a, b)| PortRange::new(PORT_EDGES[a.min(b)], PORT_EDGES[a.max(b)]));
+    let range = (0..PORT_EDGES.len(), 0..PORT_EDGES.len())
+        .prop_map(|(a, b)| PortRange::new(PORT_EDGES[a.min(b)], PORT_EDGES[a.max(b)]));
     // Mostly no ports: rules that leave dimensions open are the ones that cover others.
-    prop::option::weighted(0.4, prop::collection::vec(range, 1..3)).prop_map(Option::unwrap_or_default)
+    prop::option::weighted(0.4, prop::collection::vec(range, 1..3))
+        .prop_map(Option::unwrap_or_default)
 }
 
 fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Option<IpNet>> {
@@ -36,7 +48,11 @@ fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Option<IpNet>> {
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
-    let action = prop_oneof![Just(Action::Allow), Just(Action::Drop), Just(Action::Reject)];
+    let action = prop_oneof![
+        Just(Action::Allow),
+        Just(Action::Drop),
+        Just(Action::Reject)
+    ];
     let protocols = prop_oneof![
         3 => Just(ProtoSet::ALL),
         2 => Just(ProtoSet::TCP),
@@ -60,30 +76,38 @@ fn rule() -> impl Strategy<Value = Rule> {
         prop::bool::weighted(0.15),
         prop::bool::weighted(0.1),
     )
-        .prop_map(|(action, protocols, dports, sports, (src, dst), iface, established, catch_all)| {
-            let has_ports = ProtoSet::TCP_UDP.contains(protocols);
-            let matches = if catch_all {
-                Matches::ANY
-            } else {
-                Matches {
-                    protocols,
-                    dports: Cow::Owned(if has_ports { dports } else { vec![] }),
-                    sports: Cow::Owned(if has_ports { sports } else { vec![] }),
-                    src,
-                    dst,
-                    iface: iface.map(Cow::Borrowed),
-                    established,
+        .prop_map(
+            |(action, protocols, dports, sports, (src, dst), iface, established, catch_all)| {
+                let has_ports = ProtoSet::TCP_UDP.contains(protocols);
+                let matches = if catch_all {
+                    Matches::ANY
+                } else {
+                    Matches {
+                        protocols,
+                        dports: Cow::Owned(if has_ports { dports } else { vec![] }),
+                        sports: Cow::Owned(if has_ports { sports } else { vec![] }),
+                        src,
+                        dst,
+                        iface: iface.map(Cow::Borrowed),
+                        established,
+                    }
+                };
+                Rule {
+                    action,
+                    matches,
+                    text: Cow::Borrowed("generated"),
+                    comment: None,
+                    line: 0,
                 }
-            };
-            Rule { action, matches, text: Cow::Borrowed("generated"), comment: None, line: 0 }
-        })
+            },
+        )
 }
 
 fn access() -> impl Strategy<Value = Access> {
     prop_oneof![
         1 => Just(Access::Console),
         4 => (0..SSH_PORTS.len(), prop::option::of(0..V4_SRC.len() + V6_SRC.len()), any::<bool>()).prop_map(|(p, from, eth0)| {
-            let from = from.map(|i| net(*V4_SRC.iter().chain(V6_SRC.iter()).nth(i).unwrap()));
+            let from = from.map(|i| net(V4_SRC.iter().chain(V6_SRC.iter()).nth(i).unwrap()));
             Access::Ssh { port: SSH_PORTS[p], from, iface: eth0.then_some(Cow::Borrowed("eth0")) }
         }),
     ]
@@ -127,7 +151,11 @@ fn witnesses() -> Vec<Packet> {
     let mut out = Vec::new();
     for &(src, dst) in &pairs {
         for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Other(47)] {
-            let port_list: &[u16] = if matches!(proto, Proto::Tcp | Proto::Udp) { &ports } else { &[0] };
+            let port_list: &[u16] = if matches!(proto, Proto::Tcp | Proto::Udp) {
+                &ports
+            } else {
+                &[0]
+            };
             for &sport in port_list {
                 for &dport in port_list {
                     for iface in [None, Some("eth0"), Some("lo")] {
@@ -157,7 +185,9 @@ fn witnesses() -> Vec<Packet> {
 }
 
 fn in_access_class(access: &Access, p: &Packet) -> bool {
-    let Access::Ssh { port, from, iface } = access else { return false };
+    let Access::Ssh { port, from, iface } = access else {
+        return false;
+    };
     p.proto == Proto::Tcp
         && p.dport == *port
         && from.is_none_or(|n| n.contains(&p.src))
@@ -170,7 +200,10 @@ fn in_access_class(access: &Access, p: &Packet) -> bool {
 
 /// What the analysis must say, by brute force over the witnesses.
 fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>, Option<Lockout>) {
-    let decided: Vec<Option<usize>> = packets.iter().map(|p| decide(rules, p).map(|d| d.index)).collect();
+    let decided: Vec<Option<usize>> = packets
+        .iter()
+        .map(|p| decide(rules, p).map(|d| d.index))
+        .collect();
     let catch_all = rules.iter().position(Rule::is_catch_all);
     let reach = (0..rules.len())
         .map(|i| {
@@ -188,7 +221,11 @@ fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>,
             if by.contains(&i) {
                 return Reach::Reachable;
             }
-            let differing: Vec<usize> = by.iter().copied().filter(|&j| rules[j].action != rules[i].action).collect();
+            let differing: Vec<usize> = by
+                .iter()
+                .copied()
+                .filter(|&j| rules[j].action != rules[i].action)
+                .collect();
             if differing.is_empty() {
                 Reach::Redundant(by)
             } else {
@@ -197,7 +234,9 @@ fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>,
         })
         .collect();
     let last = catch_all.unwrap_or(rules.len().saturating_sub(1));
-    let class: Vec<usize> = (0..packets.len()).filter(|&k| in_access_class(access, &packets[k])).collect();
+    let class: Vec<usize> = (0..packets.len())
+        .filter(|&k| in_access_class(access, &packets[k]))
+        .collect();
     let lockout = class
         .iter()
         .filter_map(|&k| decided[k])
@@ -206,7 +245,8 @@ fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>,
         .map(|rule| Lockout {
             rule,
             rescue: (rule + 1..rules.len()).find(|&j| {
-                rules[j].action == Action::Allow && class.iter().any(|&k| rules[j].matches.matches(&packets[k]))
+                rules[j].action == Action::Allow
+                    && class.iter().any(|&k| rules[j].matches.matches(&packets[k]))
             }),
         });
     (reach, lockout)
@@ -229,9 +269,39 @@ proptest! {
 fn witnesses_reach_every_cell_of_a_known_case() {
     // A sanity check of the harness itself: one rule reachable only at port 21.
     let rules = [
-        Rule { action: Action::Allow, matches: Matches { protocols: ProtoSet::TCP, dports: Cow::Owned(vec![PortRange::new(20, 20)]), ..Matches::ANY }, text: "a".into(), comment: None, line: 1 },
-        Rule { action: Action::Drop, matches: Matches { protocols: ProtoSet::TCP, dports: Cow::Owned(vec![PortRange::new(22, 25)]), ..Matches::ANY }, text: "b".into(), comment: None, line: 2 },
-        Rule { action: Action::Drop, matches: Matches { protocols: ProtoSet::TCP, dports: Cow::Owned(vec![PortRange::new(20, 22)]), ..Matches::ANY }, text: "c".into(), comment: None, line: 3 },
+        Rule {
+            action: Action::Allow,
+            matches: Matches {
+                protocols: ProtoSet::TCP,
+                dports: Cow::Owned(vec![PortRange::new(20, 20)]),
+                ..Matches::ANY
+            },
+            text: "a".into(),
+            comment: None,
+            line: 1,
+        },
+        Rule {
+            action: Action::Drop,
+            matches: Matches {
+                protocols: ProtoSet::TCP,
+                dports: Cow::Owned(vec![PortRange::new(22, 25)]),
+                ..Matches::ANY
+            },
+            text: "b".into(),
+            comment: None,
+            line: 2,
+        },
+        Rule {
+            action: Action::Drop,
+            matches: Matches {
+                protocols: ProtoSet::TCP,
+                dports: Cow::Owned(vec![PortRange::new(20, 22)]),
+                ..Matches::ANY
+            },
+            text: "c".into(),
+            comment: None,
+            line: 3,
+        },
     ];
     let (reach, _) = expected(&rules, &Access::Console, &witnesses());
     assert_eq!(reach[2], Reach::Reachable);

@@ -38,7 +38,10 @@ fn meaning(args: &[String]) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let mut i = 0;
     while i < args.len() {
-        let (flag, value) = (args[i].as_str(), args.get(i + 1).cloned().unwrap_or_default());
+        let (flag, value) = (
+            args[i].as_str(),
+            args.get(i + 1).cloned().unwrap_or_default(),
+        );
         i += 2;
         match (flag, value.as_str()) {
             ("-A", _) => {}
@@ -58,14 +61,23 @@ fn meaning(args: &[String]) -> BTreeSet<(String, String)> {
 #[test]
 fn the_guide_commands_are_quoted_from_the_guide() {
     // CI lays shared/ beside the checkout; elsewhere the constant above stands alone.
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/reference/iptables-vps-guide.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/reference/iptables-vps-guide.txt"
+    );
     match std::fs::read_to_string(path) {
         Ok(guide) => {
             for command in GUIDE_COMMANDS {
-                assert!(guide.contains(command), "the guide does not say `{command}`");
+                assert!(
+                    guide.contains(command),
+                    "the guide does not say `{command}`"
+                );
             }
         }
-        Err(e) => assert!(std::env::var_os("CI").is_none(), "CI must have the guide at {path}: {e}"),
+        Err(e) => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the guide at {path}: {e}"
+        ),
     }
 }
 
@@ -75,7 +87,12 @@ fn guide_policy_renders_to_the_guides_matches_and_targets() {
     assert_eq!(rendered.len(), GUIDE_COMMANDS.len());
     for (ours, guide) in rendered.iter().zip(GUIDE_COMMANDS) {
         let guide_args: Vec<String> = guide.split(' ').skip(1).map(String::from).collect();
-        assert_eq!(meaning(&ours.args), meaning(&guide_args), "`{}` vs `{guide}`", ours.to_command_line());
+        assert_eq!(
+            meaning(&ours.args),
+            meaning(&guide_args),
+            "`{}` vs `{guide}`",
+            ours.to_command_line()
+        );
     }
 }
 
@@ -83,9 +100,17 @@ fn guide_policy_renders_to_the_guides_matches_and_targets() {
 fn guide_policy_on_ipv6_leaves_out_the_ipv4_loopback_rule() {
     let v6 = guide_policy().iptables_rules(Family::V6);
     let from_rules: Vec<usize> = v6.iter().filter_map(|r| r.rule).collect();
-    assert_eq!(from_rules, vec![0, 1, 2, 3, 4, 5, 7, 8], "rule 6 (`allow src 127.0.0.1`) is IPv4 only");
-    assert!(v6.iter().any(|r| r.rule.is_none() && r.args.contains(&"neighbour-solicitation".to_string())));
-    assert!(v6.iter().any(|r| r.args.contains(&"ipv6-icmp".to_string()) && r.rule == Some(7)));
+    assert_eq!(
+        from_rules,
+        vec![0, 1, 2, 3, 4, 5, 7, 8],
+        "rule 6 (`allow src 127.0.0.1`) is IPv4 only"
+    );
+    assert!(v6
+        .iter()
+        .any(|r| r.rule.is_none() && r.args.contains(&"neighbour-solicitation".to_string())));
+    assert!(v6
+        .iter()
+        .any(|r| r.args.contains(&"ipv6-icmp".to_string()) && r.rule == Some(7)));
 }
 
 #[test]
@@ -107,7 +132,12 @@ fn guide_policy_decides_like_the_guide() {
     ];
     for (packet, action, index) in cases {
         let decision = policy.decide(&packet);
-        assert_eq!((decision.action(), decision.index), (action, index), "{packet:?} decided by `{}`", decision.rule.text);
+        assert_eq!(
+            (decision.action(), decision.index),
+            (action, index),
+            "{packet:?} decided by `{}`",
+            decision.rule.text
+        );
     }
 }
 
@@ -117,5 +147,17 @@ fn guide_policy_warns_about_its_source_port_rules_at_run_time_too() {
     let parsed = Policy::parse(text).unwrap();
     let warned: Vec<Option<u32>> = parsed.warnings().iter().map(|w| w.line).collect();
     assert_eq!(warned, vec![Some(4), Some(5), Some(6)]);
-    assert_eq!(parsed.rules(), guide_policy().rules().iter().zip(parsed.rules()).map(|(m, p)| fwdsl::Rule { line: p.line, ..m.clone() }).collect::<Vec<_>>().as_slice());
+    assert_eq!(
+        parsed.rules(),
+        guide_policy()
+            .rules()
+            .iter()
+            .zip(parsed.rules())
+            .map(|(m, p)| fwdsl::Rule {
+                line: p.line,
+                ..m.clone()
+            })
+            .collect::<Vec<_>>()
+            .as_slice()
+    );
 }

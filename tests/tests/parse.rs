@@ -11,11 +11,24 @@ fn errors(text: &str) -> Vec<String> {
 
 #[test]
 fn reports_every_error_with_line_and_column() {
-    let found = errors("allow ssh;\nallow tcp 0;\nallow src 10.0.0.1/8;\nallow postgres;\ndrop all;\n");
+    let found =
+        errors("allow ssh;\nallow tcp 0;\nallow src 10.0.0.1/8;\nallow postgres;\ndrop all;\n");
     assert_eq!(found.len(), 3);
-    assert!(found[0].starts_with("line 2, column 11: error: port 0 is not a valid port"), "{}", found[0]);
-    assert!(found[1].starts_with("line 3, column 11: error: `10.0.0.1/8` has host bits set"), "{}", found[1]);
-    assert!(found[2].contains("line 4, column 7: error: unknown service or match `postgres`"), "{}", found[2]);
+    assert!(
+        found[0].starts_with("line 2, column 11: error: port 0 is not a valid port"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[1].starts_with("line 3, column 11: error: `10.0.0.1/8` has host bits set"),
+        "{}",
+        found[1]
+    );
+    assert!(
+        found[2].contains("line 4, column 7: error: unknown service or match `postgres`"),
+        "{}",
+        found[2]
+    );
     assert!(found[2].contains("help: did you mean `postgresql`?"));
 }
 
@@ -26,7 +39,9 @@ fn reports_shadowing_ordering_and_lockout_like_the_macro() {
     let after = errors("allow ssh;\ndrop all;\nallow tcp 80;");
     assert!(after[0].contains("line 3, column 1: error: rule `allow tcp 80` is never reached: the catch-all `drop all` on line 2"));
     let locked = errors("allow tcp 80;\ndrop all;");
-    assert!(locked[0].contains("line 2, column 1: error: rule `drop all` would lock the operator out"));
+    assert!(
+        locked[0].contains("line 2, column 1: error: rule `drop all` would lock the operator out")
+    );
 }
 
 #[test]
@@ -43,5 +58,8 @@ fn reads_files_with_comments_and_unquoted_ipv6() {
 #[test]
 fn lexer_errors_have_a_place_too() {
     let found = errors("allow ssh;\nallow src \"10.0.0.1;\n");
-    assert_eq!(found, ["line 2, column 11: error: string is not closed before the end of the line"]);
+    assert_eq!(
+        found,
+        ["line 2, column 11: error: string is not closed before the end of the line"]
+    );
 }

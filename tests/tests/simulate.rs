@@ -9,12 +9,23 @@ fn card_example() {
     let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow src 127.0.0.1; drop all; };
     let internet = [203, 0, 113, 50];
     let d = policy.decide(&Packet::tcp(internet, 22));
-    assert_eq!((d.action(), d.index, d.rule.text.as_ref()), (Action::Allow, 0, "allow tcp 22"));
+    assert_eq!(
+        (d.action(), d.index, d.rule.text.as_ref()),
+        (Action::Allow, 0, "allow tcp 22")
+    );
     assert_eq!(policy.decide(&Packet::tcp(internet, 80)).index, 1);
-    assert_eq!(policy.decide(&Packet::tcp(internet, 443)).action(), Action::Drop);
+    assert_eq!(
+        policy.decide(&Packet::tcp(internet, 443)).action(),
+        Action::Drop
+    );
     assert_eq!(policy.decide(&Packet::udp([127, 0, 0, 1], 5353)).index, 2);
     // 127.0.0.1 is IPv4: the IPv6 loopback is not let in by that rule.
-    assert_eq!(policy.decide(&Packet::udp(Ipv6Addr::LOCALHOST, 5353)).action(), Action::Drop);
+    assert_eq!(
+        policy
+            .decide(&Packet::udp(Ipv6Addr::LOCALHOST, 5353))
+            .action(),
+        Action::Drop
+    );
     assert_eq!(policy.decide(&Packet::icmp(internet)).rule.text, "drop all");
 }
 
@@ -46,8 +57,16 @@ fn every_match_kind_decides_as_iptables_would() {
         (Packet::tcp([10, 9, 8, 7], 6005), Action::Allow, 5),
         (Packet::tcp(outside, 6005), Action::Drop, 11),
         (Packet::tcp([10, 9, 8, 7], 6011), Action::Drop, 11),
-        (Packet::tcp(outside, 8443).dst([192, 0, 2, 10]), Action::Allow, 6),
-        (Packet::tcp(outside, 8443).dst([192, 0, 2, 11]), Action::Drop, 11),
+        (
+            Packet::tcp(outside, 8443).dst([192, 0, 2, 10]),
+            Action::Allow,
+            6,
+        ),
+        (
+            Packet::tcp(outside, 8443).dst([192, 0, 2, 11]),
+            Action::Drop,
+            11,
+        ),
         (Packet::udp(outside, 53), Action::Allow, 7),
         (Packet::tcp(outside, 53), Action::Allow, 7),
         (Packet::udp(v6, 1234), Action::Allow, 8),
@@ -57,7 +76,12 @@ fn every_match_kind_decides_as_iptables_would() {
     ];
     for (packet, action, index) in cases {
         let d = policy.decide(&packet);
-        assert_eq!((d.action(), d.index), (action, index), "{packet:?} went to `{}`", d.rule.text);
+        assert_eq!(
+            (d.action(), d.index),
+            (action, index),
+            "{packet:?} went to `{}`",
+            d.rule.text
+        );
     }
 }
 
