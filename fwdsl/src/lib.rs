@@ -52,3 +52,8 @@ pub use render::{RenderedRule, CHAIN};
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's examples, compiled and run as doctests so they cannot go stale.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
