@@ -1,4 +1,4 @@
-//! fwdsl's one error type.
+//! fwdsl's one error type, and the pieces it reports (policy problems, failed commands).
 
 use std::fmt;
 
@@ -45,6 +45,59 @@ impl fmt::Display for Problems {
     }
 }
 
+/// A rule of the policy, as named in run-time errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    /// 1-based number of the rule in the policy (as in the `fwdsl:N` comments).
+    pub number: usize,
+    /// The line the rule was written on.
+    pub line: u32,
+    /// The rule's DSL text.
+    pub text: String,
+}
+
+impl RuleRef {
+    pub(crate) fn new(index: usize, rule: &fwdsl_core::Rule) -> RuleRef {
+        RuleRef {
+            number: index + 1,
+            line: rule.line,
+            text: rule.text.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {} `{}` (line {})", self.number, self.text, self.line)
+    }
+}
+
+/// An iptables command that failed: what ran, for which rule, and what iptables said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedCommand {
+    /// The command line.
+    pub command: String,
+    /// The policy rule it was installing, if any.
+    pub rule: Option<RuleRef>,
+    /// iptables' exit code (`None` when it was killed by a signal).
+    pub code: Option<i32>,
+    /// iptables' own message.
+    pub stderr: String,
+}
+
+impl fmt::Display for FailedCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` failed", self.command)?;
+        if let Some(code) = self.code {
+            write!(f, " with exit code {code}")?;
+        }
+        if let Some(rule) = &self.rule {
+            write!(f, " while installing {rule}")?;
+        }
+        write!(f, ": {}", self.stderr)
+    }
+}
+
 /// Everything that can go wrong in fwdsl.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,4 +105,63 @@ pub enum Error {
     /// A policy given as text has errors (the same ones `firewall!` reports at compile time).
     #[error("the policy has errors:\n{0}")]
     Policy(Problems),
+    /// An iptables command failed. From `apply`, the previous rules are back.
+    #[error("{0}")]
+    Iptables(Box<FailedCommand>),
+    /// An iptables program is missing or does not run.
+    #[error("`{binary}` cannot be run ({reason}); install the iptables package")]
+    IptablesMissing {
+        /// The program.
+        binary: String,
+        /// Why it could not run.
+        reason: String,
+    },
+    /// The process may not change the firewall.
+    #[error("changing the firewall needs root or CAP_NET_ADMIN, and this process has neither; nothing was changed")]
+    NotPermitted,
+    /// Another program held the xtables lock for longer than fwdsl waits.
+    #[error("the xtables lock {path} was held by another program for {waited:?}; nothing was changed")]
+    LockHeld {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// How long fwdsl waited.
+        waited: std::time::Duration,
+    },
+    /// The policy would drop the SSH session this process runs in.
+    #[error("refusing to apply: {rule} would drop the current SSH session from {client} to port {port}; nothing was changed (force the apply to override)")]
+    WouldCutSession {
+        /// The rule that drops the session.
+        rule: RuleRef,
+        /// The session's client address.
+        client: std::net::IpAddr,
+        /// The session's server port.
+        port: u16,
+    },
+    /// `apply_with_confirm` got no confirmation in time and put the previous rules back.
+    #[error("the new rules were not confirmed within {0:?}; the previous rules are back")]
+    NotConfirmed(std::time::Duration),
+    /// A sandbox-only firewall handle was used in the machine's own network namespace.
+    #[error("refusing to change the firewall of the machine's own network namespace: this handle is for network namespaces only")]
+    RootNamespace,
+    /// No live fwdsl rule matches what was asked to be removed.
+    #[error("no live fwdsl rule matches {0}")]
+    NoSuchRule(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Applying failed, and putting the previous rules back failed too: the firewall
+    /// is in neither state. Both errors are kept.
+    #[error("{error}; restoring the previous rules failed as well: {rollback}")]
+    RollbackFailed {
+        /// What made the apply fail.
+        error: Box<Error>,
+        /// What made the rollback fail.
+        rollback: Box<Error>,
+    },
 }

@@ -37,11 +37,18 @@
 //! address to both.
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
+// Lets the crate's own tests use `firewall!`, whose expansion names `::fwdsl`.
+extern crate self as fwdsl;
+
 mod error;
+mod live;
 mod policy;
 mod render;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 
-pub use error::{Error, Problem, Problems};
+pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
+pub use live::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath, RuleSelector, SaveReport, SaveTarget};
 pub use fwdsl_core::{
     Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
     Severity,

@@ -106,4 +106,11 @@ impl Policy {
     pub fn decide(&self, packet: &Packet) -> Decision<'_> {
         fwdsl_core::decide(&self.rules, packet).expect("every checked policy ends with a catch-all")
     }
+
+    /// Makes this policy the live firewall of the host (the network namespace of the
+    /// calling thread) with [`Firewall::new`](crate::Firewall::new)'s defaults: see
+    /// [`Firewall::apply`](crate::Firewall::apply).
+    pub fn apply(&self) -> Result<crate::ApplyReport, Error> {
+        crate::Firewall::new().apply(self)
+    }
 }

@@ -1,0 +1,172 @@
+//! Runs iptables for one address family: control operations through the `iptables`
+//! crate, bulk loads through `iptables-restore --noflush`, every failure turned into
+//! fwdsl's typed error with the command, iptables' exit code and its own message.
+
+use crate::error::{Error, FailedCommand};
+use fwdsl_core::Family;
+use iptables::IPTables;
+use once_cell::sync::OnceCell;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+pub(crate) const TABLE: &str = "filter";
+
+/// The crate's handles, created once per process: `iptables::new` runs
+/// `iptables --version` to learn the flags, which need not be repeated per call.
+static IPV4: OnceCell<IPTables> = OnceCell::new();
+static IPV6: OnceCell<IPTables> = OnceCell::new();
+
+/// The iptables commands of one family.
+pub(crate) struct Runner {
+    pub family: Family,
+    ipt: &'static IPTables,
+    restore: &'static str,
+    save: &'static str,
+}
+
+/// What a mutating call is for, so that its failure can name the rule.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Context {
+    pub rule: Option<crate::error::RuleRef>,
+}
+
+fn handle(family: Family, cell: &'static OnceCell<IPTables>, binary: &'static str) -> Result<&'static IPTables, Error> {
+    cell.get_or_try_init(|| {
+        let mut ipt = iptables::new(family == Family::V6).map_err(|e| Error::IptablesMissing {
+            binary: binary.to_string(),
+            reason: e.to_string(),
+        })?;
+        // Numeric listing: no DNS lookups, and the form fwdsl renders.
+        ipt.set_numeric(true);
+        Ok(ipt)
+    })
+}
+
+impl Runner {
+    pub(crate) fn new(family: Family) -> Result<Runner, Error> {
+        Ok(match family {
+            Family::V4 => Runner {
+                family,
+                ipt: handle(family, &IPV4, "iptables")?,
+                restore: "iptables-restore",
+                save: "iptables-save",
+            },
+            Family::V6 => Runner {
+                family,
+                ipt: handle(family, &IPV6, "ip6tables")?,
+                restore: "ip6tables-restore",
+                save: "ip6tables-save",
+            },
+        })
+    }
+
+    fn failed(&self, args: &str, context: &Context, e: Box<dyn std::error::Error>) -> Error {
+        let (code, stderr) = match e.downcast_ref::<iptables::error::IptablesError>() {
+            Some(ie) => (Some(ie.code), ie.msg.trim().to_string()),
+            None => (None, e.to_string()),
+        };
+        Error::Iptables(Box::new(FailedCommand {
+            command: format!("{} -t {TABLE} {args}", self.ipt.cmd),
+            rule: context.rule.clone(),
+            code,
+            stderr,
+        }))
+    }
+
+    pub(crate) fn new_chain(&self, chain: &str) -> Result<(), Error> {
+        self.ipt.new_chain(TABLE, chain).map_err(|e| self.failed(&format!("-N {chain}"), &Context::default(), e))
+    }
+
+    pub(crate) fn delete_chain(&self, chain: &str) -> Result<(), Error> {
+        let none = Context::default();
+        self.ipt.flush_chain(TABLE, chain).map_err(|e| self.failed(&format!("-F {chain}"), &none, e))?;
+        self.ipt.delete_chain(TABLE, chain).map_err(|e| self.failed(&format!("-X {chain}"), &none, e))
+    }
+
+    pub(crate) fn flush_chain(&self, chain: &str) -> Result<(), Error> {
+        self.ipt.flush_chain(TABLE, chain).map_err(|e| self.failed(&format!("-F {chain}"), &Context::default(), e))
+    }
+
+    pub(crate) fn chain_exists(&self, chain: &str) -> Result<bool, Error> {
+        self.ipt.chain_exists(TABLE, chain).map_err(|e| self.failed(&format!("-L {chain}"), &Context::default(), e))
+    }
+
+    pub(crate) fn append(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
+        self.ipt.append(TABLE, chain, rule).map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
+    }
+
+    pub(crate) fn insert(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
+        self.ipt
+            .insert(TABLE, chain, rule, position)
+            .map_err(|e| self.failed(&format!("-I {chain} {position} {rule}"), &Context::default(), e))
+    }
+
+    pub(crate) fn replace(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
+        self.ipt
+            .replace(TABLE, chain, rule, position)
+            .map_err(|e| self.failed(&format!("-R {chain} {position} {rule}"), &Context::default(), e))
+    }
+
+    pub(crate) fn delete(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
+        self.ipt.delete(TABLE, chain, rule).map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
+    }
+
+    /// The rules of a chain as `iptables -S` prints them (`-A CHAIN …` lines only).
+    pub(crate) fn list(&self, chain: &str) -> Result<Vec<String>, Error> {
+        let lines = self.ipt.list(TABLE, chain).map_err(|e| self.failed(&format!("-S {chain}"), &Context::default(), e))?;
+        Ok(lines.into_iter().filter(|l| l.starts_with("-A ")).collect())
+    }
+
+    /// Loads `text` with `iptables-restore --noflush`: one kernel transaction, all or
+    /// nothing. `rule_of_line` names the policy rule behind a failing line.
+    pub(crate) fn restore(&self, text: &str, rule_of_line: impl Fn(usize) -> Option<crate::error::RuleRef>) -> Result<(), Error> {
+        let command = format!("{} --noflush", self.restore);
+        let run = || -> std::io::Result<std::process::Output> {
+            let mut child = Command::new(self.restore)
+                .args(["--noflush", "--wait"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            child.stdin.take().expect("piped").write_all(text.as_bytes())?;
+            child.wait_with_output()
+        };
+        let output = run().map_err(|e| Error::IptablesMissing {
+            binary: self.restore.to_string(),
+            reason: e.to_string(),
+        })?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        // iptables-restore names the failing input line: "line 7 failed".
+        let line = stderr
+            .split("line ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<usize>().ok());
+        Err(Error::Iptables(Box::new(FailedCommand {
+            command,
+            rule: line.and_then(rule_of_line),
+            code: output.status.code(),
+            stderr,
+        })))
+    }
+
+    /// `iptables-save` of the filter table.
+    pub(crate) fn save(&self) -> Result<String, Error> {
+        let output = Command::new(self.save).args(["-t", TABLE]).output().map_err(|e| Error::IptablesMissing {
+            binary: self.save.to_string(),
+            reason: e.to_string(),
+        })?;
+        if !output.status.success() {
+            return Err(Error::Iptables(Box::new(FailedCommand {
+                command: format!("{} -t {TABLE}", self.save),
+                rule: None,
+                code: output.status.code(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            })));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}

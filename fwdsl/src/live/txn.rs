@@ -1,0 +1,88 @@
+//! A transaction over one host's rules: every change is recorded with its inverse, so
+//! a failure at any step puts back exactly what was there.
+
+use super::runner::{Context, Runner};
+use crate::error::Error;
+
+/// How to take one change back.
+#[derive(Debug)]
+pub(crate) enum Undo {
+    /// Flush and delete a chain the transaction created.
+    DeleteChain(usize, String),
+    /// Delete a rule the transaction added.
+    DeleteRule(usize, String, String),
+    /// Put back the rule that stood at `position` before it was replaced.
+    Replace(usize, String, String, i32),
+    /// Recreate a chain the transaction removed, with its rules (`-A …` lines).
+    Recreate(usize, String, Vec<String>),
+}
+
+/// The runners of the families being changed, and what has been done so far.
+pub(crate) struct Txn<'r> {
+    pub runners: &'r [Runner],
+    undo: Vec<Undo>,
+    step: usize,
+    fault: Option<usize>,
+    /// Mutating commands run, for reports (0 on a no-op apply).
+    pub commands: usize,
+}
+
+impl<'r> Txn<'r> {
+    pub(crate) fn new(runners: &'r [Runner], fault: Option<usize>) -> Self {
+        Txn {
+            runners,
+            undo: Vec::new(),
+            step: 0,
+            fault,
+            commands: 0,
+        }
+    }
+
+    /// Runs one mutating step on family `f`. When a fault is injected at this step, a
+    /// command the kernel is sure to refuse runs instead, so tests see a real failure
+    /// from iptables at any position.
+    pub(crate) fn step(&mut self, f: usize, context: &Context, run: impl FnOnce(&Runner) -> Result<(), Error>, undo: Option<Undo>) -> Result<(), Error> {
+        let this = self.step;
+        self.step += 1;
+        self.commands += 1;
+        let runner = &self.runners[f];
+        if self.fault == Some(this) {
+            runner.append("FWDSL-INJECTED-FAULT", "-j ACCEPT", context)?;
+        }
+        run(runner)?;
+        self.undo.extend(undo);
+        Ok(())
+    }
+
+    /// Takes back every recorded change, newest first.
+    pub(crate) fn rollback(self) -> Result<(), Error> {
+        let mut first_error = None;
+        for undo in self.undo.into_iter().rev() {
+            let result = match &undo {
+                Undo::DeleteChain(f, chain) => self.runners[*f].delete_chain(chain),
+                Undo::DeleteRule(f, chain, rule) => self.runners[*f].delete(chain, rule, &Context::default()),
+                Undo::Replace(f, chain, rule, position) => self.runners[*f].replace(chain, rule, *position),
+                Undo::Recreate(f, chain, lines) => {
+                    let text = format!("*filter\n:{chain} - [0:0]\n{}\nCOMMIT\n", lines.join("\n"));
+                    self.runners[*f].restore(&text, |_| None)
+                }
+            };
+            // Keep going: every other change should still be taken back.
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Rolls back after `error`, and returns what the caller should report.
+    pub(crate) fn abort(self, error: Error) -> Error {
+        match self.rollback() {
+            Ok(()) => error,
+            Err(rollback) => Error::RollbackFailed {
+                error: Box::new(error),
+                rollback: Box::new(rollback),
+            },
+        }
+    }
+}
