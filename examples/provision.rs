@@ -40,11 +40,22 @@ fn main() {
         ("ssh from anywhere", Packet::tcp([198, 51, 100, 7], 22)),
         ("web", Packet::tcp([198, 51, 100, 7], 443)),
         ("mysql from outside", Packet::tcp([198, 51, 100, 7], 3306)),
-        ("dns reply", Packet::udp([192, 0, 2, 53], 41000).sport(53).established()),
-        ("forged dns 'reply'", Packet::udp([192, 0, 2, 53], 41000).sport(53)),
+        (
+            "dns reply",
+            Packet::udp([192, 0, 2, 53], 41000).sport(53).established(),
+        ),
+        (
+            "forged dns 'reply'",
+            Packet::udp([192, 0, 2, 53], 41000).sport(53),
+        ),
     ];
     for (what, packet) in probes {
         let d = policy.decide(&packet);
-        println!("{what:<20} -> {:?} by rule {} `{}`", d.action(), d.index + 1, d.rule.text);
+        println!(
+            "{what:<20} -> {:?} by rule {} `{}`",
+            d.action(),
+            d.index + 1,
+            d.rule.text
+        );
     }
 }

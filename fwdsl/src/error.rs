@@ -68,7 +68,11 @@ impl RuleRef {
 
 impl fmt::Display for RuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rule {} `{}` (line {})", self.number, self.text, self.line)
+        write!(
+            f,
+            "rule {} `{}` (line {})",
+            self.number, self.text, self.line
+        )
     }
 }
 
@@ -120,7 +124,9 @@ pub enum Error {
     #[error("changing the firewall needs root or CAP_NET_ADMIN, and this process has neither; nothing was changed")]
     NotPermitted,
     /// Another program held the xtables lock for longer than fwdsl waits.
-    #[error("the xtables lock {path} was held by another program for {waited:?}; nothing was changed")]
+    #[error(
+        "the xtables lock {path} was held by another program for {waited:?}; nothing was changed"
+    )]
     LockHeld {
         /// The lock file.
         path: std::path::PathBuf,

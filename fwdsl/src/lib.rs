@@ -38,6 +38,7 @@
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
 // Lets the crate's own tests use `firewall!`, whose expansion names `::fwdsl`.
+#[cfg(test)]
 extern crate self as fwdsl;
 
 mod error;
@@ -48,12 +49,15 @@ mod render;
 pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
-pub use live::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath, RuleSelector, SaveReport, SaveTarget};
 pub use fwdsl_core::{
     Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
     Severity,
 };
 pub use fwdsl_macros::firewall;
+pub use live::{
+    ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath,
+    RuleSelector, SaveReport, SaveTarget,
+};
 pub use policy::Policy;
 pub use render::{RenderedRule, CHAIN};
 

@@ -95,18 +95,20 @@ pub(crate) fn restore_text(chain: &str, rules: &[RenderedRule]) -> String {
     text
 }
 
+/// ICMPv6 types IPv6 cannot work without (router and neighbour solicitation and
+/// advertisement), by number as `ip6tables -S` prints them.
 fn neighbour_discovery() -> Vec<RenderedRule> {
     [
-        "router-solicitation",
-        "router-advertisement",
-        "neighbour-solicitation",
-        "neighbour-advertisement",
+        ("133", "router-solicitation"),
+        ("134", "router-advertisement"),
+        ("135", "neighbour-solicitation"),
+        ("136", "neighbour-advertisement"),
     ]
     .iter()
-    .map(|kind| RenderedRule {
+    .map(|(number, kind)| RenderedRule {
         rule: None,
         family: Family::V6,
-        args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", kind])
+        args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", number])
             .into_iter()
             .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
             .chain(strings(&["-j", "ACCEPT"]))

@@ -36,7 +36,11 @@ pub struct Netns {
 impl Netns {
     /// Creates a namespace named `{prefix}-{pid}-{n}`, with loopback up.
     pub fn create(prefix: &str) -> io::Result<Netns> {
-        let name = format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         ip(&["netns", "add", &name])?;
         let ns = Netns { name };
         ns.exec("ip", &["link", "set", "lo", "up"])?;
@@ -70,9 +74,10 @@ impl Netns {
                         return Err(io::Error::last_os_error());
                     }
                     let here = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
-                    let host = std::fs::metadata("/proc/1/ns/net")?.ino();
-                    if here != std::fs::metadata(&path)?.ino() || here == host {
-                        return Err(io::Error::other("thread did not enter the sandbox namespace"));
+                    if here != std::fs::metadata(&path)?.ino() || !crate::live::in_own_namespace() {
+                        return Err(io::Error::other(
+                            "thread did not enter the sandbox namespace",
+                        ));
                     }
                     Ok(f())
                 })
@@ -84,7 +89,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -116,16 +123,49 @@ impl Sandbox {
         let client = Netns::create(&format!("{prefix}-cli"))?;
         // The veth pair is created inside the server namespace with its peer placed
         // straight into the client's: no link ever appears in the machine's namespace.
-        server.exec("ip", &["link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", client.name()])?;
+        server.exec(
+            "ip",
+            &[
+                "link",
+                "add",
+                "veth0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "veth0",
+                "netns",
+                client.name(),
+            ],
+        )?;
         for (ns, v4, extra, v6) in [
             (&server, Self::SERVER_V4, None, Self::SERVER_V6),
-            (&client, Self::CLIENT_V4, Some(Self::CLIENT_V4_ALT), Self::CLIENT_V6),
+            (
+                &client,
+                Self::CLIENT_V4,
+                Some(Self::CLIENT_V4_ALT),
+                Self::CLIENT_V6,
+            ),
         ] {
             ns.exec("ip", &["addr", "add", &format!("{v4}/24"), "dev", "veth0"])?;
             if let Some(extra) = extra {
-                ns.exec("ip", &["addr", "add", &format!("{extra}/24"), "dev", "veth0"])?;
+                ns.exec(
+                    "ip",
+                    &["addr", "add", &format!("{extra}/24"), "dev", "veth0"],
+                )?;
             }
-            ns.exec("ip", &["-6", "addr", "add", &format!("{v6}/64"), "dev", "veth0", "nodad"])?;
+            ns.exec(
+                "ip",
+                &[
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{v6}/64"),
+                    "dev",
+                    "veth0",
+                    "nodad",
+                ],
+            )?;
             ns.exec("ip", &["link", "set", "veth0", "up"])?;
         }
         Ok(Sandbox { server, client })
@@ -133,8 +173,19 @@ impl Sandbox {
 
     /// Whether this machine can make sandboxes: root, `ip` and iptables present.
     pub fn available() -> bool {
-        let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| crate::live::has_net_admin(&s));
-        let have = |p: &str| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success());
-        root && Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success()) && have("iptables") && have("ip6tables")
+        let root = std::fs::read_to_string("/proc/self/status")
+            .is_ok_and(|s| crate::live::has_net_admin(&s));
+        let have = |p: &str| {
+            Command::new(p)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        root && Command::new("ip")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+            && have("iptables")
+            && have("ip6tables")
     }
 }

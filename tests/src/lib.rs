@@ -28,3 +28,5 @@ pub fn large_policy(n: usize) -> String {
     text.push_str("drop all;\n");
     text
 }
+
+pub mod probe;

@@ -27,22 +27,36 @@ pub(crate) fn check_permissions(namespaces_only: bool) -> Result<(), Error> {
     if !has_net_admin(&status) {
         return Err(Error::NotPermitted);
     }
-    if namespaces_only {
-        // The calling thread's namespace: fwdsl's iptables processes inherit it.
-        let ours = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
-        let host = std::fs::metadata("/proc/1/ns/net").map(|m| m.ino());
-        match (ours, host) {
-            (Ok(a), Ok(b)) if a != b => {}
-            _ => return Err(Error::RootNamespace),
-        }
+    if namespaces_only && !in_own_namespace() {
+        return Err(Error::RootNamespace);
     }
     Ok(())
+}
+
+/// Whether the calling thread (whose namespace fwdsl's iptables processes inherit) is
+/// in a network namespace other than the one this process started in and, where it
+/// can be read, other than PID 1's.
+pub(crate) fn in_own_namespace() -> bool {
+    let inode = |path: &str| std::fs::metadata(path).map(|m| m.ino()).ok();
+    let Some(thread) = inode("/proc/thread-self/ns/net") else {
+        return false;
+    };
+    // /proc/self is the main thread's view: the namespace the process started in.
+    let started = inode("/proc/self/ns/net");
+    started.is_some_and(|s| s != thread)
+        && inode("/proc/1/ns/net").is_none_or(|init| init != thread)
 }
 
 /// Waits, at most `timeout`, until no other program holds the xtables lock. The
 /// `iptables` crate passes a bare `--wait`, which would wait forever.
 pub(crate) fn wait_for_lock(path: &Path, timeout: Duration) -> Result<(), Error> {
-    let Ok(file) = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path) else {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+    else {
         // No lock file we may open: nothing to wait for (nft backends take no lock).
         return Ok(());
     };
@@ -85,10 +99,13 @@ fn parse_session(connection: &str) -> Option<(IpAddr, u16, IpAddr, u16)> {
 /// Refuses a policy that would drop the current SSH session's packets, or a new
 /// connection from the same client (the reconnect after a dropped session).
 pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result<(), Error> {
-    let Some((client, client_port, server, server_port)) = connection.and_then(parse_session) else {
+    let Some((client, client_port, server, server_port)) = connection.and_then(parse_session)
+    else {
         return Ok(());
     };
-    let new = Packet::tcp(client, server_port).sport(client_port).dst(server);
+    let new = Packet::tcp(client, server_port)
+        .sport(client_port)
+        .dst(server);
     for packet in [new.clone().established(), new] {
         let decision = policy.decide(&packet);
         if decision.action() != Action::Allow {
@@ -110,7 +127,10 @@ mod tests {
     fn reads_net_admin_from_capability_mask() {
         assert!(has_net_admin("Name:\tx\nCapEff:\t000001ffffffffff\n"));
         assert!(!has_net_admin("CapEff:\t0000000000000000\n"));
-        assert!(!has_net_admin("CapEff:\t0000000000000800\n"), "bit 11 is not CAP_NET_ADMIN");
+        assert!(
+            !has_net_admin("CapEff:\t0000000000000800\n"),
+            "bit 11 is not CAP_NET_ADMIN"
+        );
         assert!(has_net_admin("CapEff:\t0000000000001000\n"));
     }
 
@@ -118,7 +138,10 @@ mod tests {
     fn refuses_a_policy_that_cuts_the_session() {
         let policy = crate::firewall! { ssh none; allow tcp 80; drop all; };
         let err = check_session(&policy, Some("198.51.100.7 50022 192.0.2.1 22")).unwrap_err();
-        assert!(matches!(err, Error::WouldCutSession { ref rule, port: 22, .. } if rule.text == "drop all"), "{err}");
+        assert!(
+            matches!(err, Error::WouldCutSession { ref rule, port: 22, .. } if rule.text == "drop all"),
+            "{err}"
+        );
         let keeps = crate::firewall! { allow tcp 22; drop all; };
         assert!(check_session(&keeps, Some("198.51.100.7 50022 192.0.2.1 22")).is_ok());
         assert!(check_session(&policy, None).is_ok());
@@ -130,7 +153,9 @@ mod tests {
         let holder = File::create(&path).unwrap();
         holder.lock().unwrap();
         let err = wait_for_lock(&path, Duration::from_millis(200)).unwrap_err();
-        assert!(matches!(err, Error::LockHeld { waited, .. } if waited >= Duration::from_millis(200)));
+        assert!(
+            matches!(err, Error::LockHeld { waited, .. } if waited >= Duration::from_millis(200))
+        );
         holder.unlock().unwrap();
         assert!(wait_for_lock(&path, Duration::from_millis(200)).is_ok());
         let _ = std::fs::remove_file(path);

@@ -2,8 +2,8 @@
 //! save it, remove rules, uninstall. Everything stays inside fwdsl's own chains:
 //!
 //! ```text
-//! INPUT:        -A INPUT -m comment --comment fwdsl:hook -j FWDSL-INPUT      (one jump, added once)
-//! FWDSL-INPUT:  -A FWDSL-INPUT -m comment --comment fwdsl:generation -j FWDSL-G-<hash>
+//! INPUT:        -A INPUT -m comment --comment "fwdsl:hook" -j FWDSL-INPUT    (one jump, added once)
+//! FWDSL-INPUT:  -A FWDSL-INPUT -m comment --comment "fwdsl:generation" -j FWDSL-G-<hash>
 //! FWDSL-G-<hash>: the policy's rules
 //! ```
 //!
@@ -12,7 +12,7 @@
 //! chain; any failure takes every step back.
 
 mod guard;
-pub(crate) use guard::has_net_admin;
+pub(crate) use guard::{has_net_admin, in_own_namespace};
 mod runner;
 mod save;
 mod txn;
@@ -29,12 +29,12 @@ use std::time::Duration;
 use txn::{Txn, Undo};
 
 /// The rule in `INPUT` that sends packets to fwdsl.
-const HOOK: &str = "-m comment --comment fwdsl:hook -j FWDSL-INPUT";
+const HOOK: &str = "-m comment --comment \"fwdsl:hook\" -j FWDSL-INPUT";
 /// Prefix of generation chains.
 const GENERATION_PREFIX: &str = "FWDSL-G-";
 
 fn jump_to(chain: &str) -> String {
-    format!("-m comment --comment fwdsl:generation -j {chain}")
+    format!("-m comment --comment \"fwdsl:generation\" -j {chain}")
 }
 
 /// How rules reach a new generation chain.
@@ -199,7 +199,11 @@ impl Firewall {
 
     fn runners(&self) -> Result<Vec<Runner>, Error> {
         guard::check_permissions(self.namespaces_only)?;
-        let runners = self.families.iter().map(|&f| Runner::new(f)).collect::<Result<Vec<_>, _>>()?;
+        let runners = self
+            .families
+            .iter()
+            .map(|&f| Runner::new(f))
+            .collect::<Result<Vec<_>, _>>()?;
         guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
         Ok(runners)
     }
@@ -214,14 +218,23 @@ impl Firewall {
     /// `timeout`; otherwise (or if it returns `false`) puts the previous rules back and
     /// returns [`Error::NotConfirmed`]. As `iptables-apply` does, for changes made over
     /// the very connection the new rules could cut.
-    pub fn apply_with_confirm<F>(&self, policy: &Policy, timeout: Duration, confirm: F) -> Result<ApplyReport, Error>
+    pub fn apply_with_confirm<F>(
+        &self,
+        policy: &Policy,
+        timeout: Duration,
+        confirm: F,
+    ) -> Result<ApplyReport, Error>
     where
         F: FnOnce() -> bool + Send + 'static,
     {
         self.apply_inner(policy, Some((timeout, confirm)))
     }
 
-    fn apply_inner<F>(&self, policy: &Policy, confirm: Option<(Duration, F)>) -> Result<ApplyReport, Error>
+    fn apply_inner<F>(
+        &self,
+        policy: &Policy,
+        confirm: Option<(Duration, F)>,
+    ) -> Result<ApplyReport, Error>
     where
         F: FnOnce() -> bool + Send + 'static,
     {
@@ -266,7 +279,11 @@ impl Firewall {
 
     /// What is installed now.
     pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
-        let runners = self.families.iter().map(|&f| Runner::new(f)).collect::<Result<Vec<_>, _>>()?;
+        let runners = self
+            .families
+            .iter()
+            .map(|&f| Runner::new(f))
+            .collect::<Result<Vec<_>, _>>()?;
         runners.iter().map(read_status).collect()
     }
 
@@ -274,12 +291,24 @@ impl Firewall {
     pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
         let mut plans = Vec::new();
         for status in self.status()? {
-            let wanted: Vec<String> = policy.iptables_rules(status.family).iter().map(RenderedRule::to_command_line).collect();
+            let wanted: Vec<String> = policy
+                .iptables_rules(status.family)
+                .iter()
+                .map(RenderedRule::to_command_line)
+                .collect();
             let live: Vec<String> = status.rules.iter().map(|r| strip_append(&r.spec)).collect();
             plans.push(FamilyPlan {
                 family: status.family,
-                add: wanted.iter().filter(|w| !live.contains(w)).cloned().collect(),
-                remove: live.iter().filter(|l| !wanted.contains(l)).cloned().collect(),
+                add: wanted
+                    .iter()
+                    .filter(|w| !live.contains(w))
+                    .cloned()
+                    .collect(),
+                remove: live
+                    .iter()
+                    .filter(|l| !wanted.contains(l))
+                    .cloned()
+                    .collect(),
                 hook: !status.hooked,
             });
         }
@@ -297,7 +326,10 @@ impl Firewall {
             for rule in &status.rules {
                 let hit = match which {
                     RuleSelector::Number(n) => rule.number == Some(*n),
-                    RuleSelector::Text(text) => rule.number.is_some() && comment_text(&rule.spec).as_deref() == Some(text.as_str()),
+                    RuleSelector::Text(text) => {
+                        rule.number.is_some()
+                            && comment_text(&rule.spec).as_deref() == Some(text.as_str())
+                    }
                 };
                 if hit {
                     runner.delete(chain, &strip_append(&rule.spec), &Context::default())?;
@@ -328,7 +360,10 @@ impl Firewall {
     /// Removes the hook and every fwdsl chain; other rules stay as they are.
     pub fn uninstall(&self) -> Result<(), Error> {
         for runner in &self.runners()? {
-            let hooked = runner.list("INPUT")?.iter().any(|l| strip_append(l) == HOOK);
+            let hooked = runner
+                .list("INPUT")?
+                .iter()
+                .any(|l| strip_append(l) == HOOK);
             if hooked {
                 runner.delete("INPUT", HOOK, &Context::default())?;
             }
@@ -346,7 +381,11 @@ impl Firewall {
     /// Writes the running rules where the distribution keeps them, after a dated backup
     /// of the file already there (never overwriting an earlier backup).
     pub fn save(&self, target: &SaveTarget) -> Result<SaveReport, Error> {
-        let runners = self.families.iter().map(|&f| Runner::new(f)).collect::<Result<Vec<_>, _>>()?;
+        let runners = self
+            .families
+            .iter()
+            .map(|&f| Runner::new(f))
+            .collect::<Result<Vec<_>, _>>()?;
         save::save(&runners, target)
     }
 }
@@ -377,7 +416,10 @@ fn comment_text(spec: &str) -> Option<String> {
 
 fn rule_number(spec: &str) -> Option<usize> {
     let start = spec.find(&format!("\"{COMMENT_PREFIX}"))? + 1 + COMMENT_PREFIX.len();
-    let digits: String = spec[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = spec[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -397,11 +439,18 @@ fn current_generation(runner: &Runner) -> Result<Option<String>, Error> {
     if !runner.chain_exists(CHAIN)? {
         return Ok(None);
     }
-    Ok(runner.list(CHAIN)?.first().and_then(|l| l.split(" -j ").nth(1)).map(|c| c.trim().to_string()))
+    Ok(runner
+        .list(CHAIN)?
+        .first()
+        .and_then(|l| l.split(" -j ").nth(1))
+        .map(|c| c.trim().to_string()))
 }
 
 fn read_status(runner: &Runner) -> Result<FamilyStatus, Error> {
-    let hooked = runner.list("INPUT")?.iter().any(|l| strip_append(l) == HOOK);
+    let hooked = runner
+        .list("INPUT")?
+        .iter()
+        .any(|l| strip_append(l) == HOOK);
     let chain = current_generation(runner)?;
     let rules = match &chain {
         Some(c) => runner
@@ -425,23 +474,43 @@ fn read_status(runner: &Runner) -> Result<FamilyStatus, Error> {
 /// FNV-1a: a stable content hash for generation names (std's hasher may change
 /// between Rust releases, and names must stay comparable across fwdsl runs).
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Builds and switches to the policy's generation for one family; returns the report
 /// and the old generation to retire once the switch is final.
-fn build_generation(txn: &mut Txn<'_>, f: usize, runner: &Runner, policy: &Policy, batch_above: usize) -> Result<(FamilyReport, Option<(String, Vec<String>)>), Error> {
+fn build_generation(
+    txn: &mut Txn<'_>,
+    f: usize,
+    runner: &Runner,
+    policy: &Policy,
+    batch_above: usize,
+) -> Result<(FamilyReport, Option<(String, Vec<String>)>), Error> {
     let rendered = policy.iptables_rules(runner.family);
     let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
     let hash = fnv1a(&lines.join("\n"));
     let base = format!("{GENERATION_PREFIX}{hash:016X}");
     let current = current_generation(runner)?;
-    let hooked = runner.list("INPUT")?.iter().any(|l| strip_append(l) == HOOK);
+    let hooked = runner
+        .list("INPUT")?
+        .iter()
+        .any(|l| strip_append(l) == HOOK);
     if hooked && current.as_deref().is_some_and(|c| c.starts_with(&base)) {
         let chain = current.clone().expect("checked");
-        let live: Vec<String> = runner.list(&chain)?.iter().map(|l| strip_append(l)).collect();
+        let live: Vec<String> = runner
+            .list(&chain)?
+            .iter()
+            .map(|l| strip_append(l))
+            .collect();
         if live == lines {
-            let report = FamilyReport { family: runner.family, chain, rules: lines.len(), loaded: None };
+            let report = FamilyReport {
+                family: runner.family,
+                chain,
+                rules: lines.len(),
+                loaded: None,
+            };
             return Ok((report, None));
         }
     }
@@ -453,7 +522,11 @@ fn build_generation(txn: &mut Txn<'_>, f: usize, runner: &Runner, policy: &Polic
         chain = format!("{base}-{n}");
         n += 1;
     }
-    let rule_of = |i: usize| rendered[i].rule.map(|r| RuleRef::new(r, &policy.rules()[r]));
+    let rule_of = |i: usize| {
+        rendered[i]
+            .rule
+            .map(|r| RuleRef::new(r, &policy.rules()[r]))
+    };
     let loaded = if rendered.len() > batch_above {
         let mut text = format!("*filter\n:{chain} - [0:0]\n");
         for line in &lines {
@@ -461,41 +534,96 @@ fn build_generation(txn: &mut Txn<'_>, f: usize, runner: &Runner, policy: &Polic
         }
         text.push_str("COMMIT\n");
         // Input line 3 is the first rule.
-        let restore = |r: &Runner| r.restore(&text, |line| line.checked_sub(3).filter(|&i| i < rendered.len()).and_then(rule_of));
-        txn.step(f, &Context::default(), restore, Some(Undo::DeleteChain(f, chain.clone())))?;
+        let restore = |r: &Runner| {
+            r.restore(&text, |line| {
+                line.checked_sub(3)
+                    .filter(|&i| i < rendered.len())
+                    .and_then(rule_of)
+            })
+        };
+        txn.step(
+            f,
+            &Context::default(),
+            restore,
+            Some(Undo::DeleteChain(f, chain.clone())),
+        )?;
         LoadPath::Batch
     } else {
-        txn.step(f, &Context::default(), |r| r.new_chain(&chain), Some(Undo::DeleteChain(f, chain.clone())))?;
+        txn.step(
+            f,
+            &Context::default(),
+            |r| r.new_chain(&chain),
+            Some(Undo::DeleteChain(f, chain.clone())),
+        )?;
         for (i, line) in lines.iter().enumerate() {
             let context = Context { rule: rule_of(i) };
-            txn.step(f, &context.clone(), |r| r.append(&chain, line, &context), None)?;
+            txn.step(
+                f,
+                &context.clone(),
+                |r| r.append(&chain, line, &context),
+                None,
+            )?;
         }
         LoadPath::PerRule
     };
     if !runner.chain_exists(CHAIN)? {
-        txn.step(f, &Context::default(), |r| r.new_chain(CHAIN), Some(Undo::DeleteChain(f, CHAIN.to_string())))?;
+        txn.step(
+            f,
+            &Context::default(),
+            |r| r.new_chain(CHAIN),
+            Some(Undo::DeleteChain(f, CHAIN.to_string())),
+        )?;
     }
     let jump = jump_to(&chain);
     let mut old = None;
     match &current {
         Some(previous) => {
             let old_rules = runner.list(previous)?;
-            txn.step(f, &Context::default(), |r| r.replace(CHAIN, &jump, 1), Some(Undo::Replace(f, CHAIN.into(), jump_to(previous), 1)))?;
+            txn.step(
+                f,
+                &Context::default(),
+                |r| r.replace(CHAIN, &jump, 1),
+                Some(Undo::Replace(f, CHAIN.into(), jump_to(previous), 1)),
+            )?;
             old = Some((previous.clone(), old_rules));
         }
-        None => txn.step(f, &Context::default(), |r| r.append(CHAIN, &jump, &Context::default()), Some(Undo::DeleteRule(f, CHAIN.into(), jump.clone())))?,
+        None => txn.step(
+            f,
+            &Context::default(),
+            |r| r.append(CHAIN, &jump, &Context::default()),
+            Some(Undo::DeleteRule(f, CHAIN.into(), jump.clone())),
+        )?,
     }
     if !hooked {
-        txn.step(f, &Context::default(), |r| r.insert("INPUT", HOOK, 1), Some(Undo::DeleteRule(f, "INPUT".into(), HOOK.into())))?;
+        txn.step(
+            f,
+            &Context::default(),
+            |r| r.insert("INPUT", HOOK, 1),
+            Some(Undo::DeleteRule(f, "INPUT".into(), HOOK.into())),
+        )?;
     }
-    let report = FamilyReport { family: runner.family, chain, rules: lines.len(), loaded: Some(loaded) };
+    let report = FamilyReport {
+        family: runner.family,
+        chain,
+        rules: lines.len(),
+        loaded: Some(loaded),
+    };
     Ok((report, old))
 }
 
 /// Removes the previous generation in one transaction, so a failure leaves it whole.
-fn retire_chain(txn: &mut Txn<'_>, f: usize, (chain, rules): &(String, Vec<String>)) -> Result<(), Error> {
+fn retire_chain(
+    txn: &mut Txn<'_>,
+    f: usize,
+    (chain, rules): &(String, Vec<String>),
+) -> Result<(), Error> {
     let text = format!("*filter\n-F {chain}\n-X {chain}\nCOMMIT\n");
-    txn.step(f, &Context::default(), |r| r.restore(&text, |_| None), Some(Undo::Recreate(f, chain.clone(), rules.clone())))
+    txn.step(
+        f,
+        &Context::default(),
+        |r| r.restore(&text, |_| None),
+        Some(Undo::Recreate(f, chain.clone(), rules.clone())),
+    )
 }
 
 #[cfg(test)]
@@ -507,7 +635,10 @@ mod tests {
         let spec = "-A FWDSL-G-1 -p tcp -m tcp --dport 22 -m comment --comment \"fwdsl:3 allow tcp 22 -- admins\" -j ACCEPT";
         assert_eq!(rule_number(spec), Some(3));
         assert_eq!(comment_text(spec).as_deref(), Some("allow tcp 22"));
-        assert_eq!(rule_number("-A FWDSL-G-1 -m comment --comment \"fwdsl:nd x\" -j ACCEPT"), None);
+        assert_eq!(
+            rule_number("-A FWDSL-G-1 -m comment --comment \"fwdsl:nd x\" -j ACCEPT"),
+            None
+        );
         assert_eq!(strip_append(spec).split(' ').next(), Some("-p"));
     }
 }

@@ -30,15 +30,18 @@ pub(crate) struct Context {
     pub rule: Option<crate::error::RuleRef>,
 }
 
-fn handle(family: Family, cell: &'static OnceCell<IPTables>, binary: &'static str) -> Result<&'static IPTables, Error> {
+fn handle(
+    family: Family,
+    cell: &'static OnceCell<IPTables>,
+    binary: &'static str,
+) -> Result<&'static IPTables, Error> {
     cell.get_or_try_init(|| {
-        let mut ipt = iptables::new(family == Family::V6).map_err(|e| Error::IptablesMissing {
+        // Not numeric: the crate would add `-n` to `-S`, which iptables 1.8 refuses
+        // (and `-S` never looks names up anyway).
+        iptables::new(family == Family::V6).map_err(|e| Error::IptablesMissing {
             binary: binary.to_string(),
             reason: e.to_string(),
-        })?;
-        // Numeric listing: no DNS lookups, and the form fwdsl renders.
-        ipt.set_numeric(true);
-        Ok(ipt)
+        })
     })
 }
 
@@ -74,52 +77,105 @@ impl Runner {
     }
 
     pub(crate) fn new_chain(&self, chain: &str) -> Result<(), Error> {
-        self.ipt.new_chain(TABLE, chain).map_err(|e| self.failed(&format!("-N {chain}"), &Context::default(), e))
+        self.ipt
+            .new_chain(TABLE, chain)
+            .map_err(|e| self.failed(&format!("-N {chain}"), &Context::default(), e))
     }
 
     pub(crate) fn delete_chain(&self, chain: &str) -> Result<(), Error> {
         let none = Context::default();
-        self.ipt.flush_chain(TABLE, chain).map_err(|e| self.failed(&format!("-F {chain}"), &none, e))?;
-        self.ipt.delete_chain(TABLE, chain).map_err(|e| self.failed(&format!("-X {chain}"), &none, e))
+        self.ipt
+            .flush_chain(TABLE, chain)
+            .map_err(|e| self.failed(&format!("-F {chain}"), &none, e))?;
+        self.ipt
+            .delete_chain(TABLE, chain)
+            .map_err(|e| self.failed(&format!("-X {chain}"), &none, e))
     }
 
     pub(crate) fn flush_chain(&self, chain: &str) -> Result<(), Error> {
-        self.ipt.flush_chain(TABLE, chain).map_err(|e| self.failed(&format!("-F {chain}"), &Context::default(), e))
+        self.ipt
+            .flush_chain(TABLE, chain)
+            .map_err(|e| self.failed(&format!("-F {chain}"), &Context::default(), e))
+    }
+
+    /// `iptables -S chain`, checked: the crate's own `list` ignores the exit status and
+    /// would read a missing chain as an empty one.
+    fn spec(&self, chain: &str) -> Result<Result<Vec<String>, FailedCommand>, Error> {
+        let args = format!("-S {chain}");
+        let output = self
+            .ipt
+            .execute(TABLE, &args)
+            .map_err(|e| self.failed(&args, &Context::default(), e))?;
+        if !output.status.success() {
+            return Ok(Err(FailedCommand {
+                command: format!("{} -t {TABLE} {args}", self.ipt.cmd),
+                rule: None,
+                code: output.status.code(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            }));
+        }
+        Ok(Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(String::from)
+            .collect()))
     }
 
     pub(crate) fn chain_exists(&self, chain: &str) -> Result<bool, Error> {
-        self.ipt.chain_exists(TABLE, chain).map_err(|e| self.failed(&format!("-L {chain}"), &Context::default(), e))
+        match self.spec(chain)? {
+            Ok(_) => Ok(true),
+            // "No chain/target/match by that name" (exit code 1).
+            Err(failed) if failed.code == Some(1) => Ok(false),
+            Err(failed) => Err(Error::Iptables(Box::new(failed))),
+        }
     }
 
     pub(crate) fn append(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt.append(TABLE, chain, rule).map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
+        self.ipt
+            .append(TABLE, chain, rule)
+            .map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
     }
 
     pub(crate) fn insert(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt
-            .insert(TABLE, chain, rule, position)
-            .map_err(|e| self.failed(&format!("-I {chain} {position} {rule}"), &Context::default(), e))
+        self.ipt.insert(TABLE, chain, rule, position).map_err(|e| {
+            self.failed(
+                &format!("-I {chain} {position} {rule}"),
+                &Context::default(),
+                e,
+            )
+        })
     }
 
     pub(crate) fn replace(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt
-            .replace(TABLE, chain, rule, position)
-            .map_err(|e| self.failed(&format!("-R {chain} {position} {rule}"), &Context::default(), e))
+        self.ipt.replace(TABLE, chain, rule, position).map_err(|e| {
+            self.failed(
+                &format!("-R {chain} {position} {rule}"),
+                &Context::default(),
+                e,
+            )
+        })
     }
 
     pub(crate) fn delete(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt.delete(TABLE, chain, rule).map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
+        self.ipt
+            .delete(TABLE, chain, rule)
+            .map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
     }
 
     /// The rules of a chain as `iptables -S` prints them (`-A CHAIN …` lines only).
     pub(crate) fn list(&self, chain: &str) -> Result<Vec<String>, Error> {
-        let lines = self.ipt.list(TABLE, chain).map_err(|e| self.failed(&format!("-S {chain}"), &Context::default(), e))?;
+        let lines = self
+            .spec(chain)?
+            .map_err(|failed| Error::Iptables(Box::new(failed)))?;
         Ok(lines.into_iter().filter(|l| l.starts_with("-A ")).collect())
     }
 
     /// Loads `text` with `iptables-restore --noflush`: one kernel transaction, all or
     /// nothing. `rule_of_line` names the policy rule behind a failing line.
-    pub(crate) fn restore(&self, text: &str, rule_of_line: impl Fn(usize) -> Option<crate::error::RuleRef>) -> Result<(), Error> {
+    pub(crate) fn restore(
+        &self,
+        text: &str,
+        rule_of_line: impl Fn(usize) -> Option<crate::error::RuleRef>,
+    ) -> Result<(), Error> {
         let command = format!("{} --noflush", self.restore);
         let run = || -> std::io::Result<std::process::Output> {
             let mut child = Command::new(self.restore)
@@ -128,7 +184,11 @@ impl Runner {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()?;
-            child.stdin.take().expect("piped").write_all(text.as_bytes())?;
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(text.as_bytes())?;
             child.wait_with_output()
         };
         let output = run().map_err(|e| Error::IptablesMissing {
@@ -155,10 +215,13 @@ impl Runner {
 
     /// `iptables-save` of the filter table.
     pub(crate) fn save(&self) -> Result<String, Error> {
-        let output = Command::new(self.save).args(["-t", TABLE]).output().map_err(|e| Error::IptablesMissing {
-            binary: self.save.to_string(),
-            reason: e.to_string(),
-        })?;
+        let output = Command::new(self.save)
+            .args(["-t", TABLE])
+            .output()
+            .map_err(|e| Error::IptablesMissing {
+                binary: self.save.to_string(),
+                reason: e.to_string(),
+            })?;
         if !output.status.success() {
             return Err(Error::Iptables(Box::new(FailedCommand {
                 command: format!("{} -t {TABLE}", self.save),

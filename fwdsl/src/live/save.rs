@@ -71,7 +71,9 @@ pub struct SaveReport {
 
 /// Today's date as `YYYY-MM-DD` (UTC), what `date +%F` gives.
 pub(crate) fn today() -> String {
-    let days = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
     civil_date(days)
 }
 
@@ -153,7 +155,10 @@ mod tests {
         let first = backup_path(&file, "2026-11-25");
         assert_eq!(first, dir.join("rules.v4.bak-2026-11-25"));
         std::fs::write(&first, "old").unwrap();
-        assert_eq!(backup_path(&file, "2026-11-25"), dir.join("rules.v4.bak-2026-11-25.1"));
+        assert_eq!(
+            backup_path(&file, "2026-11-25"),
+            dir.join("rules.v4.bak-2026-11-25.1")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

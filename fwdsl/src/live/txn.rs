@@ -41,7 +41,13 @@ impl<'r> Txn<'r> {
     /// Runs one mutating step on family `f`. When a fault is injected at this step, a
     /// command the kernel is sure to refuse runs instead, so tests see a real failure
     /// from iptables at any position.
-    pub(crate) fn step(&mut self, f: usize, context: &Context, run: impl FnOnce(&Runner) -> Result<(), Error>, undo: Option<Undo>) -> Result<(), Error> {
+    pub(crate) fn step(
+        &mut self,
+        f: usize,
+        context: &Context,
+        run: impl FnOnce(&Runner) -> Result<(), Error>,
+        undo: Option<Undo>,
+    ) -> Result<(), Error> {
         let this = self.step;
         self.step += 1;
         self.commands += 1;
@@ -60,8 +66,12 @@ impl<'r> Txn<'r> {
         for undo in self.undo.into_iter().rev() {
             let result = match &undo {
                 Undo::DeleteChain(f, chain) => self.runners[*f].delete_chain(chain),
-                Undo::DeleteRule(f, chain, rule) => self.runners[*f].delete(chain, rule, &Context::default()),
-                Undo::Replace(f, chain, rule, position) => self.runners[*f].replace(chain, rule, *position),
+                Undo::DeleteRule(f, chain, rule) => {
+                    self.runners[*f].delete(chain, rule, &Context::default())
+                }
+                Undo::Replace(f, chain, rule, position) => {
+                    self.runners[*f].replace(chain, rule, *position)
+                }
                 Undo::Recreate(f, chain, lines) => {
                     let text = format!("*filter\n:{chain} - [0:0]\n{}\nCOMMIT\n", lines.join("\n"));
                     self.runners[*f].restore(&text, |_| None)

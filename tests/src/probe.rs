@@ -1,0 +1,255 @@
+//! Real packets through a sandbox: servers listening in the server namespace, probes
+//! sent from the client namespace, and what the kernel did with each, compared with
+//! what the policy's simulator says it should do.
+
+use fwdsl::sandbox::Sandbox;
+use fwdsl::{Action, Packet, Policy};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+/// How long a probe waits for an answer: a dropped packet is one never answered.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
+
+static NEXT_SPORT: AtomicU16 = AtomicU16::new(41000);
+
+/// The skip rule: without root, `ip` or iptables the kernel tests cannot run; under
+/// `CI=true` that is a failure, never a skip.
+pub fn sandbox(prefix: &str) -> Option<Sandbox> {
+    if !Sandbox::available() {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !ci,
+            "CI is set: the kernel tests must run, but this machine lacks root, `ip` or iptables"
+        );
+        eprintln!("skipping kernel test: needs root, iproute2 and iptables");
+        return None;
+    }
+    Some(Sandbox::new(prefix).expect("create sandbox namespaces"))
+}
+
+/// What the kernel did with a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Reached the server (connection made, datagram received, echo answered).
+    Delivered,
+    /// Never answered.
+    Dropped,
+    /// Refused (TCP reset or ICMP unreachable came back).
+    Refused,
+}
+
+impl Outcome {
+    /// The outcome a verdict produces.
+    pub fn of(action: Action) -> Outcome {
+        match action {
+            Action::Allow => Outcome::Delivered,
+            Action::Drop => Outcome::Dropped,
+            Action::Reject => Outcome::Refused,
+        }
+    }
+}
+
+/// A probe to send.
+#[derive(Debug, Clone, Copy)]
+pub enum Probe {
+    /// A TCP connection from `src` to the server's `port`.
+    Tcp { src: IpAddr, dst: IpAddr, port: u16 },
+    /// A UDP datagram from `src`:`sport` to the server's `port`.
+    Udp {
+        src: IpAddr,
+        dst: IpAddr,
+        sport: u16,
+        port: u16,
+    },
+    /// An ICMP echo request from the client's main address.
+    Ping { dst: IpAddr },
+}
+
+/// Listening TCP and bound UDP sockets in the server namespace, kept open while alive.
+pub struct Servers {
+    _tcp: Vec<TcpListener>,
+    udp: Vec<(u16, IpAddr, UdpSocket)>,
+}
+
+impl Servers {
+    /// Listens on every port in `tcp` and binds every port in `udp`, on both families.
+    pub fn start(sandbox: &Sandbox, tcp: &[u16], udp: &[u16]) -> Servers {
+        sandbox
+            .server
+            .run(|| {
+                let mut listeners = Vec::new();
+                let mut sockets = Vec::new();
+                for addr in [
+                    IpAddr::from(Sandbox::SERVER_V4),
+                    IpAddr::from(Sandbox::SERVER_V6),
+                ] {
+                    for &port in tcp {
+                        listeners.push(
+                            TcpListener::bind((addr, port)).expect("listen in server namespace"),
+                        );
+                    }
+                    for &port in udp {
+                        let socket =
+                            UdpSocket::bind((addr, port)).expect("bind udp in server namespace");
+                        socket.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
+                        sockets.push((port, addr, socket));
+                    }
+                }
+                Servers {
+                    _tcp: listeners,
+                    udp: sockets,
+                }
+            })
+            .expect("enter server namespace")
+    }
+}
+
+fn domain(addr: IpAddr) -> Domain {
+    if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    }
+}
+
+impl Probe {
+    /// The packet the simulator is asked about. `sport` is the source port the probe
+    /// used (TCP and UDP).
+    fn packet(&self, sport: u16) -> Packet {
+        match *self {
+            Probe::Tcp { src, dst, port } => Packet::tcp(src, port).dst(dst).sport(sport),
+            Probe::Udp { src, dst, port, .. } => Packet::udp(src, port).dst(dst).sport(sport),
+            Probe::Ping { dst } => {
+                let src: IpAddr = if dst.is_ipv4() {
+                    Sandbox::CLIENT_V4.into()
+                } else {
+                    Sandbox::CLIENT_V6.into()
+                };
+                Packet::icmp(src).dst(dst)
+            }
+        }
+    }
+
+    /// Sends the probe from the client namespace; returns what happened and the source
+    /// port it used.
+    pub fn send(&self, sandbox: &Sandbox, servers: &Servers) -> (Outcome, u16) {
+        match *self {
+            Probe::Tcp { src, dst, port } => {
+                let sport = NEXT_SPORT.fetch_add(1, Ordering::Relaxed);
+                let outcome = sandbox
+                    .client
+                    .run(|| {
+                        let socket =
+                            Socket::new(domain(src), Type::STREAM, Some(Protocol::TCP)).unwrap();
+                        socket.set_reuse_address(true).unwrap();
+                        socket
+                            .bind(&SockAddr::from(SocketAddr::new(src, sport)))
+                            .expect("bind probe source");
+                        match socket.connect_timeout(
+                            &SockAddr::from(SocketAddr::new(dst, port)),
+                            PROBE_TIMEOUT,
+                        ) {
+                            Ok(()) => Outcome::Delivered,
+                            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Outcome::Refused,
+                            Err(e)
+                                if e.kind() == ErrorKind::TimedOut
+                                    || e.kind() == ErrorKind::WouldBlock =>
+                            {
+                                Outcome::Dropped
+                            }
+                            // An ICMP unreachable for a SYN can also come back as "host unreachable".
+                            Err(e) if e.raw_os_error() == Some(113) => Outcome::Refused,
+                            Err(e) => panic!("tcp probe {src}:{sport} -> {dst}:{port}: {e}"),
+                        }
+                    })
+                    .expect("enter client namespace");
+                (outcome, sport)
+            }
+            Probe::Udp {
+                src,
+                dst,
+                sport,
+                port,
+            } => {
+                let marker = format!("fwdsl-probe-{sport}-{port}");
+                sandbox
+                    .client
+                    .run(|| {
+                        let socket = UdpSocket::bind((src, sport)).expect("bind udp probe");
+                        socket
+                            .send_to(marker.as_bytes(), (dst, port))
+                            .expect("send udp probe");
+                    })
+                    .expect("enter client namespace");
+                let (_, _, server) = servers
+                    .udp
+                    .iter()
+                    .find(|(p, a, _)| *p == port && *a == dst)
+                    .expect("a server on that port");
+                let mut buf = [0u8; 64];
+                // A bounded wait: datagrams that are not this probe's are skipped, at most a few.
+                for _ in 0..4 {
+                    match server.recv_from(&mut buf) {
+                        Ok((n, _)) if &buf[..n] == marker.as_bytes() => {
+                            return (Outcome::Delivered, sport)
+                        }
+                        Ok(_) => continue,
+                        Err(_) => return (Outcome::Dropped, sport),
+                    }
+                }
+                (Outcome::Dropped, sport)
+            }
+            Probe::Ping { dst } => {
+                let wait = format!("{}", PROBE_TIMEOUT.as_secs().max(1));
+                let ok = sandbox
+                    .client
+                    .exec("ping", &["-n", "-c", "1", "-W", &wait, &dst.to_string()])
+                    .is_ok();
+                (
+                    if ok {
+                        Outcome::Delivered
+                    } else {
+                        Outcome::Dropped
+                    },
+                    0,
+                )
+            }
+        }
+    }
+
+    /// Sends the probe, asserts the kernel did `expected`, and that the simulator agrees.
+    pub fn check(&self, sandbox: &Sandbox, servers: &Servers, policy: &Policy, expected: Outcome) {
+        let (outcome, sport) = self.send(sandbox, servers);
+        assert_eq!(outcome, expected, "kernel: {self:?}");
+        let decision = policy.decide(&self.packet(sport));
+        let simulated = Outcome::of(decision.action());
+        // A rejected ping is not answered either: ICMP errors are not sent for ICMP.
+        let simulated = match (self, simulated) {
+            (Probe::Ping { .. }, Outcome::Refused) => Outcome::Dropped,
+            _ => simulated,
+        };
+        assert_eq!(
+            simulated, outcome,
+            "simulator vs kernel for {self:?}: `{}` decided it",
+            decision.rule.text
+        );
+    }
+}
+
+/// `iptables-save` (or `ip6tables-save`) of a namespace, without the lines and counters
+/// that change by themselves (timestamps, packet counts).
+pub fn saved_rules(sandbox: &Sandbox, program: &str) -> String {
+    let output = sandbox.server.exec(program, &[]).expect("iptables-save");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.find(" [") {
+            Some(i) if l.starts_with(':') => l[..i].to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,545 @@
+//! End-to-end against the real kernel: policies applied with fwdsl inside a network
+//! namespace this test creates, probed with real TCP, UDP and ICMP from a second one.
+//! Nothing here runs in the machine's own namespace: every apply goes through
+//! `Netns::run`, which checks the thread is inside the sandbox, and a
+//! `namespaces_only()` firewall, which refuses the machine's own namespace by itself.
+
+use fwdsl::sandbox::Sandbox;
+use fwdsl::{Error, Firewall, LoadPath, Policy, RuleSelector, SaveTarget};
+use std::net::IpAddr;
+use std::time::Duration;
+use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
+
+fn firewall() -> Firewall {
+    Firewall::new().namespaces_only().ssh_connection(None)
+}
+
+#[allow(deprecated)] // the guide's source-port rules, kept as the guide writes them
+fn guide_policy() -> Policy {
+    fwdsl::firewall! {
+        allow tcp 22;
+        allow tcp 80;
+        allow tcp 25;
+        allow tcp sport 25;
+        allow tcp sport 53;
+        allow udp sport 53;
+        allow src 127.0.0.1;
+        allow icmp;
+        drop all;
+    }
+}
+
+fn v4() -> (IpAddr, IpAddr) {
+    (Sandbox::CLIENT_V4.into(), Sandbox::SERVER_V4.into())
+}
+
+fn v6() -> (IpAddr, IpAddr) {
+    (Sandbox::CLIENT_V6.into(), Sandbox::SERVER_V6.into())
+}
+
+fn both_saved(sandbox: &Sandbox) -> (String, String) {
+    (
+        saved_rules(sandbox, "iptables-save"),
+        saved_rules(sandbox, "ip6tables-save"),
+    )
+}
+
+#[test]
+fn guide_policy_lets_in_exactly_what_it_says_on_both_families() {
+    let Some(sb) = sandbox("fwdsl-guide") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22, 80, 3306], &[3306]);
+    let policy = guide_policy();
+    let report = sb
+        .server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    assert!(report.changed);
+    for (client, server) in [v4(), v6()] {
+        let tcp = |port| Probe::Tcp {
+            src: client,
+            dst: server,
+            port,
+        };
+        tcp(22).check(&sb, &servers, &policy, Outcome::Delivered);
+        tcp(80).check(&sb, &servers, &policy, Outcome::Delivered);
+        tcp(3306).check(&sb, &servers, &policy, Outcome::Dropped);
+        Probe::Ping { dst: server }.check(&sb, &servers, &policy, Outcome::Delivered);
+        // The guide's hole, confirmed by the kernel: a datagram "from port 53" gets in.
+        Probe::Udp {
+            src: client,
+            dst: server,
+            sport: 53,
+            port: 3306,
+        }
+        .check(&sb, &servers, &policy, Outcome::Delivered);
+        Probe::Udp {
+            src: client,
+            dst: server,
+            sport: 40053,
+            port: 3306,
+        }
+        .check(&sb, &servers, &policy, Outcome::Dropped);
+    }
+}
+
+#[test]
+fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
+    let Some(sb) = sandbox("fwdsl-src") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22, 8080, 113], &[]);
+    let policy = fwdsl::firewall! {
+        allow tcp 22;
+        allow tcp 8080 src 192.0.2.2;
+        reject tcp 113;
+        drop all;
+    };
+    sb.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    let server: IpAddr = Sandbox::SERVER_V4.into();
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: server,
+        port: 8080,
+    }
+    .check(&sb, &servers, &policy, Outcome::Delivered);
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4_ALT.into(),
+        dst: server,
+        port: 8080,
+    }
+    .check(&sb, &servers, &policy, Outcome::Dropped);
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: server,
+        port: 113,
+    }
+    .check(&sb, &servers, &policy, Outcome::Refused);
+    Probe::Ping { dst: server }.check(&sb, &servers, &policy, Outcome::Dropped);
+    // IPv6 has no `src` rule for 8080: dropped, while neighbour discovery keeps 22 reachable.
+    let (c6, s6) = v6();
+    Probe::Tcp {
+        src: c6,
+        dst: s6,
+        port: 8080,
+    }
+    .check(&sb, &servers, &policy, Outcome::Dropped);
+    Probe::Tcp {
+        src: c6,
+        dst: s6,
+        port: 22,
+    }
+    .check(&sb, &servers, &policy, Outcome::Delivered);
+    Probe::Ping { dst: s6 }.check(&sb, &servers, &policy, Outcome::Dropped);
+}
+
+#[test]
+fn applying_twice_changes_nothing() {
+    let Some(sb) = sandbox("fwdsl-twice") else {
+        return;
+    };
+    let policy = guide_policy();
+    for batch_above in [1000, 0] {
+        let fw = firewall().batch_above(batch_above);
+        sb.server
+            .run(|| fw.apply(&policy))
+            .unwrap()
+            .expect("first apply");
+        let before = both_saved(&sb);
+        let again = sb
+            .server
+            .run(|| fw.apply(&policy))
+            .unwrap()
+            .expect("second apply");
+        assert!(!again.changed, "{again:?}");
+        assert_eq!(again.commands, 0);
+        assert!(again.families.iter().all(|f| f.loaded.is_none()));
+        assert_eq!(both_saved(&sb), before);
+        let plan = sb.server.run(|| fw.plan(&policy)).unwrap().expect("plan");
+        assert!(
+            plan.iter()
+                .all(|p| p.add.is_empty() && p.remove.is_empty() && !p.hook),
+            "{plan:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failure_at_every_position_leaves_the_rules_as_they_were() {
+    let Some(sb) = sandbox("fwdsl-fault") else {
+        return;
+    };
+    sb.server
+        .exec(
+            "iptables",
+            &["-A", "INPUT", "-s", "198.51.100.0/24", "-j", "DROP"],
+        )
+        .unwrap();
+    let old = fwdsl::firewall! { allow ssh; allow tcp 8080; drop all; };
+    let new = fwdsl::firewall! { allow ssh; allow http; allow https; allow icmp; reject tcp 113; drop all; };
+    sb.server
+        .run(|| firewall().apply(&old))
+        .unwrap()
+        .expect("install the previous policy");
+    let before = both_saved(&sb);
+    for (path, batch_above) in [(LoadPath::PerRule, 1000), (LoadPath::Batch, 0)] {
+        let mut position = 0;
+        let report = loop {
+            assert!(position < 200, "apply never completed");
+            let fw = firewall().batch_above(batch_above).inject_fault(position);
+            match sb.server.run(|| fw.apply(&new)).unwrap() {
+                Ok(report) => break report,
+                Err(Error::Iptables(failed)) => {
+                    assert!(
+                        failed.stderr.contains("FWDSL-INJECTED-FAULT") || !failed.stderr.is_empty(),
+                        "{failed}"
+                    );
+                    assert!(failed.command.contains("FWDSL-INJECTED-FAULT"), "{failed}");
+                }
+                Err(other) => panic!("step {position}: unexpected error {other}"),
+            }
+            assert_eq!(
+                both_saved(&sb),
+                before,
+                "{path:?}: rules changed after a failure at step {position}"
+            );
+            position += 1;
+        };
+        assert!(position >= 5, "{path:?}: only {position} steps");
+        assert!(report.families.iter().all(|f| f.loaded == Some(path)));
+        // Back to the old policy for the next round.
+        sb.server
+            .run(|| firewall().apply(&old))
+            .unwrap()
+            .expect("reinstall");
+        assert_eq!(both_saved(&sb), before);
+    }
+}
+
+#[test]
+fn a_rule_the_kernel_refuses_is_named_with_iptables_own_message() {
+    let Some(sb) = sandbox("fwdsl-named") else {
+        return;
+    };
+    let good = fwdsl::firewall! { allow ssh; drop all; };
+    sb.server
+        .run(|| firewall().apply(&good))
+        .unwrap()
+        .expect("apply");
+    let before = both_saved(&sb);
+    // The third mutating step of a per-rule apply appends the policy's second rule.
+    let bad = fwdsl::firewall! { allow ssh; allow tcp 80; drop all; };
+    let err = sb
+        .server
+        .run(|| firewall().batch_above(1000).inject_fault(2).apply(&bad))
+        .unwrap()
+        .unwrap_err();
+    let Error::Iptables(failed) = &err else {
+        panic!("{err}")
+    };
+    let rule = failed
+        .rule
+        .as_ref()
+        .expect("the failing step names its rule");
+    assert_eq!((rule.number, rule.text.as_str()), (2, "allow tcp 80"));
+    assert_eq!(failed.code, Some(1), "{failed}");
+    assert!(
+        err.to_string()
+            .contains("while installing rule 2 `allow tcp 80`"),
+        "{err}"
+    );
+    assert_eq!(both_saved(&sb), before);
+}
+
+#[test]
+fn foreign_rules_survive_apply_and_uninstall() {
+    let Some(sb) = sandbox("fwdsl-foreign") else {
+        return;
+    };
+    sb.server
+        .exec(
+            "iptables",
+            &[
+                "-A",
+                "INPUT",
+                "-s",
+                "198.51.100.0/24",
+                "-m",
+                "comment",
+                "--comment",
+                "fail2ban",
+                "-j",
+                "DROP",
+            ],
+        )
+        .unwrap();
+    sb.server
+        .exec(
+            "ip6tables",
+            &["-A", "INPUT", "-s", "2001:db8:bad::/48", "-j", "DROP"],
+        )
+        .unwrap();
+    sb.server.exec("iptables", &["-N", "DOCKER-USER"]).unwrap();
+    let pristine = both_saved(&sb);
+    let policy = guide_policy();
+    sb.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    let (v4_rules, v6_rules) = both_saved(&sb);
+    assert!(
+        v4_rules.contains("-A INPUT -s 198.51.100.0/24 -m comment --comment fail2ban -j DROP"),
+        "{v4_rules}"
+    );
+    assert!(v4_rules.contains(":DOCKER-USER"));
+    assert!(
+        v6_rules.contains("-A INPUT -s 2001:db8:bad::/48 -j DROP"),
+        "{v6_rules}"
+    );
+    sb.server
+        .run(|| firewall().uninstall())
+        .unwrap()
+        .expect("uninstall");
+    assert_eq!(both_saved(&sb), pristine);
+}
+
+#[test]
+fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
+    let Some(sb) = sandbox("fwdsl-manage") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22, 80, 443], &[]);
+    let policy = fwdsl::firewall! { allow ssh; allow http; allow https; drop all; };
+    sb.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    let status = sb
+        .server
+        .run(|| firewall().status())
+        .unwrap()
+        .expect("status");
+    let numbers: Vec<Option<usize>> = status[0].rules.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [Some(1), Some(2), Some(3), Some(4)]);
+    assert!(status.iter().all(|s| s.hooked));
+
+    // `iptables -D INPUT 2`, by number; then by text.
+    let removed = sb
+        .server
+        .run(|| firewall().remove_rule(&RuleSelector::Number(2)))
+        .unwrap()
+        .expect("remove");
+    assert_eq!(removed, 2, "one rule per family");
+    let (c, s) = v4();
+    Probe::Tcp {
+        src: c,
+        dst: s,
+        port: 80,
+    }
+    .send(&sb, &servers)
+    .0
+    .eq(&Outcome::Dropped)
+    .then_some(())
+    .expect("80 dropped after removal");
+    sb.server
+        .run(|| firewall().remove_rule(&RuleSelector::Text("allow https".into())))
+        .unwrap()
+        .expect("remove by text");
+    assert_eq!(
+        Probe::Tcp {
+            src: c,
+            dst: s,
+            port: 443
+        }
+        .send(&sb, &servers)
+        .0,
+        Outcome::Dropped
+    );
+    let plan = sb
+        .server
+        .run(|| firewall().plan(&policy))
+        .unwrap()
+        .expect("plan");
+    assert_eq!(plan[0].add.len(), 2, "{plan:?}");
+    let missing = sb
+        .server
+        .run(|| firewall().remove_rule(&RuleSelector::Number(9)))
+        .unwrap();
+    assert!(matches!(missing, Err(Error::NoSuchRule(_))));
+
+    // `iptables -F`: fwdsl's rules only; packets then fall through to INPUT's ACCEPT policy.
+    sb.server
+        .run(|| firewall().flush())
+        .unwrap()
+        .expect("flush");
+    assert_eq!(
+        Probe::Tcp {
+            src: c,
+            dst: s,
+            port: 443
+        }
+        .send(&sb, &servers)
+        .0,
+        Outcome::Delivered
+    );
+    assert!(sb
+        .server
+        .run(|| firewall().status())
+        .unwrap()
+        .unwrap()
+        .iter()
+        .all(|s| s.rules.is_empty()));
+
+    // Save twice: the second save backs up the first file under a dated name, the
+    // third does not overwrite that backup.
+    sb.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply again");
+    let dir = std::env::temp_dir().join(format!("fwdsl-save-{}", sb.server.name()));
+    let target = SaveTarget::in_dir(&dir);
+    let first = sb
+        .server
+        .run(|| firewall().save(&target))
+        .unwrap()
+        .expect("save");
+    assert!(first.backups.is_empty());
+    let saved = std::fs::read_to_string(&target.v4).unwrap();
+    assert!(saved.contains("fwdsl:2 allow http"), "{saved}");
+    let second = sb
+        .server
+        .run(|| firewall().save(&target))
+        .unwrap()
+        .expect("save again");
+    let third = sb
+        .server
+        .run(|| firewall().save(&target))
+        .unwrap()
+        .expect("save a third time");
+    assert_eq!(second.backups.len(), 2);
+    assert_ne!(second.backups[0], third.backups[0]);
+    assert!(second.backups[0].to_string_lossy().contains(".bak-20"));
+    // The saved file restores: load it into a fresh namespace and compare.
+    let fresh = sandbox("fwdsl-restored").unwrap();
+    let file = std::fs::File::open(&target.v4).unwrap();
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", fresh.server.name(), "iptables-restore"])
+        .stdin(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        saved_rules(&fresh, "iptables-save"),
+        saved_rules(&sb, "iptables-save")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn confirm_or_revert() {
+    let Some(sb) = sandbox("fwdsl-confirm") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22, 80], &[]);
+    let first = fwdsl::firewall! { allow ssh; drop all; };
+    let second = fwdsl::firewall! { allow ssh; allow http; drop all; };
+    sb.server
+        .run(|| firewall().apply(&first))
+        .unwrap()
+        .expect("apply");
+    let before = both_saved(&sb);
+    let (c, s) = v4();
+    let web = Probe::Tcp {
+        src: c,
+        dst: s,
+        port: 80,
+    };
+
+    let refused = sb
+        .server
+        .run(|| firewall().apply_with_confirm(&second, Duration::from_secs(2), || false))
+        .unwrap();
+    assert!(
+        matches!(refused, Err(Error::NotConfirmed(_))),
+        "{refused:?}"
+    );
+    assert_eq!(both_saved(&sb), before);
+
+    let silent = sb.server.run(|| {
+        firewall().apply_with_confirm(&second, Duration::from_millis(300), || {
+            std::thread::sleep(Duration::from_secs(2));
+            true
+        })
+    });
+    assert!(matches!(silent.unwrap(), Err(Error::NotConfirmed(_))));
+    assert_eq!(both_saved(&sb), before);
+    assert_eq!(web.send(&sb, &servers).0, Outcome::Dropped);
+
+    sb.server
+        .run(|| firewall().apply_with_confirm(&second, Duration::from_secs(2), || true))
+        .unwrap()
+        .expect("confirmed");
+    web.check(&sb, &servers, &second, Outcome::Delivered);
+}
+
+#[test]
+fn guards_refuse_before_anything_changes() {
+    let Some(sb) = sandbox("fwdsl-guards") else {
+        return;
+    };
+    let policy =
+        fwdsl::firewall! { ssh 22 from 192.0.2.0/24; allow tcp 22 src 192.0.2.0/24; drop all; };
+    let pristine = both_saved(&sb);
+
+    // An SSH session from an address the policy drops.
+    let session = sb
+        .server
+        .run(|| {
+            Firewall::new()
+                .namespaces_only()
+                .ssh_connection(Some("198.51.100.9 50000 192.0.2.1 22"))
+                .apply(&policy)
+        })
+        .unwrap();
+    assert!(
+        matches!(session, Err(Error::WouldCutSession { port: 22, .. })),
+        "{session:?}"
+    );
+    assert_eq!(both_saved(&sb), pristine);
+
+    // The xtables lock held by someone else: a bounded wait, then a clear error.
+    let lock = std::env::temp_dir().join(format!("fwdsl-lock-{}", sb.server.name()));
+    let holder = std::fs::File::create(&lock).unwrap();
+    holder.lock().unwrap();
+    let held = sb
+        .server
+        .run(|| {
+            firewall()
+                .lock(&lock, Duration::from_millis(300))
+                .apply(&policy)
+        })
+        .unwrap();
+    assert!(matches!(held, Err(Error::LockHeld { .. })), "{held:?}");
+    assert_eq!(both_saved(&sb), pristine);
+    holder.unlock().unwrap();
+    sb.server
+        .run(|| {
+            firewall()
+                .lock(&lock, Duration::from_millis(300))
+                .apply(&policy)
+        })
+        .unwrap()
+        .expect("lock free again");
+    std::fs::remove_file(lock).unwrap();
+
+    // A namespaces-only handle refuses the machine's own namespace without running iptables.
+    assert!(matches!(
+        firewall().apply(&policy),
+        Err(Error::RootNamespace)
+    ));
+}
