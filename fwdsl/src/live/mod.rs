@@ -487,7 +487,7 @@ fn build_generation(
     runner: &Runner,
     policy: &Policy,
     batch_above: usize,
-) -> Result<(FamilyReport, Option<(String, Vec<String>)>), Error> {
+) -> Result<(FamilyReport, Option<Retired>), Error> {
     let rendered = policy.iptables_rules(runner.family);
     let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
     let hash = fnv1a(&lines.join("\n"));
