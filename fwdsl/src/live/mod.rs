@@ -611,11 +611,15 @@ fn build_generation(
     Ok((report, old))
 }
 
+/// A generation chain to remove once the switch is final, with its rules (`-A` lines)
+/// to recreate it should a later step fail.
+type Retired = (String, Vec<String>);
+
 /// Removes the previous generation in one transaction, so a failure leaves it whole.
 fn retire_chain(
     txn: &mut Txn<'_>,
     f: usize,
-    (chain, rules): &(String, Vec<String>),
+    (chain, rules): &Retired,
 ) -> Result<(), Error> {
     let text = format!("*filter\n-F {chain}\n-X {chain}\nCOMMIT\n");
     txn.step(
