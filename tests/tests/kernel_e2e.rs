@@ -543,3 +543,48 @@ fn guards_refuse_before_anything_changes() {
         Err(Error::RootNamespace)
     ));
 }
+
+/// Set in the child process that runs without CAP_NET_ADMIN.
+const NO_CAP_CHILD: &str = "FWDSL_TEST_CHILD_WITHOUT_NET_ADMIN";
+
+#[test]
+fn without_net_admin_apply_is_refused_and_nothing_changes() {
+    let policy = fwdsl::firewall! { allow ssh; drop all; };
+    if std::env::var_os(NO_CAP_CHILD).is_some() {
+        // The child: inside the sandbox namespace, stripped of CAP_NET_ADMIN.
+        let err = Firewall::new()
+            .ssh_connection(None)
+            .apply(&policy)
+            .unwrap_err();
+        assert!(matches!(err, Error::NotPermitted), "{err}");
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-nocap") else {
+        return;
+    };
+    let pristine = both_saved(&sb);
+    let exe = std::env::current_exe().unwrap();
+    let status = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            sb.server.name(),
+            "setpriv",
+            "--inh-caps=-net_admin",
+            "--bounding-set=-net_admin",
+        ])
+        .arg(exe)
+        .args([
+            "--exact",
+            "without_net_admin_apply_is_refused_and_nothing_changes",
+            "--test-threads=1",
+        ])
+        .env(NO_CAP_CHILD, "1")
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the child without CAP_NET_ADMIN failed its assertions"
+    );
+    assert_eq!(both_saved(&sb), pristine);
+}

@@ -616,11 +616,7 @@ fn build_generation(
 type Retired = (String, Vec<String>);
 
 /// Removes the previous generation in one transaction, so a failure leaves it whole.
-fn retire_chain(
-    txn: &mut Txn<'_>,
-    f: usize,
-    (chain, rules): &Retired,
-) -> Result<(), Error> {
+fn retire_chain(txn: &mut Txn<'_>, f: usize, (chain, rules): &Retired) -> Result<(), Error> {
     let text = format!("*filter\n-F {chain}\n-X {chain}\nCOMMIT\n");
     txn.step(
         f,
