@@ -23,7 +23,7 @@ use crate::error::{Error, RuleRef};
 use crate::render::{RenderedRule, CHAIN, COMMENT_PREFIX};
 use crate::Policy;
 use fwdsl_core::Family;
-use runner::{Context, Runner};
+use runner::{Context, Runner, Table};
 use std::path::PathBuf;
 use std::time::Duration;
 use txn::{Txn, Undo};
@@ -284,7 +284,7 @@ impl Firewall {
             .iter()
             .map(|&f| Runner::new(f))
             .collect::<Result<Vec<_>, _>>()?;
-        runners.iter().map(read_status).collect()
+        runners.iter().map(|r| Ok(read_status(r, &r.table()?))).collect()
     }
 
     /// What applying `policy` would add and remove, per family.
@@ -321,7 +321,7 @@ impl Firewall {
         let runners = self.runners()?;
         let mut removed = 0;
         for runner in &runners {
-            let status = read_status(runner)?;
+            let status = read_status(runner, &runner.table()?);
             let Some(chain) = &status.chain else { continue };
             for rule in &status.rules {
                 let hit = match which {
@@ -350,7 +350,7 @@ impl Firewall {
     /// fwdsl's chain only): packets go on to the rest of `INPUT`.
     pub fn flush(&self) -> Result<(), Error> {
         for runner in &self.runners()? {
-            if let Some(chain) = read_status(runner)?.chain {
+            if let Some(chain) = read_status(runner, &runner.table()?).chain {
                 runner.flush_chain(&chain)?;
             }
         }
@@ -360,19 +360,15 @@ impl Firewall {
     /// Removes the hook and every fwdsl chain; other rules stay as they are.
     pub fn uninstall(&self) -> Result<(), Error> {
         for runner in &self.runners()? {
-            let hooked = runner
-                .list("INPUT")?
-                .iter()
-                .any(|l| strip_append(l) == HOOK);
-            if hooked {
+            let table = runner.table()?;
+            if hooked(&table) {
                 runner.delete("INPUT", HOOK, &Context::default())?;
             }
-            let chains = generation_chains(runner)?;
-            if runner.chain_exists(CHAIN)? {
+            if table.has_chain(CHAIN) {
                 runner.delete_chain(CHAIN)?;
             }
-            for chain in chains {
-                runner.delete_chain(&chain)?;
+            for chain in table.chains().filter(|c| c.starts_with(GENERATION_PREFIX)) {
+                runner.delete_chain(chain)?;
             }
         }
         Ok(())
@@ -423,39 +419,22 @@ fn rule_number(spec: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-fn generation_chains(runner: &Runner) -> Result<Vec<String>, Error> {
-    // `-N` lines of the whole table: the crate's list_chains also reads them.
-    let save = runner.save()?;
-    Ok(save
-        .lines()
-        .filter_map(|l| l.strip_prefix(':'))
-        .filter_map(|l| l.split(' ').next())
-        .filter(|name| name.starts_with(GENERATION_PREFIX))
-        .map(String::from)
-        .collect())
+fn hooked(table: &Table) -> bool {
+    table.rules("INPUT").iter().any(|l| strip_append(l) == HOOK)
 }
 
-fn current_generation(runner: &Runner) -> Result<Option<String>, Error> {
-    if !runner.chain_exists(CHAIN)? {
-        return Ok(None);
-    }
-    Ok(runner
-        .list(CHAIN)?
-        .first()
-        .and_then(|l| l.split(" -j ").nth(1))
-        .map(|c| c.trim().to_string()))
+/// The generation chain `FWDSL-INPUT` jumps to.
+fn current_generation(table: &Table) -> Option<String> {
+    table.rules(CHAIN).first().and_then(|l| l.split(" -j ").nth(1)).map(|c| c.trim().to_string())
 }
 
-fn read_status(runner: &Runner) -> Result<FamilyStatus, Error> {
-    let hooked = runner
-        .list("INPUT")?
-        .iter()
-        .any(|l| strip_append(l) == HOOK);
-    let chain = current_generation(runner)?;
+fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
+    let chain = current_generation(table);
     let rules = match &chain {
-        Some(c) => runner
-            .list(c)?
-            .into_iter()
+        Some(c) => table
+            .rules(c)
+            .iter()
+            .cloned()
             .map(|spec| LiveRule {
                 number: rule_number(&spec),
                 spec,
@@ -463,12 +442,12 @@ fn read_status(runner: &Runner) -> Result<FamilyStatus, Error> {
             .collect(),
         None => Vec::new(),
     };
-    Ok(FamilyStatus {
+    FamilyStatus {
         family: runner.family,
-        hooked,
+        hooked: hooked(table),
         chain,
         rules,
-    })
+    }
 }
 
 /// FNV-1a: a stable content hash for generation names (std's hasher may change
@@ -492,19 +471,13 @@ fn build_generation(
     let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
     let hash = fnv1a(&lines.join("\n"));
     let base = format!("{GENERATION_PREFIX}{hash:016X}");
-    let current = current_generation(runner)?;
-    let hooked = runner
-        .list("INPUT")?
-        .iter()
-        .any(|l| strip_append(l) == HOOK);
+    let table = runner.table()?;
+    let current = current_generation(&table);
+    let hooked = hooked(&table);
     if hooked && current.as_deref().is_some_and(|c| c.starts_with(&base)) {
         let chain = current.clone().expect("checked");
-        let live: Vec<String> = runner
-            .list(&chain)?
-            .iter()
-            .map(|l| strip_append(l))
-            .collect();
-        if live == lines {
+        let live = table.rules(&chain).iter().map(|l| strip_append(l));
+        if live.eq(lines.iter().cloned()) {
             let report = FamilyReport {
                 family: runner.family,
                 chain,
@@ -518,7 +491,7 @@ fn build_generation(
     // and a crashed apply may have left a chain of that name behind.
     let mut chain = base.clone();
     let mut n = 1;
-    while current.as_deref() == Some(chain.as_str()) || runner.chain_exists(&chain)? {
+    while current.as_deref() == Some(chain.as_str()) || table.has_chain(&chain) {
         chain = format!("{base}-{n}");
         n += 1;
     }
@@ -566,7 +539,7 @@ fn build_generation(
         }
         LoadPath::PerRule
     };
-    if !runner.chain_exists(CHAIN)? {
+    if !table.has_chain(CHAIN) {
         txn.step(
             f,
             &Context::default(),
@@ -578,7 +551,7 @@ fn build_generation(
     let mut old = None;
     match &current {
         Some(previous) => {
-            let old_rules = runner.list(previous)?;
+            let old_rules = table.rules(previous).to_vec();
             txn.step(
                 f,
                 &Context::default(),

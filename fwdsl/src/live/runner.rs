@@ -11,6 +11,43 @@ use std::process::{Command, Stdio};
 
 pub(crate) const TABLE: &str = "filter";
 
+/// A snapshot of the filter table: each chain with its rules (`-A CHAIN …` lines, as
+/// `iptables -S` prints them), in order.
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    chains: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Table {
+    pub(crate) fn parse(listing: &str) -> Table {
+        let mut table = Table::default();
+        for line in listing.lines() {
+            let mut words = line.splitn(3, ' ');
+            match (words.next(), words.next()) {
+                (Some("-P" | "-N"), Some(chain)) => {
+                    table.chains.entry(chain.to_string()).or_default();
+                }
+                (Some("-A"), Some(chain)) => table.chains.entry(chain.to_string()).or_default().push(line.to_string()),
+                _ => {}
+            }
+        }
+        table
+    }
+
+    pub(crate) fn has_chain(&self, chain: &str) -> bool {
+        self.chains.contains_key(chain)
+    }
+
+    /// The rules of `chain` (none for a chain that does not exist).
+    pub(crate) fn rules(&self, chain: &str) -> &[String] {
+        self.chains.get(chain).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn chains(&self) -> impl Iterator<Item = &str> {
+        self.chains.keys().map(String::as_str)
+    }
+}
+
 /// The crate's handles, created once per process: `iptables::new` runs
 /// `iptables --version` to learn the flags, which need not be repeated per call.
 static IPV4: OnceCell<IPTables> = OnceCell::new();
@@ -98,75 +135,42 @@ impl Runner {
             .map_err(|e| self.failed(&format!("-F {chain}"), &Context::default(), e))
     }
 
-    /// `iptables -S chain`, checked: the crate's own `list` ignores the exit status and
-    /// would read a missing chain as an empty one.
-    fn spec(&self, chain: &str) -> Result<Result<Vec<String>, FailedCommand>, Error> {
-        let args = format!("-S {chain}");
-        let output = self
-            .ipt
-            .execute(TABLE, &args)
-            .map_err(|e| self.failed(&args, &Context::default(), e))?;
+    /// The whole filter table as `iptables -S` prints it, in one call: every question
+    /// an apply asks (is fwdsl hooked, which generation serves, what is in it) is
+    /// answered from this one snapshot. The crate's own `list` ignores the exit status,
+    /// so the call goes through `execute` and is checked here.
+    pub(crate) fn table(&self) -> Result<Table, Error> {
+        let args = "-S";
+        let output = self.ipt.execute(TABLE, args).map_err(|e| self.failed(args, &Context::default(), e))?;
         if !output.status.success() {
-            return Ok(Err(FailedCommand {
+            return Err(Error::Iptables(Box::new(FailedCommand {
                 command: format!("{} -t {TABLE} {args}", self.ipt.cmd),
                 rule: None,
                 code: output.status.code(),
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            }));
+            })));
         }
-        Ok(Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(String::from)
-            .collect()))
-    }
-
-    pub(crate) fn chain_exists(&self, chain: &str) -> Result<bool, Error> {
-        match self.spec(chain)? {
-            Ok(_) => Ok(true),
-            // "No chain/target/match by that name" (exit code 1).
-            Err(failed) if failed.code == Some(1) => Ok(false),
-            Err(failed) => Err(Error::Iptables(Box::new(failed))),
-        }
+        Ok(Table::parse(&String::from_utf8_lossy(&output.stdout)))
     }
 
     pub(crate) fn append(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt
-            .append(TABLE, chain, rule)
-            .map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
+        self.ipt.append(TABLE, chain, rule).map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
     }
 
     pub(crate) fn insert(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt.insert(TABLE, chain, rule, position).map_err(|e| {
-            self.failed(
-                &format!("-I {chain} {position} {rule}"),
-                &Context::default(),
-                e,
-            )
-        })
+        self.ipt
+            .insert(TABLE, chain, rule, position)
+            .map_err(|e| self.failed(&format!("-I {chain} {position} {rule}"), &Context::default(), e))
     }
 
     pub(crate) fn replace(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt.replace(TABLE, chain, rule, position).map_err(|e| {
-            self.failed(
-                &format!("-R {chain} {position} {rule}"),
-                &Context::default(),
-                e,
-            )
-        })
+        self.ipt
+            .replace(TABLE, chain, rule, position)
+            .map_err(|e| self.failed(&format!("-R {chain} {position} {rule}"), &Context::default(), e))
     }
 
     pub(crate) fn delete(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt
-            .delete(TABLE, chain, rule)
-            .map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
-    }
-
-    /// The rules of a chain as `iptables -S` prints them (`-A CHAIN …` lines only).
-    pub(crate) fn list(&self, chain: &str) -> Result<Vec<String>, Error> {
-        let lines = self
-            .spec(chain)?
-            .map_err(|failed| Error::Iptables(Box::new(failed)))?;
-        Ok(lines.into_iter().filter(|l| l.starts_with("-A ")).collect())
+        self.ipt.delete(TABLE, chain, rule).map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
     }
 
     /// Loads `text` with `iptables-restore --noflush`: one kernel transaction, all or
