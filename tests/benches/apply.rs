@@ -1,0 +1,128 @@
+//! Apply cost against the kernel, side by side in one run, each measurement in a fresh
+//! network namespace this benchmark creates (never the machine's own):
+//!
+//! - fwdsl's apply, batch path (rules in one `iptables-restore --noflush`) and per-rule
+//!   path (one `iptables -A` through the `iptables` crate per rule);
+//! - `iptables-restore --noflush` of exactly the rules fwdsl renders, alone;
+//! - one `iptables -A` process per rule;
+//! - a no-op re-apply of the unchanged policy against one `iptables-save`.
+//!
+//! Run as root: `cargo bench -p tests --bench apply`. Sizes: `FWDSL_BENCH_SIZES=100,1000`.
+
+use fwdsl::sandbox::Netns;
+use fwdsl::{Family, Firewall, Policy};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+
+fn firewall() -> Firewall {
+    Firewall::new().namespaces_only().ssh_connection(None)
+}
+
+/// Best of `RUNS`, each in a fresh namespace prepared by `setup` and timed over `work`.
+fn measure(prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
+    (0..RUNS)
+        .map(|_| {
+            let ns = Netns::create("fwdsl-bench").expect("namespace");
+            prepare(&ns);
+            ns.run(|| {
+                let start = Instant::now();
+                work();
+                start.elapsed()
+            })
+            .expect("enter namespace")
+        })
+        .min()
+        .unwrap()
+}
+
+fn restore(program: &str, text: &str) {
+    let mut child = Command::new(program).arg("--noflush").stdin(Stdio::piped()).spawn().expect("restore");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "{program} failed");
+}
+
+fn restore_both(policy: &Policy) {
+    restore("iptables-restore", &policy.to_restore(Family::V4));
+    restore("ip6tables-restore", &policy.to_restore(Family::V6));
+}
+
+fn append_each(policy: &Policy) {
+    for (family, program) in [(Family::V4, "iptables"), (Family::V6, "ip6tables")] {
+        let status = Command::new(program).args(["-N", "FWDSL-BENCH"]).status().unwrap();
+        assert!(status.success());
+        for rule in policy.iptables_rules(family) {
+            let status = Command::new(program).args(["-A", "FWDSL-BENCH"]).args(&rule.args).status().unwrap();
+            assert!(status.success(), "{program} -A {}", rule.to_command_line());
+        }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+fn kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    if !fwdsl::sandbox::Sandbox::available() {
+        eprintln!("the apply benchmark needs root, iproute2 and iptables");
+        std::process::exit(1);
+    }
+    let sizes: Vec<usize> = std::env::var("FWDSL_BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1000,10000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("sizes are numbers"))
+        .collect();
+    println!("| rules | iptables rules (v4+v6) | iptables-restore (ms) | fwdsl batch (ms) | ratio | fwdsl per-rule (ms) | iptables -A each (ms) | iptables-save (ms) | fwdsl no-op (ms) | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        let policy = Policy::parse(&tests::large_policy(n)).expect("generated policy");
+        let rendered = policy.iptables_rules(Family::V4).len() + policy.iptables_rules(Family::V6).len();
+        let nothing = |_: &Netns| {};
+        let restore_time = measure(nothing, || restore_both(&policy));
+        let batch = measure(nothing, || {
+            firewall().batch_above(0).apply(&policy).expect("apply");
+        });
+        // One process per rule grows with the ruleset: measured where it finishes in minutes.
+        let (per_rule, each) = if n <= 1000 {
+            (
+                ms(measure(nothing, || {
+                    firewall().batch_above(usize::MAX).apply(&policy).expect("apply");
+                })),
+                ms(measure(nothing, || append_each(&policy))),
+            )
+        } else {
+            ("-".into(), "-".into())
+        };
+        let installed = |ns: &Netns| ns.run(|| firewall().apply(&policy).expect("apply")).map(|_| ()).unwrap();
+        let save = measure(installed, || {
+            let out = Command::new("iptables-save").output().unwrap();
+            assert!(out.status.success());
+        });
+        let noop = measure(installed, || {
+            let report = firewall().apply(&policy).expect("re-apply");
+            assert!(!report.changed);
+        });
+        println!(
+            "| {n} | {rendered} | {} | {} | {:.2} | {per_rule} | {each} | {} | {} | {:.2} |",
+            ms(restore_time),
+            ms(batch),
+            batch.as_secs_f64() / restore_time.as_secs_f64(),
+            ms(save),
+            ms(noop),
+            noop.as_secs_f64() / save.as_secs_f64()
+        );
+    }
+    println!();
+    println!("peak memory of this process (policies, renderings, snapshots of the live table): {} KiB (VmHWM)", kib("VmHWM:"));
+}
