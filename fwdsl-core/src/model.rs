@@ -163,10 +163,10 @@ pub struct Matches {
     pub dports: Cow<'static, [PortRange]>,
     /// Source ports; empty means any.
     pub sports: Cow<'static, [PortRange]>,
-    /// Source network.
-    pub src: Option<IpNet>,
-    /// Destination network.
-    pub dst: Option<IpNet>,
+    /// Source networks (any of them); empty means any source.
+    pub src: Cow<'static, [IpNet]>,
+    /// Destination networks (any of them); empty means any destination.
+    pub dst: Cow<'static, [IpNet]>,
     /// Input interface (`in eth0`).
     pub iface: Option<Cow<'static, str>>,
     /// Only packets of established or related connections (`established`).
@@ -179,15 +179,15 @@ impl Matches {
         protocols: ProtoSet::ALL,
         dports: Cow::Borrowed(&[]),
         sports: Cow::Borrowed(&[]),
-        src: None,
-        dst: None,
+        src: Cow::Borrowed(&[]),
+        dst: Cow::Borrowed(&[]),
         iface: None,
         established: false,
     };
 
     /// The families this match applies to: one when an address names it, else both.
     pub fn families(&self) -> &'static [Family] {
-        match self.src.as_ref().or(self.dst.as_ref()).map(Family::of) {
+        match self.src.first().or(self.dst.first()).map(Family::of) {
             Some(Family::V4) => &[Family::V4],
             Some(Family::V6) => &[Family::V6],
             None => &[Family::V4, Family::V6],
@@ -220,7 +220,7 @@ impl Rule {
     /// Whether the rule names a source network: a drop of such a rule is a deliberate
     /// ban, not an accident.
     pub fn names_source(&self) -> bool {
-        self.matches.src.is_some()
+        !self.matches.src.is_empty()
     }
 }
 

@@ -145,8 +145,8 @@ impl Matches {
             && (packet.proto.has_ports() || self.dports.is_empty() && self.sports.is_empty())
             && in_ports(&self.dports, packet.dport)
             && in_ports(&self.sports, packet.sport)
-            && self.src.is_none_or(|net| net.contains(&packet.src))
-            && self.dst.is_none_or(|net| net.contains(&packet.dst))
+            && (self.src.is_empty() || self.src.iter().any(|net| net.contains(&packet.src)))
+            && (self.dst.is_empty() || self.dst.iter().any(|net| net.contains(&packet.dst)))
             && self.families().contains(&packet.family())
             && self
                 .iface

@@ -6,9 +6,10 @@
 //! statement := action match* ";" | "ssh" access ";"
 //! action    := "allow" | "drop" | "reject"
 //! match     := ("tcp" | "udp") ports? | "icmp" | "all" | SERVICE
-//!            | "dport" ports | "sport" ports | "src" addr | "dst" addr
+//!            | "dport" ports | "sport" ports | "src" addrs | "dst" addrs
 //!            | "in" IFACE | "established" | "comment" STRING
 //! ports     := port ("-" port)? ("," port ("-" port)?)*
+//! addrs     := addr | "[" addr ("," addr)* "]"
 //! access    := "none" | port ("from" addr)? ("in" IFACE)?
 //! ```
 //!
@@ -134,8 +135,8 @@ struct Clauses {
     all: Option<TokenRange>,
     dports: Seen<Vec<PortRange>>,
     sports: Seen<Vec<PortRange>>,
-    src: Seen<IpNet>,
-    dst: Seen<IpNet>,
+    src: Seen<Vec<IpNet>>,
+    dst: Seen<Vec<IpNet>>,
     iface: Seen<String>,
     established: Option<TokenRange>,
     comment: Seen<String>,
@@ -312,8 +313,8 @@ impl Statement<'_, '_> {
                 self.set(slot, ports, range, what)?;
             }
             "src" | "dst" => {
-                let net = self.address()?;
-                c.text.push(format!("{word} {}", net_text(&net)));
+                let net = self.addresses()?;
+                c.text.push(format!("{word} {}", nets_text(&net)));
                 let slot = if word == "src" {
                     &mut c.src
                 } else {
@@ -435,13 +436,13 @@ impl Statement<'_, '_> {
             }
         }
         if let (Some((src, _)), Some((dst, range))) = (&c.src, &c.dst) {
-            if crate::Family::of(src) != crate::Family::of(dst) {
+            if crate::Family::of(&src[0]) != crate::Family::of(&dst[0]) {
                 self.push(Diagnostic::error(
                     *range,
                     format!(
                         "rule mixes IPv4 and IPv6: `src {}` and `dst {}`",
-                        net_text(src),
-                        net_text(dst)
+                        nets_text(src),
+                        nets_text(dst)
                     ),
                 ))
                 .help("write one rule per address family");
@@ -479,8 +480,8 @@ impl Statement<'_, '_> {
                 protocols,
                 dports: Cow::Owned(dports),
                 sports: Cow::Owned(c.sports.map(|(p, _)| p).unwrap_or_default()),
-                src: c.src.map(|(n, _)| n),
-                dst: c.dst.map(|(n, _)| n),
+                src: Cow::Owned(c.src.map(|(n, _)| n).unwrap_or_default()),
+                dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 established: c.established.is_some(),
             },
@@ -687,6 +688,48 @@ impl Statement<'_, '_> {
         Some(net)
     }
 
+    /// One address or network, or a bracketed list of them (all of one family):
+    /// `src [198.51.100.7, 203.0.113.0/24]`.
+    fn addresses(&mut self) -> Option<Vec<IpNet>> {
+        if !self.peek_punct('[') {
+            return Some(vec![self.address()?]);
+        }
+        self.pos += 1;
+        let mut nets: Vec<(IpNet, usize)> = Vec::new();
+        loop {
+            let start = self.pos;
+            nets.push((self.address()?, start));
+            if self.peek_punct(',') {
+                self.pos += 1;
+                // A trailing comma before `]` is fine, as in Rust.
+                if !self.peek_punct(']') {
+                    continue;
+                }
+            }
+            if self.peek_punct(']') {
+                self.pos += 1;
+                break;
+            }
+            let found = self
+                .peek()
+                .map_or("the end of the rule".into(), |t| format!("`{}`", t.text()));
+            self.error_at(
+                self.pos,
+                format!("expected `,` or `]` in the address list, found {found}"),
+            )
+            .help("write `[198.51.100.7, 203.0.113.0/24]`");
+            return None;
+        }
+        let family = crate::Family::of(&nets[0].0);
+        if let Some((odd, at)) = nets.iter().find(|(n, _)| crate::Family::of(n) != family) {
+            let text = net_text(odd);
+            self.error_at(*at, format!("address list mixes IPv4 and IPv6: `{text}`"))
+                .help("write one rule per address family");
+            return None;
+        }
+        Some(nets.into_iter().map(|(n, _)| n).collect())
+    }
+
     /// A word that may contain `-` and `.` joins: `ftp-data`, `br-lan`, `eth0.100`.
     fn word(&mut self) -> Option<String> {
         let mut text = match self.peek().map(|t| &t.kind) {
@@ -772,6 +815,22 @@ impl Statement<'_, '_> {
         self.pos += 1;
         Some(text)
     }
+}
+
+/// Lists longer than this are abbreviated in rule texts (and so in messages and
+/// iptables comments); the rule itself keeps every address.
+const LIST_SHOWN: usize = 3;
+
+/// DSL text of an address match: `10.0.0.1`, `[a, b, c]`, `[a, b, c, … 997 more]`.
+pub(crate) fn nets_text(nets: &[IpNet]) -> String {
+    if let [one] = nets {
+        return net_text(one);
+    }
+    let mut shown: Vec<String> = nets.iter().take(LIST_SHOWN).map(net_text).collect();
+    if nets.len() > LIST_SHOWN {
+        shown.push(format!("… {} more", nets.len() - LIST_SHOWN));
+    }
+    format!("[{}]", shown.join(", "))
 }
 
 pub(crate) fn ports_text(ports: &[PortRange]) -> String {

@@ -118,6 +118,15 @@ impl Interfaces {
     }
 }
 
+/// The address intervals of a match: one per network, or the whole family's space.
+fn nets_bounds(nets: &[IpNet], families: &[Family]) -> Vec<(u128, u128)> {
+    if nets.is_empty() {
+        vec![net_bounds(None, families)]
+    } else {
+        nets.iter().map(|n| net_bounds(Some(n), families)).collect()
+    }
+}
+
 fn net_bounds(net: Option<&IpNet>, families: &[Family]) -> (u128, u128) {
     match net {
         Some(IpNet::V4(n)) => (
@@ -185,18 +194,24 @@ pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region>
             .iface
             .as_deref()
             .map_or(interfaces.all(), |n| interfaces.one(n)),
-        net_bounds(matches.src.as_ref(), families),
-        net_bounds(matches.dst.as_ref(), families),
+        (0, 0),
+        (0, 0),
         (0, 0),
         (0, 0),
     ];
     let mut out = Vec::new();
-    for &sport in &port_bounds(&matches.sports) {
-        for &dport in &port_bounds(&matches.dports) {
-            let mut bounds = base;
-            bounds[SPORT] = sport;
-            bounds[DPORT] = dport;
-            out.push(Region(bounds));
+    for &src in &nets_bounds(&matches.src, families) {
+        for &dst in &nets_bounds(&matches.dst, families) {
+            for &sport in &port_bounds(&matches.sports) {
+                for &dport in &port_bounds(&matches.dports) {
+                    let mut bounds = base;
+                    bounds[SRC] = src;
+                    bounds[DST] = dst;
+                    bounds[SPORT] = sport;
+                    bounds[DPORT] = dport;
+                    out.push(Region(bounds));
+                }
+            }
         }
     }
     out
@@ -211,7 +226,7 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
     let matches = Matches {
         protocols: ProtoSet::TCP,
         dports: vec![PortRange::new(*port, *port)].into(),
-        src: *from,
+        src: from.iter().copied().collect(),
         ..Matches::ANY
     };
     let mut out = regions(&matches, interfaces);

@@ -86,15 +86,15 @@ impl ToTokens for QuoteRule<'_> {
         let protocols = m.protocols.bits();
         let dports = m.dports.iter().map(quote_ports);
         let sports = m.sports.iter().map(quote_ports);
-        let src = quote_net(m.src.as_ref());
-        let dst = quote_net(m.dst.as_ref());
+        let src = m.src.iter().map(quote_net);
+        let dst = m.dst.iter().map(quote_net);
         let iface = quote_str(m.iface.as_deref());
         let established = m.established;
         let text = rule.text.as_ref();
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #protocols, &[#(#dports),*], &[#(#sports),*], #src, #dst, #iface, #established, #text, #comment, #line)
+            __fwdsl::rule(#action, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #established, #text, #comment, #line)
         });
     }
 }
@@ -104,18 +104,27 @@ fn quote_ports(r: &PortRange) -> TokenStream {
     quote!(__fwdsl::ports(#first, #last))
 }
 
-fn quote_net(net: Option<&IpNet>) -> TokenStream {
+fn quote_net(net: &IpNet) -> TokenStream {
     match net {
-        None => quote!(::core::option::Option::None),
-        Some(IpNet::V4(n)) => {
+        IpNet::V4(n) => {
             let octets = n.addr().octets();
             let prefix = n.prefix_len();
-            quote!(::core::option::Option::Some(__fwdsl::v4([#(#octets),*], #prefix)))
+            quote!(__fwdsl::v4([#(#octets),*], #prefix))
         }
-        Some(IpNet::V6(n)) => {
+        IpNet::V6(n) => {
             let bits = u128::from(n.addr());
             let prefix = n.prefix_len();
-            quote!(::core::option::Option::Some(__fwdsl::v6(#bits, #prefix)))
+            quote!(__fwdsl::v6(#bits, #prefix))
+        }
+    }
+}
+
+fn quote_option_net(net: Option<&IpNet>) -> TokenStream {
+    match net {
+        None => quote!(::core::option::Option::None),
+        Some(net) => {
+            let net = quote_net(net);
+            quote!(::core::option::Option::Some(#net))
         }
     }
 }
@@ -134,7 +143,7 @@ impl ToTokens for QuoteAccess<'_> {
         out.extend(match self.0 {
             Access::Console => quote!(__fwdsl::CONSOLE),
             Access::Ssh { port, from, iface } => {
-                let from = quote_net(from.as_ref());
+                let from = quote_option_net(from.as_ref());
                 let iface = quote_str(iface.as_deref());
                 quote!(__fwdsl::ssh(#port, #from, #iface))
             }

@@ -59,7 +59,7 @@ pub use live::{
     RuleSelector, SaveReport, SaveTarget,
 };
 pub use policy::Policy;
-pub use render::{RenderedRule, CHAIN};
+pub use render::{IpSet, RenderedRule, CHAIN, IPSET_ABOVE};
 
 #[doc(hidden)]
 pub mod __private;

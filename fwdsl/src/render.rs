@@ -4,6 +4,7 @@
 
 use crate::Policy;
 use fwdsl_core::{Action, Family, PortRange, Rule};
+use ipnet::IpNet;
 
 /// The chain fwdsl's rules live in, hooked from `INPUT` by one jump.
 pub const CHAIN: &str = "FWDSL-INPUT";
@@ -13,6 +14,65 @@ const MAX_COMMENT: usize = 255;
 const MULTIPORT_MAX: usize = 15;
 /// Prefix of every comment fwdsl writes: how its rules are told from others'.
 pub(crate) const COMMENT_PREFIX: &str = "fwdsl:";
+
+/// Address lists longer than this become one ipset match instead of one iptables rule
+/// per address: the kernel then looks a packet's address up in a hash instead of
+/// walking a rule per address (measured in BENCHMARKS.md).
+pub const IPSET_ABOVE: usize = 8;
+
+/// An ipset a rendered rule refers to (`-m set --match-set NAME src`). Named after its
+/// contents, so the same list always gets the same set and an unchanged policy
+/// re-applies without touching it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpSet {
+    /// `fwdsl-` and a hash of the family and the members.
+    pub name: String,
+    /// The family (`hash:net family inet` or `inet6`).
+    pub family: Family,
+    /// The networks.
+    pub members: Vec<IpNet>,
+}
+
+impl IpSet {
+    /// The set a list of networks renders to, or `None` when it is short enough for one
+    /// rule per network (or holds a /0, which `hash:net` cannot store).
+    pub(crate) fn of(nets: &[IpNet], family: Family) -> Option<IpSet> {
+        if nets.len() <= IPSET_ABOVE || nets.iter().any(|n| n.prefix_len() == 0) {
+            return None;
+        }
+        let mut members = nets.to_vec();
+        members.sort_unstable();
+        members.dedup();
+        let text: Vec<String> = members.iter().map(|n| n.to_string()).collect();
+        let hash = fnv1a(&format!("{family:?} {}", text.join(",")));
+        Some(IpSet {
+            name: format!("fwdsl-{hash:016x}"),
+            family,
+            members,
+        })
+    }
+
+    /// `ipset restore` input that creates the set (if absent) and fills it.
+    pub fn to_restore(&self) -> String {
+        let family = match self.family {
+            Family::V4 => "inet",
+            Family::V6 => "inet6",
+        };
+        let mut text = format!("create {} hash:net family {family} -exist\n", self.name);
+        for member in &self.members {
+            text.push_str(&format!("add {} {member} -exist\n", self.name));
+        }
+        text
+    }
+}
+
+/// FNV-1a: a stable content hash for generation and set names (std's hasher may change
+/// between Rust releases, and names must stay comparable across fwdsl runs).
+pub(crate) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 /// One rendered iptables rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +137,21 @@ impl Policy {
         out
     }
 
+    /// The ipsets the family's rules refer to: they must exist before the rules are
+    /// loaded (`ipset restore` with [`IpSet::to_restore`]); `apply` sees to it.
+    pub fn ipsets(&self, family: Family) -> Vec<IpSet> {
+        let mut sets: Vec<IpSet> = self
+            .rules()
+            .iter()
+            .filter(|r| r.matches.families().contains(&family))
+            .flat_map(|r| [&r.matches.src, &r.matches.dst])
+            .filter_map(|nets| IpSet::of(nets, family))
+            .collect();
+        sets.sort_by(|a, b| a.name.cmp(&b.name));
+        sets.dedup_by(|a, b| a.name == b.name);
+        sets
+    }
+
     /// The chain as `iptables-restore` (or `ip6tables-restore`) input. Loaded with
     /// `--noflush` it (re)creates [`CHAIN`] and leaves every other chain alone; the
     /// jump from `INPUT` is `apply`'s business.
@@ -132,7 +207,7 @@ fn comment(mut text: String) -> Vec<String> {
     vec!["-m".into(), "comment".into(), "--comment".into(), text]
 }
 
-fn net_arg(net: &ipnet::IpNet) -> String {
+fn net_arg(net: &IpNet) -> String {
     // `iptables -S` prints single hosts with their prefix too.
     net.to_string()
 }
@@ -183,6 +258,22 @@ fn port_match(proto: &str, flag: &str, ports: &[PortRange], out: &mut Vec<String
     }
 }
 
+/// How one address match is rendered: `-s NET` per network, or one ipset match.
+enum AddressArg {
+    Net(IpNet),
+    Set(String),
+}
+
+/// The alternatives of an address match: any address (`None`), each network, or the
+/// list's ipset when it is long.
+fn address_args(nets: &[IpNet], family: Family) -> Vec<Option<AddressArg>> {
+    match IpSet::of(nets, family) {
+        _ if nets.is_empty() => vec![None],
+        Some(set) => vec![Some(AddressArg::Set(set.name))],
+        None => nets.iter().map(|n| Some(AddressArg::Net(*n))).collect(),
+    }
+}
+
 fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
     let m = &rule.matches;
     let mut note = format!("{COMMENT_PREFIX}{} {}", index + 1, rule.text);
@@ -191,55 +282,71 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
         note.push_str(c);
     }
     let mut out = Vec::new();
+    let (srcs, dsts) = (address_args(&m.src, family), address_args(&m.dst, family));
     for proto in m.protocols.iptables_names(family) {
-        for sports in port_chunks(&m.sports) {
-            for dports in port_chunks(&m.dports) {
-                let mut args = Vec::new();
-                if let Some(src) = &m.src {
-                    args.extend(["-s".into(), net_arg(src)]);
-                }
-                if let Some(dst) = &m.dst {
-                    args.extend(["-d".into(), net_arg(dst)]);
-                }
-                if let Some(iface) = &m.iface {
-                    args.extend(["-i".into(), iface.to_string()]);
-                }
-                if let Some(proto) = proto {
-                    args.extend(["-p".into(), proto.into()]);
-                    // One single-port match per direction is one `-m tcp`; iptables -S
-                    // prints `-m tcp --sport A --dport B` for the pair.
-                    if let ([s], [d]) = (sports, dports) {
-                        args.extend([
-                            "-m".into(),
-                            proto.into(),
-                            "--sport".into(),
-                            port_text(s),
-                            "--dport".into(),
-                            port_text(d),
-                        ]);
-                    } else {
-                        port_match(proto, "sport", sports, &mut args);
-                        port_match(proto, "dport", dports, &mut args);
+        for src in &srcs {
+            for dst in &dsts {
+                for sports in port_chunks(&m.sports) {
+                    for dports in port_chunks(&m.dports) {
+                        let mut args = Vec::new();
+                        let mut sets = Vec::new();
+                        for (arg, flag, direction) in [(src, "-s", "src"), (dst, "-d", "dst")] {
+                            match arg {
+                                Some(AddressArg::Net(net)) => {
+                                    args.extend([flag.into(), net_arg(net)])
+                                }
+                                Some(AddressArg::Set(name)) => sets.extend(strings(&[
+                                    "-m",
+                                    "set",
+                                    "--match-set",
+                                    name,
+                                    direction,
+                                ])),
+                                None => {}
+                            }
+                        }
+                        if let Some(iface) = &m.iface {
+                            args.extend(["-i".into(), iface.to_string()]);
+                        }
+                        if let Some(proto) = proto {
+                            args.extend(["-p".into(), proto.into()]);
+                            // One single-port match per direction is one `-m tcp`; iptables -S
+                            // prints `-m tcp --sport A --dport B` for the pair.
+                            if let ([s], [d]) = (sports, dports) {
+                                args.extend([
+                                    "-m".into(),
+                                    proto.into(),
+                                    "--sport".into(),
+                                    port_text(s),
+                                    "--dport".into(),
+                                    port_text(d),
+                                ]);
+                            } else {
+                                port_match(proto, "sport", sports, &mut args);
+                                port_match(proto, "dport", dports, &mut args);
+                            }
+                        }
+                        args.extend(sets);
+                        if m.established {
+                            args.extend(strings(&[
+                                "-m",
+                                "conntrack",
+                                "--ctstate",
+                                "RELATED,ESTABLISHED",
+                            ]));
+                        }
+                        args.extend(comment(note.clone()));
+                        args.extend(["-j".into(), rule.action.target().into()]);
+                        if rule.action == Action::Reject {
+                            let with = match family {
+                                Family::V4 => "icmp-port-unreachable",
+                                Family::V6 => "icmp6-port-unreachable",
+                            };
+                            args.extend(["--reject-with".into(), with.into()]);
+                        }
+                        out.push(args);
                     }
                 }
-                if m.established {
-                    args.extend(strings(&[
-                        "-m",
-                        "conntrack",
-                        "--ctstate",
-                        "RELATED,ESTABLISHED",
-                    ]));
-                }
-                args.extend(comment(note.clone()));
-                args.extend(["-j".into(), rule.action.target().into()]);
-                if rule.action == Action::Reject {
-                    let with = match family {
-                        Family::V4 => "icmp-port-unreachable",
-                        Family::V6 => "icmp6-port-unreachable",
-                    };
-                    args.extend(["--reject-with".into(), with.into()]);
-                }
-                out.push(args);
             }
         }
     }

@@ -39,8 +39,17 @@ fn measure(prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
 }
 
 fn restore(program: &str, text: &str) {
-    let mut child = Command::new(program).arg("--noflush").stdin(Stdio::piped()).spawn().expect("restore");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let mut child = Command::new(program)
+        .arg("--noflush")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("restore");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "{program} failed");
 }
 
@@ -51,10 +60,17 @@ fn restore_both(policy: &Policy) {
 
 fn append_each(policy: &Policy) {
     for (family, program) in [(Family::V4, "iptables"), (Family::V6, "ip6tables")] {
-        let status = Command::new(program).args(["-N", "FWDSL-BENCH"]).status().unwrap();
+        let status = Command::new(program)
+            .args(["-N", "FWDSL-BENCH"])
+            .status()
+            .unwrap();
         assert!(status.success());
         for rule in policy.iptables_rules(family) {
-            let status = Command::new(program).args(["-A", "FWDSL-BENCH"]).args(&rule.args).status().unwrap();
+            let status = Command::new(program)
+                .args(["-A", "FWDSL-BENCH"])
+                .args(&rule.args)
+                .status()
+                .unwrap();
             assert!(status.success(), "{program} -A {}", rule.to_command_line());
         }
     }
@@ -87,7 +103,8 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let policy = Policy::parse(&tests::large_policy(n)).expect("generated policy");
-        let rendered = policy.iptables_rules(Family::V4).len() + policy.iptables_rules(Family::V6).len();
+        let rendered =
+            policy.iptables_rules(Family::V4).len() + policy.iptables_rules(Family::V6).len();
         let nothing = |_: &Netns| {};
         let restore_time = measure(nothing, || restore_both(&policy));
         let batch = measure(nothing, || {
@@ -97,14 +114,21 @@ fn main() {
         let (per_rule, each) = if n <= 1000 {
             (
                 ms(measure(nothing, || {
-                    firewall().batch_above(usize::MAX).apply(&policy).expect("apply");
+                    firewall()
+                        .batch_above(usize::MAX)
+                        .apply(&policy)
+                        .expect("apply");
                 })),
                 ms(measure(nothing, || append_each(&policy))),
             )
         } else {
             ("-".into(), "-".into())
         };
-        let installed = |ns: &Netns| ns.run(|| firewall().apply(&policy).expect("apply")).map(|_| ()).unwrap();
+        let installed = |ns: &Netns| {
+            ns.run(|| firewall().apply(&policy).expect("apply"))
+                .map(|_| ())
+                .unwrap()
+        };
         let save = measure(installed, || {
             let out = Command::new("iptables-save").output().unwrap();
             assert!(out.status.success());

@@ -13,7 +13,10 @@ fn packets(n: usize) -> Vec<Packet> {
     (0..n as u32)
         .map(|i| match i % 3 {
             0 => Packet::tcp(Ipv4Addr::from(0x6440_0000 + i % 5000), 22),
-            1 => Packet::tcp(Ipv4Addr::new(10, ((i >> 8) & 255) as u8, (i & 255) as u8, 7), 10000 + (i % 5000) as u16),
+            1 => Packet::tcp(
+                Ipv4Addr::new(10, ((i >> 8) & 255) as u8, (i & 255) as u8, 7),
+                10000 + (i % 5000) as u16,
+            ),
             _ => Packet::udp(Ipv4Addr::new(198, 51, 100, (i & 255) as u8), 53),
         })
         .collect()
@@ -44,6 +47,11 @@ fn main() {
             rounds += 1;
         }
         let pps = (rounds * probes.len()) as f64 / start.elapsed().as_secs_f64();
-        println!("| {n} | {:.1} | {:.1} | {:.0} |", best.as_secs_f64() * 1e3, best.as_secs_f64() * 1e6 / n as f64, pps);
+        println!(
+            "| {n} | {:.1} | {:.1} | {:.0} |",
+            best.as_secs_f64() * 1e3,
+            best.as_secs_f64() * 1e6 / n as f64,
+            pps
+        );
     }
 }

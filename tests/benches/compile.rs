@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 const RUNS: usize = 3;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn manifest(name: &str) -> String {
@@ -31,14 +34,29 @@ fn net(net: &ipnet::IpNet) -> String {
     match net {
         ipnet::IpNet::V4(n) => {
             let [a, b, c, d] = n.addr().octets();
-            format!("Some(IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new({a}, {b}, {c}, {d}), {})))", n.prefix_len())
+            format!(
+                "IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new({a}, {b}, {c}, {d}), {}))",
+                n.prefix_len()
+            )
         }
-        ipnet::IpNet::V6(n) => format!("Some(IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from_bits({}), {})))", u128::from(n.addr()), n.prefix_len()),
+        ipnet::IpNet::V6(n) => format!(
+            "IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from_bits({}), {}))",
+            u128::from(n.addr()),
+            n.prefix_len()
+        ),
     }
 }
 
+fn nets(nets: &[ipnet::IpNet]) -> String {
+    let list: Vec<String> = nets.iter().map(net).collect();
+    format!("Cow::Borrowed(&[{}])", list.join(", "))
+}
+
 fn ports(ports: &[fwdsl::PortRange]) -> String {
-    let list: Vec<String> = ports.iter().map(|p| format!("PortRange::new({}, {})", p.first, p.last)).collect();
+    let list: Vec<String> = ports
+        .iter()
+        .map(|p| format!("PortRange::new({}, {})", p.first, p.last))
+        .collect();
     format!("Cow::Borrowed(&[{}])", list.join(", "))
 }
 
@@ -55,8 +73,8 @@ fn literal(rule: &Rule) -> String {
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),
-        m.src.as_ref().map_or("None".into(), net),
-        m.dst.as_ref().map_or("None".into(), net),
+        nets(&m.src),
+        nets(&m.dst),
         m.established,
         rule.text,
         rule.line

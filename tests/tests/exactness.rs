@@ -43,8 +43,13 @@ fn ports() -> impl Strategy<Value = Vec<PortRange>> {
         .prop_map(Option::unwrap_or_default)
 }
 
-fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Option<IpNet>> {
-    prop::option::weighted(0.5, prop::sample::select(pool).prop_map(net))
+/// No address (half the time), one, or a list of two.
+fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<IpNet>> {
+    prop::option::weighted(
+        0.5,
+        prop::collection::vec(prop::sample::select(pool).prop_map(net), 1..3),
+    )
+    .prop_map(Option::unwrap_or_default)
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
@@ -62,7 +67,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     ];
     // Addresses of one rule share a family.
     let addresses = prop_oneof![
-        2 => Just((None, None)),
+        2 => Just((vec![], vec![])),
         1 => (pick(&V4_SRC), pick(&V4_DST)),
         1 => (pick(&V6_SRC), pick(&V6_DST)),
     ];
@@ -86,8 +91,8 @@ fn rule() -> impl Strategy<Value = Rule> {
                         protocols,
                         dports: Cow::Owned(if has_ports { dports } else { vec![] }),
                         sports: Cow::Owned(if has_ports { sports } else { vec![] }),
-                        src,
-                        dst,
+                        src: src.into(),
+                        dst: dst.into(),
                         iface: iface.map(Cow::Borrowed),
                         established,
                     }

@@ -12,6 +12,7 @@
 //! chain; any failure takes every step back.
 
 mod guard;
+mod ipset;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
 mod runner;
@@ -21,7 +22,7 @@ mod txn;
 pub use save::{SaveReport, SaveTarget};
 
 use crate::error::{Error, RuleRef};
-use crate::render::{RenderedRule, CHAIN, COMMENT_PREFIX};
+use crate::render::{fnv1a, RenderedRule, CHAIN, COMMENT_PREFIX};
 use crate::Policy;
 use fwdsl_core::Family;
 use runner::{Context, Runner, Table};
@@ -246,6 +247,9 @@ impl Firewall {
         }
         let runners = self.runners()?;
         let mut txn = Txn::new(&runners, self.fault);
+        if let Err(e) = create_sets(&mut txn, policy, &self.families) {
+            return Err(txn.abort(e));
+        }
         let mut reports = Vec::new();
         let mut retire = Vec::new();
         for (f, runner) in runners.iter().enumerate() {
@@ -268,10 +272,18 @@ impl Firewall {
                 });
             }
         }
+        let stale = stale_sets(
+            policy,
+            &self.families,
+            retire.iter().flat_map(|(_, (_, rules))| rules),
+        );
         for (f, old) in retire {
             if let Err(e) = retire_chain(&mut txn, f, &old) {
                 return Err(txn.abort(e));
             }
+        }
+        if let Err(e) = destroy_sets(&mut txn, stale) {
+            return Err(txn.abort(e));
         }
         Ok(ApplyReport {
             changed: txn.commands > 0,
@@ -287,7 +299,10 @@ impl Firewall {
             .iter()
             .map(|&f| Runner::new(f))
             .collect::<Result<Vec<_>, _>>()?;
-        runners.iter().map(|r| Ok(read_status(r, &r.table()?))).collect()
+        runners
+            .iter()
+            .map(|r| Ok(read_status(r, &r.table()?)))
+            .collect()
     }
 
     /// What applying `policy` would add and remove, per family.
@@ -362,6 +377,7 @@ impl Firewall {
 
     /// Removes the hook and every fwdsl chain; other rules stay as they are.
     pub fn uninstall(&self) -> Result<(), Error> {
+        let mut sets = Vec::new();
         for runner in &self.runners()? {
             let table = runner.table()?;
             if hooked(&table) {
@@ -371,10 +387,11 @@ impl Firewall {
                 runner.delete_chain(CHAIN)?;
             }
             for chain in table.chains().filter(|c| c.starts_with(GENERATION_PREFIX)) {
+                sets.extend(ipset::referenced(table.rules(chain)));
                 runner.delete_chain(chain)?;
             }
         }
-        Ok(())
+        ipset::destroy(&sets)
     }
 
     /// Writes the running rules where the distribution keeps them, after a dated backup
@@ -428,7 +445,11 @@ fn hooked(table: &Table) -> bool {
 
 /// The generation chain `FWDSL-INPUT` jumps to.
 fn current_generation(table: &Table) -> Option<String> {
-    table.rules(CHAIN).first().and_then(|l| l.split(" -j ").nth(1)).map(|c| c.trim().to_string())
+    table
+        .rules(CHAIN)
+        .first()
+        .and_then(|l| l.split(" -j ").nth(1))
+        .map(|c| c.trim().to_string())
 }
 
 fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
@@ -451,14 +472,6 @@ fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
         chain,
         rules,
     }
-}
-
-/// FNV-1a: a stable content hash for generation names (std's hasher may change
-/// between Rust releases, and names must stay comparable across fwdsl runs).
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// Builds and switches to the policy's generation for one family; returns the report
@@ -585,6 +598,62 @@ fn build_generation(
         loaded: Some(loaded),
     };
     Ok((report, old))
+}
+
+/// Creates the ipsets the policy's rules need and that do not exist yet.
+fn create_sets(txn: &mut Txn<'_>, policy: &Policy, families: &[Family]) -> Result<(), Error> {
+    let needed: Vec<crate::IpSet> = families.iter().flat_map(|&f| policy.ipsets(f)).collect();
+    if needed.is_empty() {
+        return Ok(());
+    }
+    let existing = ipset::existing()?;
+    let missing: Vec<&crate::IpSet> = needed
+        .iter()
+        .filter(|s| !existing.contains(&s.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let text: String = missing.iter().map(|s| s.to_restore()).collect();
+    let names = missing.iter().map(|s| s.name.clone()).collect();
+    txn.step(
+        0,
+        &Context::default(),
+        |_| ipset::restore(&text),
+        Some(Undo::DestroySets(names)),
+    )
+}
+
+/// Sets the retired generations used that the new policy does not.
+fn stale_sets<'a>(
+    policy: &Policy,
+    families: &[Family],
+    retired: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    let kept: Vec<String> = families
+        .iter()
+        .flat_map(|&f| policy.ipsets(f))
+        .map(|s| s.name)
+        .collect();
+    ipset::referenced(retired)
+        .into_iter()
+        .filter(|name| !kept.contains(name))
+        .collect()
+}
+
+/// Destroys sets no live rule refers to any more, one step each, with its contents
+/// saved first so that a rollback can recreate it.
+fn destroy_sets(txn: &mut Txn<'_>, names: Vec<String>) -> Result<(), Error> {
+    for name in names {
+        let saved = ipset::save(std::slice::from_ref(&name))?;
+        txn.step(
+            0,
+            &Context::default(),
+            |_| ipset::destroy(std::slice::from_ref(&name)),
+            Some(Undo::RestoreSets(saved)),
+        )?;
+    }
+    Ok(())
 }
 
 /// A generation chain to remove once the switch is final, with its rules (`-A` lines)

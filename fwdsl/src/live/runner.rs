@@ -27,7 +27,11 @@ impl Table {
                 (Some("-P" | "-N"), Some(chain)) => {
                     table.chains.entry(chain.to_string()).or_default();
                 }
-                (Some("-A"), Some(chain)) => table.chains.entry(chain.to_string()).or_default().push(line.to_string()),
+                (Some("-A"), Some(chain)) => table
+                    .chains
+                    .entry(chain.to_string())
+                    .or_default()
+                    .push(line.to_string()),
                 _ => {}
             }
         }
@@ -141,7 +145,10 @@ impl Runner {
     /// so the call goes through `execute` and is checked here.
     pub(crate) fn table(&self) -> Result<Table, Error> {
         let args = "-S";
-        let output = self.ipt.execute(TABLE, args).map_err(|e| self.failed(args, &Context::default(), e))?;
+        let output = self
+            .ipt
+            .execute(TABLE, args)
+            .map_err(|e| self.failed(args, &Context::default(), e))?;
         if !output.status.success() {
             return Err(Error::Iptables(Box::new(FailedCommand {
                 command: format!("{} -t {TABLE} {args}", self.ipt.cmd),
@@ -154,23 +161,35 @@ impl Runner {
     }
 
     pub(crate) fn append(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt.append(TABLE, chain, rule).map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
+        self.ipt
+            .append(TABLE, chain, rule)
+            .map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
     }
 
     pub(crate) fn insert(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt
-            .insert(TABLE, chain, rule, position)
-            .map_err(|e| self.failed(&format!("-I {chain} {position} {rule}"), &Context::default(), e))
+        self.ipt.insert(TABLE, chain, rule, position).map_err(|e| {
+            self.failed(
+                &format!("-I {chain} {position} {rule}"),
+                &Context::default(),
+                e,
+            )
+        })
     }
 
     pub(crate) fn replace(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt
-            .replace(TABLE, chain, rule, position)
-            .map_err(|e| self.failed(&format!("-R {chain} {position} {rule}"), &Context::default(), e))
+        self.ipt.replace(TABLE, chain, rule, position).map_err(|e| {
+            self.failed(
+                &format!("-R {chain} {position} {rule}"),
+                &Context::default(),
+                e,
+            )
+        })
     }
 
     pub(crate) fn delete(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
-        self.ipt.delete(TABLE, chain, rule).map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
+        self.ipt
+            .delete(TABLE, chain, rule)
+            .map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
     }
 
     /// Loads `text` with `iptables-restore --noflush`: one kernel transaction, all or

@@ -15,6 +15,10 @@ pub(crate) enum Undo {
     Replace(usize, String, String, i32),
     /// Recreate a chain the transaction removed, with its rules (`-A …` lines).
     Recreate(usize, String, Vec<String>),
+    /// Destroy ipsets the transaction created.
+    DestroySets(Vec<String>),
+    /// Recreate ipsets the transaction destroyed, from `ipset save` output.
+    RestoreSets(String),
 }
 
 /// The runners of the families being changed, and what has been done so far.
@@ -76,6 +80,8 @@ impl<'r> Txn<'r> {
                     let text = format!("*filter\n:{chain} - [0:0]\n{}\nCOMMIT\n", lines.join("\n"));
                     self.runners[*f].restore(&text, |_| None)
                 }
+                Undo::DestroySets(names) => super::ipset::destroy(names),
+                Undo::RestoreSets(text) => super::ipset::restore(text),
             };
             // Keep going: every other change should still be taken back.
             if let Err(e) = result {
