@@ -695,10 +695,11 @@ impl Statement<'_, '_> {
             return Some(vec![self.address()?]);
         }
         self.pos += 1;
-        let mut nets: Vec<(IpNet, usize)> = Vec::new();
+        let mut nets: Vec<(IpNet, TokenRange)> = Vec::new();
         loop {
             let start = self.pos;
-            nets.push((self.address()?, start));
+            let net = self.address()?;
+            nets.push((net, self.range(start)));
             if self.peek_punct(',') {
                 self.pos += 1;
                 // A trailing comma before `]` is fine, as in Rust.
@@ -722,8 +723,8 @@ impl Statement<'_, '_> {
         }
         let family = crate::Family::of(&nets[0].0);
         if let Some((odd, at)) = nets.iter().find(|(n, _)| crate::Family::of(n) != family) {
-            let text = net_text(odd);
-            self.error_at(*at, format!("address list mixes IPv4 and IPv6: `{text}`"))
+            let message = format!("address list mixes IPv4 and IPv6: `{}`", net_text(odd));
+            self.push(Diagnostic::error(*at, message))
                 .help("write one rule per address family");
             return None;
         }

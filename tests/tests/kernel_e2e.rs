@@ -588,3 +588,90 @@ fn without_net_admin_apply_is_refused_and_nothing_changes() {
     );
     assert_eq!(both_saved(&sb), pristine);
 }
+
+fn ipsets(sb: &Sandbox) -> String {
+    let out = sb.server.exec("ipset", &["save"]).expect("ipset save");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// A blocklist long enough to become an ipset, holding the client's second address.
+fn blocklist(extra: &str) -> Policy {
+    let hosts: Vec<String> = (1..=12).map(|i| format!("198.51.100.{i}")).collect();
+    Policy::parse(&format!(
+        "drop src [192.0.2.3, {}{extra}];\nallow ssh;\ndrop all;\n",
+        hosts.join(", ")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
+    let Some(sb) = sandbox("fwdsl-ipset") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22], &[]);
+    let policy = blocklist("");
+    let set = &policy.ipsets(fwdsl::Family::V4)[0];
+    sb.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    assert!(
+        ipsets(&sb).contains(&format!("create {} hash:net family inet", set.name)),
+        "{}",
+        ipsets(&sb)
+    );
+    let server: IpAddr = Sandbox::SERVER_V4.into();
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4_ALT.into(),
+        dst: server,
+        port: 22,
+    }
+    .check(&sb, &servers, &policy, Outcome::Dropped);
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: server,
+        port: 22,
+    }
+    .check(&sb, &servers, &policy, Outcome::Delivered);
+
+    let before = (both_saved(&sb), ipsets(&sb));
+    let again = sb
+        .server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("re-apply");
+    assert_eq!((again.changed, again.commands), (false, 0));
+    assert_eq!((both_saved(&sb), ipsets(&sb)), before);
+
+    // Another list: a failure at any step leaves rules and sets as they were.
+    let other = blocklist(", 203.0.113.7");
+    let mut position = 0;
+    while let Err(e) = sb
+        .server
+        .run(|| firewall().inject_fault(position).apply(&other))
+        .unwrap()
+    {
+        assert!(matches!(e, Error::Iptables(_)), "{e}");
+        assert_eq!(
+            (both_saved(&sb), ipsets(&sb)),
+            before,
+            "after a failure at step {position}"
+        );
+        position += 1;
+        assert!(position < 50);
+    }
+    // It went through: the old set is gone, the new one serves.
+    assert!(!ipsets(&sb).contains(&set.name));
+    assert!(ipsets(&sb).contains(&other.ipsets(fwdsl::Family::V4)[0].name));
+    sb.server
+        .run(|| firewall().uninstall())
+        .unwrap()
+        .expect("uninstall");
+    assert!(!ipsets(&sb).contains("fwdsl-"), "{}", ipsets(&sb));
+}

@@ -63,3 +63,40 @@ fn lexer_errors_have_a_place_too() {
         ["line 2, column 11: error: string is not closed before the end of the line"]
     );
 }
+
+#[test]
+fn long_address_lists_render_to_one_ipset_match() {
+    let hosts: Vec<String> = (1..=20).map(|i| format!("198.51.100.{i}")).collect();
+    let text = format!("drop src [{}];\nallow ssh;\ndrop all;\n", hosts.join(", "));
+    let policy = Policy::parse(&text).unwrap();
+    assert_eq!(
+        policy.rules()[0].text,
+        "drop src [198.51.100.1, 198.51.100.2, 198.51.100.3, … 17 more]"
+    );
+    let sets = policy.ipsets(fwdsl::Family::V4);
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0].members.len(), 20);
+    let rules = policy.iptables_rules(fwdsl::Family::V4);
+    assert_eq!(rules[0].to_command_line(), format!("-m set --match-set {} src -m comment --comment \"fwdsl:1 drop src [198.51.100.1, 198.51.100.2, 198.51.100.3, … 17 more]\" -j DROP", sets[0].name));
+    assert!(
+        policy.ipsets(fwdsl::Family::V6).is_empty(),
+        "an IPv4 list has no IPv6 side"
+    );
+    // Named after the contents: the same members in another order give the same set.
+    let mut reversed = hosts.clone();
+    reversed.reverse();
+    let again = Policy::parse(&format!(
+        "drop src [{}];\nallow ssh;\ndrop all;\n",
+        reversed.join(", ")
+    ))
+    .unwrap();
+    assert_eq!(again.ipsets(fwdsl::Family::V4)[0].name, sets[0].name);
+}
+
+#[test]
+fn a_list_covering_a_later_rule_shadows_it() {
+    let found = errors(
+        "allow ssh;\ndrop src [10.0.0.0/9, 10.128.0.0/9];\nallow tcp 80 src 10.1.2.3;\ndrop all;\n",
+    );
+    assert!(found[0].contains("line 3, column 1: error: rule `allow tcp 80 src 10.1.2.3` is never reached: `drop src [10.0.0.0/9, 10.128.0.0/9]` on line 2"), "{found:?}");
+}
