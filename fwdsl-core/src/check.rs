@@ -61,7 +61,7 @@ pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
             _ => reach_of(rules, &regions, &earlier, i),
         });
         for b in &regions[i] {
-            earlier.insert(*b);
+            earlier.insert(*b, i);
         }
     }
     let lockout = lockout(rules, &regions, &space::access_regions(access, &interfaces));

@@ -22,7 +22,7 @@ mod token;
 
 pub use diag::{Diagnostic, Severity, TokenRange};
 pub use model::{Access, Action, Family, Matches, PortRange, ProtoSet, Rule};
-pub use packet::{decide, ConnState, Decision, Packet, Proto};
+pub use packet::{decide, ConnState, Decider, Decision, Packet, Proto};
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};
 

@@ -8,8 +8,10 @@
 //! by sweeping one dimension at a time (no sampling, no approximation).
 
 use crate::model::{Access, Family, Matches, PortRange, ProtoSet, Rule};
+use crate::packet::{ConnState, Packet, Proto};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 const FAM: usize = 0;
 const PROTO: usize = 1;
@@ -246,66 +248,119 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
 /// A box narrower than its family's address space in the source goes to the source
 /// index; else, narrower than all ports in the destination port, to the port index;
 /// else it is kept in a list that every query scans (catch-alls, `allow icmp`, …).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
     by_src: IntervalIndex,
     by_dport: IntervalIndex,
-    rest: Vec<Region>,
+    rest: Vec<(Region, usize)>,
 }
 
 impl Index {
-    pub(crate) fn insert(&mut self, b: Region) {
+    /// Adds a box of rule `rule`.
+    pub(crate) fn insert(&mut self, b: Region, rule: usize) {
         let full_src = if b.0[FAM] == (0, 0) {
             (0, V4_MAX)
         } else {
             (0, u128::MAX)
         };
         if b.0[SRC] != full_src {
-            self.by_src.insert(b.0[SRC], b);
+            self.by_src.insert(b.0[SRC], b, rule);
         } else if b.0[DPORT] != (0, PORT_MAX) {
-            self.by_dport.insert(b.0[DPORT], b);
+            self.by_dport.insert(b.0[DPORT], b, rule);
         } else {
-            self.rest.push(b);
+            self.rest.push((b, rule));
+        }
+    }
+
+    fn each_overlapping(&self, region: &Region, mut f: impl FnMut(&Region, usize)) {
+        self.by_src.query(region.0[SRC], region, &mut f);
+        self.by_dport.query(region.0[DPORT], region, &mut f);
+        for (b, rule) in &self.rest {
+            if b.intersects(region) {
+                f(b, *rule);
+            }
         }
     }
 
     /// Every indexed box that overlaps `region`, clipped to it.
     pub(crate) fn overlapping(&self, region: &Region) -> Vec<Region> {
         let mut out = Vec::new();
-        self.by_src.query(region.0[SRC], region, &mut out);
-        self.by_dport.query(region.0[DPORT], region, &mut out);
-        out.extend(self.rest.iter().filter_map(|b| b.intersection(region)));
+        self.each_overlapping(region, |b, _| out.extend(b.intersection(region)));
         out
+    }
+
+    /// The lowest rule whose boxes contain `point` (a box of one packet).
+    pub(crate) fn first_containing(&self, point: &Region) -> Option<usize> {
+        let mut first: Option<usize> = None;
+        self.each_overlapping(point, |_, rule| {
+            first = Some(first.map_or(rule, |f| f.min(rule)))
+        });
+        first
     }
 }
 
 /// Intervals of one dimension, grouped by width class (the next power of two), each
 /// class sorted by start: the intervals of a class that overlap `[lo, hi]` start in
 /// `[lo - class width, hi]`, a range query.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct IntervalIndex {
-    classes: BTreeMap<u32, (u128, BTreeMap<u128, Vec<Region>>)>,
+    classes: BTreeMap<u32, (u128, BTreeMap<u128, Vec<(Region, usize)>>)>,
 }
 
 impl IntervalIndex {
-    fn insert(&mut self, (lo, hi): (u128, u128), b: Region) {
+    fn insert(&mut self, (lo, hi): (u128, u128), b: Region, rule: usize) {
         let width = hi - lo;
         let class = 128 - width.leading_zeros();
         let (max_width, starts) = self.classes.entry(class).or_default();
         *max_width = (*max_width).max(width);
-        starts.entry(lo).or_default().push(b);
+        starts.entry(lo).or_default().push((b, rule));
     }
 
-    fn query(&self, (lo, hi): (u128, u128), region: &Region, out: &mut Vec<Region>) {
+    fn query(&self, (lo, hi): (u128, u128), region: &Region, f: &mut impl FnMut(&Region, usize)) {
         for (max_width, starts) in self.classes.values() {
-            for boxes in starts
-                .range(lo.saturating_sub(*max_width)..=hi)
-                .map(|(_, b)| b)
-            {
-                out.extend(boxes.iter().filter_map(|b| b.intersection(region)));
+            for (_, boxes) in starts.range(lo.saturating_sub(*max_width)..=hi) {
+                for (b, rule) in boxes {
+                    if b.intersects(region) {
+                        f(b, *rule);
+                    }
+                }
             }
         }
     }
+}
+
+/// A packet as a box of one point, in the coordinates of `interfaces`.
+pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
+    let address = |a: IpAddr| match a {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let (proto, ports) = match packet.proto {
+        Proto::Tcp => (TCP, true),
+        Proto::Udp => (UDP, true),
+        Proto::Icmp => (ICMP, false),
+        Proto::Other(_) => (OTHER, false),
+    };
+    let one = |v: u128| (v, v);
+    let port = |p: u16| one(if ports { p as u128 } else { 0 });
+    Region([
+        one(if packet.family() == Family::V4 { 0 } else { 1 }),
+        one(proto),
+        one(if packet.state == ConnState::Established {
+            ESTABLISHED
+        } else {
+            NEW
+        }),
+        one(packet
+            .iface
+            .as_deref()
+            .and_then(|n| interfaces.0.get(n).copied())
+            .unwrap_or(0)),
+        one(address(packet.src)),
+        one(address(packet.dst)),
+        port(packet.sport),
+        port(packet.dport),
+    ])
 }
 
 /// Whether the union of `boxes` covers every packet of `region`.

@@ -2,17 +2,32 @@
 //! questions one can ask of them without root (which rule decides a packet).
 
 use crate::error::{Error, Problem, Problems};
-use fwdsl_core::{Access, Decision, Packet, Rule, Severity};
+use fwdsl_core::{Access, Decider, Decision, Packet, Rule, Severity};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// A checked firewall policy: built by [`firewall!`](crate::firewall) at compile time
 /// or by [`Policy::parse`] at run time, with the same checks either way.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     rules: Cow<'static, [Rule]>,
     access: Access,
     warnings: Vec<Problem>,
+    /// Built on the first `decide` of a large policy.
+    decider: OnceLock<Decider>,
 }
+
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.rules, &self.access, &self.warnings)
+            == (&other.rules, &other.access, &other.warnings)
+    }
+}
+
+impl Eq for Policy {}
+
+/// Below this many rules a plain scan decides as fast as the index.
+const INDEX_ABOVE: usize = 64;
 
 impl Policy {
     pub(crate) fn from_checked(
@@ -24,6 +39,7 @@ impl Policy {
             rules,
             access,
             warnings,
+            decider: OnceLock::new(),
         }
     }
 
@@ -104,7 +120,18 @@ impl Policy {
     /// Never for a policy built by `firewall!` or [`Policy::parse`]: both require a
     /// catch-all as the last rule, so some rule always decides.
     pub fn decide(&self, packet: &Packet) -> Decision<'_> {
-        fwdsl_core::decide(&self.rules, packet).expect("every checked policy ends with a catch-all")
+        let index = if self.rules.len() > INDEX_ABOVE {
+            self.decider
+                .get_or_init(|| Decider::new(&self.rules))
+                .first_match(packet)
+        } else {
+            fwdsl_core::decide(&self.rules, packet).map(|d| d.index)
+        };
+        let index = index.expect("every checked policy ends with a catch-all");
+        Decision {
+            index,
+            rule: &self.rules[index],
+        }
     }
 
     /// Makes this policy the live firewall of the host (the network namespace of the

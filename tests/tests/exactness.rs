@@ -268,6 +268,14 @@ proptest! {
         prop_assert_eq!(analysis.reach, reach);
         prop_assert_eq!(analysis.lockout, lockout);
     }
+
+    #[test]
+    fn indexed_decisions_equal_first_match(rules in prop::collection::vec(rule(), 1..12)) {
+        let decider = fwdsl_core::Decider::new(&rules);
+        for packet in witnesses() {
+            prop_assert_eq!(decider.first_match(&packet), decide(&rules, &packet).map(|d| d.index), "{:?}", packet);
+        }
+    }
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub(crate) fn check_permissions(namespaces_only: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The calling thread's network namespace (its inode), `None` where /proc cannot tell.
+pub(crate) fn namespace_id() -> Option<u64> {
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| m.ino())
+        .ok()
+}
+
 /// Whether the calling thread (whose namespace fwdsl's iptables processes inherit) is
 /// in a network namespace other than the one this process started in and, where it
 /// can be read, other than PID 1's.

@@ -252,8 +252,12 @@ impl Firewall {
         }
         let mut reports = Vec::new();
         let mut retire = Vec::new();
-        for (f, runner) in runners.iter().enumerate() {
-            match build_generation(&mut txn, f, runner, policy, self.batch_above) {
+        let tables = match snapshots(&runners) {
+            Ok(tables) => tables,
+            Err(e) => return Err(txn.abort(e)),
+        };
+        for (f, (runner, table)) in runners.iter().zip(&tables).enumerate() {
+            match build_generation(&mut txn, f, runner, table, policy, self.batch_above) {
                 Ok((report, old)) => {
                     reports.push(report);
                     retire.extend(old.map(|old| (f, old)));
@@ -480,6 +484,7 @@ fn build_generation(
     txn: &mut Txn<'_>,
     f: usize,
     runner: &Runner,
+    table: &Table,
     policy: &Policy,
     batch_above: usize,
 ) -> Result<(FamilyReport, Option<Retired>), Error> {
@@ -487,9 +492,8 @@ fn build_generation(
     let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
     let hash = fnv1a(&lines.join("\n"));
     let base = format!("{GENERATION_PREFIX}{hash:016X}");
-    let table = runner.table()?;
-    let current = current_generation(&table);
-    let hooked = hooked(&table);
+    let current = current_generation(table);
+    let hooked = hooked(table);
     if hooked && current.as_deref().is_some_and(|c| c.starts_with(&base)) {
         let chain = current.clone().expect("checked");
         let live = table.rules(&chain).iter().map(|l| strip_append(l));
@@ -598,6 +602,31 @@ fn build_generation(
         loaded: Some(loaded),
     };
     Ok((report, old))
+}
+
+/// One snapshot of the filter table per family, taken side by side: the listing is most
+/// of a no-op re-apply's cost, and `iptables` and `ip6tables` need not wait for each
+/// other. The threads inherit the calling thread's network namespace; each checks it
+/// did before listing anything.
+fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
+    let caller = guard::namespace_id();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runners
+            .iter()
+            .map(|runner| {
+                scope.spawn(move || {
+                    if guard::namespace_id() != caller {
+                        return Err(Error::RootNamespace);
+                    }
+                    runner.table()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Creates the ipsets the policy's rules need and that do not exist yet.
