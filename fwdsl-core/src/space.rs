@@ -304,8 +304,11 @@ impl Index {
 /// `[lo - class width, hi]`, a range query.
 #[derive(Debug, Clone, Default)]
 struct IntervalIndex {
-    classes: BTreeMap<u32, (u128, BTreeMap<u128, Vec<(Region, usize)>>)>,
+    classes: BTreeMap<u32, WidthClass>,
 }
+
+/// The widest interval of a class, and the class's boxes (with their rule) by start.
+type WidthClass = (u128, BTreeMap<u128, Vec<(Region, usize)>>);
 
 impl IntervalIndex {
     fn insert(&mut self, (lo, hi): (u128, u128), b: Region, rule: usize) {
