@@ -11,8 +11,7 @@
 
 use fwdsl::sandbox::Netns;
 use fwdsl::{Family, Firewall, Policy};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
@@ -39,18 +38,7 @@ fn measure(prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
 }
 
 fn restore(program: &str, text: &str) {
-    let mut child = Command::new(program)
-        .arg("--noflush")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("restore");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "{program} failed");
+    tests::run_with_input(Command::new(program).arg("--noflush"), text);
 }
 
 fn restore_both(policy: &Policy) {

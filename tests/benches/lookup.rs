@@ -7,8 +7,7 @@
 
 use fwdsl::sandbox::Sandbox;
 use fwdsl::{Family, Firewall, Policy};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PINGS: &str = "2000";
 
@@ -37,24 +36,16 @@ fn load_expanded(sb: &Sandbox, hosts: &[String]) {
         text.push_str(&format!("-A BENCH -s {h}/32 -j DROP\n"));
     }
     text.push_str("-A BENCH -p tcp -m tcp --dport 22 -j ACCEPT\n-A BENCH -p icmp -j ACCEPT\n-A BENCH -j DROP\nCOMMIT\n");
-    let mut child = Command::new("ip")
-        .args([
+    tests::run_with_input(
+        Command::new("ip").args([
             "netns",
             "exec",
             sb.server.name(),
             "iptables-restore",
             "--noflush",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+        ]),
+        &text,
+    );
 }
 
 /// Flood-pings the server; returns (average round trip in µs, total time in ms).

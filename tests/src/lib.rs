@@ -30,3 +30,36 @@ pub fn large_policy(n: usize) -> String {
 }
 
 pub mod probe;
+
+/// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its
+/// source-port rules included, whose warnings are silenced here on purpose).
+#[allow(deprecated)]
+pub fn guide_policy() -> fwdsl::Policy {
+    fwdsl::firewall! {
+        allow tcp 22;
+        allow tcp 80;
+        allow tcp 25;
+        allow tcp sport 25;
+        allow tcp sport 53;
+        allow udp sport 53;
+        allow src 127.0.0.1;
+        allow icmp;
+        drop all;
+    }
+}
+
+/// Runs `command` with `input` on its standard input; panics if it fails.
+pub fn run_with_input(command: &mut std::process::Command, input: &str) {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .expect("write input");
+    assert!(child.wait().expect("wait").success(), "{command:?} failed");
+}

@@ -3,6 +3,7 @@
 
 use fwdsl::{Action, Family, Packet, Policy};
 use std::collections::BTreeSet;
+use tests::guide_policy;
 
 /// The guide's INPUT rules, verbatim, in its order.
 const GUIDE_COMMANDS: [&str; 9] = [
@@ -16,21 +17,6 @@ const GUIDE_COMMANDS: [&str; 9] = [
     "iptables -A INPUT -p icmp -j ACCEPT",
     "iptables -A INPUT -j DROP -p all",
 ];
-
-#[allow(deprecated)] // the guide's `--sport` rules are warned about, deliberately kept here
-fn guide_policy() -> Policy {
-    fwdsl::firewall! {
-        allow tcp 22;
-        allow tcp 80;
-        allow tcp 25;
-        allow tcp sport 25;
-        allow tcp sport 53;
-        allow udp sport 53;
-        allow src 127.0.0.1;
-        allow icmp;
-        drop all;
-    }
-}
 
 /// The meaning of one iptables rule: its (option, value) pairs, with spellings that
 /// mean the same thing made equal and what only annotates dropped.

@@ -8,24 +8,19 @@ use fwdsl::sandbox::Sandbox;
 use fwdsl::{Error, Firewall, LoadPath, Policy, RuleSelector, SaveTarget};
 use std::net::IpAddr;
 use std::time::Duration;
+use tests::guide_policy;
 use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
 
 fn firewall() -> Firewall {
     Firewall::new().namespaces_only().ssh_connection(None)
 }
 
-#[allow(deprecated)] // the guide's source-port rules, kept as the guide writes them
-fn guide_policy() -> Policy {
-    fwdsl::firewall! {
-        allow tcp 22;
-        allow tcp 80;
-        allow tcp 25;
-        allow tcp sport 25;
-        allow tcp sport 53;
-        allow udp sport 53;
-        allow src 127.0.0.1;
-        allow icmp;
-        drop all;
+/// A TCP probe from `src` to the server's IPv4 address.
+fn tcp4(src: std::net::Ipv4Addr, port: u16) -> Probe {
+    Probe::Tcp {
+        src: src.into(),
+        dst: Sandbox::SERVER_V4.into(),
+        port,
     }
 }
 
@@ -102,24 +97,9 @@ fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
         .unwrap()
         .expect("apply");
     let server: IpAddr = Sandbox::SERVER_V4.into();
-    Probe::Tcp {
-        src: Sandbox::CLIENT_V4.into(),
-        dst: server,
-        port: 8080,
-    }
-    .check(&sb, &servers, &policy, Outcome::Delivered);
-    Probe::Tcp {
-        src: Sandbox::CLIENT_V4_ALT.into(),
-        dst: server,
-        port: 8080,
-    }
-    .check(&sb, &servers, &policy, Outcome::Dropped);
-    Probe::Tcp {
-        src: Sandbox::CLIENT_V4.into(),
-        dst: server,
-        port: 113,
-    }
-    .check(&sb, &servers, &policy, Outcome::Refused);
+    tcp4(Sandbox::CLIENT_V4, 8080).check(&sb, &servers, &policy, Outcome::Delivered);
+    tcp4(Sandbox::CLIENT_V4_ALT, 8080).check(&sb, &servers, &policy, Outcome::Dropped);
+    tcp4(Sandbox::CLIENT_V4, 113).check(&sb, &servers, &policy, Outcome::Refused);
     Probe::Ping { dst: server }.check(&sb, &servers, &policy, Outcome::Dropped);
     // IPv6 has no `src` rule for 8080: dropped, while neighbour discovery keeps 22 reachable.
     let (c6, s6) = v6();
@@ -626,19 +606,8 @@ fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
         "{}",
         ipsets(&sb)
     );
-    let server: IpAddr = Sandbox::SERVER_V4.into();
-    Probe::Tcp {
-        src: Sandbox::CLIENT_V4_ALT.into(),
-        dst: server,
-        port: 22,
-    }
-    .check(&sb, &servers, &policy, Outcome::Dropped);
-    Probe::Tcp {
-        src: Sandbox::CLIENT_V4.into(),
-        dst: server,
-        port: 22,
-    }
-    .check(&sb, &servers, &policy, Outcome::Delivered);
+    tcp4(Sandbox::CLIENT_V4_ALT, 22).check(&sb, &servers, &policy, Outcome::Dropped);
+    tcp4(Sandbox::CLIENT_V4, 22).check(&sb, &servers, &policy, Outcome::Delivered);
 
     let before = (both_saved(&sb), ipsets(&sb));
     let again = sb
