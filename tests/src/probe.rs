@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 /// How long a probe waits for an answer: a dropped packet is one never answered.
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(700);
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 static NEXT_SPORT: AtomicU16 = AtomicU16::new(41000);
 
