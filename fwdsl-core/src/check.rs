@@ -64,26 +64,23 @@ pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
             earlier.insert(*b, i);
         }
     }
-    let lockout = lockout(rules, &regions, &space::access_regions(access, &interfaces));
+    // Every rule is indexed now; the lockout check asks about any prefix of them.
+    let lockout = lockout(
+        rules,
+        &regions,
+        &earlier,
+        &space::access_regions(access, &interfaces),
+    );
     Analysis { reach, lockout }
 }
 
-/// Whether every packet of `part` is matched by some rule before `before`.
-fn decided_before(regions: &[Vec<Region>], before: usize, part: &Region) -> bool {
-    let earlier: Vec<Region> = regions[..before]
-        .iter()
-        .flatten()
-        .filter_map(|b| b.intersection(part))
-        .collect();
-    space::covered(part, &earlier)
-}
-
-/// Whether rule `j` decides some packet of `parts` (matches it, and no earlier rule does).
-fn decides_some(regions: &[Vec<Region>], j: usize, parts: &[Region]) -> bool {
+/// Whether rule `j` decides some packet of `parts` (matches it, and no earlier rule
+/// does). `index` holds at least the rules before `j`.
+fn decides_some(index: &Index, regions: &[Vec<Region>], j: usize, parts: &[Region]) -> bool {
     parts
         .iter()
         .flat_map(|p| regions[j].iter().filter_map(|b| b.intersection(p)))
-        .any(|piece| !decided_before(regions, j, &piece))
+        .any(|piece| !space::covered_clipped(&piece, &index.overlapping_before(&piece, j)))
 }
 
 /// How rule `i` stands; `earlier` holds the boxes of the rules before it.
@@ -95,8 +92,17 @@ fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) 
     {
         return Reach::Reachable;
     }
-    // Shadowed: now find out by whom, which is rare enough to afford a plain scan.
-    let deciders: Vec<usize> = (0..i).filter(|&j| decides_some(regions, j, mine)).collect();
+    // Shadowed: find out by whom, among the earlier rules that overlap it at all.
+    let mut candidates: Vec<usize> = mine
+        .iter()
+        .flat_map(|r| earlier.rules_overlapping(r))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let deciders: Vec<usize> = candidates
+        .into_iter()
+        .filter(|&j| decides_some(earlier, regions, j, mine))
+        .collect();
     let differing: Vec<usize> = deciders
         .iter()
         .copied()
@@ -112,14 +118,19 @@ fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) 
     }
 }
 
-fn lockout(rules: &[Rule], regions: &[Vec<Region>], access: &[Region]) -> Option<Lockout> {
+fn lockout(
+    rules: &[Rule],
+    regions: &[Vec<Region>],
+    index: &Index,
+    access: &[Region],
+) -> Option<Lockout> {
     let last = rules
         .iter()
         .position(Rule::is_catch_all)
         .unwrap_or(rules.len().saturating_sub(1));
     let rule = (0..rules.len().min(last + 1))
         .filter(|&j| rules[j].action != Action::Allow && !rules[j].names_source())
-        .find(|&j| decides_some(regions, j, access))?;
+        .find(|&j| decides_some(index, regions, j, access))?;
     let overlaps = |j: &usize| {
         regions[*j]
             .iter()

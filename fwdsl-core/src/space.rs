@@ -284,8 +284,24 @@ impl Index {
 
     /// Every indexed box that overlaps `region`, clipped to it.
     pub(crate) fn overlapping(&self, region: &Region) -> Vec<Region> {
+        self.overlapping_before(region, usize::MAX)
+    }
+
+    /// The boxes of rules before `rule` that overlap `region`, clipped to it.
+    pub(crate) fn overlapping_before(&self, region: &Region, rule: usize) -> Vec<Region> {
         let mut out = Vec::new();
-        self.each_overlapping(region, |b, _| out.extend(b.intersection(region)));
+        self.each_overlapping(region, |b, r| {
+            if r < rule {
+                out.extend(b.intersection(region));
+            }
+        });
+        out
+    }
+
+    /// The rules with a box that overlaps `region` (with repeats).
+    pub(crate) fn rules_overlapping(&self, region: &Region) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.each_overlapping(region, |_, r| out.push(r));
         out
     }
 
@@ -367,6 +383,7 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
 }
 
 /// Whether the union of `boxes` covers every packet of `region`.
+#[cfg(test)]
 pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
     let clipped: Vec<Region> = boxes
         .iter()
