@@ -15,6 +15,16 @@ fn firewall() -> Firewall {
     Firewall::new().namespaces_only().ssh_connection(None)
 }
 
+/// Runs `f` with the test's firewall handle inside the sandbox's server namespace.
+fn on_server<T: Send>(
+    sb: &Sandbox,
+    f: impl FnOnce(Firewall) -> Result<T, Error> + Send,
+) -> Result<T, Error> {
+    sb.server
+        .run(|| f(firewall()))
+        .expect("enter the server namespace")
+}
+
 /// A TCP probe from `src` to the server's IPv4 address.
 fn tcp4(src: std::net::Ipv4Addr, port: u16) -> Probe {
     Probe::Tcp {
@@ -92,10 +102,7 @@ fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
         reject tcp 113;
         drop all;
     };
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
     let server: IpAddr = Sandbox::SERVER_V4.into();
     tcp4(Sandbox::CLIENT_V4, 8080).check(&sb, &servers, &policy, Outcome::Delivered);
     tcp4(Sandbox::CLIENT_V4_ALT, 8080).check(&sb, &servers, &policy, Outcome::Dropped);
@@ -162,10 +169,7 @@ fn a_failure_at_every_position_leaves_the_rules_as_they_were() {
         .unwrap();
     let old = fwdsl::firewall! { allow ssh; allow tcp 8080; drop all; };
     let new = fwdsl::firewall! { allow ssh; allow http; allow https; allow icmp; reject tcp 113; drop all; };
-    sb.server
-        .run(|| firewall().apply(&old))
-        .unwrap()
-        .expect("install the previous policy");
+    on_server(&sb, |fw| fw.apply(&old)).expect("install the previous policy");
     let before = both_saved(&sb);
     for (path, batch_above) in [(LoadPath::PerRule, 1000), (LoadPath::Batch, 0)] {
         let mut position = 0;
@@ -193,10 +197,7 @@ fn a_failure_at_every_position_leaves_the_rules_as_they_were() {
         assert!(position >= 5, "{path:?}: only {position} steps");
         assert!(report.families.iter().all(|f| f.loaded == Some(path)));
         // Back to the old policy for the next round.
-        sb.server
-            .run(|| firewall().apply(&old))
-            .unwrap()
-            .expect("reinstall");
+        on_server(&sb, |fw| fw.apply(&old)).expect("reinstall");
         assert_eq!(both_saved(&sb), before);
     }
 }
@@ -207,10 +208,7 @@ fn a_rule_the_kernel_refuses_is_named_with_iptables_own_message() {
         return;
     };
     let good = fwdsl::firewall! { allow ssh; drop all; };
-    sb.server
-        .run(|| firewall().apply(&good))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&good)).expect("apply");
     let before = both_saved(&sb);
     // The third mutating step of a per-rule apply appends the policy's second rule.
     let bad = fwdsl::firewall! { allow ssh; allow tcp 80; drop all; };
@@ -267,10 +265,7 @@ fn foreign_rules_survive_apply_and_uninstall() {
     sb.server.exec("iptables", &["-N", "DOCKER-USER"]).unwrap();
     let pristine = both_saved(&sb);
     let policy = guide_policy();
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
     let (v4_rules, v6_rules) = both_saved(&sb);
     assert!(
         v4_rules.contains("-A INPUT -s 198.51.100.0/24 -m comment --comment fail2ban -j DROP"),
@@ -281,10 +276,7 @@ fn foreign_rules_survive_apply_and_uninstall() {
         v6_rules.contains("-A INPUT -s 2001:db8:bad::/48 -j DROP"),
         "{v6_rules}"
     );
-    sb.server
-        .run(|| firewall().uninstall())
-        .unwrap()
-        .expect("uninstall");
+    on_server(&sb, |fw| fw.uninstall()).expect("uninstall");
     assert_eq!(both_saved(&sb), pristine);
 }
 
@@ -295,10 +287,7 @@ fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
     };
     let servers = Servers::start(&sb, &[22, 80, 443], &[]);
     let policy = fwdsl::firewall! { allow ssh; allow http; allow https; drop all; };
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
     let status = sb
         .server
         .run(|| firewall().status())
@@ -353,10 +342,7 @@ fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
     assert!(matches!(missing, Err(Error::NoSuchRule(_))));
 
     // `iptables -F`: fwdsl's rules only; packets then fall through to INPUT's ACCEPT policy.
-    sb.server
-        .run(|| firewall().flush())
-        .unwrap()
-        .expect("flush");
+    on_server(&sb, |fw| fw.flush()).expect("flush");
     assert_eq!(
         Probe::Tcp {
             src: c,
@@ -377,10 +363,7 @@ fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
 
     // Save twice: the second save backs up the first file under a dated name, the
     // third does not overwrite that backup.
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply again");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply again");
     let dir = std::env::temp_dir().join(format!("fwdsl-save-{}", sb.server.name()));
     let target = SaveTarget::in_dir(&dir);
     let first = sb
@@ -428,10 +411,7 @@ fn confirm_or_revert() {
     let servers = Servers::start(&sb, &[22, 80], &[]);
     let first = fwdsl::firewall! { allow ssh; drop all; };
     let second = fwdsl::firewall! { allow ssh; allow http; drop all; };
-    sb.server
-        .run(|| firewall().apply(&first))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&first)).expect("apply");
     let before = both_saved(&sb);
     let (c, s) = v4();
     let web = Probe::Tcp {
@@ -460,10 +440,10 @@ fn confirm_or_revert() {
     assert_eq!(both_saved(&sb), before);
     assert_eq!(web.send(&sb, &servers).0, Outcome::Dropped);
 
-    sb.server
-        .run(|| firewall().apply_with_confirm(&second, Duration::from_secs(2), || true))
-        .unwrap()
-        .expect("confirmed");
+    on_server(&sb, |fw| {
+        fw.apply_with_confirm(&second, Duration::from_secs(2), || true)
+    })
+    .expect("confirmed");
     web.check(&sb, &servers, &second, Outcome::Delivered);
 }
 
@@ -597,10 +577,7 @@ fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
     let servers = Servers::start(&sb, &[22], &[]);
     let policy = blocklist("");
     let set = &policy.ipsets(fwdsl::Family::V4)[0];
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
     assert!(
         ipsets(&sb).contains(&format!("create {} hash:net family inet", set.name)),
         "{}",
@@ -638,9 +615,6 @@ fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
     // It went through: the old set is gone, the new one serves.
     assert!(!ipsets(&sb).contains(&set.name));
     assert!(ipsets(&sb).contains(&other.ipsets(fwdsl::Family::V4)[0].name));
-    sb.server
-        .run(|| firewall().uninstall())
-        .unwrap()
-        .expect("uninstall");
+    on_server(&sb, |fw| fw.uninstall()).expect("uninstall");
     assert!(!ipsets(&sb).contains("fwdsl-"), "{}", ipsets(&sb));
 }
