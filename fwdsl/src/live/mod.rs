@@ -247,33 +247,41 @@ impl Firewall {
         }
         let runners = self.runners()?;
         let mut txn = Txn::new(&runners, self.fault);
-        if let Err(e) = create_sets(&mut txn, policy, &self.families) {
-            return Err(txn.abort(e));
+        match self.transact(&mut txn, &runners, policy, confirm) {
+            Ok(families) => Ok(ApplyReport {
+                changed: txn.commands > 0,
+                commands: txn.commands,
+                families,
+            }),
+            // Whatever failed (a step, or the confirmation that never came), every
+            // change made so far is taken back.
+            Err(e) => Err(txn.abort(e)),
         }
+    }
+
+    /// The steps of an apply, in order; the caller rolls back on any error.
+    fn transact<F>(
+        &self,
+        txn: &mut Txn<'_>,
+        runners: &[Runner],
+        policy: &Policy,
+        confirm: Option<(Duration, F)>,
+    ) -> Result<Vec<FamilyReport>, Error>
+    where
+        F: FnOnce() -> bool + Send + 'static,
+    {
+        create_sets(txn, policy, &self.families)?;
+        let tables = snapshots(runners)?;
         let mut reports = Vec::new();
         let mut retire = Vec::new();
-        let tables = match snapshots(&runners) {
-            Ok(tables) => tables,
-            Err(e) => return Err(txn.abort(e)),
-        };
         for (f, (runner, table)) in runners.iter().zip(&tables).enumerate() {
-            match build_generation(&mut txn, f, runner, table, policy, self.batch_above) {
-                Ok((report, old)) => {
-                    reports.push(report);
-                    retire.extend(old.map(|old| (f, old)));
-                }
-                Err(e) => return Err(txn.abort(e)),
-            }
+            let (report, old) = build_generation(txn, f, runner, table, policy, self.batch_above)?;
+            reports.push(report);
+            retire.extend(old.map(|old| (f, old)));
         }
         if let Some((timeout, confirm)) = confirm {
             if !confirmed(timeout, confirm) {
-                return Err(match txn.rollback() {
-                    Ok(()) => Error::NotConfirmed(timeout),
-                    Err(rollback) => Error::RollbackFailed {
-                        error: Box::new(Error::NotConfirmed(timeout)),
-                        rollback: Box::new(rollback),
-                    },
-                });
+                return Err(Error::NotConfirmed(timeout));
             }
         }
         let stale = stale_sets(
@@ -281,19 +289,11 @@ impl Firewall {
             &self.families,
             retire.iter().flat_map(|(_, (_, rules))| rules),
         );
-        for (f, old) in retire {
-            if let Err(e) = retire_chain(&mut txn, f, &old) {
-                return Err(txn.abort(e));
-            }
+        for (f, old) in &retire {
+            retire_chain(txn, *f, old)?;
         }
-        if let Err(e) = destroy_sets(&mut txn, stale) {
-            return Err(txn.abort(e));
-        }
-        Ok(ApplyReport {
-            changed: txn.commands > 0,
-            commands: txn.commands,
-            families: reports,
-        })
+        destroy_sets(txn, stale)?;
+        Ok(reports)
     }
 
     /// What is installed now.
