@@ -618,3 +618,52 @@ fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
     on_server(&sb, |fw| fw.uninstall()).expect("uninstall");
     assert!(!ipsets(&sb).contains("fwdsl-"), "{}", ipsets(&sb));
 }
+
+/// Set in the child process that runs with no iptables on its PATH.
+const NO_IPTABLES_CHILD: &str = "FWDSL_TEST_CHILD_WITHOUT_IPTABLES";
+
+#[test]
+fn without_iptables_apply_is_a_typed_error_and_nothing_changes() {
+    let policy = fwdsl::firewall! { allow ssh; drop all; };
+    if std::env::var_os(NO_IPTABLES_CHILD).is_some() {
+        // The child: inside the sandbox namespace, with an empty PATH.
+        let err = Firewall::new()
+            .ssh_connection(None)
+            .apply(&policy)
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::IptablesMissing { binary, .. } if binary == "iptables"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("install the iptables package"),
+            "{err}"
+        );
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-nobin") else {
+        return;
+    };
+    let pristine = both_saved(&sb);
+    let empty = std::env::temp_dir().join(format!("fwdsl-empty-path-{}", sb.server.name()));
+    std::fs::create_dir_all(&empty).unwrap();
+    // `env` sets the child's PATH; `ip` and `env` themselves are found on ours.
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", sb.server.name(), "env"])
+        .arg(format!("PATH={}", empty.display()))
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "without_iptables_apply_is_a_typed_error_and_nothing_changes",
+            "--test-threads=1",
+        ])
+        .env(NO_IPTABLES_CHILD, "1")
+        .status()
+        .unwrap();
+    std::fs::remove_dir_all(&empty).unwrap();
+    assert!(
+        status.success(),
+        "the child without iptables failed its assertions"
+    );
+    assert_eq!(both_saved(&sb), pristine);
+}
