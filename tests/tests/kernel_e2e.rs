@@ -504,13 +504,38 @@ fn guards_refuse_before_anything_changes() {
     ));
 }
 
-/// Set in the child process that runs without CAP_NET_ADMIN.
-const NO_CAP_CHILD: &str = "FWDSL_TEST_CHILD_WITHOUT_NET_ADMIN";
+/// Names, in a child process, the test it was started to run as a child.
+const CHILD: &str = "FWDSL_TEST_CHILD";
+
+fn is_child(test: &str) -> bool {
+    std::env::var_os(CHILD).is_some_and(|v| v == test)
+}
+
+/// Reruns this test binary's `test` inside the sandbox's server namespace, behind
+/// `wrapper` (a program that changes what the child may do), and asserts it passed and
+/// that the server's rules did not change.
+fn run_child_in_sandbox(sb: &Sandbox, test: &str, wrapper: &[String]) {
+    let pristine = both_saved(sb);
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", sb.server.name()])
+        .args(wrapper)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1"])
+        .env(CHILD, test)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the child running `{test}` failed its assertions"
+    );
+    assert_eq!(both_saved(sb), pristine);
+}
 
 #[test]
 fn without_net_admin_apply_is_refused_and_nothing_changes() {
+    const TEST: &str = "without_net_admin_apply_is_refused_and_nothing_changes";
     let policy = fwdsl::firewall! { allow ssh; drop all; };
-    if std::env::var_os(NO_CAP_CHILD).is_some() {
+    if is_child(TEST) {
         // The child: inside the sandbox namespace, stripped of CAP_NET_ADMIN.
         let err = Firewall::new()
             .ssh_connection(None)
@@ -522,31 +547,12 @@ fn without_net_admin_apply_is_refused_and_nothing_changes() {
     let Some(sb) = sandbox("fwdsl-nocap") else {
         return;
     };
-    let pristine = both_saved(&sb);
-    let exe = std::env::current_exe().unwrap();
-    let status = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            sb.server.name(),
-            "setpriv",
-            "--inh-caps=-net_admin",
-            "--bounding-set=-net_admin",
-        ])
-        .arg(exe)
-        .args([
-            "--exact",
-            "without_net_admin_apply_is_refused_and_nothing_changes",
-            "--test-threads=1",
-        ])
-        .env(NO_CAP_CHILD, "1")
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "the child without CAP_NET_ADMIN failed its assertions"
-    );
-    assert_eq!(both_saved(&sb), pristine);
+    let wrapper = [
+        "setpriv",
+        "--inh-caps=-net_admin",
+        "--bounding-set=-net_admin",
+    ];
+    run_child_in_sandbox(&sb, TEST, &wrapper.map(String::from));
 }
 
 fn ipsets(sb: &Sandbox) -> String {
@@ -619,13 +625,11 @@ fn long_lists_become_ipsets_that_apply_creates_reuses_and_removes() {
     assert!(!ipsets(&sb).contains("fwdsl-"), "{}", ipsets(&sb));
 }
 
-/// Set in the child process that runs with no iptables on its PATH.
-const NO_IPTABLES_CHILD: &str = "FWDSL_TEST_CHILD_WITHOUT_IPTABLES";
-
 #[test]
 fn without_iptables_apply_is_a_typed_error_and_nothing_changes() {
+    const TEST: &str = "without_iptables_apply_is_a_typed_error_and_nothing_changes";
     let policy = fwdsl::firewall! { allow ssh; drop all; };
-    if std::env::var_os(NO_IPTABLES_CHILD).is_some() {
+    if is_child(TEST) {
         // The child: inside the sandbox namespace, with an empty PATH.
         let err = Firewall::new()
             .ssh_connection(None)
@@ -644,26 +648,13 @@ fn without_iptables_apply_is_a_typed_error_and_nothing_changes() {
     let Some(sb) = sandbox("fwdsl-nobin") else {
         return;
     };
-    let pristine = both_saved(&sb);
     let empty = std::env::temp_dir().join(format!("fwdsl-empty-path-{}", sb.server.name()));
     std::fs::create_dir_all(&empty).unwrap();
     // `env` sets the child's PATH; `ip` and `env` themselves are found on ours.
-    let status = std::process::Command::new("ip")
-        .args(["netns", "exec", sb.server.name(), "env"])
-        .arg(format!("PATH={}", empty.display()))
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "without_iptables_apply_is_a_typed_error_and_nothing_changes",
-            "--test-threads=1",
-        ])
-        .env(NO_IPTABLES_CHILD, "1")
-        .status()
-        .unwrap();
-    std::fs::remove_dir_all(&empty).unwrap();
-    assert!(
-        status.success(),
-        "the child without iptables failed its assertions"
+    run_child_in_sandbox(
+        &sb,
+        TEST,
+        &["env".into(), format!("PATH={}", empty.display())],
     );
-    assert_eq!(both_saved(&sb), pristine);
+    std::fs::remove_dir_all(&empty).unwrap();
 }
