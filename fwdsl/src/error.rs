@@ -146,9 +146,53 @@ pub enum Error {
     /// `apply_with_confirm` got no confirmation in time and put the previous rules back.
     #[error("the new rules were not confirmed within {0:?}; the previous rules are back")]
     NotConfirmed(std::time::Duration),
-    /// A sandbox-only firewall handle was used in the machine's own network namespace.
-    #[error("refusing to change the firewall of the machine's own network namespace: this handle is for network namespaces only")]
-    RootNamespace,
+    /// A namespaces-only firewall handle ([`Firewall::namespaces_only`](crate::Firewall::namespaces_only))
+    /// could not show that it is outside the machine's own network namespace.
+    #[error("refusing to change the firewall: this handle is for network namespaces only, and {0}; nothing was changed")]
+    RootNamespace(String),
+    /// Another fwdsl operation in this network namespace (or the watchdog of an
+    /// unconfirmed apply) held fwdsl's lock for longer than fwdsl waits.
+    #[error(
+        "another fwdsl operation holds {path} ({holder}); waited {waited:?}, nothing was changed"
+    )]
+    Busy {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// How long fwdsl waited.
+        waited: std::time::Duration,
+        /// Who holds it, as the holder wrote it.
+        holder: String,
+    },
+    /// A command ran longer than [`Firewall::command_timeout`](crate::Firewall::command_timeout)
+    /// and was ended. From `apply`, the previous rules are back.
+    #[error("`{command}` did not finish within {waited:?} and was ended")]
+    Timeout {
+        /// The command line.
+        command: String,
+        /// How long it was given.
+        waited: std::time::Duration,
+    },
+    /// The watchdog of an unconfirmed apply had already put the previous rules back.
+    #[error("too late: the unconfirmed rules were already reverted by their watchdog")]
+    Reverted,
+    /// `uninstall` refused: a rule that is not fwdsl's jumps into an fwdsl chain.
+    #[error("refusing to uninstall: `{rule}` jumps into an fwdsl chain (remove it first); nothing was changed")]
+    InUse {
+        /// The foreign rule, as `iptables -S` prints it.
+        rule: String,
+    },
+    /// A rule text given to `remove_rule` reads the same for several rules (long
+    /// lists are shortened in rule texts).
+    #[error("`{text}` names rules {numbers:?}; remove by number instead; nothing was changed")]
+    AmbiguousRule {
+        /// The text given.
+        text: String,
+        /// The policy rule numbers it matches.
+        numbers: Vec<usize>,
+    },
+    /// `$SSH_CONNECTION` is set but cannot be read, so the session cannot be protected.
+    #[error("refusing to apply: SSH_CONNECTION=`{0}` cannot be read as `client port server port`, so the session cannot be checked; nothing was changed (force the apply to override)")]
+    UnreadableSession(String),
     /// No live fwdsl rule matches what was asked to be removed.
     #[error("no live fwdsl rule matches {0}")]
     NoSuchRule(String),

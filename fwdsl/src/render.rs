@@ -171,7 +171,12 @@ pub(crate) fn restore_text(chain: &str, rules: &[RenderedRule]) -> String {
 }
 
 /// ICMPv6 types IPv6 cannot work without (router and neighbour solicitation and
-/// advertisement), by number as `ip6tables -S` prints them.
+/// advertisement), by number as `ip6tables -S` prints them, accepted ahead of the
+/// policy's rules only with hop limit 255: RFC 4861 makes hosts discard neighbour
+/// discovery with any other, and a packet from off the link cannot arrive with it (every
+/// router on the way lowers it). So a banned or remote source gains nothing from them;
+/// an on-link neighbour the policy bans can still resolve addresses, which it can do
+/// by ARP on IPv4 anyway.
 fn neighbour_discovery() -> Vec<RenderedRule> {
     [
         ("133", "router-solicitation"),
@@ -183,11 +188,22 @@ fn neighbour_discovery() -> Vec<RenderedRule> {
     .map(|(number, kind)| RenderedRule {
         rule: None,
         family: Family::V6,
-        args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", number])
-            .into_iter()
-            .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
-            .chain(strings(&["-j", "ACCEPT"]))
-            .collect(),
+        args: strings(&[
+            "-p",
+            "ipv6-icmp",
+            "-m",
+            "icmp6",
+            "--icmpv6-type",
+            number,
+            "-m",
+            "hl",
+            "--hl-eq",
+            "255",
+        ])
+        .into_iter()
+        .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
+        .chain(strings(&["-j", "ACCEPT"]))
+        .collect(),
     })
     .collect()
 }
@@ -292,6 +308,10 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                         let mut sets = Vec::new();
                         for (arg, flag, direction) in [(src, "-s", "src"), (dst, "-d", "dst")] {
                             match arg {
+                                // `-s 0.0.0.0/0` matches every packet of the family and
+                                // `iptables -S` leaves it out: so does fwdsl, or the
+                                // live rule would never compare equal.
+                                Some(AddressArg::Net(net)) if net.prefix_len() == 0 => {}
                                 Some(AddressArg::Net(net)) => {
                                     args.extend([flag.into(), net_arg(net)])
                                 }

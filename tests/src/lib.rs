@@ -29,6 +29,7 @@ pub fn large_policy(n: usize) -> String {
     text
 }
 
+pub mod child;
 pub mod probe;
 
 /// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its

@@ -27,8 +27,8 @@ pub(crate) fn check_permissions(namespaces_only: bool) -> Result<(), Error> {
     if !has_net_admin(&status) {
         return Err(Error::NotPermitted);
     }
-    if namespaces_only && !in_own_namespace() {
-        return Err(Error::RootNamespace);
+    if namespaces_only {
+        outside_machine_namespace().map_err(Error::RootNamespace)?;
     }
     Ok(())
 }
@@ -41,17 +41,45 @@ pub(crate) fn namespace_id() -> Option<u64> {
 }
 
 /// Whether the calling thread (whose namespace fwdsl's iptables processes inherit) is
-/// in a network namespace other than the one this process started in and, where it
-/// can be read, other than PID 1's.
+/// shown to be outside the machine's own network namespace.
 pub(crate) fn in_own_namespace() -> bool {
-    let inode = |path: &str| std::fs::metadata(path).map(|m| m.ino()).ok();
-    let Some(thread) = inode("/proc/thread-self/ns/net") else {
-        return false;
-    };
-    // /proc/self is the main thread's view: the namespace the process started in.
-    let started = inode("/proc/self/ns/net");
-    started.is_some_and(|s| s != thread)
-        && inode("/proc/1/ns/net").is_none_or(|init| init != thread)
+    outside_machine_namespace().is_ok()
+}
+
+/// Shows that the calling thread is not in the machine's own network namespace, or
+/// says precisely why it cannot. The machine's namespace is PID 1's where that can be
+/// read; where it cannot (a container, `hidepid`), a namespace made by `ip netns add`
+/// (bound under /run/netns) is recognisably not the machine's, whether this process
+/// entered it with setns(2) or was started in it by `ip netns exec`.
+fn outside_machine_namespace() -> Result<(), String> {
+    let thread = namespace_id().ok_or(
+        "the calling thread's network namespace cannot be read from /proc/thread-self/ns/net",
+    )?;
+    match std::fs::metadata("/proc/1/ns/net") {
+        Ok(init) if init.ino() == thread => Err(format!(
+            "the calling thread is in PID 1's network namespace (net:[{thread}]), the machine's own"
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if named_namespaces().contains(&thread) => {
+            let _ = e;
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "PID 1's network namespace cannot be read ({e}), and the calling thread's \
+             (net:[{thread}]) is not one of the named namespaces in /run/netns"
+        )),
+    }
+}
+
+/// The inodes of the namespaces `ip netns add` created.
+fn named_namespaces() -> Vec<u64> {
+    std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::metadata(entry.path()).ok())
+        .map(|m| m.ino())
+        .collect()
 }
 
 /// Waits, at most `timeout`, until no other program holds the xtables lock. The
@@ -93,34 +121,115 @@ fn try_lock(file: &File) -> bool {
     }
 }
 
-/// The session `$SSH_CONNECTION` describes: `client_ip client_port server_ip server_port`.
-fn parse_session(connection: &str) -> Option<(IpAddr, u16, IpAddr, u16)> {
-    let mut parts = connection.split_whitespace();
-    let client = parts.next()?.parse().ok()?;
-    let client_port = parts.next()?.parse().ok()?;
-    let server = parts.next()?.parse().ok()?;
-    let server_port = parts.next()?.parse().ok()?;
-    Some((client, client_port, server, server_port))
+/// The session `$SSH_CONNECTION` describes: `client_ip client_port server_ip
+/// server_port`, with addresses as sshd writes them (possibly bracketed, with a zone
+/// `%iface` on link-local ones, or IPv4-mapped on a dual-stack socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Session {
+    client: IpAddr,
+    client_port: u16,
+    server: IpAddr,
+    server_port: u16,
+    /// The interface of a link-local address's zone.
+    zone: Option<String>,
+}
+
+/// An address as sshd may write it, with its zone; IPv4-mapped IPv6 addresses become
+/// the IPv4 addresses they are (the kernel's IPv4 rules see them).
+fn parse_address(text: &str) -> Option<(IpAddr, Option<String>)> {
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    let (address, zone) = match text.split_once('%') {
+        Some((a, z)) if !z.is_empty() => (a, Some(z.to_string())),
+        Some(_) => return None,
+        None => (text, None),
+    };
+    let address: IpAddr = address.parse().ok()?;
+    Some((address.to_canonical(), zone))
+}
+
+fn parse_session(connection: &str) -> Option<Session> {
+    let parts: Vec<&str> = connection.split_whitespace().collect();
+    let [client, client_port, server, server_port] = parts[..] else {
+        return None;
+    };
+    let (client, client_zone) = parse_address(client)?;
+    let (server, server_zone) = parse_address(server)?;
+    if client.is_ipv4() != server.is_ipv4() {
+        return None;
+    }
+    Some(Session {
+        client,
+        client_port: client_port.parse().ok()?,
+        server,
+        server_port: server_port.parse().ok()?,
+        zone: server_zone.or(client_zone),
+    })
+}
+
+/// The interface that holds `address` (`ip -o addr`), if it can be found.
+fn interface_of(address: IpAddr) -> Option<String> {
+    if address.is_loopback() {
+        return Some("lo".into());
+    }
+    let output = std::process::Command::new("ip")
+        .args(["-o", "addr", "show"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let net = fields.get(3)?;
+            let ours = net.split('/').next()?.parse::<IpAddr>().ok()? == address;
+            ours.then(|| fields[1].split('@').next().unwrap_or(fields[1]).to_string())
+        })
 }
 
 /// Refuses a policy that would drop the current SSH session's packets, or a new
-/// connection from the same client (the reconnect after a dropped session).
+/// connection from the same client (the reconnect after a dropped session), on the
+/// interface the session comes in on. Where that interface cannot be found, every
+/// interface the policy names is tried, so that the check fails closed.
 pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result<(), Error> {
-    let Some((client, client_port, server, server_port)) = connection.and_then(parse_session)
-    else {
+    let Some(connection) = connection else {
         return Ok(());
     };
-    let new = Packet::tcp(client, server_port)
-        .sport(client_port)
-        .dst(server);
-    for packet in [new.clone().established(), new] {
-        let decision = policy.decide(&packet);
-        if decision.action() != Action::Allow {
-            return Err(Error::WouldCutSession {
-                rule: RuleRef::new(decision.index, decision.rule),
-                client,
-                port: server_port,
-            });
+    let session = parse_session(connection)
+        .ok_or_else(|| Error::UnreadableSession(connection.to_string()))?;
+    let interfaces: Vec<Option<String>> = match session
+        .zone
+        .clone()
+        .or_else(|| interface_of(session.server))
+    {
+        Some(iface) => vec![Some(iface)],
+        None => std::iter::once(None)
+            .chain(
+                policy
+                    .rules()
+                    .iter()
+                    .filter_map(|r| r.matches.iface.as_deref())
+                    .map(|i| Some(i.to_string())),
+            )
+            .collect(),
+    };
+    for iface in interfaces {
+        let mut new = Packet::tcp(session.client, session.server_port)
+            .sport(session.client_port)
+            .dst(session.server);
+        if let Some(iface) = iface {
+            new = new.iface(iface);
+        }
+        for packet in [new.clone().established(), new] {
+            let decision = policy.decide(&packet);
+            if decision.action() != Action::Allow {
+                return Err(Error::WouldCutSession {
+                    rule: RuleRef::new(decision.index, decision.rule),
+                    client: session.client,
+                    port: session.server_port,
+                });
+            }
         }
     }
     Ok(())
@@ -150,6 +259,44 @@ mod tests {
             "{err}"
         );
         let keeps = crate::firewall! { allow tcp 22; drop all; };
+        let ipv4_ban = crate::firewall! { drop src 198.51.100.7; allow tcp 22; drop all; };
+        let mapped = check_session(
+            &ipv4_ban,
+            Some("::ffff:198.51.100.7 50022 ::ffff:192.0.2.1 22"),
+        );
+        assert!(
+            matches!(mapped, Err(Error::WouldCutSession { .. })),
+            "{mapped:?}"
+        );
+        let on_iface =
+            Policy::parse("ssh none;\ndrop in veth7 tcp 22;\nallow tcp 22;\ndrop all;").unwrap();
+        let zoned = check_session(&on_iface, Some("fe80::2%veth7 50022 fe80::1%veth7 22"));
+        assert!(
+            matches!(zoned, Err(Error::WouldCutSession { .. })),
+            "{zoned:?}"
+        );
+        // An address on no interface here: every interface the policy names is tried.
+        let unknown = check_session(&on_iface, Some("198.51.100.9 50022 203.0.113.77 22"));
+        assert!(
+            matches!(unknown, Err(Error::WouldCutSession { .. })),
+            "{unknown:?}"
+        );
+        for unreadable in [
+            "",
+            "198.51.100.7 50022 192.0.2.1",
+            "a b c d",
+            "fe80::2% 1 fe80::1 22",
+            "198.51.100.7 1 ::1 22",
+        ] {
+            assert!(
+                matches!(
+                    check_session(&keeps, Some(unreadable)),
+                    Err(Error::UnreadableSession(_))
+                ),
+                "{unreadable:?}"
+            );
+        }
+        assert!(check_session(&keeps, Some("[2001:db8::2] 50022 [2001:db8::1] 22")).is_ok());
         assert!(check_session(&keeps, Some("198.51.100.7 50022 192.0.2.1 22")).is_ok());
         assert!(check_session(&policy, None).is_ok());
     }

@@ -1,92 +1,98 @@
 //! The ipsets long address lists render to: created before the rules that use them,
-//! destroyed once no live rule does. Sets are named after their contents, so an
-//! existing set of the right name already holds the right members.
+//! and collected once no rule of either family refers to them (also those a crashed
+//! apply left behind). Sets are named after their contents, so an existing set of the
+//! right name already holds the right members.
 
-use crate::error::{Error, FailedCommand};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use super::exec;
+use crate::error::Error;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 const IPSET: &str = "ipset";
 
-fn run(args: &[&str], input: Option<&str>) -> Result<Output, Error> {
-    let missing = |e: std::io::Error| Error::IptablesMissing {
-        binary: IPSET.into(),
-        reason: e.to_string(),
-    };
-    let mut child = Command::new(IPSET)
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(missing)?;
-    if let Some(input) = input {
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(input.as_bytes())
-            .map_err(missing)?;
+/// The ipset commands, each bounded in time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sets {
+    pub timeout: Duration,
+}
+
+impl Sets {
+    /// Names of the fwdsl sets that exist.
+    pub(crate) fn existing(&self) -> Result<BTreeSet<String>, Error> {
+        let output = exec::run_ok(IPSET, &["list", "-n"], None, self.timeout)?;
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.starts_with("fwdsl-"))
+            .map(String::from)
+            .collect())
     }
-    let output = child.wait_with_output().map_err(missing)?;
-    if !output.status.success() {
-        return Err(Error::Iptables(Box::new(FailedCommand {
-            command: format!("{IPSET} {}", args.join(" ")),
-            rule: None,
-            code: output.status.code(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        })));
+
+    /// Creates and fills sets from `ipset restore` input.
+    pub(crate) fn restore(&self, text: &str) -> Result<(), Error> {
+        exec::run_ok(IPSET, &["restore"], Some(text.as_bytes()), self.timeout).map(|_| ())
     }
-    Ok(output)
-}
 
-/// Names of the sets that exist.
-pub(crate) fn existing() -> Result<Vec<String>, Error> {
-    let output = run(&["list", "-n"], None)?;
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(String::from)
-        .collect())
-}
-
-/// Creates and fills sets from `ipset restore` input.
-pub(crate) fn restore(text: &str) -> Result<(), Error> {
-    run(&["restore"], Some(text)).map(|_| ())
-}
-
-/// The `ipset restore` input that recreates `names` as they are now.
-pub(crate) fn save(names: &[String]) -> Result<String, Error> {
-    let mut text = String::new();
-    for name in names {
-        text.push_str(&String::from_utf8_lossy(
-            &run(&["save", name], None)?.stdout,
-        ));
+    /// Destroys sets. Under iptables-nft a set stays "in use by a kernel component" for
+    /// a moment after the last rule using it went: that is waited out, briefly.
+    pub(crate) fn destroy(&self, names: &[String]) -> Result<(), Error> {
+        for name in names {
+            let start = Instant::now();
+            loop {
+                match exec::run_ok(IPSET, &["destroy", name], None, self.timeout) {
+                    Ok(_) => break,
+                    Err(Error::Iptables(failed))
+                        if failed.stderr.contains("in use")
+                            && start.elapsed() < Duration::from_secs(3) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
     }
-    // Recreating must not fail on a set that survived.
-    Ok(text.lines().map(|l| format!("{l} -exist\n")).collect())
-}
 
-pub(crate) fn destroy(names: &[String]) -> Result<(), Error> {
-    for name in names {
-        run(&["destroy", name], None)?;
+    /// Destroys the sets in `existing` that are not `used`; returns those it
+    /// destroyed. Best effort: a set that cannot go now is collected by a later apply.
+    pub(crate) fn collect(
+        &self,
+        existing: &BTreeSet<String>,
+        used: &BTreeSet<String>,
+    ) -> Vec<String> {
+        existing
+            .difference(used)
+            .filter(|name| self.destroy(std::slice::from_ref(*name)).is_ok())
+            .cloned()
+            .collect()
     }
-    Ok(())
 }
 
-/// The fwdsl sets that rules (`-A …` lines) refer to.
-pub(crate) fn referenced<'a>(rules: impl IntoIterator<Item = &'a String>) -> Vec<String> {
-    let mut names: Vec<String> = rules
-        .into_iter()
-        .filter_map(|rule| rule.split("--match-set ").nth(1))
+/// The fwdsl sets `rules` (`-A …` lines) refer to.
+pub(crate) fn used_by<'a>(rules: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
+    rules.into_iter().flat_map(|r| referenced(r)).collect()
+}
+
+/// The fwdsl sets one rule (an `-A …` line) refers to: a rule with a source list and
+/// a destination list refers to two.
+pub(crate) fn referenced(rule: &str) -> Vec<String> {
+    rule.split("--match-set ")
+        .skip(1)
         .filter_map(|rest| rest.split(' ').next())
         .filter(|name| name.starts_with("fwdsl-"))
         .map(String::from)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_set_of_a_rule_is_found() {
+        let rule =
+            "-A FWDSL-G-1 -m set --match-set fwdsl-a src -m set --match-set fwdsl-b dst -j DROP";
+        assert_eq!(referenced(rule), ["fwdsl-a", "fwdsl-b"]);
+        assert!(referenced("-A X -m set --match-set blocklist src -j DROP").is_empty());
+    }
 }

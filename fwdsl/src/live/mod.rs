@@ -1,43 +1,39 @@
 //! The live host: apply a policy atomically and reversibly, inspect what is installed,
-//! save it, remove rules, uninstall. Everything stays inside fwdsl's own chains:
+//! save it, remove rules, uninstall. Everything stays inside fwdsl's own chains
+//! ([`layout`] shows them), and every operation holds the network namespace's fwdsl
+//! lock ([`lock`]) from its first read to its last change.
 //!
-//! ```text
-//! INPUT:        -A INPUT -m comment --comment "fwdsl:hook" -j FWDSL-INPUT    (one jump, added once)
-//! FWDSL-INPUT:  -A FWDSL-INPUT -m comment --comment "fwdsl:generation" -j FWDSL-G-<hash>
-//! FWDSL-G-<hash>: the policy's rules
-//! ```
-//!
-//! An apply builds the new generation chain while the old one still serves, switches the
-//! single jump in `FWDSL-INPUT` with one `iptables -R`, and only then removes the old
-//! chain; any failure takes every step back.
+//! - [`apply`]: the policy's generation chain and the switch to it, one
+//!   `iptables-restore` transaction per family; confirm-or-revert through a
+//!   [`watchdog`] process.
+//! - [`inspect`]: status and plan, read from one listing per family.
+//! - [`remove`]: remove one rule, flush, uninstall.
 
+mod apply;
+mod exec;
 mod guard;
+mod inspect;
 mod ipset;
-#[cfg(feature = "sandbox")]
-pub(crate) use guard::{has_net_admin, in_own_namespace};
+mod layout;
+mod lock;
+mod remove;
 mod runner;
 mod save;
 mod txn;
+mod watchdog;
 
+#[cfg(feature = "sandbox")]
+pub(crate) use guard::{has_net_admin, in_own_namespace};
 pub use save::{SaveReport, SaveTarget};
 
-use crate::error::{Error, RuleRef};
-use crate::render::{fnv1a, RenderedRule, CHAIN, COMMENT_PREFIX};
+use crate::error::Error;
 use crate::Policy;
 use fwdsl_core::Family;
-use runner::{Context, Runner, Table};
+use ipset::Sets;
+use lock::NsLock;
+use runner::Runner;
 use std::path::PathBuf;
 use std::time::Duration;
-use txn::{Txn, Undo};
-
-/// The rule in `INPUT` that sends packets to fwdsl.
-const HOOK: &str = "-m comment --comment \"fwdsl:hook\" -j FWDSL-INPUT";
-/// Prefix of generation chains.
-const GENERATION_PREFIX: &str = "FWDSL-G-";
-
-fn jump_to(chain: &str) -> String {
-    format!("-m comment --comment \"fwdsl:generation\" -j {chain}")
-}
 
 /// How rules reach a new generation chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +120,8 @@ pub struct Firewall {
     families: Vec<Family>,
     lock_path: PathBuf,
     lock_timeout: Duration,
+    command_timeout: Duration,
+    state_dir: PathBuf,
     batch_above: usize,
     namespaces_only: bool,
     ssh_connection: Option<String>,
@@ -137,6 +135,8 @@ impl Default for Firewall {
             families: vec![Family::V4, Family::V6],
             lock_path: PathBuf::from("/run/xtables.lock"),
             lock_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(60),
+            state_dir: PathBuf::from("/run/fwdsl"),
             batch_above: 0,
             namespaces_only: false,
             ssh_connection: std::env::var("SSH_CONNECTION").ok(),
@@ -144,6 +144,15 @@ impl Default for Firewall {
             fault: None,
         }
     }
+}
+
+/// What an operation works with: the families' runners, the ipset commands, the
+/// namespace it is in, and that namespace's fwdsl lock, held until this is dropped.
+struct Session {
+    runners: Vec<Runner>,
+    sets: Sets,
+    ns: u64,
+    lock: NsLock,
 }
 
 impl Firewall {
@@ -158,24 +167,42 @@ impl Firewall {
         self
     }
 
-    /// The xtables lock and how long to wait for another program to release it.
+    /// The xtables lock and how long to wait for another program to release it; the
+    /// same bound applies to waiting for another fwdsl process in this network
+    /// namespace (default: 10 s each).
     pub fn lock(mut self, path: impl Into<PathBuf>, timeout: Duration) -> Self {
         self.lock_path = path.into();
         self.lock_timeout = timeout;
         self
     }
 
+    /// How long one iptables or ipset command may run before it is ended and the
+    /// operation fails with [`Error::Timeout`] (default: 60 s). A listing can stall
+    /// for minutes while other programs churn the rules.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// Where fwdsl keeps its per-namespace lock and pending reverts (default:
+    /// `/run/fwdsl`, cleared at boot as it should be).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
     /// Generations of more than `rules` iptables rules load in one
-    /// `iptables-restore --noflush` transaction, smaller ones one `iptables -A` at a
-    /// time through the `iptables` crate. The default, 0, always batches: it is 10 to 40
-    /// times faster at every size measured (BENCHMARKS.md) and loads all or nothing.
+    /// `iptables-restore --noflush` transaction together with the switch, smaller ones
+    /// one `iptables -A` at a time through the `iptables` crate before it. The default,
+    /// 0, always batches: it is 10 to 40 times faster at every size measured
+    /// (BENCHMARKS.md) and loads all or nothing.
     pub fn batch_above(mut self, rules: usize) -> Self {
         self.batch_above = rules;
         self
     }
 
-    /// Refuses every change in the machine's own network namespace (that of PID 1):
-    /// for tests and sandboxes, so that no mistake can reach the real host's firewall.
+    /// Refuses every change in the machine's own network namespace: for tests and
+    /// sandboxes, so that no mistake can reach the real host's firewall.
     pub fn namespaces_only(mut self) -> Self {
         self.namespaces_only = true;
         self
@@ -202,26 +229,45 @@ impl Firewall {
     }
 
     fn runners(&self) -> Result<Vec<Runner>, Error> {
-        guard::check_permissions(self.namespaces_only)?;
-        let runners = self
-            .families
+        self.families
             .iter()
-            .map(|&f| Runner::new(f))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|&f| Runner::new(f, self.command_timeout))
+            .collect()
+    }
+
+    fn sets(&self) -> Sets {
+        Sets {
+            timeout: self.command_timeout,
+        }
+    }
+
+    /// Everything checked before a change, then the namespace's lock.
+    fn session(&self) -> Result<Session, Error> {
+        guard::check_permissions(self.namespaces_only)?;
+        let runners = self.runners()?;
         guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
-        Ok(runners)
+        let ns = guard::namespace_id().unwrap_or(0);
+        let lock = NsLock::acquire(&self.state_dir, ns, self.lock_timeout)?;
+        Ok(Session {
+            runners,
+            sets: self.sets(),
+            ns,
+            lock,
+        })
     }
 
     /// Makes `policy` the live firewall: atomically, idempotently, and with every step
     /// taken back if one fails.
     pub fn apply(&self, policy: &Policy) -> Result<ApplyReport, Error> {
-        self.apply_inner(policy, None::<(Duration, fn() -> bool)>)
+        apply::apply(self, policy, apply::Confirm::<fn() -> bool>::No)
     }
 
     /// Applies `policy`, then keeps it only if `confirm` returns `true` within
     /// `timeout`; otherwise (or if it returns `false`) puts the previous rules back and
     /// returns [`Error::NotConfirmed`]. As `iptables-apply` does, for changes made over
-    /// the very connection the new rules could cut.
+    /// the very connection the new rules could cut. The revert does not depend on this
+    /// process: a watchdog process reverts at the end of the window even if this one
+    /// has died.
     pub fn apply_with_confirm<F>(
         &self,
         policy: &Policy,
@@ -231,488 +277,73 @@ impl Firewall {
     where
         F: FnOnce() -> bool + Send + 'static,
     {
-        self.apply_inner(policy, Some((timeout, confirm)))
+        apply::apply(self, policy, apply::Confirm::Wait(timeout, confirm))
     }
 
-    fn apply_inner<F>(
+    /// Applies `policy` and returns at once, leaving a watchdog process that puts the
+    /// previous rules back after `timeout` unless [`Firewall::confirm`] is called
+    /// before (from this process or any other, over a new SSH connection say). Until
+    /// then other fwdsl operations in this namespace wait for it.
+    pub fn apply_unconfirmed(
         &self,
         policy: &Policy,
-        confirm: Option<(Duration, F)>,
-    ) -> Result<ApplyReport, Error>
-    where
-        F: FnOnce() -> bool + Send + 'static,
-    {
-        if !self.force {
-            guard::check_session(policy, self.ssh_connection.as_deref())?;
-        }
-        let runners = self.runners()?;
-        let mut txn = Txn::new(&runners, self.fault);
-        match self.transact(&mut txn, &runners, policy, confirm) {
-            Ok(families) => Ok(ApplyReport {
-                changed: txn.commands > 0,
-                commands: txn.commands,
-                families,
-            }),
-            // Whatever failed (a step, or the confirmation that never came), every
-            // change made so far is taken back.
-            Err(e) => Err(txn.abort(e)),
-        }
-    }
-
-    /// The steps of an apply, in order; the caller rolls back on any error.
-    fn transact<F>(
-        &self,
-        txn: &mut Txn<'_>,
-        runners: &[Runner],
-        policy: &Policy,
-        confirm: Option<(Duration, F)>,
-    ) -> Result<Vec<FamilyReport>, Error>
-    where
-        F: FnOnce() -> bool + Send + 'static,
-    {
-        create_sets(txn, policy, &self.families)?;
-        let tables = snapshots(runners)?;
-        let mut reports = Vec::new();
-        let mut retire = Vec::new();
-        for (f, (runner, table)) in runners.iter().zip(&tables).enumerate() {
-            let (report, old) = build_generation(txn, f, runner, table, policy, self.batch_above)?;
-            reports.push(report);
-            retire.extend(old.map(|old| (f, old)));
-        }
-        if let Some((timeout, confirm)) = confirm {
-            if !confirmed(timeout, confirm) {
-                return Err(Error::NotConfirmed(timeout));
-            }
-        }
-        let stale = stale_sets(
+        timeout: Duration,
+    ) -> Result<ApplyReport, Error> {
+        apply::apply(
+            self,
             policy,
-            &self.families,
-            retire.iter().flat_map(|(_, (_, rules))| rules),
-        );
-        for (f, old) in &retire {
-            retire_chain(txn, *f, old)?;
+            apply::Confirm::<fn() -> bool>::Detached(timeout),
+        )
+    }
+
+    /// Keeps the rules of a pending [`Firewall::apply_unconfirmed`]: `Ok(true)` when a
+    /// revert was pending and is cancelled, `Ok(false)` when none was pending, and
+    /// [`Error::Reverted`] when it came too late.
+    pub fn confirm(&self) -> Result<bool, Error> {
+        guard::check_permissions(self.namespaces_only)?;
+        let ns = guard::namespace_id().unwrap_or(0);
+        let confirmed = watchdog::confirm_pending(&self.state_dir, ns)?;
+        if confirmed {
+            // The watchdog is gone once its lock is free; then collect the sets the
+            // replaced rules used.
+            let session = self.session()?;
+            apply::collect_sets(&session)?;
         }
-        destroy_sets(txn, stale)?;
-        Ok(reports)
+        Ok(confirmed)
     }
 
     /// What is installed now.
     pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
-        let runners = self
-            .families
-            .iter()
-            .map(|&f| Runner::new(f))
-            .collect::<Result<Vec<_>, _>>()?;
-        runners
-            .iter()
-            .map(|r| Ok(read_status(r, &r.table()?)))
-            .collect()
+        inspect::status(&self.runners()?)
     }
 
     /// What applying `policy` would add and remove, per family.
     pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
-        let mut plans = Vec::new();
-        for status in self.status()? {
-            let wanted: Vec<String> = policy
-                .iptables_rules(status.family)
-                .iter()
-                .map(RenderedRule::to_command_line)
-                .collect();
-            let live: Vec<String> = status.rules.iter().map(|r| strip_append(&r.spec)).collect();
-            plans.push(FamilyPlan {
-                family: status.family,
-                add: wanted
-                    .iter()
-                    .filter(|w| !live.contains(w))
-                    .cloned()
-                    .collect(),
-                remove: live
-                    .iter()
-                    .filter(|l| !wanted.contains(l))
-                    .cloned()
-                    .collect(),
-                hook: !status.hooked,
-            });
-        }
-        Ok(plans)
+        inspect::plan(&self.runners()?, policy)
     }
 
-    /// Removes live rules of one policy rule, by number or text, from every family;
-    /// returns how many iptables rules went.
+    /// Removes live rules of one policy rule, by number or by its full text, from
+    /// every family; returns how many iptables rules went.
     pub fn remove_rule(&self, which: &RuleSelector) -> Result<usize, Error> {
-        let runners = self.runners()?;
-        let mut removed = 0;
-        for runner in &runners {
-            let status = read_status(runner, &runner.table()?);
-            let Some(chain) = &status.chain else { continue };
-            for rule in &status.rules {
-                let hit = match which {
-                    RuleSelector::Number(n) => rule.number == Some(*n),
-                    RuleSelector::Text(text) => {
-                        rule.number.is_some()
-                            && comment_text(&rule.spec).as_deref() == Some(text.as_str())
-                    }
-                };
-                if hit {
-                    runner.delete(chain, &strip_append(&rule.spec), &Context::default())?;
-                    removed += 1;
-                }
-            }
-        }
-        if removed == 0 {
-            return Err(Error::NoSuchRule(match which {
-                RuleSelector::Number(n) => format!("rule number {n}"),
-                RuleSelector::Text(t) => format!("`{t}`"),
-            }));
-        }
-        Ok(removed)
+        remove::remove_rule(&self.session()?, which)
     }
 
     /// Removes every fwdsl rule but keeps the chains and the hook (`iptables -F`, for
     /// fwdsl's chain only): packets go on to the rest of `INPUT`.
     pub fn flush(&self) -> Result<(), Error> {
-        for runner in &self.runners()? {
-            if let Some(chain) = read_status(runner, &runner.table()?).chain {
-                runner.flush_chain(&chain)?;
-            }
-        }
-        Ok(())
+        remove::flush(&self.session()?)
     }
 
-    /// Removes the hook and every fwdsl chain; other rules stay as they are.
+    /// Removes the hook and every fwdsl chain and set, all or nothing; other rules
+    /// stay as they are. Refuses ([`Error::InUse`]) while a foreign rule jumps into an
+    /// fwdsl chain.
     pub fn uninstall(&self) -> Result<(), Error> {
-        let mut sets = Vec::new();
-        for runner in &self.runners()? {
-            let table = runner.table()?;
-            if hooked(&table) {
-                runner.delete("INPUT", HOOK, &Context::default())?;
-            }
-            if table.has_chain(CHAIN) {
-                runner.delete_chain(CHAIN)?;
-            }
-            for chain in table.chains().filter(|c| c.starts_with(GENERATION_PREFIX)) {
-                sets.extend(ipset::referenced(table.rules(chain)));
-                runner.delete_chain(chain)?;
-            }
-        }
-        ipset::destroy(&sets)
+        remove::uninstall(&self.session()?, self.fault)
     }
 
     /// Writes the running rules where the distribution keeps them, after a dated backup
     /// of the file already there (never overwriting an earlier backup).
     pub fn save(&self, target: &SaveTarget) -> Result<SaveReport, Error> {
-        let runners = self
-            .families
-            .iter()
-            .map(|&f| Runner::new(f))
-            .collect::<Result<Vec<_>, _>>()?;
-        save::save(&runners, target)
-    }
-}
-
-fn confirmed<F: FnOnce() -> bool + Send + 'static>(timeout: Duration, confirm: F) -> bool {
-    let (tx, rx) = std::sync::mpsc::channel();
-    // A detached thread: a confirmation that never comes must not keep the apply waiting
-    // past its timeout.
-    std::thread::spawn(move || {
-        let _ = tx.send(confirm());
-    });
-    rx.recv_timeout(timeout).unwrap_or(false)
-}
-
-fn strip_append(spec: &str) -> String {
-    // "-A CHAIN rest" -> "rest"
-    spec.splitn(3, ' ').nth(2).unwrap_or_default().to_string()
-}
-
-/// The DSL text in a rule's `fwdsl:N text` comment.
-fn comment_text(spec: &str) -> Option<String> {
-    let start = spec.find(&format!("\"{COMMENT_PREFIX}"))? + 1;
-    let end = start + spec[start..].find('"')?;
-    let comment = &spec[start + COMMENT_PREFIX.len()..end];
-    let (_, text) = comment.split_once(' ')?;
-    Some(text.split(" -- ").next().unwrap_or(text).to_string())
-}
-
-fn rule_number(spec: &str) -> Option<usize> {
-    let start = spec.find(&format!("\"{COMMENT_PREFIX}"))? + 1 + COMMENT_PREFIX.len();
-    let digits: String = spec[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-fn hooked(table: &Table) -> bool {
-    table.rules("INPUT").iter().any(|l| strip_append(l) == HOOK)
-}
-
-/// The generation chain `FWDSL-INPUT` jumps to.
-fn current_generation(table: &Table) -> Option<String> {
-    table
-        .rules(CHAIN)
-        .first()
-        .and_then(|l| l.split(" -j ").nth(1))
-        .map(|c| c.trim().to_string())
-}
-
-fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
-    let chain = current_generation(table);
-    let rules = match &chain {
-        Some(c) => table
-            .rules(c)
-            .iter()
-            .cloned()
-            .map(|spec| LiveRule {
-                number: rule_number(&spec),
-                spec,
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    FamilyStatus {
-        family: runner.family,
-        hooked: hooked(table),
-        chain,
-        rules,
-    }
-}
-
-/// Builds and switches to the policy's generation for one family; returns the report
-/// and the old generation to retire once the switch is final.
-fn build_generation(
-    txn: &mut Txn<'_>,
-    f: usize,
-    runner: &Runner,
-    table: &Table,
-    policy: &Policy,
-    batch_above: usize,
-) -> Result<(FamilyReport, Option<Retired>), Error> {
-    let rendered = policy.iptables_rules(runner.family);
-    let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
-    let hash = fnv1a(&lines.join("\n"));
-    let base = format!("{GENERATION_PREFIX}{hash:016X}");
-    let current = current_generation(table);
-    let hooked = hooked(table);
-    if hooked && current.as_deref().is_some_and(|c| c.starts_with(&base)) {
-        let chain = current.clone().expect("checked");
-        let live = table.rules(&chain).iter().map(|l| strip_append(l));
-        if live.eq(lines.iter().cloned()) {
-            let report = FamilyReport {
-                family: runner.family,
-                chain,
-                rules: lines.len(),
-                loaded: None,
-            };
-            return Ok((report, None));
-        }
-    }
-    // A fresh name: the live chain may carry this hash but have been edited by hand,
-    // and a crashed apply may have left a chain of that name behind.
-    let mut chain = base.clone();
-    let mut n = 1;
-    while current.as_deref() == Some(chain.as_str()) || table.has_chain(&chain) {
-        chain = format!("{base}-{n}");
-        n += 1;
-    }
-    let rule_of = |i: usize| {
-        rendered[i]
-            .rule
-            .map(|r| RuleRef::new(r, &policy.rules()[r]))
-    };
-    let loaded = if rendered.len() > batch_above {
-        let mut text = format!("*filter\n:{chain} - [0:0]\n");
-        for line in &lines {
-            text.push_str(&format!("-A {chain} {line}\n"));
-        }
-        text.push_str("COMMIT\n");
-        // Input line 3 is the first rule.
-        let restore = |r: &Runner| {
-            r.restore(&text, |line| {
-                line.checked_sub(3)
-                    .filter(|&i| i < rendered.len())
-                    .and_then(rule_of)
-            })
-        };
-        txn.step(
-            f,
-            &Context::default(),
-            restore,
-            Some(Undo::DeleteChain(f, chain.clone())),
-        )?;
-        LoadPath::Batch
-    } else {
-        txn.step(
-            f,
-            &Context::default(),
-            |r| r.new_chain(&chain),
-            Some(Undo::DeleteChain(f, chain.clone())),
-        )?;
-        for (i, line) in lines.iter().enumerate() {
-            let context = Context { rule: rule_of(i) };
-            txn.step(
-                f,
-                &context.clone(),
-                |r| r.append(&chain, line, &context),
-                None,
-            )?;
-        }
-        LoadPath::PerRule
-    };
-    if !table.has_chain(CHAIN) {
-        txn.step(
-            f,
-            &Context::default(),
-            |r| r.new_chain(CHAIN),
-            Some(Undo::DeleteChain(f, CHAIN.to_string())),
-        )?;
-    }
-    let jump = jump_to(&chain);
-    let mut old = None;
-    match &current {
-        Some(previous) => {
-            let old_rules = table.rules(previous).to_vec();
-            txn.step(
-                f,
-                &Context::default(),
-                |r| r.replace(CHAIN, &jump, 1),
-                Some(Undo::Replace(f, CHAIN.into(), jump_to(previous), 1)),
-            )?;
-            old = Some((previous.clone(), old_rules));
-        }
-        None => txn.step(
-            f,
-            &Context::default(),
-            |r| r.append(CHAIN, &jump, &Context::default()),
-            Some(Undo::DeleteRule(f, CHAIN.into(), jump.clone())),
-        )?,
-    }
-    if !hooked {
-        txn.step(
-            f,
-            &Context::default(),
-            |r| r.insert("INPUT", HOOK, 1),
-            Some(Undo::DeleteRule(f, "INPUT".into(), HOOK.into())),
-        )?;
-    }
-    let report = FamilyReport {
-        family: runner.family,
-        chain,
-        rules: lines.len(),
-        loaded: Some(loaded),
-    };
-    Ok((report, old))
-}
-
-/// One snapshot of the filter table per family, taken side by side: the listing is most
-/// of a no-op re-apply's cost, and `iptables` and `ip6tables` need not wait for each
-/// other. The threads inherit the calling thread's network namespace; each checks it
-/// did before listing anything.
-fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
-    let caller = guard::namespace_id();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = runners
-            .iter()
-            .map(|runner| {
-                scope.spawn(move || {
-                    if guard::namespace_id() != caller {
-                        return Err(Error::RootNamespace);
-                    }
-                    runner.table()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
-}
-
-/// Creates the ipsets the policy's rules need and that do not exist yet.
-fn create_sets(txn: &mut Txn<'_>, policy: &Policy, families: &[Family]) -> Result<(), Error> {
-    let needed: Vec<crate::IpSet> = families.iter().flat_map(|&f| policy.ipsets(f)).collect();
-    if needed.is_empty() {
-        return Ok(());
-    }
-    let existing = ipset::existing()?;
-    let missing: Vec<&crate::IpSet> = needed
-        .iter()
-        .filter(|s| !existing.contains(&s.name))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let text: String = missing.iter().map(|s| s.to_restore()).collect();
-    let names = missing.iter().map(|s| s.name.clone()).collect();
-    txn.step(
-        0,
-        &Context::default(),
-        |_| ipset::restore(&text),
-        Some(Undo::DestroySets(names)),
-    )
-}
-
-/// Sets the retired generations used that the new policy does not.
-fn stale_sets<'a>(
-    policy: &Policy,
-    families: &[Family],
-    retired: impl IntoIterator<Item = &'a String>,
-) -> Vec<String> {
-    let kept: Vec<String> = families
-        .iter()
-        .flat_map(|&f| policy.ipsets(f))
-        .map(|s| s.name)
-        .collect();
-    ipset::referenced(retired)
-        .into_iter()
-        .filter(|name| !kept.contains(name))
-        .collect()
-}
-
-/// Destroys sets no live rule refers to any more, one step each, with its contents
-/// saved first so that a rollback can recreate it.
-fn destroy_sets(txn: &mut Txn<'_>, names: Vec<String>) -> Result<(), Error> {
-    for name in names {
-        let saved = ipset::save(std::slice::from_ref(&name))?;
-        txn.step(
-            0,
-            &Context::default(),
-            |_| ipset::destroy(std::slice::from_ref(&name)),
-            Some(Undo::RestoreSets(saved)),
-        )?;
-    }
-    Ok(())
-}
-
-/// A generation chain to remove once the switch is final, with its rules (`-A` lines)
-/// to recreate it should a later step fail.
-type Retired = (String, Vec<String>);
-
-/// Removes the previous generation in one transaction, so a failure leaves it whole.
-fn retire_chain(txn: &mut Txn<'_>, f: usize, (chain, rules): &Retired) -> Result<(), Error> {
-    let text = format!("*filter\n-F {chain}\n-X {chain}\nCOMMIT\n");
-    txn.step(
-        f,
-        &Context::default(),
-        |r| r.restore(&text, |_| None),
-        Some(Undo::Recreate(f, chain.clone(), rules.clone())),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_rule_number_and_text_from_comments() {
-        let spec = "-A FWDSL-G-1 -p tcp -m tcp --dport 22 -m comment --comment \"fwdsl:3 allow tcp 22 -- admins\" -j ACCEPT";
-        assert_eq!(rule_number(spec), Some(3));
-        assert_eq!(comment_text(spec).as_deref(), Some("allow tcp 22"));
-        assert_eq!(
-            rule_number("-A FWDSL-G-1 -m comment --comment \"fwdsl:nd x\" -j ACCEPT"),
-            None
-        );
-        assert_eq!(strip_append(spec).split(' ').next(), Some("-p"));
+        save::save(&self.session()?.runners, target)
     }
 }

@@ -2,12 +2,12 @@
 //! crate, bulk loads through `iptables-restore --noflush`, every failure turned into
 //! fwdsl's typed error with the command, iptables' exit code and its own message.
 
+use super::exec;
 use crate::error::{Error, FailedCommand};
 use fwdsl_core::Family;
 use iptables::IPTables;
 use once_cell::sync::OnceCell;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 pub(crate) const TABLE: &str = "filter";
 
@@ -63,6 +63,8 @@ pub(crate) struct Runner {
     ipt: &'static IPTables,
     restore: &'static str,
     save: &'static str,
+    /// How long one listing or load may take.
+    timeout: Duration,
 }
 
 /// What a mutating call is for, so that its failure can name the rule.
@@ -87,19 +89,21 @@ fn handle(
 }
 
 impl Runner {
-    pub(crate) fn new(family: Family) -> Result<Runner, Error> {
+    pub(crate) fn new(family: Family, timeout: Duration) -> Result<Runner, Error> {
         Ok(match family {
             Family::V4 => Runner {
                 family,
                 ipt: handle(family, &IPV4, "iptables")?,
                 restore: "iptables-restore",
                 save: "iptables-save",
+                timeout,
             },
             Family::V6 => Runner {
                 family,
                 ipt: handle(family, &IPV6, "ip6tables")?,
                 restore: "ip6tables-restore",
                 save: "ip6tables-save",
+                timeout,
             },
         })
     }
@@ -141,22 +145,10 @@ impl Runner {
 
     /// The whole filter table as `iptables -S` prints it, in one call: every question
     /// an apply asks (is fwdsl hooked, which generation serves, what is in it) is
-    /// answered from this one snapshot. The crate's own `list` ignores the exit status,
-    /// so the call goes through `execute` and is checked here.
+    /// answered from this one snapshot. Run directly rather than through the crate,
+    /// whose calls have no time bound (a listing can stall under heavy foreign churn).
     pub(crate) fn table(&self) -> Result<Table, Error> {
-        let args = "-S";
-        let output = self
-            .ipt
-            .execute(TABLE, args)
-            .map_err(|e| self.failed(args, &Context::default(), e))?;
-        if !output.status.success() {
-            return Err(Error::Iptables(Box::new(FailedCommand {
-                command: format!("{} -t {TABLE} {args}", self.ipt.cmd),
-                rule: None,
-                code: output.status.code(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            })));
-        }
+        let output = exec::run_ok(self.ipt.cmd, &["-t", TABLE, "-S"], None, self.timeout)?;
         Ok(Table::parse(&String::from_utf8_lossy(&output.stdout)))
     }
 
@@ -166,30 +158,15 @@ impl Runner {
             .map_err(|e| self.failed(&format!("-A {chain} {rule}"), context, e))
     }
 
-    pub(crate) fn insert(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt.insert(TABLE, chain, rule, position).map_err(|e| {
-            self.failed(
-                &format!("-I {chain} {position} {rule}"),
-                &Context::default(),
-                e,
-            )
-        })
-    }
-
-    pub(crate) fn replace(&self, chain: &str, rule: &str, position: i32) -> Result<(), Error> {
-        self.ipt.replace(TABLE, chain, rule, position).map_err(|e| {
-            self.failed(
-                &format!("-R {chain} {position} {rule}"),
-                &Context::default(),
-                e,
-            )
-        })
-    }
-
     pub(crate) fn delete(&self, chain: &str, rule: &str, context: &Context) -> Result<(), Error> {
         self.ipt
             .delete(TABLE, chain, rule)
             .map_err(|e| self.failed(&format!("-D {chain} {rule}"), context, e))
+    }
+
+    /// The `iptables-restore` program of this family.
+    pub(crate) fn restore_program(&self) -> &'static str {
+        self.restore
     }
 
     /// Loads `text` with `iptables-restore --noflush`: one kernel transaction, all or
@@ -199,25 +176,12 @@ impl Runner {
         text: &str,
         rule_of_line: impl Fn(usize) -> Option<crate::error::RuleRef>,
     ) -> Result<(), Error> {
-        let command = format!("{} --noflush", self.restore);
-        let run = || -> std::io::Result<std::process::Output> {
-            let mut child = Command::new(self.restore)
-                .args(["--noflush", "--wait"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?;
-            child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(text.as_bytes())?;
-            child.wait_with_output()
-        };
-        let output = run().map_err(|e| Error::IptablesMissing {
-            binary: self.restore.to_string(),
-            reason: e.to_string(),
-        })?;
+        let output = exec::run(
+            self.restore,
+            &["--noflush", "--wait"],
+            Some(text.as_bytes()),
+            self.timeout,
+        )?;
         if output.status.success() {
             return Ok(());
         }
@@ -229,7 +193,7 @@ impl Runner {
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok());
         Err(Error::Iptables(Box::new(FailedCommand {
-            command,
+            command: format!("{} --noflush", self.restore),
             rule: line.and_then(rule_of_line),
             code: output.status.code(),
             stderr,
@@ -238,21 +202,7 @@ impl Runner {
 
     /// `iptables-save` of the filter table.
     pub(crate) fn save(&self) -> Result<String, Error> {
-        let output = Command::new(self.save)
-            .args(["-t", TABLE])
-            .output()
-            .map_err(|e| Error::IptablesMissing {
-                binary: self.save.to_string(),
-                reason: e.to_string(),
-            })?;
-        if !output.status.success() {
-            return Err(Error::Iptables(Box::new(FailedCommand {
-                command: format!("{} -t {TABLE}", self.save),
-                rule: None,
-                code: output.status.code(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            })));
-        }
+        let output = exec::run_ok(self.save, &["-t", TABLE], None, self.timeout)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }

@@ -1,6 +1,7 @@
 //! A transaction over one host's rules: every change is recorded with its inverse, so
 //! a failure at any step puts back exactly what was there.
 
+use super::ipset::Sets;
 use super::runner::{Context, Runner};
 use crate::error::Error;
 
@@ -9,21 +10,16 @@ use crate::error::Error;
 pub(crate) enum Undo {
     /// Flush and delete a chain the transaction created.
     DeleteChain(usize, String),
-    /// Delete a rule the transaction added.
-    DeleteRule(usize, String, String),
-    /// Put back the rule that stood at `position` before it was replaced.
-    Replace(usize, String, String, i32),
-    /// Recreate a chain the transaction removed, with its rules (`-A …` lines).
-    Recreate(usize, String, Vec<String>),
+    /// Load `iptables-restore` text that undoes a transaction (on family `f`).
+    Restore(usize, String),
     /// Destroy ipsets the transaction created.
     DestroySets(Vec<String>),
-    /// Recreate ipsets the transaction destroyed, from `ipset save` output.
-    RestoreSets(String),
 }
 
 /// The runners of the families being changed, and what has been done so far.
 pub(crate) struct Txn<'r> {
     pub runners: &'r [Runner],
+    sets: Sets,
     undo: Vec<Undo>,
     step: usize,
     fault: Option<usize>,
@@ -32,9 +28,10 @@ pub(crate) struct Txn<'r> {
 }
 
 impl<'r> Txn<'r> {
-    pub(crate) fn new(runners: &'r [Runner], fault: Option<usize>) -> Self {
+    pub(crate) fn new(runners: &'r [Runner], sets: Sets, fault: Option<usize>) -> Self {
         Txn {
             runners,
+            sets,
             undo: Vec::new(),
             step: 0,
             fault,
@@ -70,18 +67,8 @@ impl<'r> Txn<'r> {
         for undo in self.undo.into_iter().rev() {
             let result = match &undo {
                 Undo::DeleteChain(f, chain) => self.runners[*f].delete_chain(chain),
-                Undo::DeleteRule(f, chain, rule) => {
-                    self.runners[*f].delete(chain, rule, &Context::default())
-                }
-                Undo::Replace(f, chain, rule, position) => {
-                    self.runners[*f].replace(chain, rule, *position)
-                }
-                Undo::Recreate(f, chain, lines) => {
-                    let text = format!("*filter\n:{chain} - [0:0]\n{}\nCOMMIT\n", lines.join("\n"));
-                    self.runners[*f].restore(&text, |_| None)
-                }
-                Undo::DestroySets(names) => super::ipset::destroy(names),
-                Undo::RestoreSets(text) => super::ipset::restore(text),
+                Undo::Restore(f, text) => self.runners[*f].restore(text, |_| None),
+                Undo::DestroySets(names) => self.sets.destroy(names),
             };
             // Keep going: every other change should still be taken back.
             if let Err(e) = result {
@@ -89,6 +76,12 @@ impl<'r> Txn<'r> {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Keeps every change: nothing is to be taken back any more (a revert that ran
+    /// elsewhere already did).
+    pub(crate) fn forget(mut self) {
+        self.undo.clear();
     }
 
     /// Rolls back after `error`, and returns what the caller should report.

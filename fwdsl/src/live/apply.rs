@@ -1,0 +1,433 @@
+//! Applying a policy: per family, one `iptables-restore --noflush` transaction builds
+//! the policy's generation chain, moves fwdsl's jump to it, and removes the previous
+//! generation together with any generation a crashed apply left behind. There is no
+//! state in between for a crash or a second process to find. The transaction's inverse
+//! is written before it runs: it is what a rollback loads, and what the watchdog of
+//! an unconfirmed apply loads in a process of its own.
+
+use super::layout::{
+    jump_to, recreate, restore_text, strip_append, Layout, GENERATION_PREFIX, HOOK,
+};
+use super::runner::{Context, Runner, Table};
+use super::txn::{Txn, Undo};
+use super::{guard, ipset, watchdog, ApplyReport, FamilyReport, Firewall, LoadPath, Session};
+use crate::error::{Error, RuleRef};
+use crate::render::{fnv1a, RenderedRule, CHAIN};
+use crate::Policy;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How an apply is confirmed.
+pub(super) enum Confirm<F> {
+    /// It is not: the new rules stay.
+    No,
+    /// `F` is asked, for at most the duration; the rules go back unless it says yes.
+    Wait(Duration, F),
+    /// A watchdog reverts after the duration unless [`Firewall::confirm`] is called.
+    Detached(Duration),
+}
+
+/// What one family's apply changes.
+struct Change<'p> {
+    family: fwdsl_core::Family,
+    rendered: Vec<RenderedRule>,
+    lines: Vec<String>,
+    layout: Layout,
+    /// The new generation chain, unless the serving one already holds the policy.
+    new: Option<String>,
+    /// Generation chains the transaction removes: the one replaced and any debris.
+    retire: Vec<String>,
+    policy: &'p Policy,
+}
+
+impl<'p> Change<'p> {
+    fn read(table: &Table, family: fwdsl_core::Family, policy: &'p Policy) -> Change<'p> {
+        let rendered = policy.iptables_rules(family);
+        let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
+        let base = format!("{GENERATION_PREFIX}{:016X}", fnv1a(&lines.join("\n")));
+        let layout = Layout::read(table);
+        let serving = layout.current_chain().is_some_and(|c| {
+            layout.hooked
+                && c.starts_with(&base)
+                && table
+                    .rules(c)
+                    .iter()
+                    .map(|l| strip_append(l))
+                    .eq(lines.iter().cloned())
+        });
+        let new = (!serving).then(|| {
+            // A fresh name: the live chain may carry this hash but have been edited by
+            // hand, and a crash may have left a chain of that name.
+            let mut chain = base.clone();
+            let mut n = 1;
+            while table.has_chain(&chain) {
+                chain = format!("{base}-{n}");
+                n += 1;
+            }
+            chain
+        });
+        let mut retire = layout.debris.clone();
+        if new.is_some() {
+            retire.extend(layout.current_chain().map(String::from));
+        }
+        Change {
+            family,
+            rendered,
+            lines,
+            layout,
+            new,
+            retire,
+            policy,
+        }
+    }
+
+    fn is_noop(&self) -> bool {
+        self.new.is_none() && self.retire.is_empty()
+    }
+
+    /// The transaction's declarations, then (with `build`) the new chain's rules, then
+    /// the switch and the removals. Returns the text and the input line of its first
+    /// policy rule.
+    fn forward(&self, build: bool) -> (String, usize) {
+        let mut lines = Vec::new();
+        if let (Some(new), true) = (&self.new, build) {
+            lines.push(format!(":{new} - [0:0]"));
+        }
+        if !self.layout.has_chain {
+            lines.push(format!(":{CHAIN} - [0:0]"));
+        }
+        // `*filter` and the declarations come before the first rule.
+        let first_rule = lines.len() + 2;
+        if let Some(new) = &self.new {
+            if build {
+                lines.extend(self.lines.iter().map(|l| format!("-A {new} {l}")));
+            }
+            match &self.layout.current {
+                // The jump is found by its comment and put back where it stood, so an
+                // admin's rule before it stays before it.
+                Some((current, position)) => {
+                    lines.push(format!("-D {CHAIN} {}", jump_to(current)));
+                    lines.push(format!("-I {CHAIN} {position} {}", jump_to(new)));
+                }
+                None => lines.push(format!("-A {CHAIN} {}", jump_to(new))),
+            }
+            if !self.layout.hooked {
+                lines.push(format!("-I INPUT 1 {HOOK}"));
+            }
+        }
+        for chain in &self.retire {
+            lines.extend([format!("-F {chain}"), format!("-X {chain}")]);
+        }
+        (restore_text(&lines), first_rule)
+    }
+
+    /// The transaction that undoes [`Change::forward`]; with `drop_new` it removes the
+    /// new chain too.
+    fn inverse(&self, table: &Table, drop_new: bool) -> String {
+        let mut lines = recreate(table, self.retire.iter().map(String::as_str));
+        if let Some(new) = &self.new {
+            lines.push(format!("-D {CHAIN} {}", jump_to(new)));
+            if let Some((current, position)) = &self.layout.current {
+                lines.push(format!("-I {CHAIN} {position} {}", jump_to(current)));
+            }
+            if !self.layout.hooked {
+                lines.push(format!("-D INPUT {HOOK}"));
+            }
+            if drop_new {
+                lines.extend([format!("-F {new}"), format!("-X {new}")]);
+            }
+        }
+        if !self.layout.has_chain {
+            lines.push(format!("-X {CHAIN}"));
+        }
+        restore_text(&lines)
+    }
+
+    fn rule_of(&self, i: usize) -> Option<RuleRef> {
+        let index = self.rendered.get(i)?.rule?;
+        Some(RuleRef::new(index, &self.policy.rules()[index]))
+    }
+
+    fn report(&self, loaded: Option<LoadPath>) -> FamilyReport {
+        FamilyReport {
+            family: self.family,
+            chain: self
+                .new
+                .clone()
+                .or_else(|| self.layout.current_chain().map(String::from))
+                .unwrap_or_default(),
+            rules: self.lines.len(),
+            loaded: self.new.as_ref().and(loaded),
+        }
+    }
+}
+
+pub(super) fn apply<F>(
+    fw: &Firewall,
+    policy: &Policy,
+    confirm: Confirm<F>,
+) -> Result<ApplyReport, Error>
+where
+    F: FnOnce() -> bool + Send + 'static,
+{
+    if !fw.force {
+        guard::check_session(policy, fw.ssh_connection.as_deref())?;
+    }
+    let session = fw.session()?;
+    // Holding the lock, no watchdog of this namespace runs: a token left is stale.
+    watchdog::clear_stale(&fw.state_dir, session.ns);
+    let mut txn = Txn::new(&session.runners, session.sets, fw.fault);
+    let prepared = match prepare(fw, &session, &mut txn, policy) {
+        Ok(prepared) => prepared,
+        Err(e) => return Err(txn.abort(e)),
+    };
+    let Prepared {
+        tables,
+        changes,
+        existing,
+        created,
+    } = prepared;
+    let changing = changes.iter().any(|c| !c.is_noop());
+    let window = match &confirm {
+        Confirm::Wait(window, _) | Confirm::Detached(window) if changing => Some(*window),
+        _ => None,
+    };
+    let mut pending = match window {
+        Some(window) => {
+            let reverts: Vec<(&str, String)> = changes
+                .iter()
+                .zip(&session.runners)
+                .zip(&tables)
+                .filter(|((c, _), _)| !c.is_noop())
+                .map(|((c, r), t)| (r.restore_program(), c.inverse(t, true)))
+                .collect();
+            match watchdog::arm(
+                &fw.state_dir,
+                session.ns,
+                &session.lock,
+                window,
+                &reverts,
+                &created,
+            ) {
+                Ok(pending) => Some(pending),
+                Err(e) => return Err(txn.abort(e)),
+            }
+        }
+        None => None,
+    };
+    let mut reports = Vec::new();
+    for (f, (change, table)) in changes.iter().zip(&tables).enumerate() {
+        match switch(&mut txn, f, change, table, fw.batch_above) {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                if pending.take().is_none_or(|p| p.revert_here()) {
+                    return Err(txn.abort(e));
+                }
+                txn.forget();
+                return Err(Error::Reverted);
+            }
+        }
+    }
+    let report = ApplyReport {
+        changed: txn.commands > 0,
+        commands: txn.commands,
+        families: reports,
+    };
+    match (confirm, pending) {
+        (Confirm::Wait(window, ask), Some(pending)) => {
+            if confirmed(window, ask) {
+                if !pending.confirm() {
+                    txn.forget();
+                    return Err(Error::Reverted);
+                }
+            } else if pending.revert_here() {
+                return Err(txn.abort(Error::NotConfirmed(window)));
+            } else {
+                txn.forget();
+                return Err(Error::NotConfirmed(window));
+            }
+        }
+        // The watchdog holds the lock and the revert from here on; `confirm` collects
+        // the sets the old rules used.
+        (Confirm::Detached(_), Some(_)) => {
+            txn.forget();
+            return Ok(report);
+        }
+        _ => {}
+    }
+    txn.forget();
+    let mut used = ipset::used_by(tables.iter().zip(&changes).flat_map(|(t, c)| {
+        t.chains()
+            .filter(|chain| !c.retire.iter().any(|r| r == chain))
+            .flat_map(|chain| t.rules(chain))
+    }));
+    used.extend(policy_sets(fw, policy));
+    let existing: BTreeSet<String> = existing
+        .union(&created.into_iter().collect())
+        .cloned()
+        .collect();
+    session.sets.collect(&existing, &used);
+    Ok(report)
+}
+
+/// Everything read and created before the switch.
+struct Prepared<'p> {
+    tables: Vec<Table>,
+    changes: Vec<Change<'p>>,
+    /// fwdsl sets that existed before.
+    existing: BTreeSet<String>,
+    /// fwdsl sets this apply created.
+    created: Vec<String>,
+}
+
+fn policy_sets(fw: &Firewall, policy: &Policy) -> Vec<String> {
+    fw.families
+        .iter()
+        .flat_map(|&f| policy.ipsets(f))
+        .map(|s| s.name)
+        .collect()
+}
+
+fn prepare<'p>(
+    fw: &Firewall,
+    session: &Session,
+    txn: &mut Txn<'_>,
+    policy: &'p Policy,
+) -> Result<Prepared<'p>, Error> {
+    let needed: Vec<crate::IpSet> = fw.families.iter().flat_map(|&f| policy.ipsets(f)).collect();
+    // Without the ipset program there are no sets to collect; a policy that needs
+    // sets fails on it below.
+    let existing = match session.sets.existing() {
+        Ok(existing) => existing,
+        Err(Error::IptablesMissing { .. }) if needed.is_empty() => BTreeSet::new(),
+        Err(e) => return Err(e),
+    };
+    let missing: Vec<&crate::IpSet> = needed
+        .iter()
+        .filter(|s| !existing.contains(&s.name))
+        .collect();
+    let mut created: Vec<String> = missing.iter().map(|s| s.name.clone()).collect();
+    created.dedup();
+    if !missing.is_empty() {
+        let text: String = missing.iter().map(|s| s.to_restore()).collect();
+        txn.step(
+            0,
+            &Context::default(),
+            |_| session.sets.restore(&text),
+            Some(Undo::DestroySets(created.clone())),
+        )?;
+    }
+    let tables = snapshots(&session.runners)?;
+    let changes = session
+        .runners
+        .iter()
+        .zip(&tables)
+        .map(|(r, t)| Change::read(t, r.family, policy))
+        .collect();
+    Ok(Prepared {
+        tables,
+        changes,
+        existing,
+        created,
+    })
+}
+
+/// Loads (per rule, for small generations when so configured) and switches one family.
+fn switch(
+    txn: &mut Txn<'_>,
+    f: usize,
+    change: &Change<'_>,
+    table: &Table,
+    batch_above: usize,
+) -> Result<FamilyReport, Error> {
+    if change.is_noop() {
+        return Ok(change.report(None));
+    }
+    let batch = change.lines.len() > batch_above;
+    if let (Some(new), false) = (&change.new, batch) {
+        txn.step(
+            f,
+            &Context::default(),
+            |r| r.new_chain(new),
+            Some(Undo::DeleteChain(f, new.clone())),
+        )?;
+        for (i, line) in change.lines.iter().enumerate() {
+            let context = Context {
+                rule: change.rule_of(i),
+            };
+            txn.step(f, &context.clone(), |r| r.append(new, line, &context), None)?;
+        }
+    }
+    let (text, first_rule) = change.forward(batch);
+    let rule_of_line = |line: usize| {
+        line.checked_sub(first_rule)
+            .filter(|_| batch)
+            .and_then(|i| change.rule_of(i))
+    };
+    txn.step(
+        f,
+        &Context::default(),
+        |r: &Runner| r.restore(&text, rule_of_line),
+        Some(Undo::Restore(f, change.inverse(table, batch))),
+    )?;
+    Ok(change.report(Some(if batch {
+        LoadPath::Batch
+    } else {
+        LoadPath::PerRule
+    })))
+}
+
+/// Collects the fwdsl sets no live rule of any family uses, from a fresh listing.
+pub(super) fn collect_sets(session: &Session) -> Result<(), Error> {
+    let tables = snapshots(&session.runners)?;
+    let used = ipset::used_by(
+        tables
+            .iter()
+            .flat_map(|t| t.chains().flat_map(move |c| t.rules(c))),
+    );
+    match session.sets.existing() {
+        Ok(existing) => {
+            session.sets.collect(&existing, &used);
+            Ok(())
+        }
+        Err(Error::IptablesMissing { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn confirmed<F: FnOnce() -> bool + Send + 'static>(timeout: Duration, confirm: F) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // A detached thread: a confirmation that never comes must not keep the apply waiting
+    // past its timeout.
+    std::thread::spawn(move || {
+        let _ = tx.send(confirm());
+    });
+    rx.recv_timeout(timeout).unwrap_or(false)
+}
+
+/// One snapshot of the filter table per family, taken side by side: the listing is most
+/// of a no-op re-apply's cost, and `iptables` and `ip6tables` need not wait for each
+/// other. The threads inherit the calling thread's network namespace; each checks it
+/// did before listing anything.
+pub(super) fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
+    let caller = guard::namespace_id();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runners
+            .iter()
+            .map(|runner| {
+                scope.spawn(move || {
+                    if guard::namespace_id() != caller {
+                        return Err(Error::RootNamespace(
+                            "a listing thread is not in the caller's network namespace".into(),
+                        ));
+                    }
+                    runner.table()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}

@@ -1,0 +1,101 @@
+//! What is installed, and what an apply would change: read from one listing per
+//! family, changing nothing (so no lock is taken).
+
+use super::layout::{strip_append, Layout};
+use super::runner::{Runner, Table};
+use super::{FamilyPlan, FamilyStatus, LiveRule};
+use crate::error::Error;
+use crate::render::{RenderedRule, COMMENT_PREFIX};
+use crate::Policy;
+
+pub(super) fn status(runners: &[Runner]) -> Result<Vec<FamilyStatus>, Error> {
+    runners
+        .iter()
+        .map(|r| Ok(read_status(r, &r.table()?)))
+        .collect()
+}
+
+pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
+    let mut plans = Vec::new();
+    for status in status(runners)? {
+        let wanted: Vec<String> = policy
+            .iptables_rules(status.family)
+            .iter()
+            .map(RenderedRule::to_command_line)
+            .collect();
+        let live: Vec<String> = status.rules.iter().map(|r| strip_append(&r.spec)).collect();
+        plans.push(FamilyPlan {
+            family: status.family,
+            add: wanted
+                .iter()
+                .filter(|w| !live.contains(w))
+                .cloned()
+                .collect(),
+            remove: live
+                .iter()
+                .filter(|l| !wanted.contains(l))
+                .cloned()
+                .collect(),
+            hook: !status.hooked,
+        });
+    }
+    Ok(plans)
+}
+
+pub(super) fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
+    let layout = Layout::read(table);
+    let chain = layout.current_chain().map(String::from);
+    let rules = match &chain {
+        Some(c) => table
+            .rules(c)
+            .iter()
+            .cloned()
+            .map(|spec| LiveRule {
+                number: rule_number(&spec),
+                spec,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    FamilyStatus {
+        family: runner.family,
+        hooked: layout.hooked,
+        chain,
+        rules,
+    }
+}
+
+/// The DSL text in a rule's `fwdsl:N text` comment.
+pub(super) fn comment_text(spec: &str) -> Option<String> {
+    let start = spec.find(&format!("\"{COMMENT_PREFIX}"))? + 1;
+    let end = start + spec[start..].find('"')?;
+    let comment = &spec[start + COMMENT_PREFIX.len()..end];
+    let (_, text) = comment.split_once(' ')?;
+    Some(text.split(" -- ").next().unwrap_or(text).to_string())
+}
+
+fn rule_number(spec: &str) -> Option<usize> {
+    let start = spec.find(&format!("\"{COMMENT_PREFIX}"))? + 1 + COMMENT_PREFIX.len();
+    let digits: String = spec[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rule_number_and_text_from_comments() {
+        let spec = "-A FWDSL-G-1 -p tcp -m tcp --dport 22 -m comment --comment \"fwdsl:3 allow tcp 22 -- admins\" -j ACCEPT";
+        assert_eq!(rule_number(spec), Some(3));
+        assert_eq!(comment_text(spec).as_deref(), Some("allow tcp 22"));
+        assert_eq!(
+            rule_number("-A FWDSL-G-1 -m comment --comment \"fwdsl:nd x\" -j ACCEPT"),
+            None
+        );
+        assert_eq!(strip_append(spec).split(' ').next(), Some("-p"));
+    }
+}

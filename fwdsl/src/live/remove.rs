@@ -1,0 +1,106 @@
+//! Taking rules away: one policy rule (`iptables -D`), every rule (`iptables -F`), or
+//! fwdsl altogether, the last in one transaction per family: all or nothing.
+
+use super::apply::{collect_sets, snapshots};
+use super::inspect::{comment_text, read_status};
+use super::layout::{foreign_jumps, is_fwdsl_chain, recreate, restore_text, strip_append, HOOK};
+use super::runner::{Context, Table};
+use super::txn::{Txn, Undo};
+use super::{RuleSelector, Session};
+use crate::error::Error;
+
+pub(super) fn remove_rule(session: &Session, which: &RuleSelector) -> Result<usize, Error> {
+    let mut hits = Vec::new();
+    for (f, runner) in session.runners.iter().enumerate() {
+        let status = read_status(runner, &runner.table()?);
+        let Some(chain) = status.chain else { continue };
+        for rule in status.rules {
+            let hit = match which {
+                RuleSelector::Number(n) => rule.number == Some(*n),
+                RuleSelector::Text(text) => {
+                    rule.number.is_some()
+                        && comment_text(&rule.spec).as_deref() == Some(text.as_str())
+                }
+            };
+            if hit {
+                hits.push((f, chain.clone(), rule));
+            }
+        }
+    }
+    // Rule texts shorten long lists: two different rules can read the same.
+    let mut numbers: Vec<usize> = hits.iter().filter_map(|(_, _, r)| r.number).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    if let (RuleSelector::Text(text), true) = (which, numbers.len() > 1) {
+        return Err(Error::AmbiguousRule {
+            text: text.clone(),
+            numbers,
+        });
+    }
+    if hits.is_empty() {
+        return Err(Error::NoSuchRule(match which {
+            RuleSelector::Number(n) => format!("rule number {n}"),
+            RuleSelector::Text(t) => format!("`{t}`"),
+        }));
+    }
+    for (f, chain, rule) in &hits {
+        session.runners[*f].delete(chain, &strip_append(&rule.spec), &Context::default())?;
+    }
+    Ok(hits.len())
+}
+
+pub(super) fn flush(session: &Session) -> Result<(), Error> {
+    for runner in &session.runners {
+        if let Some(chain) = read_status(runner, &runner.table()?).chain {
+            runner.flush_chain(&chain)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn uninstall(session: &Session, fault: Option<usize>) -> Result<(), Error> {
+    let tables = snapshots(&session.runners)?;
+    // Checked for every family before anything changes.
+    if let Some(rule) = tables.iter().flat_map(foreign_jumps).next() {
+        return Err(Error::InUse { rule });
+    }
+    let mut txn = Txn::new(&session.runners, session.sets, fault);
+    for (f, table) in tables.iter().enumerate() {
+        if let Some((forward, inverse)) = removal(table) {
+            let step = txn.step(
+                f,
+                &Context::default(),
+                |r| r.restore(&forward, |_| None),
+                Some(Undo::Restore(f, inverse)),
+            );
+            if let Err(e) = step {
+                return Err(txn.abort(e));
+            }
+        }
+    }
+    txn.forget();
+    collect_sets(session)
+}
+
+/// The transaction that removes fwdsl from one family's table, and its inverse.
+fn removal(table: &Table) -> Option<(String, String)> {
+    let chains: Vec<&str> = table.chains().filter(|c| is_fwdsl_chain(c)).collect();
+    let hook = table
+        .rules("INPUT")
+        .iter()
+        .position(|l| strip_append(l) == HOOK);
+    if chains.is_empty() && hook.is_none() {
+        return None;
+    }
+    let mut forward = Vec::new();
+    if hook.is_some() {
+        forward.push(format!("-D INPUT {HOOK}"));
+    }
+    forward.extend(chains.iter().map(|c| format!("-F {c}")));
+    forward.extend(chains.iter().map(|c| format!("-X {c}")));
+    let mut inverse = recreate(table, chains.iter().copied());
+    if let Some(position) = hook {
+        inverse.push(format!("-I INPUT {} {HOOK}", position + 1));
+    }
+    Some((restore_text(&forward), restore_text(&inverse)))
+}

@@ -1,0 +1,415 @@
+//! Live safety when the world is not polite: two fwdsl processes at once, a process
+//! killed in the middle of an apply or of its confirmation window, an admin's rule
+//! inside fwdsl's chain, a foreign jump into fwdsl's chains. Every trial runs in
+//! network namespaces this test creates; the processes it starts run there too and
+//! are ended by their id.
+//!
+//! Trial counts are small by default and grow with `FWDSL_RACE_TRIALS` and
+//! `FWDSL_CRASH_TRIALS`.
+
+use fwdsl::sandbox::Sandbox;
+use fwdsl::{Error, Family, Firewall, Policy, RenderedRule};
+use std::time::{Duration, Instant};
+use tests::child::{self, env_count, Rng};
+use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
+
+fn firewall() -> Firewall {
+    Firewall::new().namespaces_only().ssh_connection(None)
+}
+
+fn on_server<T: Send>(
+    sb: &Sandbox,
+    f: impl FnOnce(Firewall) -> Result<T, Error> + Send,
+) -> Result<T, Error> {
+    sb.server
+        .run(|| f(firewall()))
+        .expect("enter the server namespace")
+}
+
+fn both_saved(sb: &Sandbox) -> (String, String) {
+    (
+        saved_rules(sb, "iptables-save"),
+        saved_rules(sb, "ip6tables-save"),
+    )
+}
+
+/// Every fwdsl ipset in the server namespace, sorted (`ipset list -n`).
+fn fwdsl_sets(sb: &Sandbox) -> Vec<String> {
+    let out = sb
+        .server
+        .exec("ipset", &["list", "-n"])
+        .expect("ipset list");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("fwdsl-"))
+        .map(String::from)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The live generation chains of one family, each with its rules as `iptables -S`
+/// prints them without `-A CHAIN`.
+fn generations(saved: &str) -> Vec<(String, Vec<String>)> {
+    let mut chains: Vec<(String, Vec<String>)> = saved
+        .lines()
+        .filter_map(|l| l.strip_prefix(':'))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|c| c.starts_with("FWDSL-G-"))
+        .map(|c| (c.to_string(), Vec::new()))
+        .collect();
+    for (chain, rules) in &mut chains {
+        let prefix = format!("-A {chain} ");
+        rules.extend(
+            saved
+                .lines()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(String::from),
+        );
+    }
+    chains
+}
+
+/// The chain `FWDSL-INPUT` jumps to, found by the jump's comment.
+fn serving(saved: &str) -> Option<String> {
+    saved
+        .lines()
+        .filter(|l| l.starts_with("-A FWDSL-INPUT ") && l.contains("fwdsl:generation"))
+        .find_map(|l| l.split(" -j ").nth(1))
+        .map(String::from)
+}
+
+fn rendered(policy: &Policy, family: Family) -> Vec<String> {
+    policy
+        .iptables_rules(family)
+        .iter()
+        .map(RenderedRule::to_command_line)
+        .collect()
+}
+
+/// Asserts that each family serves exactly `policy`, from its only generation chain.
+fn assert_serves(sb: &Sandbox, policy: &Policy, what: &str) {
+    let (v4, v6) = both_saved(sb);
+    for (family, saved) in [(Family::V4, &v4), (Family::V6, &v6)] {
+        let chains = generations(saved);
+        assert_eq!(
+            chains.len(),
+            1,
+            "{what}: {family:?} has {} generation chains:\n{saved}",
+            chains.len()
+        );
+        assert_eq!(serving(saved).as_deref(), Some(chains[0].0.as_str()));
+        assert_eq!(
+            chains[0].1,
+            rendered(policy, family),
+            "{what}: {family:?} serves other rules"
+        );
+    }
+}
+
+fn policy_file(sb: &Sandbox, name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{}-{name}.policy", sb.server.name()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The child role shared by the tests below: apply the policy in the file
+/// `FWDSL_POLICY_FILE` (with a confirmation window of `FWDSL_CONFIRM_MS` that never
+/// confirms, if set) and report the outcome on standard output.
+#[test]
+fn child_apply() {
+    if child::role().as_deref() != Some("child_apply") {
+        return;
+    }
+    let text = std::fs::read_to_string(std::env::var("FWDSL_POLICY_FILE").unwrap()).unwrap();
+    let policy = Policy::parse(&text).unwrap();
+    let fw = Firewall::new().namespaces_only().ssh_connection(None);
+    let result = match std::env::var("FWDSL_CONFIRM_MS") {
+        Ok(ms) => {
+            fw.apply_with_confirm(&policy, Duration::from_millis(ms.parse().unwrap()), || {
+                std::thread::sleep(Duration::from_secs(600));
+                true
+            })
+        }
+        Err(_) => fw.apply(&policy),
+    };
+    match result {
+        Ok(report) => println!("child-apply: ok changed={}", report.changed),
+        Err(e) => println!("child-apply: error {e}"),
+    }
+}
+
+const POLICY_A: &str = "allow ssh;\nallow tcp 8001;\ndrop all;\n";
+const POLICY_B: &str = "allow ssh;\nallow tcp 8002;\ndrop all;\n";
+const POLICY_C: &str = "allow ssh;\nallow tcp 8003;\nallow tcp 8004;\ndrop all;\n";
+
+#[test]
+fn concurrent_applies_leave_one_whole_policy() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-race") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[9999], &[]);
+    let (a, b, c) = (
+        Policy::parse(POLICY_A).unwrap(),
+        Policy::parse(POLICY_B).unwrap(),
+        Policy::parse(POLICY_C).unwrap(),
+    );
+    let files = [
+        policy_file(&sb, "a", POLICY_A),
+        policy_file(&sb, "c", POLICY_C),
+    ];
+    let trials = env_count("FWDSL_RACE_TRIALS", 6);
+    let mut failures = Vec::new();
+    for trial in 0..trials {
+        on_server(&sb, |fw| fw.apply(&b)).expect("policy B live");
+        let mut children: Vec<_> = files
+            .iter()
+            .map(|file| {
+                child::spawn(
+                    &sb.server,
+                    "child_apply",
+                    &[],
+                    &[("FWDSL_POLICY_FILE", file.display().to_string())],
+                )
+            })
+            .collect();
+        for child in &mut children {
+            assert!(child.wait().unwrap().success(), "a child panicked");
+        }
+        let (v4, _) = both_saved(&sb);
+        let live =
+            serving(&v4).and_then(|chain| generations(&v4).into_iter().find(|(c, _)| *c == chain));
+        let whole = [&a, &c].iter().any(|p| {
+            live.as_ref()
+                .is_some_and(|(_, rules)| *rules == rendered(p, Family::V4))
+        });
+        if !whole || generations(&v4).len() != 1 {
+            failures.push(format!("trial {trial}:\n{v4}"));
+        }
+    }
+    eprintln!(
+        "concurrent applies: {} trials, {} failures",
+        trials,
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Whatever won, a port no policy opens is closed, as `decide` says.
+    let live = if generations(&both_saved(&sb).0)[0].1 == rendered(&a, Family::V4) {
+        a
+    } else {
+        c
+    };
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: Sandbox::SERVER_V4.into(),
+        port: 9999,
+    }
+    .check(&sb, &servers, &live, Outcome::Dropped);
+    for file in files {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[test]
+fn an_admins_rule_in_fwdsl_input_survives_a_failed_apply_and_a_good_one() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-adminban") else {
+        return;
+    };
+    let servers = Servers::start(&sb, &[22, 80], &[]);
+    let old = fwdsl::firewall! { allow ssh; drop all; };
+    let new = fwdsl::firewall! { allow ssh; allow http; drop all; };
+    on_server(&sb, |fw| fw.apply(&old)).expect("apply");
+    // The admin's one-off ban, in front of fwdsl's jump.
+    sb.server
+        .exec(
+            "iptables",
+            &[
+                "-I",
+                "FWDSL-INPUT",
+                "1",
+                "-s",
+                "203.0.113.5/32",
+                "-j",
+                "DROP",
+            ],
+        )
+        .unwrap();
+    let before = both_saved(&sb);
+    let mut position = 0;
+    while let Err(e) = sb
+        .server
+        .run(|| firewall().inject_fault(position).apply(&new))
+        .unwrap()
+    {
+        assert!(matches!(e, Error::Iptables(_)), "step {position}: {e}");
+        assert_eq!(
+            both_saved(&sb),
+            before,
+            "rules changed after a failure at step {position}"
+        );
+        position += 1;
+        assert!(position < 50, "apply never completed");
+    }
+    let (v4, _) = both_saved(&sb);
+    assert!(
+        v4.contains("-A FWDSL-INPUT -s 203.0.113.5/32 -j DROP\n-A FWDSL-INPUT -m comment"),
+        "the ban must stay first:\n{v4}"
+    );
+    let ssh = Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: Sandbox::SERVER_V4.into(),
+        port: 22,
+    };
+    ssh.check(&sb, &servers, &new, Outcome::Delivered);
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V4.into(),
+        dst: Sandbox::SERVER_V4.into(),
+        port: 80,
+    }
+    .check(&sb, &servers, &new, Outcome::Delivered);
+    on_server(&sb, |fw| fw.apply(&old)).expect("back to the old policy");
+    ssh.check(&sb, &servers, &old, Outcome::Delivered);
+    assert!(both_saved(&sb)
+        .0
+        .contains("-A FWDSL-INPUT -s 203.0.113.5/32 -j DROP"));
+}
+
+/// A 5,000-rule policy whose long lists become ipsets, different for each `seed`.
+fn big_policy(seed: u64) -> String {
+    let mut text = tests::large_policy(5000);
+    let hosts: Vec<String> = (0..20)
+        .map(|i| format!("198.51.{}.{}", seed % 200, i + 1))
+        .collect();
+    text.insert_str(0, &format!("drop src [{}];\n", hosts.join(", ")));
+    text
+}
+
+#[test]
+fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-crash") else {
+        return;
+    };
+    let trials = env_count("FWDSL_CRASH_TRIALS", 4);
+    let mut rng = Rng::new(env_count("FWDSL_CRASH_SEED", 7));
+    let files: Vec<_> = (0..2)
+        .map(|i| policy_file(&sb, &format!("big{i}"), &big_policy(i)))
+        .collect();
+    let fallback = Policy::parse(&big_policy(9)).unwrap();
+    let mut failures = Vec::new();
+    for trial in 0..trials {
+        let mut child = child::spawn(
+            &sb.server,
+            "child_apply",
+            &[],
+            &[(
+                "FWDSL_POLICY_FILE",
+                files[trial as usize % 2].display().to_string(),
+            )],
+        );
+        // The child needs ~100 ms to start and several hundred to apply.
+        std::thread::sleep(Duration::from_millis(50 + rng.below(900)));
+        child::kill(&mut child);
+        let target = if trial % 3 == 2 {
+            fallback.clone()
+        } else {
+            Policy::parse(&big_policy(trial % 2)).unwrap()
+        };
+        match on_server(&sb, |fw| fw.apply(&target)) {
+            Err(e) => failures.push(format!("trial {trial}: apply after the crash failed: {e}")),
+            Ok(_) => {
+                let (v4, v6) = both_saved(&sb);
+                let ok = [(Family::V4, &v4), (Family::V6, &v6)].iter().all(|(f, s)| {
+                    let chains = generations(s);
+                    chains.len() == 1 && chains[0].1 == rendered(&target, *f)
+                });
+                let sets: Vec<String> = target
+                    .ipsets(Family::V4)
+                    .into_iter()
+                    .chain(target.ipsets(Family::V6))
+                    .map(|s| s.name)
+                    .collect();
+                if !ok {
+                    failures.push(format!("trial {trial}: debris chains or wrong rules"));
+                } else if fwdsl_sets(&sb) != sets {
+                    failures.push(format!(
+                        "trial {trial}: sets {:?}, policy uses {sets:?}",
+                        fwdsl_sets(&sb)
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "crash mid-apply: {trials} trials, {} failures",
+        failures.len()
+    );
+    let uninstalled = on_server(&sb, |fw| fw.uninstall());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    uninstalled.expect("uninstall");
+    let (v4, v6) = both_saved(&sb);
+    assert!(
+        !(v4 + &v6).to_lowercase().contains("fwdsl"),
+        "left after uninstall"
+    );
+    assert!(fwdsl_sets(&sb).is_empty());
+    for file in files {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[test]
+fn a_confirmation_window_reverts_even_when_the_process_dies() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-watchdog") else {
+        return;
+    };
+    let old = fwdsl::firewall! { allow ssh; drop all; };
+    on_server(&sb, |fw| fw.apply(&old)).expect("apply");
+    let before = both_saved(&sb);
+    let file = policy_file(&sb, "new", "allow ssh;\nallow http;\ndrop all;\n");
+    let mut child = child::spawn(
+        &sb.server,
+        "child_apply",
+        &[],
+        &[
+            ("FWDSL_POLICY_FILE", file.display().to_string()),
+            ("FWDSL_CONFIRM_MS", "4000".into()),
+        ],
+    );
+    // Killed in the middle of its window, after the new rules went live.
+    let start = Instant::now();
+    while both_saved(&sb) == before && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(
+        both_saved(&sb),
+        before,
+        "the unconfirmed rules never went live"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    child::kill(&mut child);
+    let reverted = Instant::now();
+    while both_saved(&sb) != before && reverted.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(file);
+    assert_eq!(
+        both_saved(&sb),
+        before,
+        "the unconfirmed policy stayed after its process died"
+    );
+    // And the namespace is free for the next apply at once.
+    on_server(&sb, |fw| fw.apply(&old)).expect("apply after the revert");
+    assert_serves(&sb, &old, "after the revert");
+}
