@@ -18,7 +18,8 @@ pub fn role() -> Option<String> {
 
 /// Starts this test binary's `test` in namespace `ns` as a child in role `test`,
 /// behind `wrapper` (a program that changes what the child may do, may be empty), with
-/// `env` added to its environment. Its output goes to ours.
+/// `env` added to its environment. Its output is kept for [`finish`], apart from ours:
+/// the test harness's own summary lines of a child must not mix with the parent's.
 pub fn spawn(ns: &Netns, test: &str, wrapper: &[String], env: &[(&str, String)]) -> Child {
     Command::new("ip")
         .args(["netns", "exec", ns.name()])
@@ -28,8 +29,21 @@ pub fn spawn(ns: &Netns, test: &str, wrapper: &[String], env: &[(&str, String)])
         .env(ROLE, test)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start the child test process")
+}
+
+/// Waits for a child; returns whether it passed, and its output.
+pub fn finish(child: Child) -> (bool, String) {
+    let output = child.wait_with_output().expect("wait for the child");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
 }
 
 /// Ends a child we started, by its process id, and reaps it.

@@ -222,8 +222,14 @@ impl Probe {
 
     /// Sends the probe, asserts the kernel did `expected`, and that the simulator agrees.
     pub fn check(&self, sandbox: &Sandbox, servers: &Servers, policy: &Policy, expected: Outcome) {
-        let (outcome, sport) = self.send(sandbox, servers);
+        let outcome = self.agrees(sandbox, servers, policy);
         assert_eq!(outcome, expected, "kernel: {self:?}");
+    }
+
+    /// Sends the probe and asserts that the simulator decides it as the kernel did;
+    /// returns what the kernel did.
+    pub fn agrees(&self, sandbox: &Sandbox, servers: &Servers, policy: &Policy) -> Outcome {
+        let (outcome, sport) = self.send(sandbox, servers);
         let decision = policy.decide(&self.packet(sport));
         let simulated = Outcome::of(decision.action());
         // A rejected ping is not answered either: ICMP errors are not sent for ICMP.
@@ -236,6 +242,7 @@ impl Probe {
             "simulator vs kernel for {self:?}: `{}` decided it",
             decision.rule.text
         );
+        outcome
     }
 }
 

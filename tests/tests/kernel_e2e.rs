@@ -8,6 +8,7 @@ use fwdsl::sandbox::Sandbox;
 use fwdsl::{Error, Firewall, LoadPath, Policy, RuleSelector, SaveTarget};
 use std::net::IpAddr;
 use std::time::Duration;
+use tests::child;
 use tests::guide_policy;
 use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
 
@@ -507,11 +508,8 @@ fn guards_refuse_before_anything_changes() {
     ));
 }
 
-/// Names, in a child process, the test it was started to run as a child.
-const CHILD: &str = "FWDSL_TEST_CHILD";
-
 fn is_child(test: &str) -> bool {
-    std::env::var_os(CHILD).is_some_and(|v| v == test)
+    child::role().as_deref() == Some(test)
 }
 
 /// Reruns this test binary's `test` inside the sandbox's server namespace, behind
@@ -519,17 +517,10 @@ fn is_child(test: &str) -> bool {
 /// that the server's rules did not change.
 fn run_child_in_sandbox(sb: &Sandbox, test: &str, wrapper: &[String]) {
     let pristine = both_saved(sb);
-    let status = std::process::Command::new("ip")
-        .args(["netns", "exec", sb.server.name()])
-        .args(wrapper)
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--test-threads=1"])
-        .env(CHILD, test)
-        .status()
-        .unwrap();
+    let (passed, output) = child::finish(child::spawn(&sb.server, test, wrapper, &[]));
     assert!(
-        status.success(),
-        "the child running `{test}` failed its assertions"
+        passed,
+        "the child running `{test}` failed its assertions:\n{output}"
     );
     assert_eq!(both_saved(sb), pristine);
 }

@@ -165,7 +165,7 @@ fn concurrent_applies_leave_one_whole_policy() {
     let mut failures = Vec::new();
     for trial in 0..trials {
         on_server(&sb, |fw| fw.apply(&b)).expect("policy B live");
-        let mut children: Vec<_> = files
+        let children: Vec<_> = files
             .iter()
             .map(|file| {
                 child::spawn(
@@ -176,8 +176,10 @@ fn concurrent_applies_leave_one_whole_policy() {
                 )
             })
             .collect();
-        for child in &mut children {
-            assert!(child.wait().unwrap().success(), "a child panicked");
+        for child in children {
+            let (passed, output) = child::finish(child);
+            assert!(passed, "a child failed:\n{output}");
+            assert!(output.contains("child-apply: ok"), "{output}");
         }
         let (v4, _) = both_saved(&sb);
         let live =
@@ -412,4 +414,248 @@ fn a_confirmation_window_reverts_even_when_the_process_dies() {
     // And the namespace is free for the next apply at once.
     on_server(&sb, |fw| fw.apply(&old)).expect("apply after the revert");
     assert_serves(&sb, &old, "after the revert");
+}
+
+#[test]
+fn uninstall_is_all_or_nothing() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-uninstall") else {
+        return;
+    };
+    on_server(&sb, |fw| fw.apply(&blocklist())).expect("apply");
+    // A foreign rule jumping into fwdsl's chain, on one family only.
+    sb.server
+        .exec("ip6tables", &["-A", "FORWARD", "-j", "FWDSL-INPUT"])
+        .unwrap();
+    let before = (both_saved(&sb), fwdsl_sets(&sb));
+    let refused = on_server(&sb, |fw| fw.uninstall());
+    assert!(
+        matches!(&refused, Err(Error::InUse { rule }) if rule.contains("FORWARD")),
+        "{refused:?}"
+    );
+    assert_eq!((both_saved(&sb), fwdsl_sets(&sb)), before);
+    sb.server
+        .exec("ip6tables", &["-D", "FORWARD", "-j", "FWDSL-INPUT"])
+        .unwrap();
+    // A failure at either family's step leaves everything as it was.
+    let before = (both_saved(&sb), fwdsl_sets(&sb));
+    for position in 0..2 {
+        let failed = sb
+            .server
+            .run(|| firewall().inject_fault(position).uninstall())
+            .unwrap();
+        assert!(matches!(failed, Err(Error::Iptables(_))), "{failed:?}");
+        assert_eq!(
+            (both_saved(&sb), fwdsl_sets(&sb)),
+            before,
+            "step {position}"
+        );
+    }
+    on_server(&sb, |fw| fw.uninstall()).expect("uninstall");
+    let (v4, v6) = both_saved(&sb);
+    assert!(!(v4 + &v6).contains("FWDSL"));
+    assert!(fwdsl_sets(&sb).is_empty());
+}
+
+/// A policy with a rule that has a long source list and a long destination list: two
+/// ipsets in one rule.
+fn blocklist() -> Policy {
+    let list = |net: &str| {
+        (1..=10)
+            .map(|i| format!("{net}.{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Policy::parse(&format!(
+        "drop src [{}] dst [{}];\nallow ssh;\ndrop all;\n",
+        list("198.51.100"),
+        list("192.0.2")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn every_set_of_a_rule_is_collected_on_a_switch() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-twosets") else {
+        return;
+    };
+    let policy = blocklist();
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    assert_eq!(fwdsl_sets(&sb).len(), 2, "{:?}", fwdsl_sets(&sb));
+    let plain = fwdsl::firewall! { allow ssh; drop all; };
+    on_server(&sb, |fw| fw.apply(&plain)).expect("switch");
+    assert!(fwdsl_sets(&sb).is_empty(), "{:?}", fwdsl_sets(&sb));
+}
+
+#[test]
+fn a_network_of_length_zero_reapplies_as_a_noop() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-slash0") else {
+        return;
+    };
+    let policy = Policy::parse(
+        "allow tcp 80 src 0.0.0.0/0;\nallow tcp 81 dst ::/0;\nallow ssh;\ndrop all;\n",
+    )
+    .unwrap();
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    let again = on_server(&sb, |fw| fw.apply(&policy)).expect("re-apply");
+    assert_eq!((again.changed, again.commands), (false, 0), "{again:?}");
+    assert_serves(&sb, &policy, "after a /0 policy");
+}
+
+#[test]
+fn a_rule_text_that_names_two_rules_is_refused() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-ambiguous") else {
+        return;
+    };
+    let policy = Policy::parse(
+        "drop src [198.51.100.1, 198.51.100.2, 198.51.100.3, 198.51.100.4];\n\
+         drop src [198.51.100.1, 198.51.100.2, 198.51.100.3, 198.51.100.5];\n\
+         allow ssh;\ndrop all;\n",
+    )
+    .unwrap();
+    let (first, second) = (&policy.rules()[0].text, &policy.rules()[1].text);
+    assert_eq!(first, second, "the two texts must read the same");
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    let before = both_saved(&sb);
+    let refused = sb
+        .server
+        .run(|| firewall().remove_rule(&fwdsl::RuleSelector::Text(first.to_string())))
+        .unwrap();
+    assert!(
+        matches!(&refused, Err(Error::AmbiguousRule { numbers, .. }) if numbers == &[1, 2]),
+        "{refused:?}"
+    );
+    assert_eq!(both_saved(&sb), before);
+    let removed = sb
+        .server
+        .run(|| firewall().remove_rule(&fwdsl::RuleSelector::Number(2)))
+        .unwrap()
+        .expect("remove by number");
+    assert_eq!(removed, 4, "one iptables rule per address");
+}
+
+/// The child role of the bounded-listing test: an apply whose `iptables -S` hangs.
+#[test]
+fn child_stalled_listing() {
+    if child::role().as_deref() != Some("child_stalled_listing") {
+        return;
+    }
+    let policy = fwdsl::firewall! { allow ssh; drop all; };
+    let start = Instant::now();
+    let err = Firewall::new()
+        .namespaces_only()
+        .ssh_connection(None)
+        .command_timeout(Duration::from_secs(1))
+        .apply(&policy)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { command, .. } if command.contains("-S")),
+        "{err}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn a_listing_that_stalls_is_ended_within_the_bound() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-stall") else {
+        return;
+    };
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v iptables"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let dir = std::env::temp_dir().join(format!("{}-fakebin", sb.server.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("iptables");
+    // Listings hang, as under heavy foreign churn; everything else is the real thing.
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\ncase \" $* \" in *\" -S \"*) sleep 30;; esac\nexec {real} \"$@\"\n"),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", &fake.display().to_string()])
+        .status()
+        .unwrap();
+    let before = both_saved(&sb);
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let child = child::spawn(&sb.server, "child_stalled_listing", &[], &[("PATH", path)]);
+    let (passed, output) = child::finish(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(passed, "the child failed its assertions:\n{output}");
+    assert_eq!(both_saved(&sb), before);
+}
+
+/// Packet counter of the IPv6 rule whose comment starts with `comment`.
+fn v6_counter(sb: &Sandbox, comment: &str) -> u64 {
+    let out = sb.server.exec("ip6tables", &["-S", "-v"]).unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = listing
+        .lines()
+        .find(|l| l.contains(&format!("\"{comment}")))
+        .unwrap_or_else(|| panic!("no rule `{comment}` in\n{listing}"));
+    let counters = line.split(" -c ").nth(1).expect("counters");
+    counters.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn neighbour_discovery_from_off_the_link_meets_the_policy() {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-nd") else {
+        return;
+    };
+    let policy = fwdsl::firewall! { allow ssh; drop all; };
+    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    let dropped = v6_counter(&sb, "fwdsl:2 drop all");
+    // A neighbour solicitation as a host off the link would send it: hop limit 64.
+    sb.client
+        .run(|| {
+            let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).unwrap();
+            socket.set_unicast_hops_v6(64).unwrap();
+            let mut packet = vec![135u8, 0, 0, 0, 0, 0, 0, 0];
+            packet.extend_from_slice(&Sandbox::SERVER_V6.octets());
+            let to = std::net::SocketAddr::new(Sandbox::SERVER_V6.into(), 0);
+            socket.send_to(&packet, &SockAddr::from(to)).unwrap();
+        })
+        .unwrap();
+    let start = Instant::now();
+    while v6_counter(&sb, "fwdsl:2 drop all") == dropped && start.elapsed() < Duration::from_secs(2)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        v6_counter(&sb, "fwdsl:2 drop all"),
+        dropped + 1,
+        "the off-link solicitation must reach `drop all`"
+    );
+    // On-link neighbour discovery (hop limit 255) still works: SSH over IPv6 connects.
+    let servers = Servers::start(&sb, &[22], &[]);
+    Probe::Tcp {
+        src: Sandbox::CLIENT_V6.into(),
+        dst: Sandbox::SERVER_V6.into(),
+        port: 22,
+    }
+    .check(&sb, &servers, &policy, Outcome::Delivered);
 }
