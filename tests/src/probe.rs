@@ -175,13 +175,15 @@ impl Probe {
                 port,
             } => {
                 let marker = format!("fwdsl-probe-{sport}-{port}");
-                sandbox
+                // Connected, so that an ICMP port unreachable (a reject) comes back to
+                // it as ECONNREFUSED; the socket stays in the client's namespace.
+                let client = sandbox
                     .client
                     .run(|| {
                         let socket = UdpSocket::bind((src, sport)).expect("bind udp probe");
+                        socket.connect((dst, port)).expect("connect udp probe");
+                        socket.send(marker.as_bytes()).expect("send udp probe");
                         socket
-                            .send_to(marker.as_bytes(), (dst, port))
-                            .expect("send udp probe");
                     })
                     .expect("enter client namespace");
                 let (_, _, server) = servers
@@ -197,10 +199,21 @@ impl Probe {
                             return (Outcome::Delivered, sport)
                         }
                         Ok(_) => continue,
-                        Err(_) => return (Outcome::Dropped, sport),
+                        Err(_) => break,
                     }
                 }
-                (Outcome::Dropped, sport)
+                client
+                    .set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                let refused = matches!(client.recv(&mut buf), Err(e) if e.kind() == ErrorKind::ConnectionRefused);
+                (
+                    if refused {
+                        Outcome::Refused
+                    } else {
+                        Outcome::Dropped
+                    },
+                    sport,
+                )
             }
             Probe::Ping { dst } => {
                 let wait = format!("{}", PROBE_TIMEOUT.as_secs().max(1));
