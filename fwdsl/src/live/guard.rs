@@ -42,6 +42,7 @@ pub(crate) fn namespace_id() -> Option<u64> {
 
 /// Whether the calling thread (whose namespace fwdsl's iptables processes inherit) is
 /// shown to be outside the machine's own network namespace.
+#[cfg(feature = "sandbox")]
 pub(crate) fn in_own_namespace() -> bool {
     outside_machine_namespace().is_ok()
 }
@@ -60,10 +61,7 @@ fn outside_machine_namespace() -> Result<(), String> {
             "the calling thread is in PID 1's network namespace (net:[{thread}]), the machine's own"
         )),
         Ok(_) => Ok(()),
-        Err(e) if named_namespaces().contains(&thread) => {
-            let _ = e;
-            Ok(())
-        }
+        Err(_) if named_namespaces().contains(&thread) => Ok(()),
         Err(e) => Err(format!(
             "PID 1's network namespace cannot be read ({e}), and the calling thread's \
              (net:[{thread}]) is not one of the named namespaces in /run/netns"
@@ -174,10 +172,8 @@ fn interface_of(address: IpAddr) -> Option<String> {
     if address.is_loopback() {
         return Some("lo".into());
     }
-    let output = std::process::Command::new("ip")
-        .args(["-o", "addr", "show"])
-        .output()
-        .ok()?;
+    let output =
+        super::exec::run("ip", &["-o", "addr", "show"], None, Duration::from_secs(5)).ok()?;
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .find_map(|line| {

@@ -190,7 +190,7 @@ impl Pending {
 }
 
 /// Confirms the pending apply of namespace `ns` from any process: `Ok(false)` when none
-/// is pending, [`Error::NotConfirmed`] when its revert already ran.
+/// is pending, [`Error::Reverted`] when its revert already ran.
 pub(crate) fn confirm_pending(dir: &Path, ns: u64) -> Result<bool, Error> {
     let token = state_path(dir, ns, "pending");
     let Ok(work) = std::fs::read_to_string(&token) else {
@@ -198,7 +198,7 @@ pub(crate) fn confirm_pending(dir: &Path, ns: u64) -> Result<bool, Error> {
     };
     let work = PathBuf::from(work.trim());
     if std::fs::rename(&token, work.join("confirmed")).is_err() {
-        return Err(Error::NotConfirmed(Duration::ZERO));
+        return Err(Error::Reverted);
     }
     if let Some(pid) = std::fs::read_to_string(work.join("pid"))
         .ok()
