@@ -659,3 +659,50 @@ fn neighbour_discovery_from_off_the_link_meets_the_policy() {
     }
     .check(&sb, &servers, &policy, Outcome::Delivered);
 }
+
+#[test]
+fn the_session_guard_knows_the_interface_the_session_comes_in_on() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-sessioniface") else {
+        return;
+    };
+    // SSH is open, except on the interface this session uses.
+    let policy =
+        Policy::parse("ssh none;\ndrop in veth0 tcp 22;\nallow tcp 22;\ndrop all;\n").unwrap();
+    let pristine = both_saved(&sb);
+    for session in [
+        "192.0.2.2 50022 192.0.2.1 22",
+        "::ffff:192.0.2.2 50022 ::ffff:192.0.2.1 22",
+        "[2001:db8:f::2] 50022 [2001:db8:f::1] 22",
+    ] {
+        let refused = sb
+            .server
+            .run(|| {
+                Firewall::new()
+                    .namespaces_only()
+                    .ssh_connection(Some(session))
+                    .apply(&policy)
+            })
+            .unwrap();
+        assert!(
+            matches!(refused, Err(Error::WouldCutSession { .. })),
+            "{session}: {refused:?}"
+        );
+    }
+    let unreadable = sb
+        .server
+        .run(|| {
+            Firewall::new()
+                .namespaces_only()
+                .ssh_connection(Some("fe80::2%veth0 50022 fe80::1%veth0"))
+                .apply(&policy)
+        })
+        .unwrap();
+    assert!(
+        matches!(unreadable, Err(Error::UnreadableSession(_))),
+        "{unreadable:?}"
+    );
+    assert_eq!(both_saved(&sb), pristine);
+}
