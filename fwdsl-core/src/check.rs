@@ -80,16 +80,18 @@ fn decides_some(index: &Index, regions: &[Vec<Region>], j: usize, parts: &[Regio
     parts
         .iter()
         .flat_map(|p| regions[j].iter().filter_map(|b| b.intersection(p)))
-        .any(|piece| !space::covered_clipped(&piece, &index.overlapping_before(&piece, j)))
+        .any(|piece| {
+            index.misses_a_corner(&piece, j)
+                || !space::covered_clipped(&piece, &index.overlapping_before(&piece, j))
+        })
 }
 
 /// How rule `i` stands; `earlier` holds the boxes of the rules before it.
 fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) -> Reach {
     let mine = &regions[i];
-    if !mine
-        .iter()
-        .all(|r| space::covered_clipped(r, &earlier.overlapping(r)))
-    {
+    if mine.iter().any(|r| {
+        earlier.misses_a_corner(r, i) || !space::covered_clipped(r, &earlier.overlapping(r))
+    }) {
         return Reach::Reachable;
     }
     // Shadowed: find out by whom, among the earlier rules that overlap it at all.

@@ -23,6 +23,7 @@ mod token;
 pub use diag::{Diagnostic, Severity, TokenRange};
 pub use model::{Access, Action, Family, Matches, PortRange, ProtoSet, Rule};
 pub use packet::{decide, ConnState, Decider, Decision, Packet, Proto};
+pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};
 

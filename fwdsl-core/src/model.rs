@@ -185,6 +185,19 @@ impl Matches {
         established: false,
     };
 
+    /// How many (destination port, source port, source, destination) combinations the
+    /// match is a union of: what the analysis expands it to, one box each.
+    pub fn combinations(&self) -> usize {
+        [
+            self.dports.len(),
+            self.sports.len(),
+            self.src.len(),
+            self.dst.len(),
+        ]
+        .iter()
+        .fold(1usize, |n, &k| n.saturating_mul(k.max(1)))
+    }
+
     /// The families this match applies to: one when an address names it, else both.
     pub fn families(&self) -> &'static [Family] {
         match self.src.first().or(self.dst.first()).map(Family::of) {
@@ -203,7 +216,9 @@ pub struct Rule {
     /// Which packets match.
     pub matches: Matches,
     /// The rule in canonical DSL form (`allow tcp 5432 src 10.0.0.0/8`), quoted in
-    /// messages and rendered into iptables comments.
+    /// messages and rendered into iptables comments. Address lists of more than three
+    /// are shortened (`[a, b, c, … 9 more]`), and the `comment "…"` part is left out:
+    /// it is in [`Rule::comment`].
     pub text: Cow<'static, str>,
     /// The user's own note (`comment "…"`), rendered into the iptables comment.
     pub comment: Option<Cow<'static, str>>,

@@ -25,8 +25,15 @@ use std::net::IpAddr;
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 const MAX_IFACE_LEN: usize = 15;
+/// Most (port, source port, source, destination) combinations a whole policy may expand
+/// to: the exact analysis holds one box of ~250 bytes for each, so this keeps it under
+/// about 100 MB whatever the input. Lists in one rule multiply (`tcp A sport B src C
+/// dst D` is A×B×C×D combinations); a list alone adds its length.
+pub(crate) const MAX_COMBINATIONS: usize = 400_000;
 /// Longest user comment: iptables allows 256 bytes, fwdsl prefixes the rule's own text.
 pub(crate) const MAX_COMMENT_LEN: usize = 120;
+/// Longest comment iptables keeps (`-m comment` allows 256 bytes with the final NUL).
+pub const IPTABLES_COMMENT_MAX: usize = 255;
 
 /// What the parser produced: the rules that parsed, where each was written, the
 /// operator's access path, and the problems found.
@@ -46,6 +53,7 @@ pub(crate) struct Parsed {
 
 pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut combinations = 0usize;
     let mut start = 0;
     while start < tokens.len() {
         let semi = tokens[start..].iter().position(|t| t.is_punct(';'));
@@ -76,8 +84,21 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             };
             match statement.parse() {
                 Some(Parsed1::Rule(rule)) => {
-                    parsed.rules.push(rule);
-                    parsed.rule_tokens.push(range);
+                    let after = combinations.saturating_add(rule.matches.combinations());
+                    let problem = if after > MAX_COMBINATIONS {
+                        Some(too_many_combinations(&rule, range))
+                    } else {
+                        comment_cut(&rule, parsed.rules.len() + 1, range)
+                    };
+                    if let Some(problem) = problem {
+                        // Left out like a rule with an error: later rules are judged on
+                        // their own.
+                        parsed.diagnostics.push(problem);
+                    } else {
+                        combinations = after;
+                        parsed.rules.push(rule);
+                        parsed.rule_tokens.push(range);
+                    }
                     parsed.ends_with_rule = true;
                 }
                 Some(Parsed1::Access(access)) => {
@@ -100,6 +121,47 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
         start = end + 1;
     }
     parsed
+}
+
+/// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment
+/// that would not fit whole is an error rather than silently cut.
+fn comment_cut(rule: &Rule, number: usize, range: TokenRange) -> Option<Diagnostic> {
+    let comment = rule.comment.as_deref()?;
+    let full = format!("fwdsl:{number} {} -- {comment}", rule.text).len();
+    if full <= IPTABLES_COMMENT_MAX {
+        return None;
+    }
+    let mut d = Diagnostic::error(
+        range,
+        format!(
+            "the comment would be cut: with the rule's own text, `fwdsl:{number} {} -- …`, it takes {full} bytes of the {IPTABLES_COMMENT_MAX} iptables keeps",
+            rule.text
+        ),
+    );
+    d.help(format!(
+        "shorten the comment to at most {} bytes, or the rule",
+        comment.len().saturating_sub(full - IPTABLES_COMMENT_MAX)
+    ));
+    Some(d)
+}
+
+fn too_many_combinations(rule: &Rule, range: TokenRange) -> Diagnostic {
+    let m = &rule.matches;
+    let mut d = Diagnostic::error(
+        range,
+        format!(
+            "rule `{}` brings the policy over {MAX_COMBINATIONS} combinations of ports and addresses: \
+             it alone is {} destination ports × {} source ports × {} sources × {} destinations = {}",
+            rule.text,
+            m.dports.len().max(1),
+            m.sports.len().max(1),
+            m.src.len().max(1),
+            m.dst.len().max(1),
+            m.combinations()
+        ),
+    );
+    d.help("lists in one rule multiply: keep a long list in a rule of its own, with at most one other short list");
+    d
 }
 
 /// The DSL text of a network: a single host is written as its address.
@@ -767,18 +829,13 @@ impl Statement<'_, '_> {
             }
             _ => self.word()?,
         };
-        let valid = !name.is_empty()
-            && name.len() <= MAX_IFACE_LEN
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !valid {
+        if let Some(problem) = iface_problem(&name) {
             self.push(Diagnostic::error(
                 self.range(start),
-                format!("`{name}` is not a valid interface name"),
+                format!("`{name}` is not a valid interface name: {problem}"),
             ))
             .help(format!(
-                "interface names are 1 to {MAX_IFACE_LEN} letters, digits, `_`, `.` or `-`"
+                "interface names are 1 to {MAX_IFACE_LEN} letters, digits, `_`, `.` or `-`, starting with a letter or digit"
             ));
             return None;
         }
@@ -798,6 +855,11 @@ impl Statement<'_, '_> {
             Some("quotes and backslashes cannot be passed to iptables intact".to_string())
         } else if text.chars().any(|c| c.is_control()) {
             Some("control characters (newlines, tabs) cannot be passed to iptables".to_string())
+        } else if let Some(c) = text.chars().find(|&c| is_invisible(c)) {
+            Some(format!(
+                "it holds U+{:04X}, an invisible or direction-changing character that would make `iptables -S` show something other than what is there",
+                c as u32
+            ))
         } else if text.trim().is_empty() {
             Some("the comment is empty".to_string())
         } else if text.len() > MAX_COMMENT_LEN {
@@ -816,6 +878,36 @@ impl Statement<'_, '_> {
         self.pos += 1;
         Some(text)
     }
+}
+
+/// Why `name` cannot be an interface name, if it cannot: the kernel's rules (1 to 15
+/// bytes, no `/`, not `.` or `..`), and what keeps it from reading as something else in
+/// an iptables command line (`-j`, `--dport`) or in a rule listing (`ACCEPT`).
+fn iface_problem(name: &str) -> Option<&'static str> {
+    const TARGETS: [&str; 6] = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "QUEUE"];
+    if name.is_empty() || name.len() > MAX_IFACE_LEN {
+        Some("it must be 1 to 15 characters")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Some("it must start with a letter or digit (a leading `-` reads as an iptables option)")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        Some("it holds a character other than letters, digits, `_`, `.` and `-`")
+    } else if TARGETS.contains(&name) {
+        Some("it is the name of an iptables target")
+    } else {
+        None
+    }
+}
+
+/// Characters that change how text around them is shown without showing themselves:
+/// bidirectional overrides and isolates, zero-width characters, line and paragraph
+/// separators, the soft hyphen, the byte-order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
 }
 
 /// Lists longer than this are abbreviated in rule texts (and so in messages and

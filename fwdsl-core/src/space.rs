@@ -34,20 +34,84 @@ const OTHER: u128 = 3;
 const NEW: u128 = 0;
 const ESTABLISHED: u128 = 1;
 
-/// An axis-aligned box of packets: for each dimension an inclusive interval.
+/// An axis-aligned box of packets: for each dimension an inclusive interval. Addresses
+/// need 128 bits, the other six dimensions 32: stored apart, a box takes 112 bytes
+/// instead of 256, which is most of the analysis' memory on long lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Region([(u128, u128); DIMS]);
+pub(crate) struct Region {
+    addresses: [(u128, u128); 2],
+    small: [(u32, u32); 6],
+}
 
 impl Region {
+    fn from_bounds(bounds: [(u128, u128); DIMS]) -> Region {
+        let mut out = Region {
+            addresses: [(0, 0); 2],
+            small: [(0, 0); 6],
+        };
+        for (d, b) in bounds.into_iter().enumerate() {
+            out.set(d, b);
+        }
+        out
+    }
+
+    /// The interval of dimension `d`.
+    #[inline]
+    pub(crate) fn get(&self, d: usize) -> (u128, u128) {
+        match d {
+            SRC | DST => self.addresses[d - SRC],
+            _ => {
+                let (lo, hi) = self.small[Self::small_slot(d)];
+                (lo as u128, hi as u128)
+            }
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, d: usize, (lo, hi): (u128, u128)) {
+        match d {
+            SRC | DST => self.addresses[d - SRC] = (lo, hi),
+            // Never wider than 32 bits: families, protocols, states, interfaces, ports.
+            _ => self.small[Self::small_slot(d)] = (lo as u32, hi as u32),
+        }
+    }
+
+    fn lower_corner(&self) -> Region {
+        let mut out = *self;
+        for d in 0..DIMS {
+            let lo = self.get(d).0;
+            out.set(d, (lo, lo));
+        }
+        out
+    }
+
+    fn upper_corner(&self) -> Region {
+        let mut out = *self;
+        for d in 0..DIMS {
+            let hi = self.get(d).1;
+            out.set(d, (hi, hi));
+        }
+        out
+    }
+
+    #[inline]
+    fn small_slot(d: usize) -> usize {
+        if d < SRC {
+            d
+        } else {
+            d - 2
+        }
+    }
+
     fn intersects(&self, other: &Region) -> bool {
         // Ports and addresses first: they tell most rules apart.
         [DPORT, SRC, SPORT, DST, PROTO, IFACE, FAM, STATE]
             .iter()
-            .all(|&d| self.0[d].0 <= other.0[d].1 && other.0[d].0 <= self.0[d].1)
+            .all(|&d| self.get(d).0 <= other.get(d).1 && other.get(d).0 <= self.get(d).1)
     }
 
     fn contains(&self, other: &Region) -> bool {
-        (0..DIMS).all(|d| self.0[d].0 <= other.0[d].0 && other.0[d].1 <= self.0[d].1)
+        (0..DIMS).all(|d| self.get(d).0 <= other.get(d).0 && other.get(d).1 <= self.get(d).1)
     }
 
     /// The intersection, or `None` when it is empty.
@@ -57,7 +121,13 @@ impl Region {
         }
         let mut out = *self;
         for d in 0..DIMS {
-            out.0[d] = (self.0[d].0.max(other.0[d].0), self.0[d].1.min(other.0[d].1));
+            out.set(
+                d,
+                (
+                    self.get(d).0.max(other.get(d).0),
+                    self.get(d).1.min(other.get(d).1),
+                ),
+            );
         }
         Some(out)
     }
@@ -66,10 +136,11 @@ impl Region {
     /// once the family is IPv4 alone (an IPv4 box has no addresses above 2^32 - 1).
     fn restrict(&self, d: usize, lo: u128, hi: u128) -> Region {
         let mut out = *self;
-        out.0[d] = (lo, hi);
-        if out.0[FAM] == (0, 0) {
+        out.set(d, (lo, hi));
+        if out.get(FAM) == (0, 0) {
             for a in [SRC, DST] {
-                out.0[a].1 = out.0[a].1.min(V4_MAX);
+                let (lo, hi) = out.get(a);
+                out.set(a, (lo, hi.min(V4_MAX)));
             }
         }
         out
@@ -201,17 +272,22 @@ pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region>
         (0, 0),
         (0, 0),
     ];
-    let mut out = Vec::new();
-    for &src in &nets_bounds(&matches.src, families) {
-        for &dst in &nets_bounds(&matches.dst, families) {
-            for &sport in &port_bounds(&matches.sports) {
-                for &dport in &port_bounds(&matches.dports) {
+    let (srcs, dsts) = (
+        nets_bounds(&matches.src, families),
+        nets_bounds(&matches.dst, families),
+    );
+    let (sports, dports) = (port_bounds(&matches.sports), port_bounds(&matches.dports));
+    let mut out = Vec::with_capacity(srcs.len() * dsts.len() * sports.len() * dports.len());
+    for &src in &srcs {
+        for &dst in &dsts {
+            for &sport in &sports {
+                for &dport in &dports {
                     let mut bounds = base;
                     bounds[SRC] = src;
                     bounds[DST] = dst;
                     bounds[SPORT] = sport;
                     bounds[DPORT] = dport;
-                    out.push(Region(bounds));
+                    out.push(Region::from_bounds(bounds));
                 }
             }
         }
@@ -233,10 +309,13 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
     };
     let mut out = regions(&matches, interfaces);
     for region in &mut out {
-        region.0[STATE] = (NEW, NEW);
-        region.0[IFACE] = iface
-            .as_deref()
-            .map_or(interfaces.not_lo(), |n| interfaces.one(n));
+        region.set(STATE, (NEW, NEW));
+        region.set(
+            IFACE,
+            iface
+                .as_deref()
+                .map_or(interfaces.not_lo(), |n| interfaces.one(n)),
+        );
     }
     out
 }
@@ -258,23 +337,23 @@ pub(crate) struct Index {
 impl Index {
     /// Adds a box of rule `rule`.
     pub(crate) fn insert(&mut self, b: Region, rule: usize) {
-        let full_src = if b.0[FAM] == (0, 0) {
+        let full_src = if b.get(FAM) == (0, 0) {
             (0, V4_MAX)
         } else {
             (0, u128::MAX)
         };
-        if b.0[SRC] != full_src {
-            self.by_src.insert(b.0[SRC], b, rule);
-        } else if b.0[DPORT] != (0, PORT_MAX) {
-            self.by_dport.insert(b.0[DPORT], b, rule);
+        if b.get(SRC) != full_src {
+            self.by_src.insert(b.get(SRC), b, rule);
+        } else if b.get(DPORT) != (0, PORT_MAX) {
+            self.by_dport.insert(b.get(DPORT), b, rule);
         } else {
             self.rest.push((b, rule));
         }
     }
 
     fn each_overlapping(&self, region: &Region, mut f: impl FnMut(&Region, usize)) {
-        self.by_src.query(region.0[SRC], region, &mut f);
-        self.by_dport.query(region.0[DPORT], region, &mut f);
+        self.by_src.query(region.get(SRC), region, &mut f);
+        self.by_dport.query(region.get(DPORT), region, &mut f);
         for (b, rule) in &self.rest {
             if b.intersects(region) {
                 f(b, *rule);
@@ -313,6 +392,15 @@ impl Index {
         });
         first
     }
+
+    /// Whether a corner of `region` is matched by no rule before `rule`: a quick,
+    /// certain "not covered" that spares collecting every overlapping box (a catch-all
+    /// after a long list overlaps all of the list's boxes).
+    pub(crate) fn misses_a_corner(&self, region: &Region, rule: usize) -> bool {
+        [region.lower_corner(), region.upper_corner()]
+            .iter()
+            .any(|corner| self.first_containing(corner).is_none_or(|r| r >= rule))
+    }
 }
 
 /// Intervals of one dimension, grouped by width class (the next power of two), each
@@ -332,7 +420,11 @@ impl IntervalIndex {
         let class = 128 - width.leading_zeros();
         let (max_width, starts) = self.classes.entry(class).or_default();
         *max_width = (*max_width).max(width);
-        starts.entry(lo).or_default().push((b, rule));
+        // Most starts hold one box: room for one, not the four a first push reserves.
+        starts
+            .entry(lo)
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push((b, rule));
     }
 
     fn query(&self, (lo, hi): (u128, u128), region: &Region, f: &mut impl FnMut(&Region, usize)) {
@@ -362,7 +454,7 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
     };
     let one = |v: u128| (v, v);
     let port = |p: u16| one(if ports { p as u128 } else { 0 });
-    Region([
+    Region::from_bounds([
         one(if packet.family() == Family::V4 { 0 } else { 1 }),
         one(proto),
         one(if packet.state == ConnState::Established {
@@ -405,7 +497,7 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
     if boxes.iter().any(|b| b.contains(region)) {
         return true;
     }
-    let spans = |b: &Region, d: usize| b.0[d] == region.0[d];
+    let spans = |b: &Region, d: usize| b.get(d) == region.get(d);
     let Some(d) = (0..DIMS).find(|&d| boxes.iter().any(|b| !spans(b, d))) else {
         // Every box spans every dimension, so any of them contains the region.
         return true;
@@ -415,17 +507,17 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
     // leaving after their end.
     let mut edges: Vec<(u128, bool, usize)> = Vec::with_capacity(partial.len() * 2);
     for (i, b) in partial.iter().enumerate() {
-        edges.push((b.0[d].0, true, i));
-        if b.0[d].1 < region.0[d].1 {
-            edges.push((b.0[d].1 + 1, false, i));
+        edges.push((b.get(d).0, true, i));
+        if b.get(d).1 < region.get(d).1 {
+            edges.push((b.get(d).1 + 1, false, i));
         }
     }
     edges.sort_unstable_by_key(|&(at, enters, _)| (at, enters));
     let mut active: Vec<usize> = Vec::new();
     let mut spanning_only: Option<bool> = None;
-    let mut cell_start = region.0[d].0;
+    let mut cell_start = region.get(d).0;
     let mut next = 0;
-    while cell_start <= region.0[d].1 {
+    while cell_start <= region.get(d).1 {
         while next < edges.len() && edges[next].0 == cell_start {
             let (_, enters, i) = edges[next];
             if enters {
@@ -435,7 +527,7 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
             }
             next += 1;
         }
-        let cell_end = edges.get(next).map_or(region.0[d].1, |e| e.0 - 1);
+        let cell_end = edges.get(next).map_or(region.get(d).1, |e| e.0 - 1);
         let cell = region.restrict(d, cell_start, cell_end);
         // (Not across the family cut: an IPv4 cell clips addresses, an IPv6 one does not.)
         let ok = if active.is_empty() && d != FAM {
@@ -460,7 +552,7 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
         if !ok {
             return false;
         }
-        if cell_end == region.0[d].1 {
+        if cell_end == region.get(d).1 {
             break;
         }
         cell_start = cell_end + 1;
@@ -473,7 +565,7 @@ mod tests {
     use super::*;
 
     fn ports(lo: u128, hi: u128) -> Region {
-        let mut r = Region([
+        let mut r = Region::from_bounds([
             (0, 1),
             (TCP, TCP),
             (0, 1),
@@ -483,7 +575,7 @@ mod tests {
             (0, PORT_MAX),
             (0, PORT_MAX),
         ]);
-        r.0[DPORT] = (lo, hi);
+        r.set(DPORT, (lo, hi));
         r
     }
 
@@ -496,21 +588,21 @@ mod tests {
     #[test]
     fn ipv4_region_needs_no_cover_above_ipv4_range() {
         let mut v4 = ports(0, PORT_MAX);
-        v4.0[FAM] = (0, 0);
-        v4.0[SRC] = (0, V4_MAX);
-        v4.0[DST] = (0, V4_MAX);
+        v4.set(FAM, (0, 0));
+        v4.set(SRC, (0, V4_MAX));
+        v4.set(DST, (0, V4_MAX));
         let mut low = v4;
-        low.0[SRC] = (0, 1000);
+        low.set(SRC, (0, 1000));
         let mut high = v4;
-        high.0[SRC] = (1001, V4_MAX);
+        high.set(SRC, (1001, V4_MAX));
         assert!(covered(&v4, &[low, high]));
         // A box of both families loses nothing when cut to one family first.
         let mut both = v4;
-        both.0[FAM] = (0, 1);
-        both.0[SRC] = (0, u128::MAX);
-        both.0[DST] = (0, u128::MAX);
+        both.set(FAM, (0, 1));
+        both.set(SRC, (0, u128::MAX));
+        both.set(DST, (0, u128::MAX));
         let mut v6 = both;
-        v6.0[FAM] = (1, 1);
+        v6.set(FAM, (1, 1));
         assert!(covered(&both, &[low, high, v6]));
         assert!(!covered(&both, &[low, v6]));
     }

@@ -75,22 +75,32 @@ impl fmt::Display for LexError {
 /// Splits a policy written as text (a file, a string) into tokens.
 ///
 /// `#` and `//` start comments that run to the end of the line, so policy files can be
-/// annotated the way ferm and iptables-restore files are.
+/// annotated the way ferm and iptables-restore files are. Lines end at `\n`, `\r\n` or
+/// a lone `\r` (old Mac files).
 pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
     let mut tokens = Vec::new();
     let mut chars = source.char_indices().peekable();
-    let (mut line, mut line_start) = (1u32, 0usize);
+    let mut line = 1u32;
+    // The column of the last position asked about: each character is counted once,
+    // so a policy written on one long line lexes in linear time.
+    let (mut counted_to, mut counted_column) = (0usize, 1u32);
     while let Some(&(at, c)) = chars.peek() {
-        let column = (source[line_start..at].chars().count() + 1) as u32;
+        counted_column += source[counted_to..at].chars().count() as u32;
+        counted_to = at;
+        let column = counted_column;
         let here = |kind| Token { kind, line, column };
-        if c == '\n' {
+        if c == '\n' || c == '\r' {
             chars.next();
+            if c == '\r' {
+                chars.next_if(|&(_, c)| c == '\n');
+            }
             line += 1;
-            line_start = at + 1;
+            counted_to = chars.peek().map_or(source.len(), |&(i, _)| i);
+            counted_column = 1;
         } else if c.is_whitespace() {
             chars.next();
         } else if c == '#' || source[at..].starts_with("//") {
-            while chars.next_if(|&(_, c)| c != '\n').is_some() {}
+            while chars.next_if(|&(_, c)| c != '\n' && c != '\r').is_some() {}
         } else if c.is_ascii_alphanumeric() || c == '_' {
             let mut word = String::new();
             while let Some((_, c)) = chars.next_if(|&(_, c)| c.is_ascii_alphanumeric() || c == '_')
@@ -120,7 +130,7 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                             })
                         }
                     },
-                    Some((_, '\n')) | None => {
+                    Some((_, '\n' | '\r')) | None => {
                         return Err(LexError {
                             message: "string is not closed before the end of the line".into(),
                             line,
@@ -174,6 +184,23 @@ mod tests {
     fn tracks_lines_and_columns() {
         let t = lex("allow tcp 22;\n  drop all;").unwrap();
         assert_eq!((t[4].line, t[4].column), (2, 3));
+    }
+
+    #[test]
+    fn every_line_ending_counts() {
+        for source in ["allow tcp 22;\rdrop all;", "allow tcp 22;\r\ndrop all;"] {
+            let t = lex(source).unwrap();
+            assert_eq!((t[4].line, t[4].column), (2, 1), "{source:?}");
+        }
+        let t = lex("a # c\rb").unwrap();
+        assert_eq!((t[1].line, t[1].text()), (2, "b".into()));
+    }
+
+    #[test]
+    fn columns_count_characters_on_long_lines() {
+        let line = "allow tcp 22; ".repeat(20_000);
+        let t = lex(&format!("\"é\" {line}")).unwrap();
+        assert_eq!(t.last().unwrap().column, 4 + 14 * 19_999 + 13);
     }
 
     #[test]

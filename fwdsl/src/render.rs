@@ -9,7 +9,7 @@ use ipnet::IpNet;
 /// The chain fwdsl's rules live in, hooked from `INPUT` by one jump.
 pub const CHAIN: &str = "FWDSL-INPUT";
 /// iptables refuses comments longer than this.
-const MAX_COMMENT: usize = 255;
+const MAX_COMMENT: usize = fwdsl_core::IPTABLES_COMMENT_MAX;
 /// iptables' multiport match takes at most 15 ports, a range counting as two.
 const MULTIPORT_MAX: usize = 15;
 /// Prefix of every comment fwdsl writes: how its rules are told from others'.

@@ -100,3 +100,87 @@ fn a_list_covering_a_later_rule_shadows_it() {
     );
     assert!(found[0].contains("line 3, column 1: error: rule `allow tcp 80 src 10.1.2.3` is never reached: `drop src [10.0.0.0/9, 10.128.0.0/9]` on line 2"), "{found:?}");
 }
+
+#[test]
+fn interface_names_that_read_as_something_else_are_refused() {
+    for name in ["-j", "--dport", "ACCEPT", ".", "..", "eth0/1"] {
+        let found = errors(&format!("allow ssh;\nallow in \"{name}\";\ndrop all;\n"));
+        assert!(
+            found[0].contains(&format!("`{name}` is not a valid interface name")),
+            "{name}: {found:?}"
+        );
+    }
+    assert!(Policy::parse("allow ssh;\nallow in \"br-1a2b.100\";\ndrop all;\n").is_ok());
+}
+
+#[test]
+fn comments_that_would_make_the_listing_lie_are_refused() {
+    for c in ['\u{202E}', '\u{200B}', '\u{2028}', '\u{FEFF}'] {
+        let found = errors(&format!(
+            "allow ssh;\nallow tcp 80 comment \"web{c}site\";\ndrop all;\n"
+        ));
+        assert!(
+            found[0].contains(&format!("U+{:04X}", c as u32)),
+            "{c:?}: {found:?}"
+        );
+    }
+    assert!(
+        Policy::parse("allow ssh;\nallow tcp 80 comment \"für die Webseite\";\ndrop all;\n")
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_comment_that_would_be_cut_is_an_error() {
+    let ports: Vec<String> = (0..40).map(|i| (10000 + 3 * i).to_string()).collect();
+    let comment = "x".repeat(100);
+    let found = errors(&format!(
+        "allow ssh;\nallow tcp {} comment \"{comment}\";\ndrop all;\n",
+        ports.join(", ")
+    ));
+    assert!(
+        found[0].contains("line 2, column 1: error: the comment would be cut"),
+        "{found:?}"
+    );
+    // The same rule without a comment is fine: only fwdsl's own text is shortened.
+    assert!(Policy::parse(&format!(
+        "allow ssh;\nallow tcp {};\ndrop all;\n",
+        ports.join(", ")
+    ))
+    .is_ok());
+}
+
+#[test]
+fn lists_that_multiply_past_the_bound_are_refused_at_once() {
+    let list = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let n = 40;
+    let text = format!(
+        "allow ssh;\nallow tcp {} sport {} src [{}] dst [{}];\ndrop all;\n",
+        list(n, &|i| (1000 + 2 * i).to_string()),
+        list(n, &|i| (3000 + 2 * i).to_string()),
+        list(n, &|i| format!("10.1.0.{}", 2 * i)),
+        list(n, &|i| format!("10.2.0.{}", 2 * i)),
+    );
+    let start = std::time::Instant::now();
+    let found = errors(&text);
+    assert!(
+        found[0].contains(
+            "40 destination ports × 40 source ports × 40 sources × 40 destinations = 2560000"
+        ),
+        "{found:?}"
+    );
+    // Refused before any expansion (it took 13 s and 5.7 GB when it was expanded).
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn lines_end_at_cr_lf_or_a_lone_cr() {
+    for eol in ["\r", "\r\n", "\n"] {
+        let text = ["allow ssh;", "allow tcp 0;", "drop all;", ""].join(eol);
+        let found = errors(&text);
+        assert!(
+            found[0].starts_with("line 2, column 11:"),
+            "{eol:?}: {found:?}"
+        );
+    }
+}
