@@ -102,6 +102,27 @@ impl fmt::Display for FailedCommand {
     }
 }
 
+/// The package that installs `program`, by the name Debian and RHEL both use.
+pub(crate) fn package_of(program: &str) -> &'static str {
+    match program {
+        "ipset" => "ipset",
+        "ip" => "iproute2",
+        "sh" => "dash",
+        _ => "iptables",
+    }
+}
+
+impl Error {
+    /// A program that could not be started.
+    pub(crate) fn missing(program: &str, reason: impl ToString) -> Error {
+        Error::ProgramMissing {
+            program: program.to_string(),
+            package: package_of(program),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Everything that can go wrong in fwdsl.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -112,11 +133,13 @@ pub enum Error {
     /// An iptables command failed. From `apply`, the previous rules are back.
     #[error("{0}")]
     Iptables(Box<FailedCommand>),
-    /// An iptables program is missing or does not run.
-    #[error("`{binary}` cannot be run ({reason}); install the iptables package")]
-    IptablesMissing {
+    /// A program fwdsl runs (iptables, ip6tables, ipset, …) is missing or does not run.
+    #[error("`{program}` cannot be run ({reason}); install the `{package}` package")]
+    ProgramMissing {
         /// The program.
-        binary: String,
+        program: String,
+        /// The Debian (and RHEL) package that has it.
+        package: &'static str,
         /// Why it could not run.
         reason: String,
     },

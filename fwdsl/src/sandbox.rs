@@ -87,6 +87,10 @@ impl Netns {
     }
 }
 
+fn has_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| crate::live::has_net_admin(&s))
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
@@ -119,6 +123,12 @@ impl Sandbox {
 
     /// Creates both namespaces and the link between them.
     pub fn new(prefix: &str) -> io::Result<Sandbox> {
+        if !has_root() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "creating network namespaces needs root or CAP_NET_ADMIN, and this process has neither",
+            ));
+        }
         let server = Netns::create(&format!("{prefix}-srv"))?;
         let client = Netns::create(&format!("{prefix}-cli"))?;
         // The veth pair is created inside the server namespace with its peer placed
@@ -171,21 +181,37 @@ impl Sandbox {
         Ok(Sandbox { server, client })
     }
 
-    /// Whether this machine can make sandboxes: root, `ip` and iptables present.
+    /// What this machine lacks to make sandboxes, apply policies in them and probe
+    /// them: root (or CAP_NET_ADMIN), and each program with the package that has it.
+    /// Empty when nothing is missing.
+    pub fn missing() -> Vec<String> {
+        const PROGRAMS: [(&str, &str); 10] = [
+            ("ip", "iproute2"),
+            ("iptables", "iptables"),
+            ("ip6tables", "iptables"),
+            ("iptables-restore", "iptables"),
+            ("ip6tables-restore", "iptables"),
+            ("iptables-save", "iptables"),
+            ("ip6tables-save", "iptables"),
+            ("ipset", "ipset"),
+            ("ping", "iputils-ping"),
+            ("setpriv", "util-linux"),
+        ];
+        let mut missing = Vec::new();
+        if !has_root() {
+            missing.push("root or CAP_NET_ADMIN".to_string());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        for (program, package) in PROGRAMS {
+            if !std::env::split_paths(&path).any(|dir| dir.join(program).is_file()) {
+                missing.push(format!("`{program}` (package `{package}`)"));
+            }
+        }
+        missing
+    }
+
+    /// Whether this machine can make sandboxes: see [`Sandbox::missing`].
     pub fn available() -> bool {
-        let root = std::fs::read_to_string("/proc/self/status")
-            .is_ok_and(|s| crate::live::has_net_admin(&s));
-        let have = |p: &str| {
-            Command::new(p)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        root && Command::new("ip")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-            && have("iptables")
-            && have("ip6tables")
+        Self::missing().is_empty()
     }
 }

@@ -18,13 +18,15 @@ static NEXT_SPORT: AtomicU16 = AtomicU16::new(41000);
 /// The skip rule: without root, `ip` or iptables the kernel tests cannot run; under
 /// `CI=true` that is a failure, never a skip.
 pub fn sandbox(prefix: &str) -> Option<Sandbox> {
-    if !Sandbox::available() {
+    let missing = Sandbox::missing();
+    if !missing.is_empty() {
+        let missing = missing.join(", ");
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
         assert!(
             !ci,
-            "CI is set: the kernel tests must run, but this machine lacks root, `ip` or iptables"
+            "CI is set: the kernel tests must run, but this machine lacks {missing}"
         );
-        eprintln!("skipping kernel test: needs root, iproute2 and iptables");
+        eprintln!("skipping kernel test: this machine lacks {missing}");
         return None;
     }
     Some(Sandbox::new(prefix).expect("create sandbox namespaces"))

@@ -531,11 +531,12 @@ fn without_net_admin_apply_is_refused_and_nothing_changes() {
     let policy = fwdsl::firewall! { allow ssh; drop all; };
     if is_child(TEST) {
         // The child: inside the sandbox namespace, stripped of CAP_NET_ADMIN.
-        let err = Firewall::new()
-            .ssh_connection(None)
-            .apply(&policy)
-            .unwrap_err();
+        let fw = Firewall::new().ssh_connection(None);
+        let err = fw.apply(&policy).unwrap_err();
         assert!(matches!(err, Error::NotPermitted), "{err}");
+        // Reading needs it too: a typed error, not iptables' own message.
+        assert!(matches!(fw.plan(&policy), Err(Error::NotPermitted)));
+        assert!(matches!(fw.status(), Err(Error::NotPermitted)));
         return;
     }
     let Some(sb) = sandbox("fwdsl-nocap") else {
@@ -630,11 +631,11 @@ fn without_iptables_apply_is_a_typed_error_and_nothing_changes() {
             .apply(&policy)
             .unwrap_err();
         assert!(
-            matches!(&err, Error::IptablesMissing { binary, .. } if binary == "iptables"),
+            matches!(&err, Error::ProgramMissing { program, .. } if program == "iptables"),
             "{err}"
         );
         assert!(
-            err.to_string().contains("install the iptables package"),
+            err.to_string().contains("install the `iptables` package"),
             "{err}"
         );
         return;
@@ -651,4 +652,51 @@ fn without_iptables_apply_is_a_typed_error_and_nothing_changes() {
         &["env".into(), format!("PATH={}", empty.display())],
     );
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+#[test]
+fn without_ipset_a_policy_with_a_long_list_names_the_ipset_package() {
+    const TEST: &str = "without_ipset_a_policy_with_a_long_list_names_the_ipset_package";
+    if is_child(TEST) {
+        // The child: iptables on PATH, ipset not.
+        let err = Firewall::new()
+            .namespaces_only()
+            .ssh_connection(None)
+            .apply(&blocklist(""))
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ProgramMissing { program, package: "ipset", .. } if program == "ipset"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("install the `ipset` package"),
+            "{err}"
+        );
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-noipset") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("fwdsl-no-ipset-{}", sb.server.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for program in [
+        "iptables",
+        "ip6tables",
+        "iptables-restore",
+        "ip6tables-restore",
+        "ip",
+    ] {
+        let real = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .unwrap();
+        let real = String::from_utf8(real.stdout).unwrap();
+        std::os::unix::fs::symlink(real.trim(), dir.join(program)).unwrap();
+    }
+    run_child_in_sandbox(
+        &sb,
+        TEST,
+        &["env".into(), format!("PATH={}", dir.display())],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

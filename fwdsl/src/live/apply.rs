@@ -299,7 +299,7 @@ fn prepare<'p>(
     // sets fails on it below.
     let existing = match session.sets.existing() {
         Ok(existing) => existing,
-        Err(Error::IptablesMissing { .. }) if needed.is_empty() => BTreeSet::new(),
+        Err(Error::ProgramMissing { .. }) if needed.is_empty() => BTreeSet::new(),
         Err(e) => return Err(e),
     };
     let missing: Vec<&crate::IpSet> = needed
@@ -390,7 +390,7 @@ pub(super) fn collect_sets(session: &Session) -> Result<(), Error> {
             session.sets.collect(&existing, &used);
             Ok(())
         }
-        Err(Error::IptablesMissing { .. }) => Ok(()),
+        Err(Error::ProgramMissing { .. }) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// Runs `program` with `args`, feeding it `input`, and waits at most `timeout`. The
 /// output is returned whatever the exit status; a program that cannot be started is
-/// [`Error::IptablesMissing`], one that runs too long is killed (with any children it
+/// [`Error::ProgramMissing`], one that runs too long is killed (with any children it
 /// started) and reported as [`Error::Timeout`].
 pub(crate) fn run(
     program: &str,
@@ -18,10 +18,7 @@ pub(crate) fn run(
     input: Option<&[u8]>,
     timeout: Duration,
 ) -> Result<Output, Error> {
-    let missing = |e: std::io::Error| Error::IptablesMissing {
-        binary: program.to_string(),
-        reason: e.to_string(),
-    };
+    let missing = |e: std::io::Error| Error::missing(program, e);
     let mut child = Command::new(program)
         .args(args)
         .stdin(if input.is_some() {
@@ -122,7 +119,7 @@ mod tests {
         );
         assert!(matches!(
             run("/nonexistent/fwdsl", &[], None, Duration::from_secs(1)),
-            Err(Error::IptablesMissing { .. })
+            Err(Error::ProgramMissing { .. })
         ));
     }
 }

@@ -314,11 +314,14 @@ impl Firewall {
 
     /// What is installed now.
     pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
+        // Reading the rules needs CAP_NET_ADMIN as much as changing them.
+        guard::check_permissions(false)?;
         inspect::status(&self.runners()?)
     }
 
     /// What applying `policy` would add and remove, per family.
     pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
+        guard::check_permissions(false)?;
         inspect::plan(&self.runners()?, policy)
     }
 

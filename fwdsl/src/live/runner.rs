@@ -81,10 +81,7 @@ fn handle(
     cell.get_or_try_init(|| {
         // Not numeric: the crate would add `-n` to `-S`, which iptables 1.8 refuses
         // (and `-S` never looks names up anyway).
-        iptables::new(family == Family::V6).map_err(|e| Error::IptablesMissing {
-            binary: binary.to_string(),
-            reason: e.to_string(),
-        })
+        iptables::new(family == Family::V6).map_err(|e| Error::missing(binary, e))
     })
 }
 

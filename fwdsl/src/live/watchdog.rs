@@ -125,10 +125,7 @@ pub(crate) fn arm(
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|e| Error::IptablesMissing {
-        binary: "sh".into(),
-        reason: e.to_string(),
-    })?;
+    let mut child = command.spawn().map_err(|e| Error::missing("sh", e))?;
     let pid = child.id();
     let pid_file = work.join("pid");
     std::fs::write(&pid_file, pid.to_string()).map_err(io(&pid_file))?;
