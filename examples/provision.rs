@@ -7,13 +7,17 @@
 //! cargo run --example provision -- --apply           # apply to this host (root)
 //! cargo run --example provision -- --confirm 30      # apply, keep only if confirmed within 30 s
 //! cargo run --example provision -- --apply --save    # and save where the distribution keeps rules
+//! cargo run --example provision -- --status          # what fwdsl has installed (root)
 //! cargo run --example provision -- --policy FILE …   # a policy file instead of the built-in one
 //! ```
 
+use clap::Parser;
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Family, Firewall, Packet, Policy, SaveTarget};
+use fwdsl::{Error, Family, Firewall, Packet, Policy, SaveTarget};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The web server of the reference VPS guide, with its holes closed: replies come in
@@ -31,39 +35,32 @@ fn builtin_policy() -> Policy {
     }
 }
 
-#[derive(Default)]
+/// Provision this host's firewall with fwdsl. Without an action it only plans: it
+/// prints what it would load and how the policy decides a few packets, and changes
+/// nothing (no root needed).
+#[derive(Debug, Parser)]
+#[command(name = "provision", version, about)]
 struct Args {
-    apply: bool,
-    confirm: Option<u64>,
-    save: bool,
-    sandbox: bool,
+    /// A policy file to use instead of the policy built into this binary.
+    #[arg(long, value_name = "FILE")]
     policy: Option<String>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--apply" => args.apply = true,
-            "--save" => args.save = true,
-            "--sandbox" => args.sandbox = true,
-            "--confirm" => {
-                let secs = it.next().ok_or("--confirm needs a number of seconds")?;
-                args.confirm = Some(
-                    secs.parse()
-                        .map_err(|_| format!("--confirm {secs}: not a number of seconds"))?,
-                );
-            }
-            "--policy" => args.policy = Some(it.next().ok_or("--policy needs a file")?),
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}` (see the top of examples/provision.rs)"
-                ))
-            }
-        }
-    }
-    Ok(args)
+    /// Apply the policy in a throwaway network namespace, list the live rules and probe
+    /// them with real connections (root; the host's own firewall is not touched).
+    #[arg(long, conflicts_with_all = ["apply", "confirm", "status"])]
+    sandbox: bool,
+    /// Apply the policy to this host (root).
+    #[arg(long, conflicts_with_all = ["confirm", "status"])]
+    apply: bool,
+    /// Apply the policy to this host and keep it only if `yes` is typed within SECS
+    /// seconds; otherwise the previous rules come back.
+    #[arg(long, value_name = "SECS", conflicts_with = "status")]
+    confirm: Option<u64>,
+    /// Show what fwdsl has installed on this host (root).
+    #[arg(long)]
+    status: bool,
+    /// Then save the running rules where the distribution loads them at boot (root).
+    #[arg(long, conflicts_with = "sandbox")]
+    save: bool,
 }
 
 fn plan(policy: &Policy) {
@@ -107,11 +104,19 @@ fn plan(policy: &Policy) {
     }
 }
 
-fn confirm_on_stdin(secs: u64) -> impl FnOnce() -> bool + Send + 'static {
+/// Asks for `yes` on standard input; `ended` is set when the input ends first (so the
+/// operator is told that, rather than that time ran out).
+fn confirm_on_stdin(secs: u64, ended: Arc<AtomicBool>) -> impl FnOnce() -> bool + Send + 'static {
     println!("new rules are live: type `yes` within {secs} s to keep them");
-    || {
+    move || {
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                ended.store(true, Ordering::SeqCst);
+                false
+            }
+            Ok(_) => line.trim() == "yes",
+        }
     }
 }
 
@@ -128,16 +133,9 @@ fn sandbox(policy: &Policy) -> Result<(), Box<dyn std::error::Error>> {
     })??;
     let firewall = Firewall::new().namespaces_only().ssh_connection(None);
     let report = sb.server.run(|| firewall.apply(policy))??;
-    println!("applied in namespace {}: {report:?}\n", sb.server.name());
+    println!("namespace {}: {report}", sb.server.name());
     for status in sb.server.run(|| firewall.status())?? {
-        println!(
-            "# live {:?} rules in {}",
-            status.family,
-            status.chain.as_deref().unwrap_or("-")
-        );
-        for rule in &status.rules {
-            println!("{}", rule.spec);
-        }
+        println!("{status}");
     }
     println!("\n# real probes from namespace {}", sb.client.name());
     for port in ports {
@@ -169,47 +167,79 @@ fn sandbox(policy: &Policy) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    let policy = match &args.policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-            let policy = Policy::parse(&text)?;
+/// Reads a policy file; its problems are printed compiler-style, file name first.
+fn read_policy(path: &str) -> Result<Policy, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    match Policy::parse(&text) {
+        Ok(policy) => {
             for warning in policy.warnings() {
-                eprintln!("{path}: {warning}");
+                eprintln!("{}", fwdsl::Problems(vec![warning.clone()]).in_file(path));
             }
-            policy
+            Ok(policy)
         }
+        Err(Error::Policy(problems)) => Err(problems.in_file(path).to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let policy = match &args.policy {
+        Some(path) => read_policy(path)?,
         None => builtin_policy(),
     };
     if args.sandbox {
-        return sandbox(&policy);
+        return sandbox(&policy).map_err(|e| e.to_string());
     }
     let firewall = Firewall::new();
-    if let Some(secs) = args.confirm {
-        let report = firewall.apply_with_confirm(
-            &policy,
-            Duration::from_secs(secs),
-            confirm_on_stdin(secs),
-        )?;
-        println!("kept: {report:?}");
+    if args.status {
+        for status in firewall.status().map_err(|e| e.to_string())? {
+            println!("{status}");
+        }
+    } else if let Some(secs) = args.confirm {
+        let ended = Arc::new(AtomicBool::new(false));
+        let confirm = confirm_on_stdin(secs, ended.clone());
+        match firewall.apply_with_confirm(&policy, Duration::from_secs(secs), confirm) {
+            Ok(report) => println!("kept. {report}"),
+            Err(Error::NotConfirmed(_)) if ended.load(Ordering::SeqCst) => {
+                return Err(
+                    "standard input ended before `yes` was typed: the previous rules are back"
+                        .into(),
+                )
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     } else if args.apply {
-        println!("{:?}", firewall.apply(&policy)?);
+        print!("{}", firewall.apply(&policy).map_err(|e| e.to_string())?);
     } else if !args.save {
         plan(&policy);
     }
     if args.save {
-        let report = firewall.save(&SaveTarget::detect())?;
-        println!("saved {:?} (backups: {:?})", report.written, report.backups);
+        print!(
+            "{}",
+            firewall
+                .save(&SaveTarget::detect())
+                .map_err(|e| e.to_string())?
+        );
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match run() {
+    // Printing into a closed pipe (`provision | head -3`) ends the program quietly, as
+    // it does for other Unix tools, instead of panicking.
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // Usage errors exit with 2, `--help` and `--version` with 0 (clap's convention).
+    let args = Args::parse();
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            if e.contains(": error: ") {
+                // A policy file's problems already say `error:` on every line.
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e}");
+            }
             ExitCode::FAILURE
         }
     }

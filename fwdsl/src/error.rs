@@ -38,6 +38,46 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problems(pub Vec<Problem>);
 
+impl Problems {
+    /// The problems as a compiler prints them, one `FILE:LINE:COLUMN: error: …` per
+    /// problem (with its help below it), in line order.
+    ///
+    /// ```
+    /// let Err(fwdsl::Error::Policy(problems)) = fwdsl::Policy::parse("allow ssh;\nallow tcp 0;\ndrop all;") else { panic!() };
+    /// assert!(problems.in_file("web.policy").to_string().starts_with("web.policy:2:11: error: port 0"));
+    /// ```
+    pub fn in_file<'a>(&'a self, path: &'a str) -> impl fmt::Display + 'a {
+        InFile(self, path)
+    }
+}
+
+struct InFile<'a>(&'a Problems, &'a str);
+
+impl fmt::Display for InFile<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut problems: Vec<&Problem> = self.0 .0.iter().collect();
+        problems.sort_by_key(|p| (p.line, p.column));
+        for (i, p) in problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", self.1)?;
+            if let (Some(line), Some(column)) = (p.line, p.column) {
+                write!(f, ":{line}:{column}")?;
+            }
+            let kind = match p.severity {
+                fwdsl_core::Severity::Error => "error",
+                fwdsl_core::Severity::Warning => "warning",
+            };
+            write!(f, ": {kind}: {}", p.message)?;
+            if let Some(help) = &p.help {
+                write!(f, "\n  help: {help}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lines: Vec<String> = self.0.iter().map(Problem::to_string).collect();

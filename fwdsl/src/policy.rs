@@ -75,11 +75,15 @@ impl Policy {
                 help: d.help.clone(),
             }
         };
-        let (errors, warnings): (Vec<Problem>, Vec<Problem>) = compiled
+        let (mut errors, mut warnings): (Vec<Problem>, Vec<Problem>) = compiled
             .diagnostics
             .iter()
             .map(problem)
             .partition(|p| p.severity == Severity::Error);
+        // Found in two passes (each rule, then the whole policy): reported in line order.
+        for problems in [&mut errors, &mut warnings] {
+            problems.sort_by_key(|p| (p.line, p.column));
+        }
         if !errors.is_empty() {
             return Err(Error::Policy(Problems(errors)));
         }

@@ -17,6 +17,7 @@ mod ipset;
 mod layout;
 mod lock;
 mod remove;
+mod report;
 mod runner;
 mod save;
 mod txn;

@@ -1,0 +1,147 @@
+//! How the live operations' reports read for an operator: a line per family, a
+//! numbered listing of live rules, a diff-like plan.
+
+use super::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, LoadPath, SaveReport};
+use fwdsl_core::Family;
+use std::fmt;
+
+fn family(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "IPv4",
+        Family::V6 => "IPv6",
+    }
+}
+
+impl fmt::Display for FamilyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match self.loaded {
+            None => "unchanged",
+            Some(LoadPath::Batch) => "loaded in one transaction",
+            Some(LoadPath::PerRule) => "loaded rule by rule",
+        };
+        write!(
+            f,
+            "{}  {:<28} {:>6} rules  {how}",
+            family(self.family),
+            self.chain,
+            self.rules
+        )
+    }
+}
+
+/// ```text
+/// applied: 4 iptables commands
+///   IPv4  FWDSL-G-8D1A…  5 rules  loaded in one transaction
+///   IPv6  FWDSL-G-03BC…  9 rules  unchanged
+/// ```
+impl fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changed {
+            writeln!(f, "applied: {} iptables commands", self.commands)?;
+        } else {
+            writeln!(f, "already live: nothing to change")?;
+        }
+        for family in &self.families {
+            writeln!(f, "  {family}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `iptables -S`-like, numbered as the policy numbers its rules.
+impl fmt::Display for FamilyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hook = if self.hooked { "hooked" } else { "NOT hooked" };
+        match &self.chain {
+            Some(chain) => writeln!(
+                f,
+                "{}: {hook} into INPUT, {} rules in {chain}",
+                family(self.family),
+                self.rules.len()
+            )?,
+            None => writeln!(f, "{}: {hook}, no fwdsl rules", family(self.family))?,
+        }
+        for rule in &self.rules {
+            let number = rule.number.map_or("-".to_string(), |n| n.to_string());
+            writeln!(
+                f,
+                "  {number:>4}  {}",
+                super::layout::strip_append(&rule.spec)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A unified-diff-like listing: `-` live rules that would go, `+` rules that would come.
+impl fmt::Display for FamilyPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = family(self.family);
+        writeln!(f, "--- {name} live")?;
+        writeln!(f, "+++ {name} policy")?;
+        if self.hook {
+            writeln!(f, "+ -A INPUT -j {}", crate::CHAIN)?;
+        }
+        for rule in &self.remove {
+            writeln!(f, "- {rule}")?;
+        }
+        for rule in &self.add {
+            writeln!(f, "+ {rule}")?;
+        }
+        if !self.hook && self.add.is_empty() && self.remove.is_empty() {
+            writeln!(f, "  (no change)")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SaveReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for path in &self.written {
+            writeln!(f, "saved {}", path.display())?;
+        }
+        for path in &self.backups {
+            writeln!(f, "  previous file kept as {}", path.display())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_reads_like_a_diff() {
+        let plan = FamilyPlan {
+            family: Family::V4,
+            add: vec!["-p tcp -m tcp --dport 80 -j ACCEPT".into()],
+            remove: vec!["-p tcp -m tcp --dport 8080 -j ACCEPT".into()],
+            hook: false,
+        };
+        assert_eq!(
+            plan.to_string(),
+            "--- IPv4 live\n+++ IPv4 policy\n- -p tcp -m tcp --dport 8080 -j ACCEPT\n+ -p tcp -m tcp --dport 80 -j ACCEPT\n"
+        );
+    }
+
+    #[test]
+    fn an_apply_report_has_a_line_per_family() {
+        let report = ApplyReport {
+            changed: true,
+            commands: 2,
+            families: vec![FamilyReport {
+                family: Family::V6,
+                chain: "FWDSL-G-1".into(),
+                rules: 9,
+                loaded: None,
+            }],
+        };
+        let text = report.to_string();
+        assert!(
+            text.starts_with("applied: 2 iptables commands\n  IPv6  FWDSL-G-1"),
+            "{text}"
+        );
+        assert!(text.contains("9 rules  unchanged"), "{text}");
+    }
+}
