@@ -7,6 +7,7 @@
 //!     allow src 127.0.0.1;
 //!     drop all;
 //! };
+//! assert_eq!(policy.rules().len(), 4);
 //! ```
 //!
 //! At compile time [`firewall!`] parses the rules and rejects, each at its own span and
@@ -36,6 +37,9 @@
 //! A rule with an IPv4 (IPv6) address applies to that family only; a rule without an
 //! address to both.
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// Examples in the docs and the README compile without warnings.
+#![doc(test(attr(deny(warnings))))]
 
 // Lets the crate's own tests use `firewall!`, whose expansion names `::fwdsl`.
 #[cfg(test)]
@@ -46,6 +50,7 @@ mod live;
 mod policy;
 mod render;
 #[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};

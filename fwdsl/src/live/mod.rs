@@ -158,11 +158,22 @@ struct Session {
 
 impl Firewall {
     /// The host's firewall, both families, with fwdsl's defaults.
+    ///
+    /// ```
+    /// let fw = fwdsl::Firewall::new(); // nothing is read or changed until an operation runs
+    /// # let _ = fw;
+    /// ```
     pub fn new() -> Firewall {
         Firewall::default()
     }
 
     /// Only these families (a host without IPv6, say).
+    ///
+    /// ```
+    /// use fwdsl::{Family, Firewall};
+    /// let ipv4_only = Firewall::new().families(&[Family::V4]);
+    /// # let _ = ipv4_only;
+    /// ```
     pub fn families(mut self, families: &[Family]) -> Self {
         self.families = families.to_vec();
         self
@@ -171,6 +182,12 @@ impl Firewall {
     /// The xtables lock and how long to wait for another program to release it; the
     /// same bound applies to waiting for another fwdsl process in this network
     /// namespace (default: 10 s each).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fw = fwdsl::Firewall::new().lock("/run/xtables.lock", Duration::from_secs(30));
+    /// # let _ = fw;
+    /// ```
     pub fn lock(mut self, path: impl Into<PathBuf>, timeout: Duration) -> Self {
         self.lock_path = path.into();
         self.lock_timeout = timeout;
@@ -180,6 +197,11 @@ impl Firewall {
     /// How long one iptables or ipset command may run before it is ended and the
     /// operation fails with [`Error::Timeout`] (default: 60 s). A listing can stall
     /// for minutes while other programs churn the rules.
+    ///
+    /// ```
+    /// let fw = fwdsl::Firewall::new().command_timeout(std::time::Duration::from_secs(120));
+    /// # let _ = fw;
+    /// ```
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.command_timeout = timeout;
         self
@@ -187,6 +209,11 @@ impl Firewall {
 
     /// Where fwdsl keeps its per-namespace lock and pending reverts (default:
     /// `/run/fwdsl`, cleared at boot as it should be).
+    ///
+    /// ```
+    /// let fw = fwdsl::Firewall::new().state_dir("/run/my-provisioner/fwdsl");
+    /// # let _ = fw;
+    /// ```
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = dir.into();
         self
@@ -197,6 +224,11 @@ impl Firewall {
     /// one `iptables -A` at a time through the `iptables` crate before it. The default,
     /// 0, always batches: it is 10 to 40 times faster at every size measured
     /// (BENCHMARKS.md) and loads all or nothing.
+    ///
+    /// ```
+    /// let per_rule_below_50 = fwdsl::Firewall::new().batch_above(50);
+    /// # let _ = per_rule_below_50;
+    /// ```
     pub fn batch_above(mut self, rules: usize) -> Self {
         self.batch_above = rules;
         self
@@ -204,6 +236,16 @@ impl Firewall {
 
     /// Refuses every change in the machine's own network namespace: for tests and
     /// sandboxes, so that no mistake can reach the real host's firewall.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "sandbox")] {
+    /// use fwdsl::{sandbox::Sandbox, Firewall};
+    /// let sb = Sandbox::new("my-test")?;
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; };
+    /// sb.server.run(|| Firewall::new().namespaces_only().apply(&policy))??;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn namespaces_only(mut self) -> Self {
         self.namespaces_only = true;
         self
@@ -211,12 +253,25 @@ impl Firewall {
 
     /// The SSH session to protect, as `$SSH_CONNECTION` writes it (`client port server
     /// port`); read from the environment by default, `None` for no session.
+    ///
+    /// ```
+    /// // Protect a session other than this process's own (a jump host's, say).
+    /// let fw = fwdsl::Firewall::new().ssh_connection(Some("198.51.100.7 50022 192.0.2.1 22"));
+    /// # let _ = fw;
+    /// ```
     pub fn ssh_connection(mut self, connection: Option<&str>) -> Self {
         self.ssh_connection = connection.map(String::from);
         self
     }
 
     /// Applies even a policy that would drop the current SSH session.
+    ///
+    /// ```no_run
+    /// // The policy moves SSH to another port on purpose.
+    /// let policy = fwdsl::firewall! { ssh 2222; allow tcp 2222; drop all; };
+    /// fwdsl::Firewall::new().force(true).apply(&policy)?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn force(mut self, force: bool) -> Self {
         self.force = force;
         self
@@ -259,6 +314,13 @@ impl Firewall {
 
     /// Makes `policy` the live firewall: atomically, idempotently, and with every step
     /// taken back if one fails.
+    ///
+    /// ```no_run
+    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let report = fwdsl::Firewall::new().apply(&policy)?;
+    /// print!("{report}"); // `already live: nothing to change` the second time
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn apply(&self, policy: &Policy) -> Result<ApplyReport, Error> {
         apply::apply(self, policy, apply::Confirm::<fn() -> bool>::No)
     }
@@ -269,6 +331,14 @@ impl Firewall {
     /// the very connection the new rules could cut. The revert does not depend on this
     /// process: a watchdog process reverts at the end of the window even if this one
     /// has died.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let still_reachable = || std::net::TcpStream::connect("192.0.2.1:443").is_ok();
+    /// fwdsl::Firewall::new().apply_with_confirm(&policy, Duration::from_secs(30), still_reachable)?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn apply_with_confirm<F>(
         &self,
         policy: &Policy,
@@ -285,6 +355,15 @@ impl Firewall {
     /// previous rules back after `timeout` unless [`Firewall::confirm`] is called
     /// before (from this process or any other, over a new SSH connection say). Until
     /// then other fwdsl operations in this namespace wait for it.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// fwdsl::Firewall::new().apply_unconfirmed(&policy, Duration::from_secs(60))?;
+    /// // … later, from a new SSH connection, perhaps another process:
+    /// fwdsl::Firewall::new().confirm()?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn apply_unconfirmed(
         &self,
         policy: &Policy,
@@ -300,6 +379,13 @@ impl Firewall {
     /// Keeps the rules of a pending [`Firewall::apply_unconfirmed`]: `Ok(true)` when a
     /// revert was pending and is cancelled, `Ok(false)` when none was pending, and
     /// [`Error::Reverted`] when it came too late.
+    ///
+    /// ```no_run
+    /// if !fwdsl::Firewall::new().confirm()? {
+    ///     println!("nothing was pending");
+    /// }
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn confirm(&self) -> Result<bool, Error> {
         guard::check_permissions(self.namespaces_only)?;
         let ns = guard::namespace_id().unwrap_or(0);
@@ -314,6 +400,13 @@ impl Firewall {
     }
 
     /// What is installed now.
+    ///
+    /// ```no_run
+    /// for family in fwdsl::Firewall::new().status()? {
+    ///     print!("{family}"); // numbered like the policy's rules
+    /// }
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
         // Reading the rules needs CAP_NET_ADMIN as much as changing them.
         guard::check_permissions(false)?;
@@ -321,6 +414,14 @@ impl Firewall {
     }
 
     /// What applying `policy` would add and remove, per family.
+    ///
+    /// ```no_run
+    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// for family in fwdsl::Firewall::new().plan(&policy)? {
+    ///     print!("{family}"); // `+` rules to come, `-` rules to go
+    /// }
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
         guard::check_permissions(false)?;
         inspect::plan(&self.runners()?, policy)
@@ -328,12 +429,23 @@ impl Firewall {
 
     /// Removes live rules of one policy rule, by number or by its full text, from
     /// every family; returns how many iptables rules went.
+    ///
+    /// ```no_run
+    /// use fwdsl::{Firewall, RuleSelector};
+    /// Firewall::new().remove_rule(&RuleSelector::Text("allow https".into()))?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn remove_rule(&self, which: &RuleSelector) -> Result<usize, Error> {
         remove::remove_rule(&self.session()?, which)
     }
 
     /// Removes every fwdsl rule but keeps the chains and the hook (`iptables -F`, for
     /// fwdsl's chain only): packets go on to the rest of `INPUT`.
+    ///
+    /// ```no_run
+    /// fwdsl::Firewall::new().flush()?; // the host is now as open as INPUT's policy
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<(), Error> {
         remove::flush(&self.session()?)
     }
@@ -341,12 +453,23 @@ impl Firewall {
     /// Removes the hook and every fwdsl chain and set, all or nothing; other rules
     /// stay as they are. Refuses ([`Error::InUse`]) while a foreign rule jumps into an
     /// fwdsl chain.
+    ///
+    /// ```no_run
+    /// fwdsl::Firewall::new().uninstall()?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn uninstall(&self) -> Result<(), Error> {
         remove::uninstall(&self.session()?, self.fault)
     }
 
     /// Writes the running rules where the distribution keeps them, after a dated backup
     /// of the file already there (never overwriting an earlier backup).
+    ///
+    /// ```no_run
+    /// use fwdsl::{Firewall, SaveTarget};
+    /// print!("{}", Firewall::new().save(&SaveTarget::detect())?);
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
     pub fn save(&self, target: &SaveTarget) -> Result<SaveReport, Error> {
         save::save(&self.session()?.runners, target)
     }
