@@ -253,6 +253,16 @@ pub enum Error {
         /// The policy rule numbers it matches.
         numbers: Vec<usize>,
     },
+    /// A saved rules or ipsets file does not load; nothing was changed.
+    #[error("{path}{}: {message}; nothing was changed", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    BadSavedFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line at fault, where the loader names it.
+        line: Option<usize>,
+        /// What the loader said.
+        message: String,
+    },
     /// `$SSH_CONNECTION` is set but cannot be read, so the session cannot be protected.
     #[error("refusing to apply: SSH_CONNECTION=`{0}` cannot be read as `client port server port`, so the session cannot be checked; nothing was changed (force the apply to override)")]
     UnreadableSession(String),

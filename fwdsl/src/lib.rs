@@ -60,7 +60,7 @@ pub use fwdsl_core::{
 };
 pub use fwdsl_macros::firewall;
 pub use live::{
-    ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath,
+    ApplyReport, Boot, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath,
     RuleSelector, SaveReport, SaveTarget,
 };
 pub use policy::Policy;

@@ -27,6 +27,36 @@ impl Sets {
             .collect())
     }
 
+    /// `ipset save` of `names`: what `ipset restore` recreates them from.
+    pub(crate) fn save(&self, names: &[String]) -> Result<String, Error> {
+        let mut text = String::new();
+        for name in names {
+            let output = exec::run_ok(IPSET, &["save", name], None, self.timeout)?;
+            text.push_str(&String::from_utf8_lossy(&output.stdout));
+        }
+        Ok(text)
+    }
+
+    /// Names of every set that exists, fwdsl's or not.
+    pub(crate) fn all_names(&self) -> Result<BTreeSet<String>, Error> {
+        let output = exec::run_ok(IPSET, &["list", "-n"], None, self.timeout)?;
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Loads `ipset save` output as a boot does, sets that exist already kept.
+    pub(crate) fn restore_existing(&self, text: &str) -> Result<(), Error> {
+        exec::run_ok(
+            IPSET,
+            &["restore", "-exist"],
+            Some(text.as_bytes()),
+            self.timeout,
+        )
+        .map(|_| ())
+    }
+
     /// Creates and fills sets from `ipset restore` input.
     pub(crate) fn restore(&self, text: &str) -> Result<(), Error> {
         exec::run_ok(IPSET, &["restore"], Some(text.as_bytes()), self.timeout).map(|_| ())
@@ -76,10 +106,17 @@ pub(crate) fn used_by<'a>(rules: impl IntoIterator<Item = &'a String>) -> BTreeS
 /// The fwdsl sets one rule (an `-A …` line) refers to: a rule with a source list and
 /// a destination list refers to two.
 pub(crate) fn referenced(rule: &str) -> Vec<String> {
+    referenced_any(rule)
+        .into_iter()
+        .filter(|name| name.starts_with("fwdsl-"))
+        .collect()
+}
+
+/// Every set one rule refers to, fwdsl's or not.
+pub(crate) fn referenced_any(rule: &str) -> Vec<String> {
     rule.split("--match-set ")
         .skip(1)
         .filter_map(|rest| rest.split(' ').next())
-        .filter(|name| name.starts_with("fwdsl-"))
         .map(String::from)
         .collect()
 }

@@ -10,7 +10,9 @@
 //! - [`remove`]: remove one rule, flush, uninstall.
 
 mod apply;
+mod boot;
 mod exec;
+mod files;
 mod guard;
 mod inspect;
 mod ipset;
@@ -18,11 +20,13 @@ mod layout;
 mod lock;
 mod remove;
 mod report;
+mod restore;
 mod runner;
 mod save;
 mod txn;
 mod watchdog;
 
+pub use boot::Boot;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
 pub use save::{SaveReport, SaveTarget};
@@ -123,6 +127,7 @@ pub struct Firewall {
     lock_timeout: Duration,
     command_timeout: Duration,
     state_dir: PathBuf,
+    systemd_dir: PathBuf,
     batch_above: usize,
     namespaces_only: bool,
     ssh_connection: Option<String>,
@@ -138,6 +143,7 @@ impl Default for Firewall {
             lock_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(60),
             state_dir: PathBuf::from("/run/fwdsl"),
+            systemd_dir: PathBuf::from("/etc/systemd/system"),
             batch_above: 0,
             namespaces_only: false,
             ssh_connection: std::env::var("SSH_CONNECTION").ok(),
@@ -216,6 +222,18 @@ impl Firewall {
     /// ```
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = dir.into();
+        self
+    }
+
+    /// Where [`Firewall::persist_at_boot`] installs fwdsl's unit and where boot loaders
+    /// are looked for (default: `/etc/systemd/system`).
+    ///
+    /// ```
+    /// let fw = fwdsl::Firewall::new().systemd_dir("/etc/systemd/system");
+    /// # let _ = fw;
+    /// ```
+    pub fn systemd_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.systemd_dir = dir.into();
         self
     }
 
@@ -450,20 +468,24 @@ impl Firewall {
         remove::flush(&self.session()?)
     }
 
-    /// Removes the hook and every fwdsl chain and set, all or nothing; other rules
-    /// stay as they are. Refuses ([`Error::InUse`]) while a foreign rule jumps into an
-    /// fwdsl chain.
+    /// Removes the hook and every fwdsl chain and set, all or nothing, and fwdsl's boot
+    /// unit if [`Firewall::persist_at_boot`] installed one; other rules stay as they
+    /// are. Refuses ([`Error::InUse`]) while a foreign rule jumps into an fwdsl chain.
     ///
     /// ```no_run
     /// fwdsl::Firewall::new().uninstall()?;
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn uninstall(&self) -> Result<(), Error> {
-        remove::uninstall(&self.session()?, self.fault)
+        remove::uninstall(&self.session()?, self.fault)?;
+        boot::remove(&self.systemd_dir).map(|_| ())
     }
 
-    /// Writes the running rules where the distribution keeps them, after a dated backup
-    /// of the file already there (never overwriting an earlier backup).
+    /// Writes the running rules of every table (NAT too) where the distribution keeps
+    /// them, and the ipsets they use, all files or none, after a dated backup of each
+    /// file already there (never overwriting an earlier backup). A replaced file keeps
+    /// its mode and owner; a new one is readable by root only. The report says who will
+    /// load the files at boot ([`SaveReport::boot`]) and the exact commands a boot runs.
     ///
     /// ```no_run
     /// use fwdsl::{Firewall, SaveTarget};
@@ -471,6 +493,47 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn save(&self, target: &SaveTarget) -> Result<SaveReport, Error> {
-        save::save(&self.session()?.runners, target)
+        let session = self.session()?;
+        save::save(&session.runners, &session.sets, target, &self.systemd_dir)
+    }
+
+    /// Makes this host load `target`'s files at boot where nothing does yet: installs
+    /// and enables fwdsl's systemd oneshot unit `fwdsl-restore.service`, which runs
+    /// [`SaveReport::boot_commands`] (ipsets, then rules) before the network comes up.
+    /// Where the distribution's own loader (netfilter-persistent, iptables-services)
+    /// already loads them all, it is left to do so. Idempotent; [`Firewall::uninstall`]
+    /// removes the unit again.
+    ///
+    /// ```no_run
+    /// use fwdsl::{Firewall, SaveTarget};
+    /// let fw = Firewall::new();
+    /// let saved = fw.save(&SaveTarget::detect())?;
+    /// println!("{}", fw.persist_at_boot(&SaveTarget::detect())?); // who loads them at boot
+    /// # let _ = saved;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn persist_at_boot(&self, target: &SaveTarget) -> Result<Boot, Error> {
+        let ipsets = target.ipsets.exists();
+        let commands = boot::commands(target, &self.families, ipsets);
+        let found = boot::detect(&self.systemd_dir, target, &commands);
+        if found.loads_everything(ipsets) {
+            return Ok(found);
+        }
+        boot::install(&self.systemd_dir, &commands).map(Boot::FwdslUnit)
+    }
+
+    /// Loads saved files into the running host, as a boot would (the reference guide's
+    /// `/etc/init.d/iptables start`): ipsets first, then each family's rules, with the
+    /// guards and the rollback of an apply. A file that does not load (truncated, a
+    /// bad line, a set it needs missing) is [`Error::BadSavedFile`] naming the line,
+    /// and nothing changes. The SSH-session guard cannot judge raw iptables text: it
+    /// does not apply here.
+    ///
+    /// ```no_run
+    /// fwdsl::Firewall::new().restore(&fwdsl::SaveTarget::detect())?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn restore(&self, target: &SaveTarget) -> Result<(), Error> {
+        restore::restore(&self.session()?, target, self.fault)
     }
 }

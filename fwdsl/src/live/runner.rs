@@ -52,6 +52,16 @@ impl Table {
     }
 }
 
+/// The input line a loader's message names: `line 7 failed`, `Error occurred at line:
+/// 8` (iptables-restore), `Error in line 3:` (ipset restore).
+pub(crate) fn named_line(message: &str) -> Option<usize> {
+    message.match_indices("line").find_map(|(at, _)| {
+        let rest = message[at + 4..].trim_start_matches([':', ' ']);
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    })
+}
+
 /// The crate's handles, created once per process: `iptables::new` runs
 /// `iptables --version` to learn the flags, which need not be repeated per call.
 static IPV4: OnceCell<IPTables> = OnceCell::new();
@@ -173,33 +183,68 @@ impl Runner {
         text: &str,
         rule_of_line: impl Fn(usize) -> Option<crate::error::RuleRef>,
     ) -> Result<(), Error> {
-        let output = exec::run(
-            self.restore,
-            &["--noflush", "--wait"],
-            Some(text.as_bytes()),
-            self.timeout,
-        )?;
-        if output.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        // iptables-restore names the failing input line: "line 7 failed".
-        let line = stderr
-            .split("line ")
-            .nth(1)
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse::<usize>().ok());
-        Err(Error::Iptables(Box::new(FailedCommand {
-            command: format!("{} --noflush", self.restore),
-            rule: line.and_then(rule_of_line),
-            code: output.status.code(),
-            stderr,
-        })))
+        self.restore_with(&["--noflush"], text)
+            .map_err(|(line, mut failed)| {
+                failed.rule = line.and_then(rule_of_line);
+                Error::Iptables(failed)
+            })
     }
 
-    /// `iptables-save` of the filter table.
+    /// Runs `iptables-restore FLAGS --wait` on `text`; on failure, the input line
+    /// iptables-restore names (`line 7 failed`) and what failed.
+    pub(crate) fn restore_with(
+        &self,
+        flags: &[&str],
+        text: &str,
+    ) -> Result<(), (Option<usize>, Box<FailedCommand>)> {
+        let args: Vec<&str> = flags.iter().copied().chain(["--wait"]).collect();
+        let failed = |stderr: String, code| {
+            let line = named_line(&stderr);
+            let command = std::iter::once(self.restore)
+                .chain(flags.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" ");
+            (
+                line,
+                Box::new(FailedCommand {
+                    command,
+                    rule: None,
+                    code,
+                    stderr,
+                }),
+            )
+        };
+        match exec::run(self.restore, &args, Some(text.as_bytes()), self.timeout) {
+            Ok(output) if output.status.success() => Ok(()),
+            Ok(output) => Err(failed(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                output.status.code(),
+            )),
+            Err(e) => Err(failed(e.to_string(), None)),
+        }
+    }
+
+    /// `iptables-save` of every table.
     pub(crate) fn save(&self) -> Result<String, Error> {
-        let output = exec::run_ok(self.save, &["-t", TABLE], None, self.timeout)?;
+        let output = exec::run_ok(self.save, &[], None, self.timeout)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_line_a_loader_names() {
+        use super::named_line;
+        assert_eq!(named_line("iptables-restore: line 7 failed"), Some(7));
+        assert_eq!(
+            named_line("invalid port\nError occurred at line: 8\nTry"),
+            Some(8)
+        );
+        assert_eq!(
+            named_line("ipset v7.17: Error in line 3: Syntax error"),
+            Some(3)
+        );
+        assert_eq!(named_line("no line number here"), None);
     }
 }

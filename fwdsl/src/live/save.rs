@@ -1,36 +1,46 @@
 //! Saving the running rules where the distribution's boot scripts load them from, after
 //! a dated backup of the previous file, as the reference guide does by hand
-//! (`cp /etc/sysconfig/iptables{,.bak-$(date +%F)}`, `iptables-save > …`).
+//! (`cp /etc/sysconfig/iptables{,.bak-$(date +%F)}`, `iptables-save > …`): every table
+//! `iptables-save` prints (NAT included), and the ipsets the rules use.
 
+use super::boot::{self, Boot};
+use super::ipset::{self, Sets};
 use super::runner::Runner;
 use crate::error::Error;
 use fwdsl_core::Family;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Where to save each family's rules.
+/// Where to save each family's rules, and the ipsets they use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaveTarget {
     /// The IPv4 rules file.
     pub v4: PathBuf,
     /// The IPv6 rules file.
     pub v6: PathBuf,
+    /// The ipsets file (`ipset save` output), written when the rules use sets.
+    pub ipsets: PathBuf,
 }
 
 impl SaveTarget {
-    /// Debian's iptables-persistent files (`/etc/iptables/rules.v4`, `rules.v6`).
+    /// Debian's and Ubuntu's iptables-persistent files (`/etc/iptables/rules.v4`,
+    /// `rules.v6`), and `/etc/iptables/ipsets`, where ipset-persistent loads sets from.
     pub fn debian() -> SaveTarget {
         SaveTarget {
             v4: "/etc/iptables/rules.v4".into(),
             v6: "/etc/iptables/rules.v6".into(),
+            ipsets: "/etc/iptables/ipsets".into(),
         }
     }
 
-    /// RHEL's iptables-services files (`/etc/sysconfig/iptables`, `ip6tables`).
+    /// RHEL's iptables-services files (`/etc/sysconfig/iptables`, `ip6tables`), and
+    /// `/etc/sysconfig/ipset`, where ipset-service loads sets from.
     pub fn rhel() -> SaveTarget {
         SaveTarget {
             v4: "/etc/sysconfig/iptables".into(),
             v6: "/etc/sysconfig/ip6tables".into(),
+            ipsets: "/etc/sysconfig/ipset".into(),
         }
     }
 
@@ -44,15 +54,16 @@ impl SaveTarget {
         }
     }
 
-    /// Both files in one directory (`rules.v4`, `rules.v6`).
+    /// The files in one directory (`rules.v4`, `rules.v6`, `ipsets`).
     pub fn in_dir(dir: impl AsRef<Path>) -> SaveTarget {
         SaveTarget {
             v4: dir.as_ref().join("rules.v4"),
             v6: dir.as_ref().join("rules.v6"),
+            ipsets: dir.as_ref().join("ipsets"),
         }
     }
 
-    fn path(&self, family: Family) -> &Path {
+    pub(crate) fn path(&self, family: Family) -> &Path {
         match family {
             Family::V4 => &self.v4,
             Family::V6 => &self.v6,
@@ -60,13 +71,29 @@ impl SaveTarget {
     }
 }
 
-/// What a save wrote.
+/// What a save wrote, and how the host will load it at boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaveReport {
-    /// The rules files written.
+    /// The files written (rules per family, then the ipsets file if the rules use sets).
     pub written: Vec<PathBuf>,
     /// The backups made of the files they replaced.
     pub backups: Vec<PathBuf>,
+    /// Who loads the files at boot.
+    pub boot: Boot,
+    /// Whether the rules use ipsets (saved to [`SaveTarget::ipsets`]).
+    pub ipsets: bool,
+    commands: Vec<Vec<String>>,
+}
+
+impl SaveReport {
+    /// The exact commands a boot runs to bring these rules back, in order, each as a
+    /// program and its arguments: `ipset restore -exist -file IPSETS` (when the rules
+    /// use sets), then `iptables-restore RULES.V4` and `ip6tables-restore RULES.V6`.
+    /// fwdsl's boot unit runs exactly these; a test can replay them in a fresh network
+    /// namespace.
+    pub fn boot_commands(&self) -> &[Vec<String>] {
+        &self.commands
+    }
 }
 
 /// Today's date as `YYYY-MM-DD` (UTC), what `date +%F` gives.
@@ -91,49 +118,41 @@ pub(crate) fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// The first backup name not taken yet: `file.bak-DATE`, then `file.bak-DATE.1`, …
-pub(crate) fn backup_path(file: &Path, date: &str) -> PathBuf {
-    let base = format!("{}.bak-{date}", file.display());
-    let mut candidate = PathBuf::from(&base);
-    let mut n = 1;
-    while candidate.exists() {
-        candidate = PathBuf::from(format!("{base}.{n}"));
-        n += 1;
-    }
-    candidate
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-pub(crate) fn save(runners: &[Runner], target: &SaveTarget) -> Result<SaveReport, Error> {
-    let mut report = SaveReport {
-        written: Vec::new(),
-        backups: Vec::new(),
-    };
-    let date = today();
+/// Writes the running rules of every table (and the sets they use) to `target`.
+pub(crate) fn save(
+    runners: &[Runner],
+    sets: &Sets,
+    target: &SaveTarget,
+    systemd_dir: &Path,
+) -> Result<SaveReport, Error> {
+    let mut files = Vec::new();
+    let mut used = BTreeSet::new();
     for runner in runners {
         let rules = runner.save()?;
-        let path = target.path(runner.family);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
-        if path.exists() {
-            let backup = backup_path(path, &date);
-            std::fs::copy(path, &backup).map_err(io(&backup))?;
-            report.backups.push(backup);
-        }
-        // Write beside, then rename: a crash never leaves a half-written rules file.
-        let temporary = path.with_extension("fwdsl-tmp");
-        std::fs::write(&temporary, rules).map_err(io(&temporary))?;
-        std::fs::rename(&temporary, path).map_err(io(path))?;
-        report.written.push(path.to_path_buf());
+        used.extend(rules.lines().flat_map(ipset::referenced_any));
+        files.push((target.path(runner.family).to_path_buf(), rules.into_bytes()));
     }
-    Ok(report)
+    let ipsets = !used.is_empty();
+    if ipsets {
+        let names: Vec<String> = used.into_iter().collect();
+        files.push((target.ipsets.clone(), sets.save(&names)?.into_bytes()));
+    }
+    // Rules files say what a host lets in: readable by root only, unless the file
+    // being replaced said otherwise.
+    let backups = super::files::write_all(&files, 0o600, &today())?;
+    let families: Vec<Family> = runners.iter().map(|r| r.family).collect();
+    let commands = boot::commands(target, &families, ipsets);
+    // fwdsl's own unit follows what is saved (sets now used, say).
+    if systemd_dir.join(boot::UNIT).exists() {
+        boot::install(systemd_dir, &commands)?;
+    }
+    Ok(SaveReport {
+        written: files.into_iter().map(|(p, _)| p).collect(),
+        backups,
+        boot: boot::detect(systemd_dir, target, &commands),
+        ipsets,
+        commands,
+    })
 }
 
 #[cfg(test)]
@@ -145,20 +164,5 @@ mod tests {
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(20_782), "2026-11-25");
         assert_eq!(civil_date(11_016), "2000-02-29");
-    }
-
-    #[test]
-    fn never_reuses_a_backup_name() {
-        let dir = std::env::temp_dir().join(format!("fwdsl-backup-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("rules.v4");
-        let first = backup_path(&file, "2026-11-25");
-        assert_eq!(first, dir.join("rules.v4.bak-2026-11-25"));
-        std::fs::write(&first, "old").unwrap();
-        assert_eq!(
-            backup_path(&file, "2026-11-25"),
-            dir.join("rules.v4.bak-2026-11-25.1")
-        );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

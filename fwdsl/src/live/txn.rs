@@ -12,6 +12,8 @@ pub(crate) enum Undo {
     DeleteChain(usize, String),
     /// Load `iptables-restore` text that undoes a transaction (on family `f`).
     Restore(usize, String),
+    /// Load a whole `iptables-save` snapshot back, replacing its tables (family `f`).
+    Replace(usize, String),
     /// Destroy ipsets the transaction created.
     DestroySets(Vec<String>),
 }
@@ -68,6 +70,9 @@ impl<'r> Txn<'r> {
             let result = match &undo {
                 Undo::DeleteChain(f, chain) => self.runners[*f].delete_chain(chain),
                 Undo::Restore(f, text) => self.runners[*f].restore(text, |_| None),
+                Undo::Replace(f, text) => self.runners[*f]
+                    .restore_with(&[], text)
+                    .map_err(|(_, failed)| Error::Iptables(failed)),
                 Undo::DestroySets(names) => self.sets.destroy(names),
             };
             // Keep going: every other change should still be taken back.

@@ -1,0 +1,263 @@
+//! What brings saved rules back at boot: the exact commands a boot runs (ipsets first,
+//! then each family's rules), which program or unit of the host runs them, and
+//! fwdsl's own systemd oneshot unit for hosts where nothing does.
+
+use super::save::SaveTarget;
+use crate::error::Error;
+use fwdsl_core::Family;
+use std::path::{Path, PathBuf};
+
+/// fwdsl's own unit.
+pub(crate) const UNIT: &str = "fwdsl-restore.service";
+/// Where an enabled unit's link goes (`WantedBy=multi-user.target`).
+const WANTS: &str = "multi-user.target.wants";
+/// Where distributions install their units.
+const VENDOR_UNITS: [&str; 2] = ["/usr/lib/systemd/system", "/lib/systemd/system"];
+
+/// How this host will load the saved files when it boots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Boot {
+    /// fwdsl's own unit (installed by [`Firewall::persist_at_boot`](crate::Firewall::persist_at_boot))
+    /// runs [`SaveReport::boot_commands`](crate::SaveReport::boot_commands).
+    FwdslUnit(PathBuf),
+    /// Debian's and Ubuntu's `netfilter-persistent` (package `iptables-persistent`) is
+    /// enabled; `ipsets` says whether its ipset plugin (package `ipset-persistent`) is
+    /// installed too.
+    NetfilterPersistent {
+        /// Whether the saved ipsets are loaded too.
+        ipsets: bool,
+    },
+    /// RHEL's `iptables.service` and `ip6tables.service` (package `iptables-services`)
+    /// are enabled; `ipsets` says whether `ipset.service` (package `ipset-service`) is.
+    IptablesServices {
+        /// Whether the saved ipsets are loaded too.
+        ipsets: bool,
+    },
+    /// Nothing loads these files at boot: [`Firewall::persist_at_boot`](crate::Firewall::persist_at_boot)
+    /// installs a unit that does.
+    Nothing,
+}
+
+impl Boot {
+    /// Whether the boot loads everything that was saved (`ipsets`: whether sets were).
+    pub fn loads_everything(&self, ipsets: bool) -> bool {
+        match self {
+            Boot::FwdslUnit(_) => true,
+            Boot::NetfilterPersistent { ipsets: loaded }
+            | Boot::IptablesServices { ipsets: loaded } => *loaded || !ipsets,
+            Boot::Nothing => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Boot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Boot::FwdslUnit(unit) => {
+                write!(f, "at boot, fwdsl's unit {} loads them", unit.display())
+            }
+            Boot::NetfilterPersistent { ipsets } => write!(
+                f,
+                "at boot, netfilter-persistent loads them{}",
+                if *ipsets {
+                    ", ipsets included"
+                } else {
+                    " (not the ipsets: install ipset-persistent)"
+                }
+            ),
+            Boot::IptablesServices { ipsets } => write!(
+                f,
+                "at boot, iptables.service and ip6tables.service load them{}",
+                if *ipsets {
+                    ", and ipset.service the ipsets"
+                } else {
+                    " (not the ipsets: enable ipset.service)"
+                }
+            ),
+            Boot::Nothing => write!(
+                f,
+                "NOTHING loads them at boot: Firewall::persist_at_boot installs a unit that does"
+            ),
+        }
+    }
+}
+
+fn restore_program(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "iptables-restore",
+        Family::V6 => "ip6tables-restore",
+    }
+}
+
+/// The commands a boot runs, in order: the ipsets first (rules refer to them), then
+/// each family's rules.
+pub(crate) fn commands(target: &SaveTarget, families: &[Family], ipsets: bool) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    if ipsets {
+        out.push(
+            ["ipset", "restore", "-exist", "-file"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([target.ipsets.display().to_string()])
+                .collect(),
+        );
+    }
+    for &family in families {
+        out.push(vec![
+            restore_program(family).to_string(),
+            target.path(family).display().to_string(),
+        ]);
+    }
+    out
+}
+
+/// Where `program` is on PATH (systemd wants absolute paths).
+fn absolute(program: &str) -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .map_or_else(
+            || format!("/usr/sbin/{program}"),
+            |p| p.display().to_string(),
+        )
+}
+
+/// fwdsl's unit: exactly the boot commands, before the network comes up.
+pub(crate) fn unit_text(commands: &[Vec<String>]) -> String {
+    let mut text = String::from(
+        "# Written by fwdsl (Firewall::persist_at_boot); removed by Firewall::uninstall.\n\
+         [Unit]\n\
+         Description=fwdsl: load the saved ipsets and firewall rules\n\
+         DefaultDependencies=no\n\
+         Wants=network-pre.target\n\
+         Before=network-pre.target shutdown.target\n\
+         After=systemd-modules-load.service local-fs.target\n\
+         Conflicts=shutdown.target\n\
+         \n\
+         [Service]\n\
+         Type=oneshot\n\
+         RemainAfterExit=yes\n",
+    );
+    for command in commands {
+        let mut words = command.iter();
+        let program = absolute(words.next().expect("a program"));
+        let args: Vec<&str> = words.map(String::as_str).collect();
+        text.push_str(&format!("ExecStart={program} {}\n", args.join(" ")));
+    }
+    text.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+    text
+}
+
+fn enabled(systemd_dir: &Path, unit: &str) -> bool {
+    [
+        "multi-user.target.wants",
+        "sysinit.target.wants",
+        "basic.target.wants",
+    ]
+    .iter()
+    .any(|wants| std::fs::symlink_metadata(systemd_dir.join(wants).join(unit)).is_ok())
+}
+
+fn vendor_has(path: &str) -> bool {
+    VENDOR_UNITS
+        .iter()
+        .any(|dir| Path::new(dir).join(path).exists())
+}
+
+/// Which of the host's loaders will load `target`'s files at boot.
+pub(crate) fn detect(systemd_dir: &Path, target: &SaveTarget, commands: &[Vec<String>]) -> Boot {
+    let ours = systemd_dir.join(UNIT);
+    if enabled(systemd_dir, UNIT)
+        && std::fs::read_to_string(&ours).is_ok_and(|text| text == unit_text(commands))
+    {
+        return Boot::FwdslUnit(ours);
+    }
+    if *target == SaveTarget::debian() && enabled(systemd_dir, "netfilter-persistent.service") {
+        return Boot::NetfilterPersistent {
+            ipsets: Path::new("/usr/share/netfilter-persistent/plugins.d/10-ipset").exists(),
+        };
+    }
+    if *target == SaveTarget::rhel()
+        && enabled(systemd_dir, "iptables.service")
+        && vendor_has("iptables.service")
+    {
+        return Boot::IptablesServices {
+            ipsets: enabled(systemd_dir, "ipset.service"),
+        };
+    }
+    Boot::Nothing
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Installs and enables fwdsl's unit running `commands` (as `systemctl enable` would:
+/// the unit file and its link in `multi-user.target.wants`). Rewrites nothing that is
+/// already right.
+pub(crate) fn install(systemd_dir: &Path, commands: &[Vec<String>]) -> Result<PathBuf, Error> {
+    let unit = systemd_dir.join(UNIT);
+    let text = unit_text(commands);
+    if std::fs::read_to_string(&unit).ok().as_deref() != Some(text.as_str()) {
+        super::files::write_all(
+            &[(unit.clone(), text.into_bytes())],
+            0o644,
+            &super::save::today(),
+        )?;
+        // The backup of an outdated unit is of no use to anyone.
+        for entry in std::fs::read_dir(systemd_dir)
+            .map_err(io(systemd_dir))?
+            .flatten()
+        {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{UNIT}.bak-"))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let wants = systemd_dir.join(WANTS);
+    std::fs::create_dir_all(&wants).map_err(io(&wants))?;
+    let link = wants.join(UNIT);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(&unit, &link).map_err(io(&link))?;
+    }
+    reload(systemd_dir);
+    Ok(unit)
+}
+
+/// Removes fwdsl's unit and its link; `true` if there was one.
+pub(crate) fn remove(systemd_dir: &Path) -> Result<bool, Error> {
+    let link = systemd_dir.join(WANTS).join(UNIT);
+    let unit = systemd_dir.join(UNIT);
+    let mut removed = false;
+    for path in [link, unit] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+    }
+    if removed {
+        reload(systemd_dir);
+    }
+    Ok(removed)
+}
+
+/// Tells a running systemd about a changed unit in its own directory.
+fn reload(systemd_dir: &Path) {
+    if systemd_dir == Path::new("/etc/systemd/system") && Path::new("/run/systemd/system").exists()
+    {
+        let _ = std::process::Command::new("systemctl")
+            .arg("daemon-reload")
+            .status();
+    }
+}
