@@ -103,6 +103,13 @@ impl fmt::Display for SaveReport {
         for path in &self.backups {
             writeln!(f, "  previous file kept as {}", path.display())?;
         }
+        writeln!(f, "{}", self.boot)?;
+        if !self.boot.loads_everything(self.ipsets) {
+            writeln!(f, "a boot has to run, in order:")?;
+            for command in self.boot_commands() {
+                writeln!(f, "  {}", command.join(" "))?;
+            }
+        }
         Ok(())
     }
 }
