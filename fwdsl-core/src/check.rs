@@ -2,8 +2,8 @@
 //! holes. Each `check_*` function states its rule with an example; all of them report
 //! through diagnostics and never stop at the first problem.
 
-use crate::diag::{Diagnostic, TokenRange};
-use crate::model::{Access, Action, Rule};
+use crate::diag::Diagnostic;
+use crate::model::{Access, Action, Direction, Matches, PortRange, ProtoSet, Rule};
 use crate::parse::Parsed;
 use crate::space::{self, Index, Interfaces, Region};
 
@@ -22,7 +22,7 @@ pub enum Reach {
         /// Those of them whose verdict differs from the rule's.
         differing: Vec<usize>,
     },
-    /// The rule comes after the catch-all at this index.
+    /// The rule comes after the catch-all of its direction, at this index.
     AfterCatchAll(usize),
 }
 
@@ -34,6 +34,9 @@ pub struct Analysis {
     /// The first rule that drops or rejects, without naming a source, a new SSH
     /// connection from the operator's network.
     pub lockout: Option<Lockout>,
+    /// The first `out` rule that drops or rejects, without naming a destination, this
+    /// host's replies on the operator's SSH session.
+    pub reply_lockout: Option<Lockout>,
 }
 
 /// A rule that would cut the operator off.
@@ -45,18 +48,27 @@ pub struct Lockout {
     pub rescue: Option<usize>,
 }
 
-/// Runs the exact analysis: reachability of every rule and the lockout check.
+/// The catch-all of each direction: its index, if the direction has one.
+fn catch_alls(rules: &[Rule]) -> [Option<usize>; 3] {
+    Direction::ALL.map(|d| {
+        rules
+            .iter()
+            .position(|r| r.direction == d && r.is_catch_all())
+    })
+}
+
+/// Runs the exact analysis: reachability of every rule and the lockout checks.
 pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
     let interfaces = Interfaces::new(rules, access);
     let regions: Vec<Vec<Region>> = rules
         .iter()
-        .map(|r| space::regions(&r.matches, &interfaces))
+        .map(|r| space::regions(r, &interfaces))
         .collect();
-    let catch_all = rules.iter().position(Rule::is_catch_all);
+    let catch_all = catch_alls(rules);
     let mut earlier = Index::default();
     let mut reach = Vec::with_capacity(rules.len());
     for i in 0..rules.len() {
-        reach.push(match catch_all {
+        reach.push(match catch_all[rules[i].direction as usize] {
             Some(c) if i > c => Reach::AfterCatchAll(c),
             _ => reach_of(rules, &regions, &earlier, i),
         });
@@ -64,14 +76,34 @@ pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
             earlier.insert(*b, i);
         }
     }
-    // Every rule is indexed now; the lockout check asks about any prefix of them.
-    let lockout = lockout(
-        rules,
-        &regions,
-        &earlier,
-        &space::access_regions(access, &interfaces),
-    );
-    Analysis { reach, lockout }
+    // Every rule is indexed now; the lockout checks ask about any prefix of them.
+    let new_connections = space::access_regions(access, &interfaces);
+    let replies = space::reply_regions(access, &interfaces);
+    Analysis {
+        reach,
+        lockout: lockout(rules, &regions, &earlier, &new_connections, Rule::names_source),
+        reply_lockout: lockout(rules, &regions, &earlier, &replies, Rule::names_destination),
+    }
+}
+
+/// Whether some packet of `matches` in `direction` is accepted by the rules: decided by
+/// an `allow` rule.
+pub(crate) fn accepts_some(rules: &[Rule], access: &Access, direction: Direction, matches: &Matches) -> bool {
+    let interfaces = Interfaces::new(rules, access);
+    let regions: Vec<Vec<Region>> = rules
+        .iter()
+        .map(|r| space::regions(r, &interfaces))
+        .collect();
+    let mut index = Index::default();
+    for (i, boxes) in regions.iter().enumerate() {
+        for b in boxes {
+            index.insert(*b, i);
+        }
+    }
+    let query = space::query_regions(matches, direction, &interfaces);
+    (0..rules.len())
+        .filter(|&j| rules[j].direction == direction && rules[j].action == Action::Allow)
+        .any(|j| decides_some(&index, &regions, j, &query))
 }
 
 /// Whether rule `j` decides some packet of `parts` (matches it, and no earlier rule
@@ -120,18 +152,20 @@ fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) 
     }
 }
 
+/// The first rule that drops or rejects some of `access` (and is not a deliberate ban,
+/// as `is_ban` tells), with the first later `allow` that would rescue it.
 fn lockout(
     rules: &[Rule],
     regions: &[Vec<Region>],
     index: &Index,
     access: &[Region],
+    is_ban: fn(&Rule) -> bool,
 ) -> Option<Lockout> {
-    let last = rules
-        .iter()
-        .position(Rule::is_catch_all)
-        .unwrap_or(rules.len().saturating_sub(1));
-    let rule = (0..rules.len().min(last + 1))
-        .filter(|&j| rules[j].action != Action::Allow && !rules[j].names_source())
+    if access.is_empty() {
+        return None;
+    }
+    let rule = (0..rules.len())
+        .filter(|&j| rules[j].action != Action::Allow && !is_ban(&rules[j]))
         .find(|&j| decides_some(index, regions, j, access))?;
     let overlaps = |j: &usize| {
         regions[*j]
@@ -151,6 +185,9 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
     check_shadowing(parsed, &analysis, &mut out);
     if complete {
         check_lockout(parsed, &analysis, &mut out);
+        check_reply_lockout(parsed, &analysis, &mut out);
+        check_name_resolution(parsed, &mut out);
+        check_forward_replies(parsed, &mut out);
     }
     check_source_ports(parsed, &mut out);
     out
@@ -194,21 +231,49 @@ fn check_ordering(parsed: &Parsed, complete: bool, analysis: &Analysis, out: &mu
             out.push(d);
         }
     }
-    let has_catch_all = parsed.rules.iter().any(Rule::is_catch_all);
-    if !has_catch_all && complete {
-        let at: Option<TokenRange> = if parsed.ends_with_rule {
-            parsed.rule_tokens.last().copied()
-        } else {
+    if !complete {
+        return;
+    }
+    if parsed.rules.is_empty() {
+        let mut d = Diagnostic::error(
+            parsed.last_statement,
+            "policy has no rules: it must at least end with a catch-all",
+        );
+        d.help("add `drop all;` (or `reject all;`, or an explicit `allow all;`) as the last rule");
+        out.push(d);
+        return;
+    }
+    // Each direction the policy uses needs its own; one it never mentions is not touched.
+    for direction in Direction::ALL {
+        let mine: Vec<usize> = (0..parsed.rules.len())
+            .filter(|&i| parsed.rules[i].direction == direction)
+            .collect();
+        let Some(&last) = mine.last() else { continue };
+        if mine.iter().any(|&i| parsed.rules[i].is_catch_all()) {
+            continue;
+        }
+        let at = if last + 1 == parsed.rules.len() && !parsed.ends_with_rule {
             parsed.last_statement
-        };
-        let message = if parsed.rules.is_empty() {
-            "policy has no rules: it must at least end with a catch-all".to_string()
         } else {
-            "policy does not end with a catch-all: packets no rule matches would be accepted"
-                .to_string()
+            Some(parsed.rule_tokens[last])
+        };
+        let (message, help) = match direction {
+            Direction::In => (
+                "policy does not end with a catch-all: packets no rule matches would be accepted"
+                    .to_string(),
+                "add `drop all;` (or `reject all;`, or an explicit `allow all;`) as the last rule"
+                    .to_string(),
+            ),
+            _ => {
+                let word = direction.keyword();
+                (
+                    format!("the `{word}` rules do not end with a catch-all: {word} packets no rule matches would be accepted"),
+                    format!("add `drop {word} all;` (or `reject {word} all;`, or an explicit `allow {word} all;`) after line {}", parsed.rules[last].line),
+                )
+            }
         };
         let mut d = Diagnostic::error(at, message);
-        d.help("add `drop all;` (or `reject all;`, or an explicit `allow all;`) as the last rule");
+        d.help(help);
         out.push(d);
     }
 }
@@ -319,7 +384,11 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
 /// A warning that points at `allow established`, which admits real replies only.
 fn check_source_ports(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     for (rule, tokens) in parsed.rules.iter().zip(&parsed.rule_tokens) {
-        if rule.action == Action::Allow && !rule.matches.sports.is_empty() {
+        // (The source port of an outgoing packet is this host's own choice.)
+        if rule.action == Action::Allow
+            && rule.direction != Direction::Out
+            && !rule.matches.sports.is_empty()
+        {
             let mut d = Diagnostic::warning(
                 *tokens,
                 "source_port_rule",
@@ -332,4 +401,96 @@ fn check_source_ports(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
             out.push(d);
         }
     }
+}
+
+/// An `out` policy must let the replies of the operator's SSH session out, or the
+/// session dies with the apply: `allow ssh; drop all; drop out all;` is an error at
+/// `drop out all`. Dropping replies to a named destination is a deliberate ban.
+fn check_reply_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
+    let Some(Lockout { rule: j, rescue }) = analysis.reply_lockout else {
+        return;
+    };
+    let rules = &parsed.rules;
+    let rule = &rules[j];
+    let mut d = Diagnostic::error(
+        parsed.rule_tokens[j],
+        format!(
+            "rule `{}` would cut the operator's SSH session: it {}s this host's replies to it (`{}`)",
+            rule.text,
+            rule.action.verb(),
+            parsed.access
+        ),
+    );
+    match rescue.map(|r| &rules[r]) {
+        Some(allow) => d.help(format!("move {} above line {}", quote(allow), rule.line)),
+        None => d.help(format!(
+            "add `allow out established;` before line {}",
+            rule.line
+        )),
+    };
+    out.push(d);
+}
+
+/// `drop out all` with no way out for DNS (udp or tcp 53) leaves the host unable to
+/// resolve names: a warning, since a host may use only addresses.
+fn check_name_resolution(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+    let rules = &parsed.rules;
+    let Some(catch_all) = rules
+        .iter()
+        .position(|r| r.direction == Direction::Out && r.is_catch_all() && r.action != Action::Allow)
+    else {
+        return;
+    };
+    let dns = Matches {
+        protocols: ProtoSet::TCP_UDP,
+        dports: vec![PortRange::new(53, 53)].into(),
+        ..Matches::ANY
+    };
+    if accepts_some(rules, &parsed.access, Direction::Out, &dns) {
+        return;
+    }
+    let mut d = Diagnostic::warning(
+        parsed.rule_tokens[catch_all],
+        "no_name_resolution",
+        format!(
+            "rule `{}` leaves no way out for DNS: this host cannot resolve names",
+            rules[catch_all].text
+        ),
+    );
+    d.help(format!(
+        "add `allow out dns;` (or `allow out udp 53 dst RESOLVER;`) before line {}",
+        rules[catch_all].line
+    ));
+    out.push(d);
+}
+
+/// `drop forward all` with nothing accepting forwarded replies: containers and routed
+/// hosts can open connections, but no answer comes back through. A warning.
+fn check_forward_replies(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+    let rules = &parsed.rules;
+    let Some(catch_all) = rules.iter().position(|r| {
+        r.direction == Direction::Forward && r.is_catch_all() && r.action != Action::Allow
+    }) else {
+        return;
+    };
+    let replies = Matches {
+        established: true,
+        ..Matches::ANY
+    };
+    if accepts_some(rules, &parsed.access, Direction::Forward, &replies) {
+        return;
+    }
+    let mut d = Diagnostic::warning(
+        parsed.rule_tokens[catch_all],
+        "forward_replies_dropped",
+        format!(
+            "rule `{}` drops every forwarded reply: forwarded connections (containers' included) get no answer back",
+            rules[catch_all].text
+        ),
+    );
+    d.help(format!(
+        "add `allow forward established;` before line {}",
+        rules[catch_all].line
+    ));
+    out.push(d);
 }

@@ -21,7 +21,7 @@ mod space;
 mod token;
 
 pub use diag::{Diagnostic, Severity, TokenRange};
-pub use model::{Access, Action, Family, Matches, PortRange, ProtoSet, Rule};
+pub use model::{Access, Action, Direction, Family, Matches, PortRange, ProtoSet, Rule};
 pub use packet::{decide, ConnState, Decider, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};

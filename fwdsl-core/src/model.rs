@@ -46,6 +46,52 @@ impl Action {
     }
 }
 
+/// Which packets a rule is about: those coming in to this host (the default), those it
+/// sends out, or those it forwards (routing, containers behind Docker's NAT). Each is
+/// one built-in chain of the kernel, and rules of one direction never see another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Packets to this host (`INPUT`): rules without a direction word.
+    In,
+    /// Packets from this host (`OUTPUT`): `allow out …`.
+    Out,
+    /// Packets routed through this host (`FORWARD`, or Docker's `DOCKER-USER`):
+    /// `allow forward …`.
+    Forward,
+}
+
+impl Direction {
+    /// Every direction, in the order their chains are listed.
+    pub const ALL: [Direction; 3] = [Direction::In, Direction::Out, Direction::Forward];
+
+    /// The word written after the verb (empty for `In`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Direction::In => "",
+            Direction::Out => "out",
+            Direction::Forward => "forward",
+        }
+    }
+
+    /// The kernel's built-in chain for these packets.
+    pub fn builtin_chain(self) -> &'static str {
+        match self {
+            Direction::In => "INPUT",
+            Direction::Out => "OUTPUT",
+            Direction::Forward => "FORWARD",
+        }
+    }
+
+    /// How messages name the direction's rules ("input", "out", "forward").
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::In => "input",
+            Direction::Out => "out",
+            Direction::Forward => "forward",
+        }
+    }
+}
+
 /// A set of IP protocols, as bits: TCP, UDP, ICMP (ICMPv6 on the IPv6 side) and every
 /// other protocol number lumped together, which is all the language can tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,6 +215,8 @@ pub struct Matches {
     pub dst: Cow<'static, [IpNet]>,
     /// Input interface (`in eth0`).
     pub iface: Option<Cow<'static, str>>,
+    /// Output interface (`via eth0`): `out` and `forward` rules only.
+    pub oface: Option<Cow<'static, str>>,
     /// Only packets of established or related connections (`established`).
     pub established: bool,
 }
@@ -182,6 +230,7 @@ impl Matches {
         src: Cow::Borrowed(&[]),
         dst: Cow::Borrowed(&[]),
         iface: None,
+        oface: None,
         established: false,
     };
 
@@ -213,6 +262,8 @@ impl Matches {
 pub struct Rule {
     /// What happens to matching packets.
     pub action: Action,
+    /// Which packets the rule is about (its chain).
+    pub direction: Direction,
     /// Which packets match.
     pub matches: Matches,
     /// The rule in canonical DSL form (`allow tcp 5432 src 10.0.0.0/8`), quoted in
@@ -227,7 +278,8 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule matches every packet (`drop all`, `reject all`, `allow all`).
+    /// Whether the rule matches every packet of its direction (`drop all`, `reject out
+    /// all`, `allow forward all`).
     pub fn is_catch_all(&self) -> bool {
         self.matches == Matches::ANY
     }
@@ -236,6 +288,12 @@ impl Rule {
     /// ban, not an accident.
     pub fn names_source(&self) -> bool {
         !self.matches.src.is_empty()
+    }
+
+    /// Whether the rule names a destination network (for `out` rules, the deliberate
+    /// ban of a destination).
+    pub fn names_destination(&self) -> bool {
+        !self.matches.dst.is_empty()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Packets and first-match evaluation: the simulator that decides which rule takes a
 //! packet, exactly as the kernel walks an iptables chain.
 
-use crate::model::{Action, Family, Matches, ProtoSet, Rule};
+use crate::model::{Action, Direction, Family, Matches, ProtoSet, Rule};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The IP protocol of a packet.
@@ -41,12 +41,18 @@ pub enum ConnState {
     Established,
 }
 
-/// An inbound packet, to ask a policy what it would do with it.
+/// A packet, to ask a policy what it would do with it.
 ///
 /// Built with [`Packet::tcp`], [`Packet::udp`] or [`Packet::icmp`] and refined with the
-/// builder methods. Unless set: the destination is the unspecified address of the
-/// source's family, the source port is 49152 (the start of the ephemeral range), the
-/// state is `New`, and the packet arrives on an interface no rule names.
+/// builder methods. Unless set: the packet comes in to this host ([`Packet::outgoing`]
+/// and [`Packet::forwarded`] change that), the destination is the unspecified address
+/// of the source's family, the source port is 49152 (the start of the ephemeral range),
+/// the state is `New`, and it arrives on (and leaves through) an interface no rule
+/// names.
+///
+/// For a forwarded packet behind NAT (a port Docker publishes), `dport` is the port the
+/// client connected to, before the translation, and `dst` the address the packet is
+/// sent on to, after it: what fwdsl's `forward` rules match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Packet {
     /// Protocol.
@@ -61,6 +67,11 @@ pub struct Packet {
     pub dport: u16,
     /// Input interface; `None` is an interface that no rule names.
     pub iface: Option<String>,
+    /// Output interface (of outgoing and forwarded packets); `None` is an interface
+    /// that no rule names.
+    pub oface: Option<String>,
+    /// Whether the packet comes in, goes out, or is forwarded.
+    pub direction: Direction,
     /// Connection state.
     pub state: ConnState,
 }
@@ -78,6 +89,8 @@ impl Packet {
             sport: 49152,
             dport,
             iface: None,
+            oface: None,
+            direction: Direction::In,
             state: ConnState::New,
         }
     }
@@ -120,6 +133,25 @@ impl Packet {
         self
     }
 
+    /// Sets the output interface (`via` in rules).
+    pub fn via(mut self, name: impl Into<String>) -> Packet {
+        self.oface = Some(name.into());
+        self
+    }
+
+    /// Makes it a packet this host sends (`out` rules decide it): `src` is then this
+    /// host's address and `dst` the remote one.
+    pub fn outgoing(mut self) -> Packet {
+        self.direction = Direction::Out;
+        self
+    }
+
+    /// Makes it a packet this host routes (`forward` rules decide it).
+    pub fn forwarded(mut self) -> Packet {
+        self.direction = Direction::Forward;
+        self
+    }
+
     /// Marks the packet as part of an established (or related) connection.
     pub fn established(mut self) -> Packet {
         self.state = ConnState::Established;
@@ -152,6 +184,10 @@ impl Matches {
                 .iface
                 .as_deref()
                 .is_none_or(|name| packet.iface.as_deref() == Some(name))
+            && self
+                .oface
+                .as_deref()
+                .is_none_or(|name| packet.oface.as_deref() == Some(name))
             && (!self.established || packet.state == ConnState::Established)
     }
 }
@@ -172,13 +208,13 @@ impl Decision<'_> {
     }
 }
 
-/// The first rule that matches `packet`, as the kernel walks the chain; `None` when no
-/// rule matches (the packet then goes back to the built-in chain).
+/// The first rule of the packet's direction that matches it, as the kernel walks that
+/// chain; `None` when no rule matches (the packet then goes back to the built-in chain).
 pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
     rules
         .iter()
         .enumerate()
-        .find(|(_, rule)| rule.matches.matches(packet))
+        .find(|(_, rule)| rule.direction == packet.direction && rule.matches.matches(packet))
         .map(|(index, rule)| Decision { index, rule })
 }
 
@@ -197,7 +233,7 @@ impl Decider {
         let interfaces = crate::space::Interfaces::new(rules, &crate::Access::Console);
         let mut index = crate::space::Index::default();
         for (i, rule) in rules.iter().enumerate() {
-            for b in crate::space::regions(&rule.matches, &interfaces) {
+            for b in crate::space::regions(rule, &interfaces) {
                 index.insert(b, i);
             }
         }

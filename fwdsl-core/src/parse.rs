@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! policy    := statement*
-//! statement := action match* ";" | "ssh" access ";"
+//! statement := action direction? match* ";" | "ssh" access ";"
 //! action    := "allow" | "drop" | "reject"
+//! direction := "out" | "forward"              (none: an input rule)
 //! match     := ("tcp" | "udp") ports? | "icmp" | "all" | SERVICE
 //!            | "dport" ports | "sport" ports | "src" addrs | "dst" addrs
-//!            | "in" IFACE | "established" | "comment" STRING
+//!            | "in" IFACE | "via" IFACE | "established" | "comment" STRING
 //! ports     := port ("-" port)? ("," port ("-" port)?)*
 //! addrs     := addr | "[" addr ("," addr)* "]"
 //! access    := "none" | port ("from" addr)? ("in" IFACE)?
@@ -16,7 +17,7 @@
 //! Each statement is parsed on its own, so one mistake never hides the next one.
 
 use crate::diag::{Diagnostic, TokenRange};
-use crate::model::{Access, Action, Matches, PortRange, ProtoSet, Rule};
+use crate::model::{Access, Action, Direction, Matches, PortRange, ProtoSet, Rule};
 use crate::services::Service;
 use crate::token::{Token, TokenKind};
 use ipnet::IpNet;
@@ -200,6 +201,7 @@ struct Clauses {
     src: Seen<Vec<IpNet>>,
     dst: Seen<Vec<IpNet>>,
     iface: Seen<String>,
+    oface: Seen<String>,
     established: Option<TokenRange>,
     comment: Seen<String>,
     /// The canonical text of each clause, in the order written.
@@ -238,11 +240,42 @@ impl Statement<'_, '_> {
         };
         let line = first.line;
         self.pos += 1;
+        let direction = self.direction()?;
         let mut clauses = Clauses::default();
         while self.pos < self.end {
             self.clause(&mut clauses)?;
         }
-        self.rule(action, line, clauses).map(Parsed1::Rule)
+        self.rule(action, direction, line, clauses).map(Parsed1::Rule)
+    }
+
+    /// The direction word right after the verb, if any; the spellings other tools use
+    /// get the right one.
+    fn direction(&mut self) -> Option<Direction> {
+        let Some(TokenKind::Ident(word)) = self.peek().map(|t| t.kind.clone()) else {
+            return Some(Direction::In);
+        };
+        let direction = match word.as_str() {
+            "out" => Direction::Out,
+            "forward" => Direction::Forward,
+            "output" | "outgoing" | "egress" | "OUTPUT" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("write `out` right after the verb: `allow out tcp 443;`");
+                return None;
+            }
+            "fwd" | "forwarded" | "routed" | "FORWARD" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("write `forward` right after the verb: `allow forward tcp 8080;`");
+                return None;
+            }
+            "input" | "incoming" | "ingress" | "INPUT" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("a rule without a direction word is an input rule: `allow tcp 22;`");
+                return None;
+            }
+            _ => return Some(Direction::In),
+        };
+        self.pos += 1;
+        Some(direction)
     }
 
     fn range(&self, first: usize) -> TokenRange {
@@ -395,6 +428,21 @@ impl Statement<'_, '_> {
                 c.text.push(format!("in {name}"));
                 self.set(&mut c.iface, name, self.range(start), "input interface")?;
             }
+            "via" => {
+                let name = self.iface()?;
+                c.text.push(format!("via {name}"));
+                self.set(&mut c.oface, name, self.range(start), "output interface")?;
+            }
+            "on" | "oif" | "iif" | "outerface" | "interface" => {
+                self.error_at(start, format!("`{word}` is not fwdsl's word for an interface"))
+                    .help("write `in IFACE` for the interface a packet arrives on, `via IFACE` for the one it leaves through");
+                return None;
+            }
+            "out" | "forward" => {
+                self.error_at(start, format!("the direction `{word}` comes right after the verb"))
+                    .help(format!("write `allow {word} …`, `drop {word} …`"));
+                return None;
+            }
             "established" => {
                 if c.established.is_some() {
                     self.error_at(start, "`established` is given twice in one rule".into());
@@ -434,8 +482,25 @@ impl Statement<'_, '_> {
     }
 
     /// Checks what only the whole rule can tell, and builds it.
-    fn rule(&mut self, action: Action, line: u32, c: Clauses) -> Option<Rule> {
+    fn rule(&mut self, action: Action, direction: Direction, line: u32, c: Clauses) -> Option<Rule> {
         let errors_before = self.diagnostics.len();
+        match (direction, &c.iface, &c.oface) {
+            (Direction::In, _, Some((name, range))) => {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!("an incoming packet leaves through no interface: `via {name}` is for `out` and `forward` rules"),
+                ))
+                .help(format!("write `in {name}` for the interface it arrives on"));
+            }
+            (Direction::Out, Some((name, range)), _) => {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!("an outgoing packet arrives on no interface: `in {name}` is for input and `forward` rules"),
+                ))
+                .help(format!("write `via {name}` for the interface it leaves through"));
+            }
+            _ => {}
+        }
         let mut protocols = c.proto.as_ref().map_or(ProtoSet::ALL, |((p, _), _)| *p);
         let mut dports = c
             .dports
@@ -516,10 +581,14 @@ impl Statement<'_, '_> {
             || c.src.is_some()
             || c.dst.is_some()
             || c.iface.is_some()
+            || c.oface.is_some()
             || c.established.is_some()
             || c.sports.is_some();
         if !has_match {
-            let keyword = action.keyword();
+            let keyword = match direction {
+                Direction::In => action.keyword().to_string(),
+                _ => format!("{} {}", action.keyword(), direction.keyword()),
+            };
             self.push(Diagnostic::error(
                 TokenRange::single(self.pos - 1),
                 format!("rule `{keyword}` has no match"),
@@ -532,12 +601,17 @@ impl Statement<'_, '_> {
             return None;
         }
         let mut text = action.keyword().to_string();
+        if direction != Direction::In {
+            text.push(' ');
+            text.push_str(direction.keyword());
+        }
         for part in &c.text {
             text.push(' ');
             text.push_str(part);
         }
         Some(Rule {
             action,
+            direction,
             matches: Matches {
                 protocols,
                 dports: Cow::Owned(dports),
@@ -545,6 +619,7 @@ impl Statement<'_, '_> {
                 src: Cow::Owned(c.src.map(|(n, _)| n).unwrap_or_default()),
                 dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
+                oface: c.oface.map(|(n, _)| Cow::Owned(n)),
                 established: c.established.is_some(),
             },
             text: Cow::Owned(text),

@@ -1,13 +1,15 @@
 //! The packet space as boxes, and the exact coverage test the checks are built on.
 //!
-//! A packet is a point with eight coordinates (family, protocol, state, input
-//! interface, source, destination, source port, destination port). Every rule matches
+//! A packet is a point with ten coordinates (family, protocol, state, input
+//! interface, source, destination, source port, destination port, direction, output
+//! interface). Rules of different directions never share a box, so each chain is
+//! analysed exactly as if it were alone. Every rule matches
 //! a finite union of boxes — one per port range combination — whose sides are integer
 //! intervals. "Do earlier rules together decide every packet this rule matches?" is then
 //! "is this box covered by the union of those boxes?", which [`covered`] answers exactly
 //! by sweeping one dimension at a time (no sampling, no approximation).
 
-use crate::model::{Access, Family, Matches, PortRange, ProtoSet, Rule};
+use crate::model::{Access, Direction, Family, Matches, PortRange, ProtoSet, Rule};
 use crate::packet::{ConnState, Packet, Proto};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
@@ -21,7 +23,9 @@ const SRC: usize = 4;
 const DST: usize = 5;
 const SPORT: usize = 6;
 const DPORT: usize = 7;
-const DIMS: usize = 8;
+const DIR: usize = 8;
+const OIFACE: usize = 9;
+const DIMS: usize = 10;
 
 const V4_MAX: u128 = u32::MAX as u128;
 const PORT_MAX: u128 = u16::MAX as u128;
@@ -35,19 +39,19 @@ const NEW: u128 = 0;
 const ESTABLISHED: u128 = 1;
 
 /// An axis-aligned box of packets: for each dimension an inclusive interval. Addresses
-/// need 128 bits, the other six dimensions 32: stored apart, a box takes 112 bytes
-/// instead of 256, which is most of the analysis' memory on long lists.
+/// need 128 bits, the other eight dimensions 32: stored apart, a box takes 128 bytes
+/// instead of 320, which is most of the analysis' memory on long lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Region {
     addresses: [(u128, u128); 2],
-    small: [(u32, u32); 6],
+    small: [(u32, u32); 8],
 }
 
 impl Region {
     fn from_bounds(bounds: [(u128, u128); DIMS]) -> Region {
         let mut out = Region {
             addresses: [(0, 0); 2],
-            small: [(0, 0); 6],
+            small: [(0, 0); 8],
         };
         for (d, b) in bounds.into_iter().enumerate() {
             out.set(d, b);
@@ -71,7 +75,8 @@ impl Region {
     fn set(&mut self, d: usize, (lo, hi): (u128, u128)) {
         match d {
             SRC | DST => self.addresses[d - SRC] = (lo, hi),
-            // Never wider than 32 bits: families, protocols, states, interfaces, ports.
+            // Never wider than 32 bits: families, protocols, states, interfaces, ports,
+            // directions.
             _ => self.small[Self::small_slot(d)] = (lo as u32, hi as u32),
         }
     }
@@ -105,7 +110,7 @@ impl Region {
 
     fn intersects(&self, other: &Region) -> bool {
         // Ports and addresses first: they tell most rules apart.
-        [DPORT, SRC, SPORT, DST, PROTO, IFACE, FAM, STATE]
+        [DPORT, SRC, SPORT, DST, PROTO, DIR, IFACE, OIFACE, FAM, STATE]
             .iter()
             .all(|&d| self.get(d).0 <= other.get(d).1 && other.get(d).0 <= self.get(d).1)
     }
@@ -157,7 +162,8 @@ impl Interfaces {
     pub(crate) fn new(rules: &[Rule], access: &Access) -> Interfaces {
         let mut names: Vec<&str> = rules
             .iter()
-            .filter_map(|r| r.matches.iface.as_deref())
+            .flat_map(|r| [r.matches.iface.as_deref(), r.matches.oface.as_deref()])
+            .flatten()
             .collect();
         if let Access::Ssh {
             iface: Some(name), ..
@@ -252,9 +258,19 @@ fn fam_bounds(families: &[Family]) -> (u128, u128) {
     }
 }
 
-/// The boxes a rule's matches cover.
-pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region> {
+fn dir_bounds(direction: Direction) -> (u128, u128) {
+    let d = direction as u128;
+    (d, d)
+}
+
+/// The boxes a rule covers.
+pub(crate) fn regions(rule: &Rule, interfaces: &Interfaces) -> Vec<Region> {
+    matches_regions(&rule.matches, rule.direction, interfaces)
+}
+
+fn matches_regions(matches: &Matches, direction: Direction, interfaces: &Interfaces) -> Vec<Region> {
     let families = matches.families();
+    let iface = |name: Option<&str>| name.map_or(interfaces.all(), |n| interfaces.one(n));
     let base = [
         fam_bounds(families),
         proto_bounds(matches.protocols),
@@ -263,14 +279,13 @@ pub(crate) fn regions(matches: &Matches, interfaces: &Interfaces) -> Vec<Region>
         } else {
             (NEW, ESTABLISHED)
         },
-        matches
-            .iface
-            .as_deref()
-            .map_or(interfaces.all(), |n| interfaces.one(n)),
+        iface(matches.iface.as_deref()),
         (0, 0),
         (0, 0),
         (0, 0),
         (0, 0),
+        dir_bounds(direction),
+        iface(matches.oface.as_deref()),
     ];
     let (srcs, dsts) = (
         nets_bounds(&matches.src, families),
@@ -307,7 +322,7 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
         src: from.iter().copied().collect(),
         ..Matches::ANY
     };
-    let mut out = regions(&matches, interfaces);
+    let mut out = matches_regions(&matches, Direction::In, interfaces);
     for region in &mut out {
         region.set(STATE, (NEW, NEW));
         region.set(
@@ -318,6 +333,33 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
         );
     }
     out
+}
+
+/// The operator's session seen from the other side: this host's replies from the SSH
+/// port to the operator's network (established), out through any interface but
+/// loopback. An `out` policy that drops them cuts the session.
+pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Region> {
+    let Access::Ssh { port, from, .. } = access else {
+        return Vec::new();
+    };
+    let matches = Matches {
+        protocols: ProtoSet::TCP,
+        sports: vec![PortRange::new(*port, *port)].into(),
+        dst: from.iter().copied().collect(),
+        ..Matches::ANY
+    };
+    let mut out = matches_regions(&matches, Direction::Out, interfaces);
+    for region in &mut out {
+        region.set(STATE, (ESTABLISHED, ESTABLISHED));
+        region.set(OIFACE, interfaces.not_lo());
+    }
+    out
+}
+
+/// Every packet of `direction` that `matches` matches, new or established: what a
+/// "can anything of this kind get through?" question asks about.
+pub(crate) fn query_regions(matches: &Matches, direction: Direction, interfaces: &Interfaces) -> Vec<Region> {
+    matches_regions(matches, direction, interfaces)
 }
 
 /// Boxes of earlier rules, indexed so that finding those that overlap a region costs
@@ -471,6 +513,12 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
         one(address(packet.dst)),
         port(packet.sport),
         port(packet.dport),
+        one(packet.direction as u128),
+        one(packet
+            .oface
+            .as_deref()
+            .and_then(|n| interfaces.0.get(n).copied())
+            .unwrap_or(0)),
     ])
 }
 
@@ -489,7 +537,7 @@ pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
 /// Picks the first dimension along which some box does not span the region, cuts the
 /// region into the cells between the boxes' edges, and checks each cell against the
 /// boxes that span it. Within a cell every active box spans the cut dimension, so the
-/// recursion moves to a later dimension each time: at most eight levels.
+/// recursion moves to a later dimension each time: at most ten levels.
 pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
     if boxes.is_empty() {
         return false;
@@ -574,6 +622,8 @@ mod tests {
             (0, u128::MAX),
             (0, PORT_MAX),
             (0, PORT_MAX),
+            (0, 0),
+            (0, 1),
         ]);
         r.set(DPORT, (lo, hi));
         r

@@ -3,7 +3,7 @@
 //! `#[deprecated]` items, the one way to warn from a proc macro on stable Rust.
 
 use crate::tokens::Tokens;
-use fwdsl_core::{Access, Action, Compiled, Diagnostic, PortRange, Rule, Severity};
+use fwdsl_core::{Access, Action, Compiled, Diagnostic, Direction, PortRange, Rule, Severity};
 use ipnet::IpNet;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -83,18 +83,24 @@ impl ToTokens for QuoteRule<'_> {
             Action::Drop => quote!(__fwdsl::DROP),
             Action::Reject => quote!(__fwdsl::REJECT),
         };
+        let direction = match rule.direction {
+            Direction::In => quote!(__fwdsl::IN),
+            Direction::Out => quote!(__fwdsl::OUT),
+            Direction::Forward => quote!(__fwdsl::FORWARD),
+        };
         let protocols = m.protocols.bits();
         let dports = m.dports.iter().map(quote_ports);
         let sports = m.sports.iter().map(quote_ports);
         let src = m.src.iter().map(quote_net);
         let dst = m.dst.iter().map(quote_net);
         let iface = quote_str(m.iface.as_deref());
+        let oface = quote_str(m.oface.as_deref());
         let established = m.established;
         let text = rule.text.as_ref();
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #established, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #established, #text, #comment, #line)
         });
     }
 }

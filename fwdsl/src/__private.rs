@@ -2,7 +2,7 @@
 //! compiles to one `static` array of plain data. Not public API.
 
 pub use crate::Policy;
-use fwdsl_core::Action;
+use fwdsl_core::{Action, Direction};
 pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
@@ -12,6 +12,16 @@ pub const ALLOW: Action = Action::Allow;
 pub const DROP: Action = Action::Drop;
 pub const REJECT: Action = Action::Reject;
 pub const CONSOLE: Access = Access::Console;
+pub const IN: Direction = Direction::In;
+pub const OUT: Direction = Direction::Out;
+pub const FORWARD: Direction = Direction::Forward;
+
+const fn name(name: Option<&'static str>) -> Option<Cow<'static, str>> {
+    match name {
+        Some(name) => Some(Cow::Borrowed(name)),
+        None => None,
+    }
+}
 
 pub const fn ports(first: u16, last: u16) -> PortRange {
     PortRange::new(first, last)
@@ -29,12 +39,14 @@ pub const fn v6(bits: u128, prefix: u8) -> IpNet {
 #[allow(clippy::too_many_arguments)]
 pub const fn rule(
     action: Action,
+    direction: Direction,
     protocols: u8,
     dports: &'static [PortRange],
     sports: &'static [PortRange],
     src: &'static [IpNet],
     dst: &'static [IpNet],
     iface: Option<&'static str>,
+    oface: Option<&'static str>,
     established: bool,
     text: &'static str,
     comment: Option<&'static str>,
@@ -42,16 +54,15 @@ pub const fn rule(
 ) -> Rule {
     Rule {
         action,
+        direction,
         matches: Matches {
             protocols: ProtoSet::from_bits(protocols),
             dports: Cow::Borrowed(dports),
             sports: Cow::Borrowed(sports),
             src: Cow::Borrowed(src),
             dst: Cow::Borrowed(dst),
-            iface: match iface {
-                Some(name) => Some(Cow::Borrowed(name)),
-                None => None,
-            },
+            iface: name(iface),
+            oface: name(oface),
             established,
         },
         text: Cow::Borrowed(text),
@@ -67,10 +78,7 @@ pub const fn ssh(port: u16, from: Option<IpNet>, iface: Option<&'static str>) ->
     Access::Ssh {
         port,
         from,
-        iface: match iface {
-            Some(name) => Some(Cow::Borrowed(name)),
-            None => None,
-        },
+        iface: name(iface),
     }
 }
 

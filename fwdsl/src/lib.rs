@@ -55,7 +55,7 @@ pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use fwdsl_core::{
-    Access, Action, ConnState, Decision, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
+    Access, Action, ConnState, Decision, Direction, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
     Severity,
 };
 pub use fwdsl_macros::firewall;
@@ -64,7 +64,7 @@ pub use live::{
     RuleSelector, SaveReport, SaveTarget,
 };
 pub use policy::Policy;
-pub use render::{IpSet, RenderedRule, CHAIN, IPSET_ABOVE};
+pub use render::{chain_of, IpSet, RenderedRule, CHAIN, IPSET_ABOVE};
 
 #[doc(hidden)]
 pub mod __private;

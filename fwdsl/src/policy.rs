@@ -120,22 +120,44 @@ impl Policy {
     /// assert_eq!(policy.decide(&Packet::udp([203, 0, 113, 9], 53)).action(), Action::Drop);
     /// ```
     ///
+    /// Outgoing and forwarded packets are asked about the same way:
+    ///
+    /// ```
+    /// use fwdsl::{Action, Packet};
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out tcp 443; drop out all; };
+    /// let https = Packet::tcp([192, 0, 2, 1], 443).dst([203, 0, 113, 9]).outgoing();
+    /// assert_eq!(policy.decide(&https).action(), Action::Allow);
+    /// assert_eq!(policy.decide(&Packet::tcp([192, 0, 2, 1], 25).outgoing()).action(), Action::Drop);
+    /// ```
+    ///
     /// # Panics
-    /// Never for a policy built by `firewall!` or [`Policy::parse`]: both require a
-    /// catch-all as the last rule, so some rule always decides.
+    /// When the policy has no rules for the packet's direction (it leaves those packets
+    /// to the host's built-in chain): [`Policy::try_decide`] says `None` instead. Never
+    /// for a direction the policy has rules for: each direction must end with its own
+    /// catch-all, so some rule always decides.
     pub fn decide(&self, packet: &Packet) -> Decision<'_> {
+        self.try_decide(packet).unwrap_or_else(|| {
+            panic!(
+                "the policy has no {} rules: packets of that direction are not fwdsl's to decide",
+                packet.direction.name()
+            )
+        })
+    }
+
+    /// Which rule decides `packet`, or `None` when the policy has no rules for its
+    /// direction (the host's built-in chain then decides, untouched by fwdsl).
+    pub fn try_decide(&self, packet: &Packet) -> Option<Decision<'_>> {
         let index = if self.rules.len() > INDEX_ABOVE {
             self.decider
                 .get_or_init(|| Decider::new(&self.rules))
                 .first_match(packet)
         } else {
             fwdsl_core::decide(&self.rules, packet).map(|d| d.index)
-        };
-        let index = index.expect("every checked policy ends with a catch-all");
-        Decision {
+        }?;
+        Some(Decision {
             index,
             rule: &self.rules[index],
-        }
+        })
     }
 
     /// Makes this policy the live firewall of the host (the network namespace of the

@@ -3,11 +3,20 @@
 //! what is live can be compared with what was meant, string for string.
 
 use crate::Policy;
-use fwdsl_core::{Action, Family, PortRange, Rule};
+use fwdsl_core::{Action, Direction, Family, PortRange, Rule};
 use ipnet::IpNet;
 
-/// The chain fwdsl's rules live in, hooked from `INPUT` by one jump.
+/// The chain fwdsl's input rules live in, hooked from `INPUT` by one jump.
 pub const CHAIN: &str = "FWDSL-INPUT";
+
+/// fwdsl's chain for a direction: `FWDSL-INPUT`, `FWDSL-OUTPUT`, `FWDSL-FORWARD`.
+pub fn chain_of(direction: Direction) -> &'static str {
+    match direction {
+        Direction::In => CHAIN,
+        Direction::Out => "FWDSL-OUTPUT",
+        Direction::Forward => "FWDSL-FORWARD",
+    }
+}
 /// iptables refuses comments longer than this.
 const MAX_COMMENT: usize = fwdsl_core::IPTABLES_COMMENT_MAX;
 /// iptables' multiport match takes at most 15 ports, a range counting as two.
@@ -80,6 +89,8 @@ pub struct RenderedRule {
     /// The policy rule it comes from (0-based); `None` for rules fwdsl adds itself
     /// (ICMPv6 neighbour discovery, which IPv6 cannot work without).
     pub rule: Option<usize>,
+    /// The chain's direction.
+    pub direction: Direction,
     /// `iptables` or `ip6tables`.
     pub family: Family,
     /// The arguments after `-A CHAIN`, one string each (the comment is one argument).
@@ -106,8 +117,9 @@ impl RenderedRule {
 }
 
 impl Policy {
-    /// Every iptables rule of one family, in chain order: what `apply` installs into
-    /// fwdsl's chain.
+    /// Every iptables rule of one family's input chain, in chain order: what `apply`
+    /// installs into `FWDSL-INPUT`'s generation. [`Policy::chain_rules`] gives the
+    /// other directions'.
     ///
     /// ```
     /// use fwdsl::Family;
@@ -119,15 +131,28 @@ impl Policy {
     /// ]);
     /// ```
     pub fn iptables_rules(&self, family: Family) -> Vec<RenderedRule> {
+        self.chain_rules(Direction::In, family)
+    }
+
+    /// Every iptables rule of one direction's chain in one family, in chain order.
+    ///
+    /// ```
+    /// use fwdsl::{Direction, Family};
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; drop out all; };
+    /// let out = policy.chain_rules(Direction::Out, Family::V4);
+    /// assert_eq!(out.len(), 4); // established, dns over udp and over tcp, the catch-all
+    /// ```
+    pub fn chain_rules(&self, direction: Direction, family: Family) -> Vec<RenderedRule> {
         let mut out = Vec::new();
-        if family == Family::V6 {
+        if family == Family::V6 && direction == Direction::In && self.uses(Direction::In) {
             out.extend(neighbour_discovery());
         }
         for (index, rule) in self.rules().iter().enumerate() {
-            if rule.matches.families().contains(&family) {
+            if rule.direction == direction && rule.matches.families().contains(&family) {
                 for args in rule_args(rule, index, family) {
                     out.push(RenderedRule {
                         rule: Some(index),
+                        direction,
                         family,
                         args,
                     });
@@ -135,6 +160,20 @@ impl Policy {
             }
         }
         out
+    }
+
+    /// Whether the policy has rules for `direction`: a direction it never mentions is
+    /// left alone on the host (no hook, no chain).
+    pub fn uses(&self, direction: Direction) -> bool {
+        self.rules().iter().any(|r| r.direction == direction)
+    }
+
+    /// The directions the policy has rules for, in chain order.
+    pub fn directions(&self) -> Vec<Direction> {
+        Direction::ALL
+            .into_iter()
+            .filter(|&d| self.uses(d))
+            .collect()
     }
 
     /// The ipsets the family's rules refer to: they must exist before the rules are
@@ -152,22 +191,27 @@ impl Policy {
         sets
     }
 
-    /// The chain as `iptables-restore` (or `ip6tables-restore`) input. Loaded with
-    /// `--noflush` it (re)creates [`CHAIN`] and leaves every other chain alone; the
-    /// jump from `INPUT` is `apply`'s business.
+    /// The chains as `iptables-restore` (or `ip6tables-restore`) input: one per
+    /// direction the policy uses ([`chain_of`]). Loaded with `--noflush` it (re)creates
+    /// them and leaves every other chain alone; the jumps from the built-in chains are
+    /// `apply`'s business.
     pub fn to_restore(&self, family: Family) -> String {
-        restore_text(CHAIN, &self.iptables_rules(family))
+        let mut text = String::from("*filter\n");
+        for direction in self.directions() {
+            text.push_str(&format!(":{} - [0:0]\n", chain_of(direction)));
+        }
+        for direction in self.directions() {
+            for rule in self.chain_rules(direction, family) {
+                text.push_str(&format!(
+                    "-A {} {}\n",
+                    chain_of(direction),
+                    rule.to_command_line()
+                ));
+            }
+        }
+        text.push_str("COMMIT\n");
+        text
     }
-}
-
-/// `iptables-restore` text that (re)creates `chain` with `rules`.
-pub(crate) fn restore_text(chain: &str, rules: &[RenderedRule]) -> String {
-    let mut text = format!("*filter\n:{chain} - [0:0]\n");
-    for rule in rules {
-        text.push_str(&format!("-A {chain} {}\n", rule.to_command_line()));
-    }
-    text.push_str("COMMIT\n");
-    text
 }
 
 /// ICMPv6 types IPv6 cannot work without (router and neighbour solicitation and
@@ -187,6 +231,7 @@ fn neighbour_discovery() -> Vec<RenderedRule> {
     .iter()
     .map(|(number, kind)| RenderedRule {
         rule: None,
+        direction: Direction::In,
         family: Family::V6,
         args: strings(&[
             "-p",
@@ -299,11 +344,24 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
     }
     let mut out = Vec::new();
     let (srcs, dsts) = (address_args(&m.src, family), address_args(&m.dst, family));
+    // A forwarded packet's destination port is matched as the client sent it, before
+    // any DNAT (Docker's published ports): conntrack's original destination port, one
+    // port or range per rule.
+    let forward = rule.direction == Direction::Forward;
+    let dport_groups: Vec<&[PortRange]> = if forward && !m.dports.is_empty() {
+        m.dports.chunks(1).collect()
+    } else {
+        port_chunks(&m.dports)
+    };
     for proto in m.protocols.iptables_names(family) {
         for src in &srcs {
             for dst in &dsts {
                 for sports in port_chunks(&m.sports) {
-                    for dports in port_chunks(&m.dports) {
+                    for &dports in &dport_groups {
+                        let (dports, orig_dport) = match (forward, dports) {
+                            (true, [one]) => (&[][..], Some(port_text(one))),
+                            _ => (dports, None),
+                        };
                         let mut args = Vec::new();
                         let mut sets = Vec::new();
                         for (arg, flag, direction) in [(src, "-s", "src"), (dst, "-d", "dst")] {
@@ -328,6 +386,9 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                         if let Some(iface) = &m.iface {
                             args.extend(["-i".into(), iface.to_string()]);
                         }
+                        if let Some(oface) = &m.oface {
+                            args.extend(["-o".into(), oface.to_string()]);
+                        }
                         if let Some(proto) = proto {
                             args.extend(["-p".into(), proto.into()]);
                             // One single-port match per direction is one `-m tcp`; iptables -S
@@ -347,13 +408,14 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                             }
                         }
                         args.extend(sets);
+                        if m.established || orig_dport.is_some() {
+                            args.extend(strings(&["-m", "conntrack"]));
+                        }
                         if m.established {
-                            args.extend(strings(&[
-                                "-m",
-                                "conntrack",
-                                "--ctstate",
-                                "RELATED,ESTABLISHED",
-                            ]));
+                            args.extend(strings(&["--ctstate", "RELATED,ESTABLISHED"]));
+                        }
+                        if let Some(port) = orig_dport {
+                            args.extend(["--ctorigdstport".into(), port]);
                         }
                         args.extend(comment(note.clone()));
                         args.extend(["-j".into(), rule.action.target().into()]);

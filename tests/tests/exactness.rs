@@ -8,8 +8,8 @@
 //! a rule, one of these does.
 
 use fwdsl_core::{
-    analyze, decide, Access, Action, Lockout, Matches, Packet, PortRange, Proto, ProtoSet, Reach,
-    Rule,
+    analyze, decide, Access, Action, Direction, Lockout, Matches, Packet, PortRange, Proto,
+    ProtoSet, Reach, Rule,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -80,9 +80,16 @@ fn rule() -> impl Strategy<Value = Rule> {
         prop::option::weighted(0.25, prop::sample::select(&IFACES[..])),
         prop::bool::weighted(0.15),
         prop::bool::weighted(0.1),
+        (
+            prop_oneof![3 => Just(Direction::In), 1 => Just(Direction::Out), 1 => Just(Direction::Forward)],
+            prop::option::weighted(0.25, prop::sample::select(&IFACES[..])),
+        ),
     )
         .prop_map(
-            |(action, protocols, dports, sports, (src, dst), iface, established, catch_all)| {
+            |(action, protocols, dports, sports, (src, dst), iface, established, catch_all, (direction, oface))| {
+                // As the grammar allows: no output interface in, no input interface out.
+                let iface = iface.filter(|_| direction != Direction::Out);
+                let oface = oface.filter(|_| direction != Direction::In);
                 let has_ports = ProtoSet::TCP_UDP.contains(protocols);
                 let matches = if catch_all {
                     Matches::ANY
@@ -94,11 +101,13 @@ fn rule() -> impl Strategy<Value = Rule> {
                         src: src.into(),
                         dst: dst.into(),
                         iface: iface.map(Cow::Borrowed),
+                        oface: oface.map(Cow::Borrowed),
                         established,
                     }
                 };
                 Rule {
                     action,
+                    direction,
                     matches,
                     text: Cow::Borrowed("generated"),
                     comment: None,
@@ -116,6 +125,21 @@ fn access() -> impl Strategy<Value = Access> {
             Access::Ssh { port: SSH_PORTS[p], from, iface: eth0.then_some(Cow::Borrowed("eth0")) }
         }),
     ]
+}
+
+/// The direction and interfaces of witness packets: an incoming packet has no output
+/// interface, an outgoing one no input interface, a forwarded one has both.
+fn directed() -> Vec<(Direction, Option<&'static str>, Option<&'static str>)> {
+    let ifaces = [None, Some("eth0"), Some("lo")];
+    let mut out = Vec::new();
+    for i in ifaces {
+        out.push((Direction::In, i, None));
+        out.push((Direction::Out, None, i));
+        for o in ifaces {
+            out.push((Direction::Forward, i, o));
+        }
+    }
+    out
 }
 
 /// The lower corners of every cell: the witnesses.
@@ -143,8 +167,9 @@ fn witnesses() -> Vec<Packet> {
     };
     let v4_src = corners(&V4_SRC, "0.0.0.0");
     let v6_src = corners(&V6_SRC, "::");
-    let v4_dst = corners(&V4_DST, "0.0.0.0");
-    let v6_dst = corners(&V6_DST, "::");
+    // Out rules' replies go to the operator's network: destinations meet source pools.
+    let v4_dst = corners(&[&V4_DST[..], &V4_SRC[..]].concat(), "0.0.0.0");
+    let v6_dst = corners(&[&V6_DST[..], &V6_SRC[..]].concat(), "::");
     let mut pairs = Vec::new();
     for (srcs, dsts) in [(&v4_src, &v4_dst), (&v6_src, &v6_dst)] {
         for s in srcs {
@@ -153,6 +178,7 @@ fn witnesses() -> Vec<Packet> {
             }
         }
     }
+    let directed = directed();
     let mut out = Vec::new();
     for &(src, dst) in &pairs {
         for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Other(47)] {
@@ -163,7 +189,7 @@ fn witnesses() -> Vec<Packet> {
             };
             for &sport in port_list {
                 for &dport in port_list {
-                    for iface in [None, Some("eth0"), Some("lo")] {
+                    for &(direction, iface, oface) in &directed {
                         for established in [false, true] {
                             let mut p = match proto {
                                 Proto::Tcp => Packet::tcp(src, dport),
@@ -176,6 +202,10 @@ fn witnesses() -> Vec<Packet> {
                             if let Some(i) = iface {
                                 p = p.iface(i);
                             }
+                            if let Some(o) = oface {
+                                p = p.via(o);
+                            }
+                            p.direction = direction;
                             if established {
                                 p = p.established();
                             }
@@ -193,7 +223,8 @@ fn in_access_class(access: &Access, p: &Packet) -> bool {
     let Access::Ssh { port, from, iface } = access else {
         return false;
     };
-    p.proto == Proto::Tcp
+    p.direction == Direction::In
+        && p.proto == Proto::Tcp
         && p.dport == *port
         && from.is_none_or(|n| n.contains(&p.src))
         && p.state == fwdsl_core::ConnState::New
@@ -203,22 +234,65 @@ fn in_access_class(access: &Access, p: &Packet) -> bool {
         }
 }
 
+/// This host's replies on the operator's session.
+fn in_reply_class(access: &Access, p: &Packet) -> bool {
+    let Access::Ssh { port, from, .. } = access else {
+        return false;
+    };
+    p.direction == Direction::Out
+        && p.proto == Proto::Tcp
+        && p.sport == *port
+        && from.is_none_or(|n| n.contains(&p.dst))
+        && p.state == fwdsl_core::ConnState::Established
+        && p.oface.as_deref() != Some("lo")
+}
+
+/// The first rule (not a deliberate ban) that decides some packet of a class, and the
+/// first later `allow` matching some of them.
+fn first_cut(
+    rules: &[Rule],
+    packets: &[Packet],
+    decided: &[Option<usize>],
+    class: impl Fn(&Packet) -> bool,
+    is_ban: fn(&Rule) -> bool,
+) -> Option<Lockout> {
+    let class: Vec<usize> = (0..packets.len()).filter(|&k| class(&packets[k])).collect();
+    class
+        .iter()
+        .filter_map(|&k| decided[k])
+        .filter(|&j| rules[j].action != Action::Allow && !is_ban(&rules[j]))
+        .min()
+        .map(|rule| Lockout {
+            rule,
+            rescue: (rule + 1..rules.len()).find(|&j| {
+                rules[j].action == Action::Allow
+                    && class
+                        .iter()
+                        .any(|&k| rules[j].direction == packets[k].direction && rules[j].matches.matches(&packets[k]))
+            }),
+        })
+}
+
 /// What the analysis must say, by brute force over the witnesses.
-fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>, Option<Lockout>) {
+fn expected(
+    rules: &[Rule],
+    access: &Access,
+    packets: &[Packet],
+) -> (Vec<Reach>, Option<Lockout>, Option<Lockout>) {
     let decided: Vec<Option<usize>> = packets
         .iter()
         .map(|p| decide(rules, p).map(|d| d.index))
         .collect();
-    let catch_all = rules.iter().position(Rule::is_catch_all);
+    let catch_all = |d: Direction| rules.iter().position(|r| r.direction == d && r.is_catch_all());
     let reach = (0..rules.len())
         .map(|i| {
-            if let Some(c) = catch_all.filter(|&c| i > c) {
+            if let Some(c) = catch_all(rules[i].direction).filter(|&c| i > c) {
                 return Reach::AfterCatchAll(c);
             }
             let mut by: Vec<usize> = packets
                 .iter()
                 .zip(&decided)
-                .filter(|(p, _)| rules[i].matches.matches(p))
+                .filter(|(p, _)| p.direction == rules[i].direction && rules[i].matches.matches(p))
                 .filter_map(|(_, d)| *d)
                 .collect();
             by.sort_unstable();
@@ -238,35 +312,31 @@ fn expected(rules: &[Rule], access: &Access, packets: &[Packet]) -> (Vec<Reach>,
             }
         })
         .collect();
-    let last = catch_all.unwrap_or(rules.len().saturating_sub(1));
-    let class: Vec<usize> = (0..packets.len())
-        .filter(|&k| in_access_class(access, &packets[k]))
-        .collect();
-    let lockout = class
-        .iter()
-        .filter_map(|&k| decided[k])
-        .filter(|&j| j <= last && rules[j].action != Action::Allow && !rules[j].names_source())
-        .min()
-        .map(|rule| Lockout {
-            rule,
-            rescue: (rule + 1..rules.len()).find(|&j| {
-                rules[j].action == Action::Allow
-                    && class.iter().any(|&k| rules[j].matches.matches(&packets[k]))
-            }),
-        });
-    (reach, lockout)
+    let lockout = first_cut(rules, packets, &decided, |p| in_access_class(access, p), Rule::names_source);
+    let reply = first_cut(rules, packets, &decided, |p| in_reply_class(access, p), Rule::names_destination);
+    (reach, lockout, reply)
+}
+
+/// Random policies per run: `FWDSL_EXACTNESS_CASES` for more (each case checks every
+/// witness packet, about a million with the directions).
+fn cases() -> u32 {
+    std::env::var("FWDSL_EXACTNESS_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn analysis_equals_brute_force(rules in prop::collection::vec(rule(), 1..8), access in access()) {
         let packets = witnesses();
         let analysis = analyze(&rules, &access);
-        let (reach, lockout) = expected(&rules, &access, &packets);
+        let (reach, lockout, reply) = expected(&rules, &access, &packets);
         prop_assert_eq!(analysis.reach, reach);
         prop_assert_eq!(analysis.lockout, lockout);
+        prop_assert_eq!(analysis.reply_lockout, reply);
     }
 
     #[test]
@@ -284,6 +354,7 @@ fn witnesses_reach_every_cell_of_a_known_case() {
     let rules = [
         Rule {
             action: Action::Allow,
+            direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,
                 dports: Cow::Owned(vec![PortRange::new(20, 20)]),
@@ -295,6 +366,7 @@ fn witnesses_reach_every_cell_of_a_known_case() {
         },
         Rule {
             action: Action::Drop,
+            direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,
                 dports: Cow::Owned(vec![PortRange::new(22, 25)]),
@@ -306,6 +378,7 @@ fn witnesses_reach_every_cell_of_a_known_case() {
         },
         Rule {
             action: Action::Drop,
+            direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,
                 dports: Cow::Owned(vec![PortRange::new(20, 22)]),
@@ -316,7 +389,7 @@ fn witnesses_reach_every_cell_of_a_known_case() {
             line: 3,
         },
     ];
-    let (reach, _) = expected(&rules, &Access::Console, &witnesses());
+    let (reach, _, _) = expected(&rules, &Access::Console, &witnesses());
     assert_eq!(reach[2], Reach::Reachable);
     assert_eq!(analyze(&rules, &Access::Console).reach[2], Reach::Reachable);
 }
