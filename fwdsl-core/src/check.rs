@@ -81,14 +81,25 @@ pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
     let replies = space::reply_regions(access, &interfaces);
     Analysis {
         reach,
-        lockout: lockout(rules, &regions, &earlier, &new_connections, Rule::names_source),
+        lockout: lockout(
+            rules,
+            &regions,
+            &earlier,
+            &new_connections,
+            Rule::names_source,
+        ),
         reply_lockout: lockout(rules, &regions, &earlier, &replies, Rule::names_destination),
     }
 }
 
 /// Whether some packet of `matches` in `direction` is accepted by the rules: decided by
 /// an `allow` rule.
-pub(crate) fn accepts_some(rules: &[Rule], access: &Access, direction: Direction, matches: &Matches) -> bool {
+pub(crate) fn accepts_some(
+    rules: &[Rule],
+    access: &Access,
+    direction: Direction,
+    matches: &Matches,
+) -> bool {
     let interfaces = Interfaces::new(rules, access);
     let regions: Vec<Vec<Region>> = rules
         .iter()
@@ -435,10 +446,9 @@ fn check_reply_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagn
 /// resolve names: a warning, since a host may use only addresses.
 fn check_name_resolution(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     let rules = &parsed.rules;
-    let Some(catch_all) = rules
-        .iter()
-        .position(|r| r.direction == Direction::Out && r.is_catch_all() && r.action != Action::Allow)
-    else {
+    let Some(catch_all) = rules.iter().position(|r| {
+        r.direction == Direction::Out && r.is_catch_all() && r.action != Action::Allow
+    }) else {
         return;
     };
     let dns = Matches {

@@ -245,7 +245,8 @@ impl Statement<'_, '_> {
         while self.pos < self.end {
             self.clause(&mut clauses)?;
         }
-        self.rule(action, direction, line, clauses).map(Parsed1::Rule)
+        self.rule(action, direction, line, clauses)
+            .map(Parsed1::Rule)
     }
 
     /// The direction word right after the verb, if any; the spellings other tools use
@@ -439,8 +440,11 @@ impl Statement<'_, '_> {
                 return None;
             }
             "out" | "forward" => {
-                self.error_at(start, format!("the direction `{word}` comes right after the verb"))
-                    .help(format!("write `allow {word} …`, `drop {word} …`"));
+                self.error_at(
+                    start,
+                    format!("the direction `{word}` comes right after the verb"),
+                )
+                .help(format!("write `allow {word} …`, `drop {word} …`"));
                 return None;
             }
             "established" => {
@@ -482,7 +486,13 @@ impl Statement<'_, '_> {
     }
 
     /// Checks what only the whole rule can tell, and builds it.
-    fn rule(&mut self, action: Action, direction: Direction, line: u32, c: Clauses) -> Option<Rule> {
+    fn rule(
+        &mut self,
+        action: Action,
+        direction: Direction,
+        line: u32,
+        c: Clauses,
+    ) -> Option<Rule> {
         let errors_before = self.diagnostics.len();
         match (direction, &c.iface, &c.oface) {
             (Direction::In, _, Some((name, range))) => {

@@ -110,9 +110,11 @@ impl Region {
 
     fn intersects(&self, other: &Region) -> bool {
         // Ports and addresses first: they tell most rules apart.
-        [DPORT, SRC, SPORT, DST, PROTO, DIR, IFACE, OIFACE, FAM, STATE]
-            .iter()
-            .all(|&d| self.get(d).0 <= other.get(d).1 && other.get(d).0 <= self.get(d).1)
+        [
+            DPORT, SRC, SPORT, DST, PROTO, DIR, IFACE, OIFACE, FAM, STATE,
+        ]
+        .iter()
+        .all(|&d| self.get(d).0 <= other.get(d).1 && other.get(d).0 <= self.get(d).1)
     }
 
     fn contains(&self, other: &Region) -> bool {
@@ -268,7 +270,11 @@ pub(crate) fn regions(rule: &Rule, interfaces: &Interfaces) -> Vec<Region> {
     matches_regions(&rule.matches, rule.direction, interfaces)
 }
 
-fn matches_regions(matches: &Matches, direction: Direction, interfaces: &Interfaces) -> Vec<Region> {
+fn matches_regions(
+    matches: &Matches,
+    direction: Direction,
+    interfaces: &Interfaces,
+) -> Vec<Region> {
     let families = matches.families();
     let iface = |name: Option<&str>| name.map_or(interfaces.all(), |n| interfaces.one(n));
     let base = [
@@ -358,7 +364,11 @@ pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Reg
 
 /// Every packet of `direction` that `matches` matches, new or established: what a
 /// "can anything of this kind get through?" question asks about.
-pub(crate) fn query_regions(matches: &Matches, direction: Direction, interfaces: &Interfaces) -> Vec<Region> {
+pub(crate) fn query_regions(
+    matches: &Matches,
+    direction: Direction,
+    interfaces: &Interfaces,
+) -> Vec<Region> {
     matches_regions(matches, direction, interfaces)
 }
 

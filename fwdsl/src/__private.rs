@@ -2,8 +2,8 @@
 //! compiles to one `static` array of plain data. Not public API.
 
 pub use crate::Policy;
-use fwdsl_core::{Action, Direction};
 pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
+use fwdsl_core::{Action, Direction};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -55,8 +55,8 @@ pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use fwdsl_core::{
-    Access, Action, ConnState, Decision, Direction, Family, Matches, Packet, PortRange, Proto, ProtoSet, Rule,
-    Severity,
+    Access, Action, ConnState, Decision, Direction, Family, Matches, Packet, PortRange, Proto,
+    ProtoSet, Rule, Severity,
 };
 pub use fwdsl_macros::firewall;
 pub use live::{

@@ -160,6 +160,34 @@ impl Policy {
         })
     }
 
+    /// The fail-closed remainder of this policy: its operator's access path and a
+    /// catch-all (`allow established; allow in lo; allow tcp PORT src FROM in IFACE;
+    /// drop all;`), what [`Firewall::flush_to_access`](crate::Firewall::flush_to_access)
+    /// applies.
+    ///
+    /// ```
+    /// use fwdsl::{Action, Packet};
+    /// let policy = fwdsl::firewall! { ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
+    /// let lockdown = policy.access_only();
+    /// assert_eq!(lockdown.decide(&Packet::tcp([10, 1, 2, 3], 22)).action(), Action::Allow);
+    /// assert_eq!(lockdown.decide(&Packet::tcp([10, 1, 2, 3], 443)).action(), Action::Drop);
+    /// ```
+    pub fn access_only(&self) -> Policy {
+        let mut text = format!("{};\nallow established;\nallow in lo;\n", self.access);
+        if let Access::Ssh { port, from, iface } = &self.access {
+            text.push_str(&format!("allow tcp {port}"));
+            if let Some(from) = from {
+                text.push_str(&format!(" src {from}"));
+            }
+            if let Some(iface) = iface {
+                text.push_str(&format!(" in {iface}"));
+            }
+            text.push_str(";\n");
+        }
+        text.push_str("drop all;\n");
+        Policy::parse(&text).expect("the access path of a checked policy is a valid policy")
+    }
+
     /// Makes this policy the live firewall of the host (the network namespace of the
     /// calling thread) with [`Firewall::new`](crate::Firewall::new)'s defaults: see
     /// [`Firewall::apply`](crate::Firewall::apply).

@@ -266,9 +266,10 @@ fn first_cut(
             rule,
             rescue: (rule + 1..rules.len()).find(|&j| {
                 rules[j].action == Action::Allow
-                    && class
-                        .iter()
-                        .any(|&k| rules[j].direction == packets[k].direction && rules[j].matches.matches(&packets[k]))
+                    && class.iter().any(|&k| {
+                        rules[j].direction == packets[k].direction
+                            && rules[j].matches.matches(&packets[k])
+                    })
             }),
         })
 }
@@ -283,7 +284,11 @@ fn expected(
         .iter()
         .map(|p| decide(rules, p).map(|d| d.index))
         .collect();
-    let catch_all = |d: Direction| rules.iter().position(|r| r.direction == d && r.is_catch_all());
+    let catch_all = |d: Direction| {
+        rules
+            .iter()
+            .position(|r| r.direction == d && r.is_catch_all())
+    };
     let reach = (0..rules.len())
         .map(|i| {
             if let Some(c) = catch_all(rules[i].direction).filter(|&c| i > c) {
@@ -312,8 +317,20 @@ fn expected(
             }
         })
         .collect();
-    let lockout = first_cut(rules, packets, &decided, |p| in_access_class(access, p), Rule::names_source);
-    let reply = first_cut(rules, packets, &decided, |p| in_reply_class(access, p), Rule::names_destination);
+    let lockout = first_cut(
+        rules,
+        packets,
+        &decided,
+        |p| in_access_class(access, p),
+        Rule::names_source,
+    );
+    let reply = first_cut(
+        rules,
+        packets,
+        &decided,
+        |p| in_reply_class(access, p),
+        Rule::names_destination,
+    );
     (reach, lockout, reply)
 }
 

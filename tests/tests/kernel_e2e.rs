@@ -346,7 +346,11 @@ fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
     assert!(matches!(missing, Err(Error::NoSuchRule(_))));
 
     // `iptables -F`: fwdsl's rules only; packets then fall through to INPUT's ACCEPT policy.
-    on_server(&sb, |fw| fw.flush()).expect("flush");
+    let flushed = on_server(&sb, |fw| fw.flush()).expect("flush");
+    // The return value says what the guide leaves implicit: the host is open now.
+    assert!(flushed.host_is_open(), "{flushed:?}");
+    assert_eq!(flushed.open.len(), 2, "INPUT of both families: {flushed:?}");
+    assert!(flushed.to_string().contains("IPv4 INPUT: policy ACCEPT, OPEN"), "{flushed}");
     assert_eq!(
         Probe::Tcp {
             src: c,

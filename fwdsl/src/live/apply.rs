@@ -5,14 +5,11 @@
 //! is written before it runs: it is what a rollback loads, and what the watchdog of
 //! an unconfirmed apply loads in a process of its own.
 
-use super::layout::{
-    jump_to, recreate, restore_text, strip_append, Layout, GENERATION_PREFIX, HOOK,
-};
+use super::change::{Change, Part};
 use super::runner::{Context, Runner, Table};
 use super::txn::{Txn, Undo};
 use super::{guard, ipset, watchdog, ApplyReport, FamilyReport, Firewall, LoadPath, Session};
-use crate::error::{Error, RuleRef};
-use crate::render::{fnv1a, RenderedRule, CHAIN};
+use crate::error::Error;
 use crate::Policy;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -25,141 +22,6 @@ pub(super) enum Confirm<F> {
     Wait(Duration, F),
     /// A watchdog reverts after the duration unless [`Firewall::confirm`] is called.
     Detached(Duration),
-}
-
-/// What one family's apply changes.
-struct Change<'p> {
-    family: fwdsl_core::Family,
-    rendered: Vec<RenderedRule>,
-    lines: Vec<String>,
-    layout: Layout,
-    /// The new generation chain, unless the serving one already holds the policy.
-    new: Option<String>,
-    /// Generation chains the transaction removes: the one replaced and any debris.
-    retire: Vec<String>,
-    policy: &'p Policy,
-}
-
-impl<'p> Change<'p> {
-    fn read(table: &Table, family: fwdsl_core::Family, policy: &'p Policy) -> Change<'p> {
-        let rendered = policy.iptables_rules(family);
-        let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
-        let base = format!("{GENERATION_PREFIX}{:016X}", fnv1a(&lines.join("\n")));
-        let layout = Layout::read(table);
-        let serving = layout.current_chain().is_some_and(|c| {
-            layout.hooked
-                && c.starts_with(&base)
-                && table
-                    .rules(c)
-                    .iter()
-                    .map(|l| strip_append(l))
-                    .eq(lines.iter().cloned())
-        });
-        let new = (!serving).then(|| {
-            // A fresh name: the live chain may carry this hash but have been edited by
-            // hand, and a crash may have left a chain of that name.
-            let mut chain = base.clone();
-            let mut n = 1;
-            while table.has_chain(&chain) {
-                chain = format!("{base}-{n}");
-                n += 1;
-            }
-            chain
-        });
-        let mut retire = layout.debris.clone();
-        if new.is_some() {
-            retire.extend(layout.current_chain().map(String::from));
-        }
-        Change {
-            family,
-            rendered,
-            lines,
-            layout,
-            new,
-            retire,
-            policy,
-        }
-    }
-
-    fn is_noop(&self) -> bool {
-        self.new.is_none() && self.retire.is_empty()
-    }
-
-    /// The transaction's declarations, then (with `build`) the new chain's rules, then
-    /// the switch and the removals. Returns the text and the input line of its first
-    /// policy rule.
-    fn forward(&self, build: bool) -> (String, usize) {
-        let mut lines = Vec::new();
-        if let (Some(new), true) = (&self.new, build) {
-            lines.push(format!(":{new} - [0:0]"));
-        }
-        if !self.layout.has_chain {
-            lines.push(format!(":{CHAIN} - [0:0]"));
-        }
-        // `*filter` and the declarations come before the first rule.
-        let first_rule = lines.len() + 2;
-        if let Some(new) = &self.new {
-            if build {
-                lines.extend(self.lines.iter().map(|l| format!("-A {new} {l}")));
-            }
-            match &self.layout.current {
-                // The jump is found by its comment and put back where it stood, so an
-                // admin's rule before it stays before it.
-                Some((current, position)) => {
-                    lines.push(format!("-D {CHAIN} {}", jump_to(current)));
-                    lines.push(format!("-I {CHAIN} {position} {}", jump_to(new)));
-                }
-                None => lines.push(format!("-A {CHAIN} {}", jump_to(new))),
-            }
-            if !self.layout.hooked {
-                lines.push(format!("-I INPUT 1 {HOOK}"));
-            }
-        }
-        for chain in &self.retire {
-            lines.extend([format!("-F {chain}"), format!("-X {chain}")]);
-        }
-        (restore_text(&lines), first_rule)
-    }
-
-    /// The transaction that undoes [`Change::forward`]; with `drop_new` it removes the
-    /// new chain too.
-    fn inverse(&self, table: &Table, drop_new: bool) -> String {
-        let mut lines = recreate(table, self.retire.iter().map(String::as_str));
-        if let Some(new) = &self.new {
-            lines.push(format!("-D {CHAIN} {}", jump_to(new)));
-            if let Some((current, position)) = &self.layout.current {
-                lines.push(format!("-I {CHAIN} {position} {}", jump_to(current)));
-            }
-            if !self.layout.hooked {
-                lines.push(format!("-D INPUT {HOOK}"));
-            }
-            if drop_new {
-                lines.extend([format!("-F {new}"), format!("-X {new}")]);
-            }
-        }
-        if !self.layout.has_chain {
-            lines.push(format!("-X {CHAIN}"));
-        }
-        restore_text(&lines)
-    }
-
-    fn rule_of(&self, i: usize) -> Option<RuleRef> {
-        let index = self.rendered.get(i)?.rule?;
-        Some(RuleRef::new(index, &self.policy.rules()[index]))
-    }
-
-    fn report(&self, loaded: Option<LoadPath>) -> FamilyReport {
-        FamilyReport {
-            family: self.family,
-            chain: self
-                .new
-                .clone()
-                .or_else(|| self.layout.current_chain().map(String::from))
-                .unwrap_or_default(),
-            rules: self.lines.len(),
-            loaded: self.new.as_ref().and(loaded),
-        }
-    }
 }
 
 pub(super) fn apply<F>(
@@ -199,7 +61,7 @@ where
                 .zip(&session.runners)
                 .zip(&tables)
                 .filter(|((c, _), _)| !c.is_noop())
-                .map(|((c, r), t)| (r.restore_program(), c.inverse(t, true)))
+                .map(|((c, r), t)| (r.restore_program(), c.inverse(t, |_| true)))
                 .collect();
             match watchdog::arm(
                 &fw.state_dir,
@@ -218,7 +80,7 @@ where
     let mut reports = Vec::new();
     for (f, (change, table)) in changes.iter().zip(&tables).enumerate() {
         match switch(&mut txn, f, change, table, fw.batch_above) {
-            Ok(report) => reports.push(report),
+            Ok(report) => reports.extend(report),
             Err(e) => {
                 if pending.take().is_none_or(|p| p.revert_here()) {
                     return Err(txn.abort(e));
@@ -339,30 +201,31 @@ fn switch(
     change: &Change<'_>,
     table: &Table,
     batch_above: usize,
-) -> Result<FamilyReport, Error> {
+) -> Result<Vec<FamilyReport>, Error> {
     if change.is_noop() {
-        return Ok(change.report(None));
+        return Ok(change.reports(|_| None));
     }
-    let batch = change.lines.len() > batch_above;
-    if let (Some(new), false) = (&change.new, batch) {
-        txn.step(
-            f,
-            &Context::default(),
-            |r| r.new_chain(new),
-            Some(Undo::DeleteChain(f, new.clone())),
-        )?;
-        for (i, line) in change.lines.iter().enumerate() {
-            let context = Context {
-                rule: change.rule_of(i),
-            };
-            txn.step(f, &context.clone(), |r| r.append(new, line, &context), None)?;
+    let batch = |p: &Part| p.lines.len() > batch_above;
+    for part in &change.parts {
+        if let (Some(new), false) = (&part.new, batch(part)) {
+            txn.step(
+                f,
+                &Context::default(),
+                |r| r.new_chain(new),
+                Some(Undo::DeleteChain(f, new.clone())),
+            )?;
+            for (i, line) in part.lines.iter().enumerate() {
+                let context = Context {
+                    rule: change.rule_of(part, i),
+                };
+                txn.step(f, &context.clone(), |r| r.append(new, line, &context), None)?;
+            }
         }
     }
-    let (text, first_rule) = change.forward(batch);
+    let (text, first_rules) = change.forward(batch);
     let rule_of_line = |line: usize| {
-        line.checked_sub(first_rule)
-            .filter(|_| batch)
-            .and_then(|i| change.rule_of(i))
+        let &(start, i) = first_rules.iter().rev().find(|(start, _)| line >= *start)?;
+        change.rule_of(&change.parts[i], line - start)
     };
     txn.step(
         f,
@@ -370,11 +233,13 @@ fn switch(
         |r: &Runner| r.restore(&text, rule_of_line),
         Some(Undo::Restore(f, change.inverse(table, batch))),
     )?;
-    Ok(change.report(Some(if batch {
-        LoadPath::Batch
-    } else {
-        LoadPath::PerRule
-    })))
+    Ok(change.reports(|p| {
+        Some(if batch(p) {
+            LoadPath::Batch
+        } else {
+            LoadPath::PerRule
+        })
+    }))
 }
 
 /// Collects the fwdsl sets no live rule of any family uses, from a fresh listing.

@@ -7,25 +7,54 @@ use super::{FamilyPlan, FamilyStatus, LiveRule};
 use crate::error::Error;
 use crate::render::{RenderedRule, COMMENT_PREFIX};
 use crate::Policy;
+use fwdsl_core::Direction;
 
+/// Per family: the input direction always, the others where fwdsl is installed.
 pub(super) fn status(runners: &[Runner]) -> Result<Vec<FamilyStatus>, Error> {
-    runners
-        .iter()
-        .map(|r| Ok(read_status(r, &r.table()?)))
-        .collect()
+    let mut out = Vec::new();
+    for runner in runners {
+        let table = runner.table()?;
+        for direction in Direction::ALL {
+            let status = read_status(runner, &table, direction);
+            if direction == Direction::In || status.hooked || status.chain.is_some() {
+                out.push(status);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
     let mut plans = Vec::new();
-    for status in status(runners)? {
+    let mut statuses = status(runners)?;
+    // Directions the policy would add are planned too.
+    for runner in runners {
+        for direction in policy.directions() {
+            if !statuses
+                .iter()
+                .any(|s| s.family == runner.family && s.direction == direction)
+            {
+                statuses.push(FamilyStatus {
+                    family: runner.family,
+                    direction,
+                    hooked_in: None,
+                    hooked: false,
+                    chain: None,
+                    rules: Vec::new(),
+                });
+            }
+        }
+    }
+    for status in statuses {
         let wanted: Vec<String> = policy
-            .iptables_rules(status.family)
+            .chain_rules(status.direction, status.family)
             .iter()
             .map(RenderedRule::to_command_line)
             .collect();
         let live: Vec<String> = status.rules.iter().map(|r| strip_append(&r.spec)).collect();
         plans.push(FamilyPlan {
             family: status.family,
+            direction: status.direction,
             add: wanted
                 .iter()
                 .filter(|w| !live.contains(w))
@@ -36,14 +65,14 @@ pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan
                 .filter(|l| !wanted.contains(l))
                 .cloned()
                 .collect(),
-            hook: !status.hooked,
+            hook: !status.hooked && policy.uses(status.direction),
         });
     }
     Ok(plans)
 }
 
-pub(super) fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
-    let layout = Layout::read(table);
+pub(super) fn read_status(runner: &Runner, table: &Table, direction: Direction) -> FamilyStatus {
+    let layout = Layout::read(table, direction);
     let chain = layout.current_chain().map(String::from);
     let rules = match &chain {
         Some(c) => table
@@ -59,7 +88,9 @@ pub(super) fn read_status(runner: &Runner, table: &Table) -> FamilyStatus {
     };
     FamilyStatus {
         family: runner.family,
-        hooked: layout.hooked,
+        direction,
+        hooked_in: layout.hook.as_ref().map(|(c, _)| c.clone()),
+        hooked: layout.hook.is_some(),
         chain,
         rules,
     }

@@ -1,23 +1,38 @@
 //! fwdsl's chains in a table snapshot: which rules are fwdsl's own (found by their
 //! comments, never by position, so an admin's rule in fwdsl's chain is never mistaken
-//! for one), which generation serves, and what a crash left behind.
+//! for one), which generation serves each direction, and what a crash left behind.
 //!
 //! ```text
-//! INPUT:          -A INPUT -m comment --comment "fwdsl:hook" -j FWDSL-INPUT
-//! FWDSL-INPUT:    -A FWDSL-INPUT -m comment --comment "fwdsl:generation" -j FWDSL-G-<hash>
-//! FWDSL-G-<hash>: the policy's rules
+//! INPUT:            -A INPUT -m comment --comment "fwdsl:hook" -j FWDSL-INPUT
+//! FWDSL-INPUT:      -A FWDSL-INPUT -m comment --comment "fwdsl:generation" -j FWDSL-G-<hash>
+//! FWDSL-G-<hash>:   the policy's input rules
+//! OUTPUT:           -A OUTPUT -m comment --comment "fwdsl:hook" -j FWDSL-OUTPUT      (same shape)
+//! DOCKER-USER, or FORWARD where Docker is not installed:
+//!                   -A DOCKER-USER -m comment --comment "fwdsl:hook" -j FWDSL-FORWARD
 //! ```
+//!
+//! A direction is data for one code path: its built-in chain (where the hook goes), its
+//! own chain, and the generation it jumps to.
 
 use super::runner::Table;
-use crate::render::CHAIN;
+use crate::render::chain_of;
+use fwdsl_core::Direction;
 
-/// The rule in `INPUT` that sends packets to fwdsl.
-pub(crate) const HOOK: &str = "-m comment --comment \"fwdsl:hook\" -j FWDSL-INPUT";
 /// Prefix of generation chains.
 pub(crate) const GENERATION_PREFIX: &str = "FWDSL-G-";
 const GENERATION_COMMENT: &str = "--comment \"fwdsl:generation\"";
+/// Docker's chain for the user's own forwarding rules, consulted before its own.
+pub(crate) const DOCKER_USER: &str = "DOCKER-USER";
 
-/// The rule in `FWDSL-INPUT` that jumps to generation `chain`.
+/// The rule in a built-in chain that sends a direction's packets to fwdsl.
+pub(crate) fn hook_rule(direction: Direction) -> String {
+    format!(
+        "-m comment --comment \"fwdsl:hook\" -j {}",
+        chain_of(direction)
+    )
+}
+
+/// The rule in fwdsl's chain that jumps to generation `chain`.
 pub(crate) fn jump_to(chain: &str) -> String {
     format!("-m comment {GENERATION_COMMENT} -j {chain}")
 }
@@ -40,42 +55,55 @@ fn target(spec: &str) -> Option<&str> {
 
 /// Whether a chain is one fwdsl owns.
 pub(crate) fn is_fwdsl_chain(chain: &str) -> bool {
-    chain == CHAIN || chain.starts_with(GENERATION_PREFIX)
+    Direction::ALL.iter().any(|&d| chain == chain_of(d)) || chain.starts_with(GENERATION_PREFIX)
 }
 
-/// What one family's table holds of fwdsl.
+/// Where a direction's hook belongs on this host: Docker's `DOCKER-USER` when it
+/// exists (Docker's own rules in `FORWARD` would otherwise accept published ports
+/// first), else the built-in chain.
+pub(crate) fn hook_chain(table: &Table, direction: Direction) -> &'static str {
+    if direction == Direction::Forward && table.has_chain(DOCKER_USER) {
+        DOCKER_USER
+    } else {
+        direction.builtin_chain()
+    }
+}
+
+/// What one direction of one family's table holds of fwdsl.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layout {
-    /// Whether `INPUT` jumps to fwdsl.
-    pub hooked: bool,
-    /// Whether `FWDSL-INPUT` exists.
+    /// The direction.
+    pub direction: Direction,
+    /// The chain and 1-based position of the hook, where it is.
+    pub hook: Option<(String, usize)>,
+    /// Whether the direction's fwdsl chain exists.
     pub has_chain: bool,
-    /// The generation serving, and the 1-based position of its jump in `FWDSL-INPUT`.
+    /// The generation serving, and the 1-based position of its jump in fwdsl's chain.
     pub current: Option<(String, usize)>,
-    /// Generation chains nothing jumps to: left by a crash, removed by the next apply.
-    pub debris: Vec<String>,
 }
 
 impl Layout {
-    pub(crate) fn read(table: &Table) -> Layout {
-        let hooked = table.rules("INPUT").iter().any(|l| strip_append(l) == HOOK);
+    pub(crate) fn read(table: &Table, direction: Direction) -> Layout {
+        let hook = hook_rule(direction);
+        let chains = [direction.builtin_chain(), DOCKER_USER];
+        let hook = chains.iter().find_map(|&c| {
+            let at = table
+                .rules(c)
+                .iter()
+                .position(|l| strip_append(l) == hook)?;
+            Some((c.to_string(), at + 1))
+        });
         let current = table
-            .rules(CHAIN)
+            .rules(chain_of(direction))
             .iter()
             .enumerate()
             .find(|(_, l)| l.contains(GENERATION_COMMENT))
             .and_then(|(i, l)| Some((target(l)?.to_string(), i + 1)));
-        let debris = table
-            .chains()
-            .filter(|c| c.starts_with(GENERATION_PREFIX))
-            .filter(|c| !references(table, c))
-            .map(String::from)
-            .collect();
         Layout {
-            hooked,
-            has_chain: table.has_chain(CHAIN),
+            direction,
+            hook,
+            has_chain: table.has_chain(chain_of(direction)),
             current,
-            debris,
         }
     }
 
@@ -83,6 +111,21 @@ impl Layout {
     pub(crate) fn current_chain(&self) -> Option<&str> {
         self.current.as_ref().map(|(c, _)| c.as_str())
     }
+
+    /// Whether anything of this direction is installed.
+    pub(crate) fn installed(&self) -> bool {
+        self.hook.is_some() || self.has_chain
+    }
+}
+
+/// Generation chains nothing jumps to: left by a crash, removed by the next apply.
+pub(crate) fn debris(table: &Table) -> Vec<String> {
+    table
+        .chains()
+        .filter(|c| c.starts_with(GENERATION_PREFIX))
+        .filter(|c| !references(table, c))
+        .map(String::from)
+        .collect()
 }
 
 /// Whether any rule of the table jumps or goes to `chain`.
@@ -93,14 +136,15 @@ pub(crate) fn references(table: &Table, chain: &str) -> bool {
         .any(|l| target(l) == Some(chain))
 }
 
-/// Rules outside fwdsl's chains (other than the hook) that jump into them: an
+/// Rules outside fwdsl's chains (other than the hooks) that jump into them: an
 /// uninstall would have to break them, so it refuses instead.
 pub(crate) fn foreign_jumps(table: &Table) -> Vec<String> {
+    let hooks: Vec<String> = Direction::ALL.iter().map(|&d| hook_rule(d)).collect();
     table
         .chains()
         .filter(|c| !is_fwdsl_chain(c))
         .flat_map(|c| table.rules(c))
-        .filter(|l| target(l).is_some_and(is_fwdsl_chain) && strip_append(l) != HOOK)
+        .filter(|l| target(l).is_some_and(is_fwdsl_chain) && !hooks.contains(&strip_append(l)))
         .cloned()
         .collect()
 }
@@ -142,16 +186,28 @@ mod tests {
 
     #[test]
     fn finds_fwdsl_rules_by_comment_not_position() {
-        let layout = Layout::read(&Table::parse(LISTING));
-        assert!(layout.hooked && layout.has_chain);
+        let table = Table::parse(LISTING);
+        let layout = Layout::read(&table, Direction::In);
+        assert_eq!(layout.hook, Some(("INPUT".into(), 1)));
+        assert!(layout.has_chain);
         assert_eq!(layout.current, Some(("FWDSL-G-1".into(), 2)));
-        assert_eq!(layout.debris, ["FWDSL-G-2"]);
+        assert_eq!(debris(&table), ["FWDSL-G-2"]);
+        assert!(!Layout::read(&table, Direction::Out).installed());
+    }
+
+    #[test]
+    fn forward_hooks_into_docker_user_where_docker_is() {
+        let plain = Table::parse("-P FORWARD DROP\n");
+        assert_eq!(hook_chain(&plain, Direction::Forward), "FORWARD");
+        let docker = Table::parse("-P FORWARD DROP\n-N DOCKER-USER\n-A DOCKER-USER -j RETURN\n");
+        assert_eq!(hook_chain(&docker, Direction::Forward), "DOCKER-USER");
+        assert_eq!(hook_chain(&docker, Direction::In), "INPUT");
     }
 
     #[test]
     fn foreign_jumps_into_fwdsl_chains_are_found() {
         let table = Table::parse(&format!("{LISTING}-A FORWARD -j FWDSL-G-2\n"));
         assert_eq!(foreign_jumps(&table), ["-A FORWARD -j FWDSL-G-2"]);
-        assert!(Layout::read(&table).debris.is_empty());
+        assert!(debris(&table).is_empty());
     }
 }

@@ -11,6 +11,7 @@
 
 mod apply;
 mod boot;
+mod change;
 mod exec;
 mod files;
 mod guard;
@@ -33,7 +34,7 @@ pub use save::{SaveReport, SaveTarget};
 
 use crate::error::Error;
 use crate::Policy;
-use fwdsl_core::Family;
+use fwdsl_core::{Direction, Family};
 use ipset::Sets;
 use lock::NsLock;
 use runner::Runner;
@@ -49,11 +50,13 @@ pub enum LoadPath {
     Batch,
 }
 
-/// What an apply did for one family.
+/// What an apply did for one direction of one family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyReport {
     /// The family.
     pub family: Family,
+    /// The direction (its chain).
+    pub direction: Direction,
     /// The generation chain now serving.
     pub chain: String,
     /// iptables rules in it.
@@ -69,7 +72,7 @@ pub struct ApplyReport {
     pub changed: bool,
     /// Mutating iptables commands run.
     pub commands: usize,
-    /// Per family.
+    /// Per family and direction the policy uses.
     pub families: Vec<FamilyReport>,
 }
 
@@ -83,12 +86,16 @@ pub struct LiveRule {
     pub spec: String,
 }
 
-/// What is installed for one family.
+/// What is installed for one direction of one family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyStatus {
     /// The family.
     pub family: Family,
-    /// Whether `INPUT` jumps to fwdsl.
+    /// The direction.
+    pub direction: Direction,
+    /// The built-in chain (or Docker's `DOCKER-USER`) that jumps to fwdsl, if one does.
+    pub hooked_in: Option<String>,
+    /// Whether a built-in chain jumps to fwdsl.
     pub hooked: bool,
     /// The generation chain serving, if any.
     pub chain: Option<String>,
@@ -96,17 +103,36 @@ pub struct FamilyStatus {
     pub rules: Vec<LiveRule>,
 }
 
-/// What an apply of a policy would change, per family.
+/// What an apply of a policy would change, per family and direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyPlan {
     /// The family.
     pub family: Family,
+    /// The direction.
+    pub direction: Direction,
     /// Rules the policy has that are not live (as `iptables -S` prints them, without `-A CHAIN`).
     pub add: Vec<String>,
     /// Live rules the policy does not have.
     pub remove: Vec<String>,
-    /// Whether the hook from `INPUT` would be added.
+    /// Whether the hook from the built-in chain would be added.
     pub hook: bool,
+}
+
+/// What a [`Firewall::flush`] left open: for each family, every built-in chain whose
+/// packets fwdsl no longer filters, and that chain's own policy, which now decides them
+/// (`ACCEPT` on most hosts: everything gets in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a flush opens the host: check what it left open"]
+pub struct Flushed {
+    /// (family, built-in chain, its policy).
+    pub open: Vec<(Family, String, String)>,
+}
+
+impl Flushed {
+    /// Whether some direction now accepts every packet fwdsl used to decide.
+    pub fn host_is_open(&self) -> bool {
+        self.open.iter().any(|(_, _, policy)| policy == "ACCEPT")
+    }
 }
 
 /// Which live rule to remove.
@@ -457,15 +483,36 @@ impl Firewall {
         remove::remove_rule(&self.session()?, which)
     }
 
-    /// Removes every fwdsl rule but keeps the chains and the hook (`iptables -F`, for
-    /// fwdsl's chain only): packets go on to the rest of `INPUT`.
+    /// Removes every fwdsl rule but keeps the chains and the hooks (the guide's
+    /// `iptables -F`, for fwdsl's chains only): packets go on to the rest of the
+    /// built-in chains, **which on most hosts accept everything**. The returned
+    /// [`Flushed`] says which chains are now open and under what policy;
+    /// [`Firewall::flush_to_access`] is the fail-closed alternative.
     ///
     /// ```no_run
-    /// fwdsl::Firewall::new().flush()?; // the host is now as open as INPUT's policy
+    /// let flushed = fwdsl::Firewall::new().flush()?;
+    /// if flushed.host_is_open() {
+    ///     eprintln!("warning: the host now accepts everything fwdsl used to decide");
+    /// }
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
-    pub fn flush(&self) -> Result<(), Error> {
+    pub fn flush(&self) -> Result<Flushed, Error> {
         remove::flush(&self.session()?)
+    }
+
+    /// The fail-closed flush: replaces the live rules with the operator's access path
+    /// of `policy` and a catch-all (`allow established; allow in lo; allow tcp PORT src
+    /// FROM; drop all;`), so the host stays reachable over SSH and closed to the rest.
+    /// Directions other than input are left to the built-in chains, as after
+    /// [`Firewall::uninstall`].
+    ///
+    /// ```no_run
+    /// let policy = fwdsl::firewall! { ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
+    /// fwdsl::Firewall::new().flush_to_access(&policy)?; // only the admin net's SSH gets in
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn flush_to_access(&self, policy: &Policy) -> Result<ApplyReport, Error> {
+        self.apply(&policy.access_only())
     }
 
     /// Removes the hook and every fwdsl chain and set, all or nothing, and fwdsl's boot

@@ -1,29 +1,36 @@
 //! Taking rules away: one policy rule (`iptables -D`), every rule (`iptables -F`), or
-//! fwdsl altogether, the last in one transaction per family: all or nothing.
+//! fwdsl altogether, the last in one transaction per family: all or nothing. Every
+//! direction fwdsl has installed is covered.
 
 use super::apply::{collect_sets, snapshots};
 use super::inspect::{comment_text, read_status};
-use super::layout::{foreign_jumps, is_fwdsl_chain, recreate, restore_text, strip_append, HOOK};
+use super::layout::{
+    foreign_jumps, hook_rule, is_fwdsl_chain, recreate, restore_text, strip_append, Layout,
+};
 use super::runner::{Context, Table};
 use super::txn::{Txn, Undo};
-use super::{RuleSelector, Session};
+use super::{Flushed, RuleSelector, Session};
 use crate::error::Error;
+use fwdsl_core::Direction;
 
 pub(super) fn remove_rule(session: &Session, which: &RuleSelector) -> Result<usize, Error> {
     let mut hits = Vec::new();
     for (f, runner) in session.runners.iter().enumerate() {
-        let status = read_status(runner, &runner.table()?);
-        let Some(chain) = status.chain else { continue };
-        for rule in status.rules {
-            let hit = match which {
-                RuleSelector::Number(n) => rule.number == Some(*n),
-                RuleSelector::Text(text) => {
-                    rule.number.is_some()
-                        && comment_text(&rule.spec).as_deref() == Some(text.as_str())
+        let table = runner.table()?;
+        for direction in Direction::ALL {
+            let status = read_status(runner, &table, direction);
+            let Some(chain) = status.chain else { continue };
+            for rule in status.rules {
+                let hit = match which {
+                    RuleSelector::Number(n) => rule.number == Some(*n),
+                    RuleSelector::Text(text) => {
+                        rule.number.is_some()
+                            && comment_text(&rule.spec).as_deref() == Some(text.as_str())
+                    }
+                };
+                if hit {
+                    hits.push((f, chain.clone(), rule));
                 }
-            };
-            if hit {
-                hits.push((f, chain.clone(), rule));
             }
         }
     }
@@ -49,13 +56,26 @@ pub(super) fn remove_rule(session: &Session, which: &RuleSelector) -> Result<usi
     Ok(hits.len())
 }
 
-pub(super) fn flush(session: &Session) -> Result<(), Error> {
+/// `iptables -F` of every serving generation; returns what is now open: each
+/// built-in chain whose packets now meet only its own policy and other rules.
+pub(super) fn flush(session: &Session) -> Result<Flushed, Error> {
+    let mut open = Vec::new();
     for runner in &session.runners {
-        if let Some(chain) = read_status(runner, &runner.table()?).chain {
-            runner.flush_chain(&chain)?;
+        let table = runner.table()?;
+        for direction in Direction::ALL {
+            let layout = Layout::read(&table, direction);
+            if let Some(chain) = layout.current_chain() {
+                runner.flush_chain(chain)?;
+                let builtin = direction.builtin_chain();
+                open.push((
+                    runner.family,
+                    builtin.to_string(),
+                    table.policy(builtin).unwrap_or("ACCEPT").to_string(),
+                ));
+            }
         }
     }
-    Ok(())
+    Ok(Flushed { open })
 }
 
 pub(super) fn uninstall(session: &Session, fault: Option<usize>) -> Result<(), Error> {
@@ -85,22 +105,27 @@ pub(super) fn uninstall(session: &Session, fault: Option<usize>) -> Result<(), E
 /// The transaction that removes fwdsl from one family's table, and its inverse.
 fn removal(table: &Table) -> Option<(String, String)> {
     let chains: Vec<&str> = table.chains().filter(|c| is_fwdsl_chain(c)).collect();
-    let hook = table
-        .rules("INPUT")
+    let hooks: Vec<(String, usize, String)> = Direction::ALL
         .iter()
-        .position(|l| strip_append(l) == HOOK);
-    if chains.is_empty() && hook.is_none() {
+        .filter_map(|&d| {
+            let (chain, position) = Layout::read(table, d).hook?;
+            Some((chain, position, hook_rule(d)))
+        })
+        .collect();
+    if chains.is_empty() && hooks.is_empty() {
         return None;
     }
-    let mut forward = Vec::new();
-    if hook.is_some() {
-        forward.push(format!("-D INPUT {HOOK}"));
-    }
+    let mut forward: Vec<String> = hooks
+        .iter()
+        .map(|(chain, _, hook)| format!("-D {chain} {hook}"))
+        .collect();
     forward.extend(chains.iter().map(|c| format!("-F {c}")));
     forward.extend(chains.iter().map(|c| format!("-X {c}")));
     let mut inverse = recreate(table, chains.iter().copied());
-    if let Some(position) = hook {
-        inverse.push(format!("-I INPUT {} {HOOK}", position + 1));
-    }
+    inverse.extend(
+        hooks
+            .iter()
+            .map(|(chain, position, hook)| format!("-I {chain} {position} {hook}")),
+    );
     Some((restore_text(&forward), restore_text(&inverse)))
 }

@@ -2,13 +2,21 @@
 //! numbered listing of live rules, a diff-like plan.
 
 use super::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, LoadPath, SaveReport};
-use fwdsl_core::Family;
+use fwdsl_core::{Direction, Family};
 use std::fmt;
 
 fn family(f: Family) -> &'static str {
     match f {
         Family::V4 => "IPv4",
         Family::V6 => "IPv6",
+    }
+}
+
+/// `IPv4` for input (what the reports always said), `IPv4 out`, `IPv6 forward`.
+fn chain(f: Family, d: Direction) -> String {
+    match d {
+        Direction::In => family(f).to_string(),
+        _ => format!("{} {}", family(f), d.keyword()),
     }
 }
 
@@ -21,8 +29,8 @@ impl fmt::Display for FamilyReport {
         };
         write!(
             f,
-            "{}  {:<28} {:>6} rules  {how}",
-            family(self.family),
+            "{:<12}  {:<28} {:>6} rules  {how}",
+            chain(self.family, self.direction),
             self.chain,
             self.rules
         )
@@ -51,15 +59,14 @@ impl fmt::Display for ApplyReport {
 /// `iptables -S`-like, numbered as the policy numbers its rules.
 impl fmt::Display for FamilyStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hook = if self.hooked { "hooked" } else { "NOT hooked" };
+        let name = chain(self.family, self.direction);
+        let hook = match &self.hooked_in {
+            Some(builtin) => format!("hooked into {builtin}"),
+            None => "NOT hooked".to_string(),
+        };
         match &self.chain {
-            Some(chain) => writeln!(
-                f,
-                "{}: {hook} into INPUT, {} rules in {chain}",
-                family(self.family),
-                self.rules.len()
-            )?,
-            None => writeln!(f, "{}: {hook}, no fwdsl rules", family(self.family))?,
+            Some(chain) => writeln!(f, "{name}: {hook}, {} rules in {chain}", self.rules.len())?,
+            None => writeln!(f, "{name}: {hook}, no fwdsl rules")?,
         }
         for rule in &self.rules {
             let number = rule.number.map_or("-".to_string(), |n| n.to_string());
@@ -76,11 +83,16 @@ impl fmt::Display for FamilyStatus {
 /// A unified-diff-like listing: `-` live rules that would go, `+` rules that would come.
 impl fmt::Display for FamilyPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = family(self.family);
+        let name = chain(self.family, self.direction);
         writeln!(f, "--- {name} live")?;
         writeln!(f, "+++ {name} policy")?;
         if self.hook {
-            writeln!(f, "+ -A INPUT -j {}", crate::CHAIN)?;
+            writeln!(
+                f,
+                "+ -A {} -j {}",
+                self.direction.builtin_chain(),
+                crate::chain_of(self.direction)
+            )?;
         }
         for rule in &self.remove {
             writeln!(f, "- {rule}")?;
@@ -114,6 +126,20 @@ impl fmt::Display for SaveReport {
     }
 }
 
+impl fmt::Display for super::Flushed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (fam, builtin, policy) in &self.open {
+            let note = if policy == "ACCEPT" {
+                "OPEN: every packet fwdsl decided is now accepted"
+            } else {
+                "closed by the chain's own policy"
+            };
+            writeln!(f, "{} {builtin}: policy {policy}, {note}", family(*fam))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +148,7 @@ mod tests {
     fn a_plan_reads_like_a_diff() {
         let plan = FamilyPlan {
             family: Family::V4,
+            direction: Direction::In,
             add: vec!["-p tcp -m tcp --dport 80 -j ACCEPT".into()],
             remove: vec!["-p tcp -m tcp --dport 8080 -j ACCEPT".into()],
             hook: false,
@@ -139,6 +166,7 @@ mod tests {
             commands: 2,
             families: vec![FamilyReport {
                 family: Family::V6,
+                direction: Direction::In,
                 chain: "FWDSL-G-1".into(),
                 rules: 9,
                 loaded: None,
@@ -146,7 +174,7 @@ mod tests {
         };
         let text = report.to_string();
         assert!(
-            text.starts_with("applied: 2 iptables commands\n  IPv6  FWDSL-G-1"),
+            text.starts_with("applied: 2 iptables commands\n  IPv6          FWDSL-G-1"),
             "{text}"
         );
         assert!(text.contains("9 rules  unchanged"), "{text}");

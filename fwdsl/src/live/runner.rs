@@ -16,6 +16,8 @@ pub(crate) const TABLE: &str = "filter";
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     chains: std::collections::BTreeMap<String, Vec<String>>,
+    /// The built-in chains' policies (`-P INPUT ACCEPT`).
+    policies: std::collections::BTreeMap<String, String>,
 }
 
 impl Table {
@@ -24,8 +26,11 @@ impl Table {
         for line in listing.lines() {
             let mut words = line.splitn(3, ' ');
             match (words.next(), words.next()) {
-                (Some("-P" | "-N"), Some(chain)) => {
+                (Some(flag @ ("-P" | "-N")), Some(chain)) => {
                     table.chains.entry(chain.to_string()).or_default();
+                    if let (true, Some(policy)) = (flag == "-P", words.next()) {
+                        table.policies.insert(chain.to_string(), policy.to_string());
+                    }
                 }
                 (Some("-A"), Some(chain)) => table
                     .chains
@@ -36,6 +41,11 @@ impl Table {
             }
         }
         table
+    }
+
+    /// The policy of a built-in chain (`ACCEPT`, `DROP`).
+    pub(crate) fn policy(&self, chain: &str) -> Option<&str> {
+        self.policies.get(chain).map(String::as_str)
     }
 
     pub(crate) fn has_chain(&self, chain: &str) -> bool {
