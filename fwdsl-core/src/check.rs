@@ -59,62 +59,77 @@ fn catch_alls(rules: &[Rule]) -> [Option<usize>; 3] {
 
 /// Runs the exact analysis: reachability of every rule and the lockout checks.
 pub fn analyze(rules: &[Rule], access: &Access) -> Analysis {
-    let interfaces = Interfaces::new(rules, access);
-    let regions: Vec<Vec<Region>> = rules
-        .iter()
-        .map(|r| space::regions(r, &interfaces))
-        .collect();
-    let catch_all = catch_alls(rules);
-    let mut earlier = Index::default();
-    let mut reach = Vec::with_capacity(rules.len());
-    for i in 0..rules.len() {
-        reach.push(match catch_all[rules[i].direction as usize] {
-            Some(c) if i > c => Reach::AfterCatchAll(c),
-            _ => reach_of(rules, &regions, &earlier, i),
-        });
-        for b in &regions[i] {
-            earlier.insert(*b, i);
-        }
-    }
-    // Every rule is indexed now; the lockout checks ask about any prefix of them.
-    let new_connections = space::access_regions(access, &interfaces);
-    let replies = space::reply_regions(access, &interfaces);
-    Analysis {
-        reach,
-        lockout: lockout(
-            rules,
-            &regions,
-            &earlier,
-            &new_connections,
-            Rule::names_source,
-        ),
-        reply_lockout: lockout(rules, &regions, &earlier, &replies, Rule::names_destination),
-    }
+    Model::analyze(rules, access).0
 }
 
-/// Whether some packet of `matches` in `direction` is accepted by the rules: decided by
-/// an `allow` rule.
-pub(crate) fn accepts_some(
-    rules: &[Rule],
-    access: &Access,
-    direction: Direction,
-    matches: &Matches,
-) -> bool {
-    let interfaces = Interfaces::new(rules, access);
-    let regions: Vec<Vec<Region>> = rules
-        .iter()
-        .map(|r| space::regions(r, &interfaces))
-        .collect();
-    let mut index = Index::default();
-    for (i, boxes) in regions.iter().enumerate() {
-        for b in boxes {
-            index.insert(*b, i);
+/// The rules as boxes, every one indexed: what the checks after the analysis ask their
+/// questions of, without building it again.
+struct Model<'r> {
+    rules: &'r [Rule],
+    interfaces: Interfaces,
+    regions: Vec<Vec<Region>>,
+    index: Index,
+}
+
+impl<'r> Model<'r> {
+    fn analyze(rules: &'r [Rule], access: &Access) -> (Analysis, Model<'r>) {
+        let interfaces = Interfaces::new(rules, access);
+        let regions: Vec<Vec<Region>> = rules
+            .iter()
+            .map(|r| space::regions(r, &interfaces))
+            .collect();
+        let catch_all = catch_alls(rules);
+        let mut earlier = Index::default();
+        let mut reach = Vec::with_capacity(rules.len());
+        for i in 0..rules.len() {
+            reach.push(match catch_all[rules[i].direction as usize] {
+                Some(c) if i > c => Reach::AfterCatchAll(c),
+                _ => reach_of(rules, &regions, &earlier, i),
+            });
+            for b in &regions[i] {
+                earlier.insert(*b, i);
+            }
         }
+        // Every rule is indexed now; the lockout checks ask about any prefix of them.
+        let new_connections = space::access_regions(access, &interfaces);
+        let replies = space::reply_regions(access, &interfaces);
+        let analysis = Analysis {
+            reach,
+            lockout: lockout(
+                rules,
+                &regions,
+                &earlier,
+                &new_connections,
+                Rule::names_source,
+            ),
+            reply_lockout: lockout(rules, &regions, &earlier, &replies, Rule::names_destination),
+        };
+        let model = Model {
+            rules,
+            interfaces,
+            regions,
+            index: earlier,
+        };
+        (analysis, model)
     }
-    let query = space::query_regions(matches, direction, &interfaces);
-    (0..rules.len())
-        .filter(|&j| rules[j].direction == direction && rules[j].action == Action::Allow)
-        .any(|j| decides_some(&index, &regions, j, &query))
+
+    /// Whether some packet of `matches` in `direction` (of a new connection, with
+    /// `new_only`) is decided by a rule whose verdict is (`allow`) or is not `allow`.
+    fn decides_some_with(
+        &self,
+        allow: bool,
+        direction: Direction,
+        matches: &Matches,
+        new_only: bool,
+    ) -> bool {
+        let query = space::query_regions(matches, direction, new_only, &self.interfaces);
+        (0..self.rules.len())
+            .filter(|&j| {
+                self.rules[j].direction == direction
+                    && (self.rules[j].action == Action::Allow) == allow
+            })
+            .any(|j| decides_some(&self.index, &self.regions, j, &query))
+    }
 }
 
 /// Whether rule `j` decides some packet of `parts` (matches it, and no earlier rule
@@ -191,14 +206,14 @@ fn lockout(
 
 pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let analysis = analyze(&parsed.rules, &parsed.access);
+    let (analysis, model) = Model::analyze(&parsed.rules, &parsed.access);
     check_ordering(parsed, complete, &analysis, &mut out);
     check_shadowing(parsed, &analysis, &mut out);
     if complete {
         check_lockout(parsed, &analysis, &mut out);
         check_reply_lockout(parsed, &analysis, &mut out);
-        check_name_resolution(parsed, &mut out);
-        check_forward_replies(parsed, &mut out);
+        check_name_resolution(parsed, &model, &mut out);
+        check_forward_replies(parsed, &model, &mut out);
     }
     check_source_ports(parsed, &mut out);
     out
@@ -444,7 +459,7 @@ fn check_reply_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagn
 
 /// `drop out all` with no way out for DNS (udp or tcp 53) leaves the host unable to
 /// resolve names: a warning, since a host may use only addresses.
-fn check_name_resolution(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+fn check_name_resolution(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagnostic>) {
     let rules = &parsed.rules;
     let Some(catch_all) = rules.iter().position(|r| {
         r.direction == Direction::Out && r.is_catch_all() && r.action != Action::Allow
@@ -456,7 +471,8 @@ fn check_name_resolution(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
         dports: vec![PortRange::new(53, 53)].into(),
         ..Matches::ANY
     };
-    if accepts_some(rules, &parsed.access, Direction::Out, &dns) {
+    // Replies to queries are `established`; what matters is that a query can leave.
+    if model.decides_some_with(true, Direction::Out, &dns, true) {
         return;
     }
     let mut d = Diagnostic::warning(
@@ -474,9 +490,10 @@ fn check_name_resolution(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     out.push(d);
 }
 
-/// `drop forward all` with nothing accepting forwarded replies: containers and routed
-/// hosts can open connections, but no answer comes back through. A warning.
-fn check_forward_replies(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+/// `drop forward all` that drops forwarded replies (no `allow forward established`
+/// before it): containers and routed hosts open connections, but answers to them are
+/// dropped unless a rule happens to match them. A warning.
+fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagnostic>) {
     let rules = &parsed.rules;
     let Some(catch_all) = rules.iter().position(|r| {
         r.direction == Direction::Forward && r.is_catch_all() && r.action != Action::Allow
@@ -487,14 +504,14 @@ fn check_forward_replies(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
         established: true,
         ..Matches::ANY
     };
-    if accepts_some(rules, &parsed.access, Direction::Forward, &replies) {
+    if !model.decides_some_with(false, Direction::Forward, &replies, false) {
         return;
     }
     let mut d = Diagnostic::warning(
         parsed.rule_tokens[catch_all],
         "forward_replies_dropped",
         format!(
-            "rule `{}` drops every forwarded reply: forwarded connections (containers' included) get no answer back",
+            "rule `{}` drops forwarded replies: connections forwarded through this host (containers' included) get no answer back",
             rules[catch_all].text
         ),
     );

@@ -362,14 +362,22 @@ pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Reg
     out
 }
 
-/// Every packet of `direction` that `matches` matches, new or established: what a
-/// "can anything of this kind get through?" question asks about.
+/// Every packet of `direction` that `matches` matches (only the first packets of new
+/// connections with `new_only`): what a "can anything of this kind get through?"
+/// question asks about.
 pub(crate) fn query_regions(
     matches: &Matches,
     direction: Direction,
+    new_only: bool,
     interfaces: &Interfaces,
 ) -> Vec<Region> {
-    matches_regions(matches, direction, interfaces)
+    let mut out = matches_regions(matches, direction, interfaces);
+    if new_only {
+        for region in &mut out {
+            region.set(STATE, (NEW, NEW));
+        }
+    }
+    out
 }
 
 /// Boxes of earlier rules, indexed so that finding those that overlap a region costs

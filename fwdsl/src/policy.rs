@@ -124,7 +124,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out tcp 443; drop out all; };
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; allow out tcp 443; drop out all; };
     /// let https = Packet::tcp([192, 0, 2, 1], 443).dst([203, 0, 113, 9]).outgoing();
     /// assert_eq!(policy.decide(&https).action(), Action::Allow);
     /// assert_eq!(policy.decide(&Packet::tcp([192, 0, 2, 1], 25).outgoing()).action(), Action::Drop);

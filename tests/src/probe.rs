@@ -2,7 +2,7 @@
 //! sent from the client namespace, and what the kernel did with each, compared with
 //! what the policy's simulator says it should do.
 
-use fwdsl::sandbox::Sandbox;
+use fwdsl::sandbox::{Netns, Sandbox};
 use fwdsl::{Action, Packet, Policy};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::ErrorKind;
@@ -139,37 +139,7 @@ impl Probe {
     /// port it used.
     pub fn send(&self, sandbox: &Sandbox, servers: &Servers) -> (Outcome, u16) {
         match *self {
-            Probe::Tcp { src, dst, port } => {
-                let sport = NEXT_SPORT.fetch_add(1, Ordering::Relaxed);
-                let outcome = sandbox
-                    .client
-                    .run(|| {
-                        let socket =
-                            Socket::new(domain(src), Type::STREAM, Some(Protocol::TCP)).unwrap();
-                        socket.set_reuse_address(true).unwrap();
-                        socket
-                            .bind(&SockAddr::from(SocketAddr::new(src, sport)))
-                            .expect("bind probe source");
-                        match socket.connect_timeout(
-                            &SockAddr::from(SocketAddr::new(dst, port)),
-                            PROBE_TIMEOUT,
-                        ) {
-                            Ok(()) => Outcome::Delivered,
-                            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Outcome::Refused,
-                            Err(e)
-                                if e.kind() == ErrorKind::TimedOut
-                                    || e.kind() == ErrorKind::WouldBlock =>
-                            {
-                                Outcome::Dropped
-                            }
-                            // An ICMP unreachable for a SYN can also come back as "host unreachable".
-                            Err(e) if e.raw_os_error() == Some(113) => Outcome::Refused,
-                            Err(e) => panic!("tcp probe {src}:{sport} -> {dst}:{port}: {e}"),
-                        }
-                    })
-                    .expect("enter client namespace");
-                (outcome, sport)
-            }
+            Probe::Tcp { src, dst, port } => connect(&sandbox.client, src, dst, port),
             Probe::Udp {
                 src,
                 dst,
@@ -259,6 +229,45 @@ impl Probe {
         );
         outcome
     }
+}
+
+/// A TCP connection from `src` (an address of namespace `ns`) to `dst`:`port`; what
+/// happened, and the source port it used.
+pub fn connect(ns: &Netns, src: IpAddr, dst: IpAddr, port: u16) -> (Outcome, u16) {
+    let sport = NEXT_SPORT.fetch_add(1, Ordering::Relaxed);
+    let outcome = ns
+        .run(|| {
+            let socket = Socket::new(domain(src), Type::STREAM, Some(Protocol::TCP)).unwrap();
+            socket.set_reuse_address(true).unwrap();
+            socket
+                .bind(&SockAddr::from(SocketAddr::new(src, sport)))
+                .expect("bind probe source");
+            match socket.connect_timeout(&SockAddr::from(SocketAddr::new(dst, port)), PROBE_TIMEOUT)
+            {
+                Ok(()) => Outcome::Delivered,
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => Outcome::Refused,
+                Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                    Outcome::Dropped
+                }
+                // An ICMP unreachable for a SYN can also come back as "host unreachable".
+                Err(e) if e.raw_os_error() == Some(113) => Outcome::Refused,
+                Err(e) => panic!("tcp probe {src}:{sport} -> {dst}:{port}: {e}"),
+            }
+        })
+        .expect("enter the probing namespace");
+    (outcome, sport)
+}
+
+/// TCP listeners on `ports` of `addresses` in namespace `ns`, open while kept.
+pub fn listen(ns: &Netns, addresses: &[IpAddr], ports: &[u16]) -> Vec<TcpListener> {
+    ns.run(|| {
+        addresses
+            .iter()
+            .flat_map(|&a| ports.iter().map(move |&p| (a, p)))
+            .map(|(a, p)| TcpListener::bind((a, p)).expect("listen"))
+            .collect()
+    })
+    .expect("enter the listening namespace")
 }
 
 /// `iptables-save` (or `ip6tables-save`) of a namespace, without the lines and counters

@@ -9,5 +9,6 @@ fn ui() {
     t.compile_fail("ui/shadowing/*.rs");
     t.compile_fail("ui/lockout/*.rs");
     t.compile_fail("ui/warnings/*.rs");
+    t.compile_fail("ui/directions/*.rs");
     t.pass("ui/pass/*.rs");
 }

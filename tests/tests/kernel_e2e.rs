@@ -350,7 +350,12 @@ fn status_remove_flush_and_save_do_what_the_guide_does_by_hand() {
     // The return value says what the guide leaves implicit: the host is open now.
     assert!(flushed.host_is_open(), "{flushed:?}");
     assert_eq!(flushed.open.len(), 2, "INPUT of both families: {flushed:?}");
-    assert!(flushed.to_string().contains("IPv4 INPUT: policy ACCEPT, OPEN"), "{flushed}");
+    assert!(
+        flushed
+            .to_string()
+            .contains("IPv4 INPUT: policy ACCEPT, OPEN"),
+        "{flushed}"
+    );
     assert_eq!(
         Probe::Tcp {
             src: c,

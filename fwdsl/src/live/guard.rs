@@ -217,8 +217,16 @@ pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result
         if let Some(iface) = iface {
             new = new.iface(iface);
         }
-        for packet in [new.clone().established(), new] {
-            let decision = policy.decide(&packet);
+        // This host's replies on the session, where the policy has `out` rules.
+        let reply = Packet::tcp(session.server, session.client_port)
+            .sport(session.server_port)
+            .dst(session.client)
+            .established()
+            .outgoing();
+        for packet in [new.clone().established(), new, reply] {
+            let Some(decision) = policy.try_decide(&packet) else {
+                continue;
+            };
             if decision.action() != Action::Allow {
                 return Err(Error::WouldCutSession {
                     rule: RuleRef::new(decision.index, decision.rule),
@@ -293,6 +301,14 @@ mod tests {
             );
         }
         assert!(check_session(&keeps, Some("[2001:db8::2] 50022 [2001:db8::1] 22")).is_ok());
+        // The session's replies: an out policy is asked about them too.
+        let cuts_replies =
+            Policy::parse("ssh none;\nallow tcp 22;\ndrop all;\ndrop out all;").unwrap();
+        let replies = check_session(&cuts_replies, Some("198.51.100.7 50022 192.0.2.1 22"));
+        assert!(
+            matches!(&replies, Err(Error::WouldCutSession { rule, .. }) if rule.text == "drop out all"),
+            "{replies:?}"
+        );
         assert!(check_session(&keeps, Some("198.51.100.7 50022 192.0.2.1 22")).is_ok());
         assert!(check_session(&policy, None).is_ok());
     }

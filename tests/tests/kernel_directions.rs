@@ -1,0 +1,400 @@
+//! Outgoing and forwarded traffic against the kernel: egress from the server namespace,
+//! routing through a router namespace between a client and a backend, and Docker's
+//! chain layout rebuilt by hand (DOCKER-USER, a DNAT'ed published port) with fwdsl's
+//! forward rules hooked into it. Every probe's fate is compared with `decide`. All of
+//! it happens in namespaces this test creates.
+
+use fwdsl::sandbox::{Netns, Sandbox};
+use fwdsl::{Action, Error, Firewall, Packet, Policy};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::time::Duration;
+use tests::probe::{connect, listen, sandbox, saved_rules, Outcome};
+
+fn firewall() -> Firewall {
+    Firewall::new().namespaces_only().ssh_connection(None)
+}
+
+fn apply(ns: &Netns, policy: &Policy) {
+    ns.run(|| firewall().apply(policy))
+        .unwrap()
+        .unwrap_or_else(|e| panic!("apply: {e}"));
+}
+
+/// Sends a TCP probe and asserts the kernel did what `decide` says for `packet`.
+fn check(
+    ns: &Netns,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    port: u16,
+    policy: &Policy,
+    packet: Packet,
+    expected: Outcome,
+) {
+    let (outcome, sport) = connect(ns, src.into(), dst.into(), port);
+    let decided = Outcome::of(policy.decide(&packet.sport(sport)).action());
+    assert_eq!(outcome, expected, "kernel: {src} -> {dst}:{port}");
+    assert_eq!(decided, outcome, "decide vs kernel: {src} -> {dst}:{port}");
+}
+
+#[test]
+fn egress_rules_decide_what_the_host_may_send() {
+    let Some(sb) = sandbox("fwdsl-egress") else {
+        return;
+    };
+    let (server, client) = (Sandbox::SERVER_V4, Sandbox::CLIENT_V4);
+    let _remote = listen(&sb.client, &[client.into()], &[8443, 25, 9000]);
+    let ssh = listen(&sb.server, &[server.into()], &[22]);
+    // The host is under fwdsl already (its `allow established` has connection tracking
+    // running), then the operator's session opens, then the out policy goes live.
+    let input_only = fwdsl::firewall! { allow ssh; allow established; drop all; };
+    apply(&sb.server, &input_only);
+    let mut session = sb
+        .client
+        .run(|| TcpStream::connect_timeout(&(server, 22).into(), Duration::from_secs(2)))
+        .unwrap()
+        .expect("ssh-like session");
+    let (mut accepted, _) = ssh[0].accept().unwrap();
+    let policy = fwdsl::firewall! {
+        allow ssh;
+        allow established;
+        drop all;
+        allow out established;
+        allow out tcp 8443;
+        reject out tcp 25;
+        allow out dns;
+        drop out all;
+    };
+    apply(&sb.server, &policy);
+    let out = |port| Packet::tcp(server, port).dst(client).outgoing();
+    check(
+        &sb.server,
+        server,
+        client,
+        8443,
+        &policy,
+        out(8443),
+        Outcome::Delivered,
+    );
+    check(
+        &sb.server,
+        server,
+        client,
+        25,
+        &policy,
+        out(25),
+        Outcome::Refused,
+    );
+    check(
+        &sb.server,
+        server,
+        client,
+        9000,
+        &policy,
+        out(9000),
+        Outcome::Dropped,
+    );
+    // The session survives: this host's replies leave as `established`.
+    accepted.write_all(b"still here").unwrap();
+    session
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 10];
+    session
+        .read_exact(&mut buf)
+        .expect("the session's replies get out");
+    assert_eq!(&buf, b"still here");
+    let reply = Packet::tcp(server, 50000)
+        .sport(22)
+        .dst(client)
+        .established()
+        .outgoing();
+    assert_eq!(policy.decide(&reply).action(), Action::Allow);
+    // Uninstall takes OUTPUT's hook and chain too.
+    sb.server.run(|| firewall().uninstall()).unwrap().unwrap();
+    assert!(!saved_rules(&sb, "iptables-save").contains("FWDSL"));
+}
+
+/// Client, router and backend namespaces: the client and the backend reach each other
+/// only through the router.
+struct Routed {
+    client: Netns,
+    router: Netns,
+    backend: Netns,
+}
+
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const CLIENT_ALT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
+const ROUTER_OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const ROUTER_INSIDE: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+const BACKEND: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
+
+impl Routed {
+    fn new(prefix: &str) -> Routed {
+        let client = Netns::create(&format!("{prefix}-cli")).unwrap();
+        let router = Netns::create(&format!("{prefix}-rtr")).unwrap();
+        let backend = Netns::create(&format!("{prefix}-be")).unwrap();
+        let ip = |ns: &Netns, args: &str| {
+            let args: Vec<&str> = args.split(' ').collect();
+            ns.exec("ip", &args).unwrap_or_else(|e| panic!("{e}"));
+        };
+        ip(
+            &router,
+            &format!(
+                "link add outside type veth peer name eth0 netns {}",
+                client.name()
+            ),
+        );
+        ip(
+            &router,
+            &format!(
+                "link add inside type veth peer name eth0 netns {}",
+                backend.name()
+            ),
+        );
+        ip(
+            &router,
+            &format!("addr add {ROUTER_OUTSIDE}/24 dev outside"),
+        );
+        ip(&router, &format!("addr add {ROUTER_INSIDE}/24 dev inside"));
+        ip(&router, "link set outside up");
+        ip(&router, "link set inside up");
+        ip(&client, &format!("addr add {CLIENT}/24 dev eth0"));
+        ip(&client, &format!("addr add {CLIENT_ALT}/24 dev eth0"));
+        ip(&client, "link set eth0 up");
+        ip(&client, &format!("route add default via {ROUTER_OUTSIDE}"));
+        ip(&backend, &format!("addr add {BACKEND}/24 dev eth0"));
+        ip(&backend, "link set eth0 up");
+        ip(&backend, &format!("route add default via {ROUTER_INSIDE}"));
+        // Forwarding in the router's namespace only (a per-namespace setting).
+        router
+            .exec("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"])
+            .unwrap();
+        Routed {
+            client,
+            router,
+            backend,
+        }
+    }
+
+    fn saved(&self, program: &str) -> String {
+        let out = self.router.exec(program, &[]).unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(" [").next().unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[test]
+fn forward_rules_decide_what_the_host_routes() {
+    if sandbox_missing() {
+        return;
+    }
+    let net = Routed::new("fwdsl-fwd");
+    let _backend = listen(&net.backend, &[BACKEND.into()], &[80, 8081]);
+    let policy = fwdsl::firewall! {
+        allow ssh;
+        drop all;
+        allow forward tcp 80 src 198.51.100.2;
+        allow forward established;
+        drop forward all;
+    };
+    apply(&net.router, &policy);
+    let fwd = |src: Ipv4Addr, port| Packet::tcp(src, port).dst(BACKEND).forwarded();
+    check(
+        &net.client,
+        CLIENT,
+        BACKEND,
+        80,
+        &policy,
+        fwd(CLIENT, 80),
+        Outcome::Delivered,
+    );
+    check(
+        &net.client,
+        CLIENT_ALT,
+        BACKEND,
+        80,
+        &policy,
+        fwd(CLIENT_ALT, 80),
+        Outcome::Dropped,
+    );
+    check(
+        &net.client,
+        CLIENT,
+        BACKEND,
+        8081,
+        &policy,
+        fwd(CLIENT, 8081),
+        Outcome::Dropped,
+    );
+    assert!(net
+        .saved("iptables-save")
+        .contains("-A FORWARD -m comment --comment \"fwdsl:hook\" -j FWDSL-FORWARD"));
+}
+
+fn sandbox_missing() -> bool {
+    sandbox("fwdsl-probe-tools").is_none()
+}
+
+/// Docker's filter and nat layout for one published port (host 8080 -> container 80),
+/// as `dockerd` writes it, with the router as the Docker host and the backend as the
+/// container.
+const DOCKER_RULES: [&str; 10] = [
+    "-N DOCKER",
+    "-N DOCKER-USER",
+    "-A DOCKER-USER -j RETURN",
+    "-P FORWARD DROP",
+    "-A FORWARD -j DOCKER-USER",
+    "-A FORWARD -o inside -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    "-A FORWARD -o inside -j DOCKER",
+    "-A FORWARD -i inside -j ACCEPT",
+    "-A DOCKER -d 203.0.113.2/32 ! -i inside -o inside -p tcp -m tcp --dport 80 -j ACCEPT",
+    "-t nat -A PREROUTING -d 198.51.100.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 203.0.113.2:80",
+];
+
+#[test]
+fn a_docker_published_port_obeys_the_forward_rules() {
+    if sandbox_missing() {
+        return;
+    }
+    let net = Routed::new("fwdsl-docker");
+    for rule in DOCKER_RULES {
+        let args: Vec<&str> = rule.split(' ').collect();
+        net.router.exec("iptables", &args).unwrap();
+    }
+    net.router
+        .exec(
+            "iptables",
+            &[
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-s",
+                "203.0.113.0/24",
+                "!",
+                "-o",
+                "inside",
+                "-j",
+                "MASQUERADE",
+            ],
+        )
+        .unwrap();
+    let _container = listen(&net.backend, &[BACKEND.into()], &[80]);
+    // Before fwdsl: Docker lets every client in, `drop all` on INPUT or not.
+    let (before, _) = connect(&net.client, CLIENT_ALT.into(), ROUTER_OUTSIDE.into(), 8080);
+    assert_eq!(
+        before,
+        Outcome::Delivered,
+        "the Docker layout publishes 8080"
+    );
+    let docker = net.saved("iptables-save");
+    let policy = fwdsl::firewall! {
+        allow ssh;
+        drop all;
+        allow forward tcp 8080 src 198.51.100.2;
+        allow forward established;
+        drop forward all;
+    };
+    apply(&net.router, &policy);
+    let saved = net.saved("iptables-save");
+    assert!(
+        saved.contains("-A DOCKER-USER -m comment --comment \"fwdsl:hook\" -j FWDSL-FORWARD\n-A DOCKER-USER -j RETURN"),
+        "{saved}"
+    );
+    // The client connects to the host's port 8080; the packet is forwarded to the
+    // container's port 80. fwdsl's rule names the published port.
+    let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
+    check(
+        &net.client,
+        CLIENT,
+        ROUTER_OUTSIDE,
+        8080,
+        &policy,
+        published(CLIENT),
+        Outcome::Delivered,
+    );
+    check(
+        &net.client,
+        CLIENT_ALT,
+        ROUTER_OUTSIDE,
+        8080,
+        &policy,
+        published(CLIENT_ALT),
+        Outcome::Dropped,
+    );
+    // Docker's own chains are as they were once fwdsl is gone.
+    net.router
+        .run(|| firewall().uninstall())
+        .unwrap()
+        .expect("uninstall");
+    assert_eq!(net.saved("iptables-save"), docker);
+    assert!(!net.saved("ip6tables-save").contains("FWDSL"));
+    let (after, _) = connect(&net.client, CLIENT_ALT.into(), ROUTER_OUTSIDE.into(), 8080);
+    assert_eq!(after, Outcome::Delivered);
+}
+
+#[test]
+fn a_direction_the_policy_drops_is_unhooked_and_foreign_rules_stay() {
+    let Some(sb) = sandbox("fwdsl-dirswitch") else {
+        return;
+    };
+    for (program, chain) in [("iptables", "OUTPUT"), ("iptables", "FORWARD")] {
+        sb.server
+            .exec(program, &["-A", chain, "-d", "192.0.2.99/32", "-j", "DROP"])
+            .unwrap();
+    }
+    let pristine = saved_rules(&sb, "iptables-save");
+    let with_out = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; drop out all; };
+    apply(&sb.server, &with_out);
+    let saved = saved_rules(&sb, "iptables-save");
+    assert!(
+        saved.contains("-A OUTPUT -m comment --comment \"fwdsl:hook\" -j FWDSL-OUTPUT"),
+        "{saved}"
+    );
+    assert!(saved.contains("-A OUTPUT -d 192.0.2.99/32 -j DROP"));
+    let input_only = fwdsl::firewall! { allow ssh; drop all; };
+    apply(&sb.server, &input_only);
+    let saved = saved_rules(&sb, "iptables-save");
+    assert!(!saved.contains("FWDSL-OUTPUT"), "{saved}");
+    // A failure at every step of a switch that adds out and forward leaves it as it was.
+    let everything = fwdsl::firewall! {
+        allow ssh; drop all;
+        allow out established; allow out dns; drop out all;
+        allow forward established; drop forward all;
+    };
+    let before = (
+        saved_rules(&sb, "iptables-save"),
+        saved_rules(&sb, "ip6tables-save"),
+    );
+    let mut position = 0;
+    while let Err(e) = sb
+        .server
+        .run(|| firewall().inject_fault(position).apply(&everything))
+        .unwrap()
+    {
+        assert!(matches!(e, Error::Iptables(_)), "{e}");
+        assert_eq!(
+            (
+                saved_rules(&sb, "iptables-save"),
+                saved_rules(&sb, "ip6tables-save")
+            ),
+            before,
+            "after a failure at step {position}"
+        );
+        position += 1;
+        assert!(position < 20);
+    }
+    let status = sb.server.run(|| firewall().status()).unwrap().unwrap();
+    assert_eq!(
+        status.len(),
+        6,
+        "three directions, two families: {status:?}"
+    );
+    sb.server.run(|| firewall().uninstall()).unwrap().unwrap();
+    assert_eq!(saved_rules(&sb, "iptables-save"), pristine);
+}
