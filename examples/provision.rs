@@ -8,6 +8,8 @@
 //! cargo run --example provision -- --confirm 30      # apply, keep only if confirmed within 30 s
 //! cargo run --example provision -- --apply --save    # and save where the distribution keeps rules
 //! cargo run --example provision -- --status          # what fwdsl has installed (root)
+//! cargo run --example provision -- --flush           # the guide's `iptables -F`: says what is now open
+//! cargo run --example provision -- --lockdown        # the fail-closed flush: SSH access and `drop all`
 //! cargo run --example provision -- --policy FILE …   # a policy file instead of the built-in one
 //! ```
 
@@ -58,6 +60,13 @@ struct Args {
     /// Show what fwdsl has installed on this host (root).
     #[arg(long)]
     status: bool,
+    /// Remove every fwdsl rule but keep the chains, as the guide's `iptables -F` does:
+    /// the host is then as open as its built-in chains' policies (root).
+    #[arg(long, conflicts_with_all = ["sandbox", "apply", "confirm", "status", "lockdown"])]
+    flush: bool,
+    /// The fail-closed flush: only the policy's SSH access and `drop all` stay (root).
+    #[arg(long, conflicts_with_all = ["sandbox", "apply", "confirm", "status"])]
+    lockdown: bool,
     /// Then save the running rules where the distribution loads them at boot (root).
     #[arg(long, conflicts_with = "sandbox")]
     save: bool,
@@ -191,7 +200,22 @@ fn run(args: Args) -> Result<(), String> {
         return sandbox(&policy).map_err(|e| e.to_string());
     }
     let firewall = Firewall::new();
-    if args.status {
+    if args.flush {
+        let flushed = firewall.flush().map_err(|e| e.to_string())?;
+        print!("{flushed}");
+        if flushed.host_is_open() {
+            eprintln!(
+                "warning: the host is now OPEN where shown; `--lockdown` keeps only SSH instead"
+            );
+        }
+    } else if args.lockdown {
+        print!(
+            "{}",
+            firewall
+                .flush_to_access(&policy)
+                .map_err(|e| e.to_string())?
+        );
+    } else if args.status {
         for status in firewall.status().map_err(|e| e.to_string())? {
             println!("{status}");
         }

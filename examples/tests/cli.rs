@@ -144,3 +144,38 @@ fn without_root_the_sandbox_says_what_it_needs() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("needs root or CAP_NET_ADMIN"), "{stderr}");
 }
+
+#[test]
+fn flush_says_the_host_is_open_and_lockdown_keeps_only_ssh() {
+    if !root() {
+        return;
+    }
+    // Inside a namespace this test made, never the machine's own firewall.
+    let ns = Netns::create("fwdsl-cli-flush").unwrap();
+    let run = |arg: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", ns.name()])
+            .arg(provision().get_program())
+            .arg(arg)
+            .env_remove("SSH_CONNECTION")
+            .output()
+            .unwrap()
+    };
+    assert!(run("--apply").status.success());
+    let flushed = run("--flush");
+    assert!(flushed.status.success());
+    let stdout = String::from_utf8_lossy(&flushed.stdout);
+    assert!(
+        stdout.contains("IPv4 INPUT: policy ACCEPT, OPEN"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&flushed.stderr).contains("the host is now OPEN"));
+    assert!(run("--lockdown").status.success());
+    let saved = ns.exec("iptables", &["-S"]).unwrap();
+    let saved = String::from_utf8_lossy(&saved.stdout);
+    assert!(
+        saved.contains("--dport 22") && saved.contains("drop all"),
+        "{saved}"
+    );
+    assert!(!saved.contains("--dport 443"), "{saved}");
+}

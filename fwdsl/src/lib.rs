@@ -33,9 +33,13 @@
 //! | `drop …;` `reject …;` | the other verdicts |
 //! | `drop all;` | the catch-all every policy ends with |
 //! | `ssh 2222 from 10.0.0.0/8;` `ssh none;` | the operator's access path, for the lockout check |
+//! | `allow out tcp 443;` `drop out all;` | packets this host sends |
+//! | `allow forward tcp 8080;` `drop forward all;` | packets it routes (Docker's published ports) |
+//! | `allow out tcp 587 via eth0;` | the interface a packet leaves through |
 //!
 //! A rule with an IPv4 (IPv6) address applies to that family only; a rule without an
-//! address to both.
+//! address to both. A rule without `out` or `forward` is an input rule; each direction
+//! a policy uses ends with its own catch-all.
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Examples in the docs and the README compile without warnings.
