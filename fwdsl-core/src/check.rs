@@ -394,7 +394,7 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
         None => {
             let source = from
                 .as_ref()
-                .map(|net| format!(" src {}", crate::parse::net_text(net)))
+                .map(|net| format!(" src {}", crate::model::net_text(net)))
                 .unwrap_or_default();
             d.help(format!(
                 "add `allow tcp {port}{source};` before line {}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`",

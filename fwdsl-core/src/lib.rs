@@ -11,6 +11,7 @@
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
 mod check;
+mod decider;
 pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
 mod model;
@@ -22,7 +23,8 @@ mod token;
 
 pub use diag::{Diagnostic, Severity, TokenRange};
 pub use model::{Access, Action, Direction, Family, Matches, PortRange, ProtoSet, Rule};
-pub use packet::{decide, ConnState, Decider, Decision, Packet, Proto};
+pub use decider::Decider;
+pub use packet::{decide, ConnState, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};

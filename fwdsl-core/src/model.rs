@@ -338,7 +338,7 @@ impl fmt::Display for Access {
             Access::Ssh { port, from, iface } => {
                 write!(f, "ssh {port}")?;
                 if let Some(from) = from {
-                    write!(f, " from {}", crate::parse::net_text(from))?;
+                    write!(f, " from {}", net_text(from))?;
                 }
                 if let Some(iface) = iface {
                     write!(f, " in {iface}")?;
@@ -347,4 +347,37 @@ impl fmt::Display for Access {
             }
         }
     }
+}
+
+/// The DSL text of a network: a single host is written as its address.
+pub(crate) fn net_text(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// Lists longer than this are abbreviated in rule texts (and so in messages and
+/// iptables comments); the rule itself keeps every address.
+const LIST_SHOWN: usize = 3;
+
+/// DSL text of an address match: `10.0.0.1`, `[a, b, c]`, `[a, b, c, … 997 more]`.
+pub(crate) fn nets_text(nets: &[IpNet]) -> String {
+    if let [one] = nets {
+        return net_text(one);
+    }
+    let mut shown: Vec<String> = nets.iter().take(LIST_SHOWN).map(net_text).collect();
+    if nets.len() > LIST_SHOWN {
+        shown.push(format!("… {} more", nets.len() - LIST_SHOWN));
+    }
+    format!("[{}]", shown.join(", "))
+}
+
+pub(crate) fn ports_text(ports: &[PortRange]) -> String {
+    ports
+        .iter()
+        .map(PortRange::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -217,32 +217,3 @@ pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
         .find(|(_, rule)| rule.direction == packet.direction && rule.matches.matches(packet))
         .map(|(index, rule)| Decision { index, rule })
 }
-
-/// First-match evaluation for many packets against one large policy: the rules' boxes
-/// indexed by source and port, so a packet is compared with the few rules that could
-/// match it rather than with every rule. Same answers as [`decide`].
-#[derive(Debug, Clone)]
-pub struct Decider {
-    interfaces: crate::space::Interfaces,
-    index: crate::space::Index,
-}
-
-impl Decider {
-    /// Indexes `rules`.
-    pub fn new(rules: &[Rule]) -> Decider {
-        let interfaces = crate::space::Interfaces::new(rules, &crate::Access::Console);
-        let mut index = crate::space::Index::default();
-        for (i, rule) in rules.iter().enumerate() {
-            for b in crate::space::regions(rule, &interfaces) {
-                index.insert(b, i);
-            }
-        }
-        Decider { interfaces, index }
-    }
-
-    /// The index of the first rule of the indexed policy that matches `packet`.
-    pub fn first_match(&self, packet: &Packet) -> Option<usize> {
-        self.index
-            .first_containing(&crate::space::point(packet, &self.interfaces))
-    }
-}

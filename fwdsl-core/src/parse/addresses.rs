@@ -1,0 +1,159 @@
+//! Addresses and address lists: `10.0.0.0/8`, `"2001:db8::1"`, `[a, b, c]`, as rustc's
+//! tokens or the lexer's split them (`10.0` may come as one number).
+
+use super::statement::{Clauses, Statement};
+use crate::diag::{Diagnostic, TokenRange};
+use crate::model::{net_text, nets_text};
+use crate::token::TokenKind;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+impl Statement<'_, '_> {
+    /// `src ADDRS`, `dst ADDRS`.
+    pub(super) fn address_clause(
+        &mut self,
+        c: &mut Clauses,
+        word: &str,
+        start: usize,
+    ) -> Option<()> {
+        let net = self.addresses()?;
+        c.text.push(format!("{word} {}", nets_text(&net)));
+        let (slot, what) = if word == "src" {
+            (&mut c.src, "source address")
+        } else {
+            (&mut c.dst, "destination address")
+        };
+        let range = self.range(start);
+        self.set(slot, net, range, what)
+    }
+
+    /// An address or network: a string, or the run of tokens rustc splits one into
+    /// (`10.0` `.` `0.0` `/` `8`, `2001` `:` `db8` `:` `:` `1`), joined back together.
+    pub(super) fn address(&mut self) -> Option<IpNet> {
+        let tokens = self.tokens;
+        let start = self.pos;
+        let text = match self.peek().map(|t| &t.kind) {
+            Some(TokenKind::Str(s)) => {
+                let s = s.clone();
+                self.pos += 1;
+                s
+            }
+            Some(TokenKind::Number(_) | TokenKind::Ident(_) | TokenKind::Punct(':')) => {
+                let mut text = String::new();
+                let mut previous: Option<&TokenKind> = None;
+                while let Some(token) = tokens[..self.end].get(self.pos) {
+                    // Which token may follow which inside an address.
+                    let joins = matches!(
+                        (&token.kind, previous),
+                        (_, None)
+                            | (TokenKind::Number(_), Some(TokenKind::Punct(_)))
+                            | (TokenKind::Ident(_), Some(TokenKind::Punct(':')))
+                            | (TokenKind::Punct(':'), Some(_))
+                            | (
+                                TokenKind::Punct('.'),
+                                Some(TokenKind::Number(_) | TokenKind::Ident(_))
+                            )
+                            | (
+                                TokenKind::Punct('/'),
+                                Some(
+                                    TokenKind::Number(_)
+                                        | TokenKind::Ident(_)
+                                        | TokenKind::Punct(':')
+                                )
+                            )
+                    );
+                    if !joins {
+                        break;
+                    }
+                    text.push_str(&token.text());
+                    previous = Some(&token.kind);
+                    self.pos += 1;
+                }
+                text
+            }
+            _ => {
+                let found = self
+                    .peek()
+                    .map_or("nothing".into(), |t| format!("`{}`", t.text()));
+                self.error_at(
+                    self.pos,
+                    format!("expected an IP address or network, found {found}"),
+                )
+                .help(
+                    "write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::1\"`",
+                );
+                return None;
+            }
+        };
+        let range = self.range(start);
+        let net = if text.contains('/') {
+            text.parse::<IpNet>().ok()
+        } else {
+            text.parse::<IpAddr>().ok().map(IpNet::from)
+        };
+        let Some(net) = net else {
+            self.push(Diagnostic::error(
+                range,
+                format!("`{text}` is not an IP address or network"),
+            ))
+            .help("write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::/32\"`");
+            return None;
+        };
+        if net.trunc() != net {
+            self.push(Diagnostic::error(
+                range,
+                format!("`{text}` has host bits set"),
+            ))
+            .help(format!(
+                "write the network `{}`, or `{}` for the single host",
+                net.trunc(),
+                net.addr()
+            ));
+            return None;
+        }
+        Some(net)
+    }
+
+    /// One address or network, or a bracketed list of them (all of one family):
+    /// `src [198.51.100.7, 203.0.113.0/24]`.
+    pub(super) fn addresses(&mut self) -> Option<Vec<IpNet>> {
+        if !self.peek_punct('[') {
+            return Some(vec![self.address()?]);
+        }
+        self.pos += 1;
+        let mut nets: Vec<(IpNet, TokenRange)> = Vec::new();
+        loop {
+            let start = self.pos;
+            let net = self.address()?;
+            nets.push((net, self.range(start)));
+            if self.peek_punct(',') {
+                self.pos += 1;
+                // A trailing comma before `]` is fine, as in Rust.
+                if !self.peek_punct(']') {
+                    continue;
+                }
+            }
+            if self.peek_punct(']') {
+                self.pos += 1;
+                break;
+            }
+            let found = self
+                .peek()
+                .map_or("the end of the rule".into(), |t| format!("`{}`", t.text()));
+            self.error_at(
+                self.pos,
+                format!("expected `,` or `]` in the address list, found {found}"),
+            )
+            .help("write `[198.51.100.7, 203.0.113.0/24]`");
+            return None;
+        }
+        let family = crate::Family::of(&nets[0].0);
+        if let Some((odd, at)) = nets.iter().find(|(n, _)| crate::Family::of(n) != family) {
+            let message = format!("address list mixes IPv4 and IPv6: `{}`", net_text(odd));
+            self.push(Diagnostic::error(*at, message))
+                .help("write one rule per address family");
+            return None;
+        }
+        Some(nets.into_iter().map(|(n, _)| n).collect())
+    }
+}

@@ -1,0 +1,172 @@
+//! The grammar: tokens to rules, with every validity check that needs only one rule
+//! (ports, addresses, protocols, services, interfaces, comments).
+//!
+//! ```text
+//! policy    := statement*
+//! statement := action direction? match* ";" | "ssh" access ";"
+//! action    := "allow" | "drop" | "reject"
+//! direction := "out" | "forward"              (none: an input rule)
+//! match     := ("tcp" | "udp") ports? | "icmp" | "all" | SERVICE
+//!            | "dport" ports | "sport" ports | "src" addrs | "dst" addrs
+//!            | "in" IFACE | "via" IFACE | "established" | "comment" STRING
+//! ports     := port ("-" port)? ("," port ("-" port)?)*
+//! addrs     := addr | "[" addr ("," addr)* "]"
+//! access    := "none" | port ("from" addr)? ("in" IFACE)?
+//! ```
+//!
+//! Each statement is parsed on its own, so one mistake never hides the next one. The
+//! statement and its clause dispatch are in [`statement`]; each family of clauses has
+//! a module of its own, its parsing next to its checks.
+
+mod access;
+mod addresses;
+mod comments;
+mod interfaces;
+mod ports;
+mod protocols;
+mod services;
+mod statement;
+mod states;
+
+use statement::{Parsed1, Statement};
+
+use crate::diag::{Diagnostic, TokenRange};
+use crate::model::{Access, Rule};
+use crate::token::Token;
+
+/// Most (port, source port, source, destination) combinations a whole policy may expand
+/// to: the exact analysis holds one box of ~250 bytes for each, so this keeps it under
+/// about 100 MB whatever the input. Lists in one rule multiply (`tcp A sport B src C
+/// dst D` is A×B×C×D combinations); a list alone adds its length.
+pub(crate) const MAX_COMBINATIONS: usize = 400_000;
+/// Longest comment iptables keeps (`-m comment` allows 256 bytes with the final NUL).
+pub const IPTABLES_COMMENT_MAX: usize = 255;
+
+/// What the parser produced: the rules that parsed, where each was written, the
+/// operator's access path, and the problems found.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub rules: Vec<Rule>,
+    pub rule_tokens: Vec<TokenRange>,
+    pub access: Access,
+    pub access_tokens: Option<TokenRange>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The last statement (rule or declaration), where a missing catch-all is reported.
+    pub last_statement: Option<TokenRange>,
+    /// Whether the last statement is a rule: only then is a missing catch-all reported
+    /// at it (a trailing declaration is not "a rule after the catch-all").
+    pub ends_with_rule: bool,
+}
+
+pub(crate) fn parse(tokens: &[Token]) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut combinations = 0usize;
+    let mut start = 0;
+    while start < tokens.len() {
+        let semi = tokens[start..].iter().position(|t| t.is_punct(';'));
+        let end = semi.map_or(tokens.len(), |i| start + i);
+        let range = TokenRange {
+            first: start,
+            last: end.min(tokens.len() - 1),
+        };
+        if semi.is_none() {
+            let mut d = Diagnostic::error(
+                TokenRange::single(tokens.len() - 1),
+                "expected `;` after the last statement",
+            );
+            d.help("end every statement with `;`");
+            parsed.diagnostics.push(d);
+        }
+        if start == end {
+            parsed.diagnostics.push(Diagnostic::error(
+                range,
+                "empty statement: remove the extra `;`",
+            ));
+        } else {
+            let mut statement = Statement {
+                tokens,
+                pos: start,
+                end,
+                diagnostics: &mut parsed.diagnostics,
+            };
+            match statement.parse() {
+                Some(Parsed1::Rule(rule)) => {
+                    let after = combinations.saturating_add(rule.matches.combinations());
+                    let problem = if after > MAX_COMBINATIONS {
+                        Some(too_many_combinations(&rule, range))
+                    } else {
+                        comment_cut(&rule, parsed.rules.len() + 1, range)
+                    };
+                    if let Some(problem) = problem {
+                        // Left out like a rule with an error: later rules are judged on
+                        // their own.
+                        parsed.diagnostics.push(problem);
+                    } else {
+                        combinations = after;
+                        parsed.rules.push(rule);
+                        parsed.rule_tokens.push(range);
+                    }
+                    parsed.ends_with_rule = true;
+                }
+                Some(Parsed1::Access(access)) => {
+                    if let Some(earlier) = parsed.access_tokens {
+                        let mut d = Diagnostic::error(range, "operator access is declared twice");
+                        d.help(format!(
+                            "keep one `ssh …;` declaration (the other is on line {})",
+                            tokens[earlier.first].line
+                        ));
+                        parsed.diagnostics.push(d);
+                    }
+                    parsed.access = access;
+                    parsed.access_tokens = Some(range);
+                    parsed.ends_with_rule = false;
+                }
+                None => parsed.ends_with_rule = true,
+            }
+            parsed.last_statement = Some(range);
+        }
+        start = end + 1;
+    }
+    parsed
+}
+
+/// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment
+/// that would not fit whole is an error rather than silently cut.
+fn comment_cut(rule: &Rule, number: usize, range: TokenRange) -> Option<Diagnostic> {
+    let comment = rule.comment.as_deref()?;
+    let full = format!("fwdsl:{number} {} -- {comment}", rule.text).len();
+    if full <= IPTABLES_COMMENT_MAX {
+        return None;
+    }
+    let mut d = Diagnostic::error(
+        range,
+        format!(
+            "the comment would be cut: with the rule's own text, `fwdsl:{number} {} -- …`, it takes {full} bytes of the {IPTABLES_COMMENT_MAX} iptables keeps",
+            rule.text
+        ),
+    );
+    d.help(format!(
+        "shorten the comment to at most {} bytes, or the rule",
+        comment.len().saturating_sub(full - IPTABLES_COMMENT_MAX)
+    ));
+    Some(d)
+}
+
+fn too_many_combinations(rule: &Rule, range: TokenRange) -> Diagnostic {
+    let m = &rule.matches;
+    let mut d = Diagnostic::error(
+        range,
+        format!(
+            "rule `{}` brings the policy over {MAX_COMBINATIONS} combinations of ports and addresses: \
+             it alone is {} destination ports × {} source ports × {} sources × {} destinations = {}",
+            rule.text,
+            m.dports.len().max(1),
+            m.sports.len().max(1),
+            m.src.len().max(1),
+            m.dst.len().max(1),
+            m.combinations()
+        ),
+    );
+    d.help("lists in one rule multiply: keep a long list in a rule of its own, with at most one other short list");
+    d
+}

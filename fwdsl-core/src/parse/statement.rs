@@ -1,0 +1,403 @@
+//! One statement being parsed: the cursor over its tokens, the verb and direction, the
+//! dispatch of its match clauses to their modules, and the rule they make together.
+
+use crate::diag::{Diagnostic, TokenRange};
+use crate::model::{
+    nets_text, ports_text, Access, Action, Direction, Matches, PortRange, ProtoSet, Rule,
+};
+use crate::services::Service;
+use crate::token::{Token, TokenKind};
+use ipnet::IpNet;
+use std::borrow::Cow;
+
+pub(super) enum Parsed1 {
+    Rule(Rule),
+    Access(Access),
+}
+
+/// One statement's tokens, `pos..end`, being parsed.
+pub(super) struct Statement<'t, 'd> {
+    pub tokens: &'t [Token],
+    pub pos: usize,
+    pub end: usize,
+    pub diagnostics: &'d mut Vec<Diagnostic>,
+}
+
+/// A match clause seen in a rule, remembered with its tokens for later messages.
+type Seen<T> = Option<(T, TokenRange)>;
+
+/// The matches of one rule as written, before the checks that need all of them.
+#[derive(Default)]
+pub(super) struct Clauses {
+    pub proto: Seen<(ProtoSet, &'static str)>,
+    pub service: Seen<&'static Service>,
+    pub all: Option<TokenRange>,
+    pub dports: Seen<Vec<PortRange>>,
+    pub sports: Seen<Vec<PortRange>>,
+    pub src: Seen<Vec<IpNet>>,
+    pub dst: Seen<Vec<IpNet>>,
+    pub iface: Seen<String>,
+    pub oface: Seen<String>,
+    pub established: Option<TokenRange>,
+    pub comment: Seen<String>,
+    /// The canonical text of each clause, in the order written.
+    pub text: Vec<String>,
+}
+
+impl Statement<'_, '_> {
+    pub(super) fn parse(&mut self) -> Option<Parsed1> {
+        let first = &self.tokens[self.pos];
+        let action = match &first.kind {
+            TokenKind::Ident(w) if w == "allow" => Action::Allow,
+            TokenKind::Ident(w) if w == "drop" => Action::Drop,
+            TokenKind::Ident(w) if w == "reject" => Action::Reject,
+            TokenKind::Ident(w) if w == "ssh" => {
+                self.pos += 1;
+                return self.access().map(Parsed1::Access);
+            }
+            _ => {
+                let help = match first.text().as_str() {
+                    "accept" | "pass" => "write `allow` to accept packets",
+                    "deny" | "block" => {
+                        "write `drop` to discard packets silently, `reject` to refuse them"
+                    }
+                    _ => "a statement starts with `allow`, `drop`, `reject` or `ssh`",
+                };
+                self.error_at(
+                    self.pos,
+                    format!(
+                        "expected `allow`, `drop`, `reject` or `ssh`, found `{}`",
+                        first.text()
+                    ),
+                )
+                .help(help);
+                return None;
+            }
+        };
+        let line = first.line;
+        self.pos += 1;
+        let direction = self.direction()?;
+        let mut clauses = Clauses::default();
+        while self.pos < self.end {
+            self.clause(&mut clauses)?;
+        }
+        self.rule(action, direction, line, clauses)
+            .map(Parsed1::Rule)
+    }
+
+    /// The direction word right after the verb, if any; the spellings other tools use
+    /// get the right one.
+    fn direction(&mut self) -> Option<Direction> {
+        let Some(TokenKind::Ident(word)) = self.peek().map(|t| t.kind.clone()) else {
+            return Some(Direction::In);
+        };
+        let direction = match word.as_str() {
+            "out" => Direction::Out,
+            "forward" => Direction::Forward,
+            "output" | "outgoing" | "egress" | "OUTPUT" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("write `out` right after the verb: `allow out tcp 443;`");
+                return None;
+            }
+            "fwd" | "forwarded" | "routed" | "FORWARD" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("write `forward` right after the verb: `allow forward tcp 8080;`");
+                return None;
+            }
+            "input" | "incoming" | "ingress" | "INPUT" => {
+                self.error_at(self.pos, format!("unknown direction `{word}`"))
+                    .help("a rule without a direction word is an input rule: `allow tcp 22;`");
+                return None;
+            }
+            _ => return Some(Direction::In),
+        };
+        self.pos += 1;
+        Some(direction)
+    }
+
+    pub(super) fn range(&self, first: usize) -> TokenRange {
+        TokenRange {
+            first,
+            last: self.pos.max(first + 1) - 1,
+        }
+    }
+
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+        self.diagnostics.push(diagnostic);
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    pub(super) fn error_at(&mut self, index: usize, message: String) -> &mut Diagnostic {
+        let index = index.min(self.end.saturating_sub(1));
+        self.push(Diagnostic::error(TokenRange::single(index), message))
+    }
+
+    pub(super) fn peek(&self) -> Option<&Token> {
+        self.tokens[..self.end].get(self.pos)
+    }
+
+    pub(super) fn peek_punct(&self, c: char) -> bool {
+        self.peek().is_some_and(|t| t.is_punct(c))
+    }
+
+    pub(super) fn peek_number(&self) -> bool {
+        matches!(self.peek().map(|t| &t.kind), Some(TokenKind::Number(_)))
+    }
+
+    /// Records a clause in its slot, or reports that the slot was already taken.
+    pub(super) fn set<T>(
+        &mut self,
+        slot: &mut Seen<T>,
+        value: T,
+        range: TokenRange,
+        what: &str,
+    ) -> Option<()> {
+        if let Some((_, earlier)) = slot {
+            let line = self.tokens[earlier.first].line;
+            let column = self.tokens[earlier.first].column;
+            self.push(Diagnostic::error(range, format!("{what} is given twice in one rule")))
+                .help(format!("keep one (the other is at line {line}, column {column}); write two rules for two {what}s"));
+            return None;
+        }
+        *slot = Some((value, range));
+        Some(())
+    }
+
+    /// Parses one match clause; `None` after an error, which ends this statement.
+    fn clause(&mut self, c: &mut Clauses) -> Option<()> {
+        let start = self.pos;
+        let token = &self.tokens[start];
+        let word = match &token.kind {
+            TokenKind::Ident(w) => w.clone(),
+            TokenKind::Number(_) => {
+                let ports = self.ports()?;
+                let shown = ports_text(&ports);
+                self.push(Diagnostic::error(
+                    self.range(start),
+                    format!("port `{shown}` has no protocol"),
+                ))
+                .help(format!("name the protocol: `tcp {shown}` or `udp {shown}`"));
+                return None;
+            }
+            _ => {
+                self.error_at(
+                    start,
+                    format!(
+                        "expected a match (a protocol, service, `src`, `dst`, `in`, …), found `{}`",
+                        token.text()
+                    ),
+                );
+                return None;
+            }
+        };
+        self.pos += 1;
+        // Each family of clauses parses in a module of its own.
+        match word.as_str() {
+            "tcp" | "udp" | "dport" | "sport" => self.port_clause(c, &word, start),
+            "icmp" | "all" => self.protocol_clause(c, &word, start),
+            "src" | "dst" => self.address_clause(c, &word, start),
+            "in" | "via" | "on" | "oif" | "iif" | "outerface" | "interface" => {
+                self.interface_clause(c, &word, start)
+            }
+            "established" => self.state_clause(c, &word, start),
+            "comment" => self.comment_clause(c, start),
+            "out" | "forward" => {
+                self.error_at(
+                    start,
+                    format!("the direction `{word}` comes right after the verb"),
+                )
+                .help(format!("write `allow {word} …`, `drop {word} …`"));
+                None
+            }
+            _ => self.service_clause(c, start),
+        }
+    }
+
+    /// Checks what only the whole rule can tell, and builds it.
+    fn rule(
+        &mut self,
+        action: Action,
+        direction: Direction,
+        line: u32,
+        c: Clauses,
+    ) -> Option<Rule> {
+        let errors_before = self.diagnostics.len();
+        match (direction, &c.iface, &c.oface) {
+            (Direction::In, _, Some((name, range))) => {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!("an incoming packet leaves through no interface: `via {name}` is for `out` and `forward` rules"),
+                ))
+                .help(format!("write `in {name}` for the interface it arrives on"));
+            }
+            (Direction::Out, Some((name, range)), _) => {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!("an outgoing packet arrives on no interface: `in {name}` is for input and `forward` rules"),
+                ))
+                .help(format!("write `via {name}` for the interface it leaves through"));
+            }
+            _ => {}
+        }
+        let mut protocols = c.proto.as_ref().map_or(ProtoSet::ALL, |((p, _), _)| *p);
+        let mut dports = c
+            .dports
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default();
+        if let Some((service, range)) = c.service {
+            if let Some(((_, name), _)) = c.proto {
+                self.push(Diagnostic::error(
+                    range,
+                    format!(
+                        "`{}` already names its protocol; `{name}` is not needed",
+                        service.name
+                    ),
+                ))
+                .help(format!(
+                    "write `{} {}` alone, or `{} {name} {}`",
+                    action.keyword(),
+                    service.name,
+                    action.keyword(),
+                    service.port
+                ));
+            }
+            if let Some((_, ports)) = &c.dports {
+                self.push(Diagnostic::error(
+                    *ports,
+                    format!(
+                        "`{}` already names its port ({})",
+                        service.name, service.port
+                    ),
+                ))
+                .help("write the service or the ports, not both");
+            }
+            protocols = service.protocols;
+            dports = vec![PortRange::new(service.port, service.port)];
+        }
+        if let Some(all) = c.all {
+            if c.proto.is_some() || c.service.is_some() {
+                self.push(Diagnostic::error(
+                    all,
+                    "`all` means every protocol, but the rule also names one",
+                ))
+                .help("remove `all`, or the protocol");
+            }
+        }
+        for (ports, keyword) in [(&c.dports, "dport"), (&c.sports, "sport")] {
+            let Some((list, range)) = ports else { continue };
+            let shown = ports_text(list);
+            let problem = match c.proto {
+                _ if c.service.is_some() => None,
+                Some(((p, _), _)) if ProtoSet::TCP_UDP.contains(p) => None,
+                Some(((_, name), _)) => Some(format!("`{name}` has no ports, so `{keyword} {shown}` can never match")),
+                None if c.all.is_some() => Some(format!("`all` includes protocols without ports, so `{keyword} {shown}` needs `tcp` or `udp`")),
+                None => Some(format!("port `{shown}` has no protocol")),
+            };
+            if let Some(problem) = problem {
+                self.push(Diagnostic::error(*range, problem)).help(format!(
+                    "name the protocol: `tcp {keyword} {shown}` or `udp {keyword} {shown}`"
+                ));
+            }
+        }
+        if let (Some((src, _)), Some((dst, range))) = (&c.src, &c.dst) {
+            if crate::Family::of(&src[0]) != crate::Family::of(&dst[0]) {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!(
+                        "rule mixes IPv4 and IPv6: `src {}` and `dst {}`",
+                        nets_text(src),
+                        nets_text(dst)
+                    ),
+                ))
+                .help("write one rule per address family");
+            }
+        }
+        let has_match = c.proto.is_some()
+            || c.service.is_some()
+            || c.all.is_some()
+            || c.src.is_some()
+            || c.dst.is_some()
+            || c.iface.is_some()
+            || c.oface.is_some()
+            || c.established.is_some()
+            || c.sports.is_some();
+        if !has_match {
+            let keyword = match direction {
+                Direction::In => action.keyword().to_string(),
+                _ => format!("{} {}", action.keyword(), direction.keyword()),
+            };
+            self.push(Diagnostic::error(
+                TokenRange::single(self.pos - 1),
+                format!("rule `{keyword}` has no match"),
+            ))
+            .help(format!(
+                "write `{keyword} all` for the catch-all, or name what it matches"
+            ));
+        }
+        if self.diagnostics.len() > errors_before {
+            return None;
+        }
+        let mut text = action.keyword().to_string();
+        if direction != Direction::In {
+            text.push(' ');
+            text.push_str(direction.keyword());
+        }
+        for part in &c.text {
+            text.push(' ');
+            text.push_str(part);
+        }
+        Some(Rule {
+            action,
+            direction,
+            matches: Matches {
+                protocols,
+                dports: Cow::Owned(dports),
+                sports: Cow::Owned(c.sports.map(|(p, _)| p).unwrap_or_default()),
+                src: Cow::Owned(c.src.map(|(n, _)| n).unwrap_or_default()),
+                dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
+                iface: c.iface.map(|(n, _)| Cow::Owned(n)),
+                oface: c.oface.map(|(n, _)| Cow::Owned(n)),
+                established: c.established.is_some(),
+            },
+            text: Cow::Owned(text),
+            comment: c.comment.map(|(t, _)| Cow::Owned(t)),
+            line,
+        })
+    }
+
+    pub(super) fn no_more(&mut self, after: &str) -> Option<()> {
+        if let Some(token) = self.peek() {
+            let text = token.text();
+            self.error_at(self.pos, format!("unexpected `{text}` after {after}"));
+            return None;
+        }
+        Some(())
+    }
+
+    /// A word that may contain `-` and `.` joins: `ftp-data`, `br-lan`, `eth0.100`.
+    pub(super) fn word(&mut self) -> Option<String> {
+        let mut text = match self.peek().map(|t| &t.kind) {
+            Some(TokenKind::Ident(w)) => w.clone(),
+            _ => {
+                let found = self
+                    .peek()
+                    .map_or("nothing".into(), |t| format!("`{}`", t.text()));
+                self.error_at(self.pos, format!("expected a name, found {found}"));
+                return None;
+            }
+        };
+        self.pos += 1;
+        while self.peek_punct('-') || self.peek_punct('.') {
+            let next = self.tokens[..self.end].get(self.pos + 1);
+            let Some(TokenKind::Ident(piece) | TokenKind::Number(piece)) = next.map(|t| &t.kind)
+            else {
+                break;
+            };
+            text.push(if self.peek_punct('-') { '-' } else { '.' });
+            text.push_str(piece);
+            self.pos += 2;
+        }
+        Some(text)
+    }
+}
