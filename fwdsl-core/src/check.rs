@@ -3,7 +3,7 @@
 //! through diagnostics and never stop at the first problem.
 
 use crate::diag::Diagnostic;
-use crate::model::{Access, Action, Direction, Matches, PortRange, ProtoSet, Rule};
+use crate::model::{Access, Action, ConnState, Direction, Matches, PortRange, ProtoSet, Rule};
 use crate::parse::Parsed;
 use crate::space::{self, Index, Interfaces, Region};
 
@@ -501,7 +501,7 @@ fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
         return;
     };
     let replies = Matches {
-        established: true,
+        state: Some(ConnState::Established),
         ..Matches::ANY
     };
     if !model.decides_some_with(false, Direction::Forward, &replies, false) {

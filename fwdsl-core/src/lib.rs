@@ -21,10 +21,10 @@ mod services;
 mod space;
 mod token;
 
-pub use diag::{Diagnostic, Severity, TokenRange};
-pub use model::{Access, Action, Direction, Family, Matches, PortRange, ProtoSet, Rule};
 pub use decider::Decider;
-pub use packet::{decide, ConnState, Decision, Packet, Proto};
+pub use diag::{Diagnostic, Severity, TokenRange};
+pub use model::{Access, Action, ConnState, Direction, Family, Matches, PortRange, ProtoSet, Rule};
+pub use packet::{decide, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};

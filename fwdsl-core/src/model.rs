@@ -46,6 +46,38 @@ impl Action {
     }
 }
 
+/// The connection-tracking state of a packet, and what a rule's `new`, `established`
+/// or `invalid` matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnState {
+    /// The first packet of a connection (conntrack `NEW`).
+    New,
+    /// A packet of a known connection, or related to one (`ESTABLISHED`, `RELATED`).
+    Established,
+    /// A packet of no known connection that cannot start one (`INVALID`: a stray ACK).
+    Invalid,
+}
+
+impl ConnState {
+    /// The DSL word.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ConnState::New => "new",
+            ConnState::Established => "established",
+            ConnState::Invalid => "invalid",
+        }
+    }
+
+    /// What `-m conntrack --ctstate` says for it.
+    pub fn ctstate(self) -> &'static str {
+        match self {
+            ConnState::New => "NEW",
+            ConnState::Established => "RELATED,ESTABLISHED",
+            ConnState::Invalid => "INVALID",
+        }
+    }
+}
+
 /// Which packets a rule is about: those coming in to this host (the default), those it
 /// sends out, or those it forwards (routing, containers behind Docker's NAT). Each is
 /// one built-in chain of the kernel, and rules of one direction never see another's.
@@ -217,8 +249,9 @@ pub struct Matches {
     pub iface: Option<Cow<'static, str>>,
     /// Output interface (`via eth0`): `out` and `forward` rules only.
     pub oface: Option<Cow<'static, str>>,
-    /// Only packets of established or related connections (`established`).
-    pub established: bool,
+    /// Only packets in this connection-tracking state (`new`, `established`,
+    /// `invalid`); `None` for any.
+    pub state: Option<ConnState>,
 }
 
 impl Matches {
@@ -231,7 +264,7 @@ impl Matches {
         dst: Cow::Borrowed(&[]),
         iface: None,
         oface: None,
-        established: false,
+        state: None,
     };
 
     /// How many (destination port, source port, source, destination) combinations the

@@ -1,7 +1,7 @@
 //! Packets and first-match evaluation: the simulator that decides which rule takes a
 //! packet, exactly as the kernel walks an iptables chain.
 
-use crate::model::{Action, Direction, Family, Matches, ProtoSet, Rule};
+use crate::model::{Action, ConnState, Direction, Family, Matches, ProtoSet, Rule};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The IP protocol of a packet.
@@ -30,15 +30,6 @@ impl Proto {
     fn has_ports(self) -> bool {
         matches!(self, Proto::Tcp | Proto::Udp)
     }
-}
-
-/// The connection-tracking state of a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ConnState {
-    /// The first packet of a connection (conntrack `NEW`).
-    New,
-    /// A packet of a known connection, or related to one (`ESTABLISHED`, `RELATED`).
-    Established,
 }
 
 /// A packet, to ask a policy what it would do with it.
@@ -152,6 +143,13 @@ impl Packet {
         self
     }
 
+    /// Marks the packet as one conntrack calls `INVALID` (belonging to no known
+    /// connection and not starting one, such as a stray ACK).
+    pub fn invalid(mut self) -> Packet {
+        self.state = ConnState::Invalid;
+        self
+    }
+
     /// Marks the packet as part of an established (or related) connection.
     pub fn established(mut self) -> Packet {
         self.state = ConnState::Established;
@@ -188,7 +186,7 @@ impl Matches {
                 .oface
                 .as_deref()
                 .is_none_or(|name| packet.oface.as_deref() == Some(name))
-            && (!self.established || packet.state == ConnState::Established)
+            && self.state.is_none_or(|state| packet.state == state)
     }
 }
 

@@ -9,8 +9,9 @@
 //! "is this box covered by the union of those boxes?", which [`covered`] answers exactly
 //! by sweeping one dimension at a time (no sampling, no approximation).
 
+use crate::model::ConnState;
 use crate::model::{Access, Direction, Family, Matches, PortRange, ProtoSet, Rule};
-use crate::packet::{ConnState, Packet, Proto};
+use crate::packet::{Packet, Proto};
 use ipnet::IpNet;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -35,8 +36,18 @@ const TCP: u128 = 0;
 const UDP: u128 = 1;
 const ICMP: u128 = 2;
 const OTHER: u128 = 3;
+// Connection states: a rule names one or all three.
 const NEW: u128 = 0;
 const ESTABLISHED: u128 = 1;
+const INVALID: u128 = 2;
+
+fn state_coordinate(state: ConnState) -> u128 {
+    match state {
+        ConnState::New => NEW,
+        ConnState::Established => ESTABLISHED,
+        ConnState::Invalid => INVALID,
+    }
+}
 
 /// An axis-aligned box of packets: for each dimension an inclusive interval. Addresses
 /// need 128 bits, the other eight dimensions 32: stored apart, a box takes 128 bytes
@@ -280,11 +291,10 @@ fn matches_regions(
     let base = [
         fam_bounds(families),
         proto_bounds(matches.protocols),
-        if matches.established {
-            (ESTABLISHED, ESTABLISHED)
-        } else {
-            (NEW, ESTABLISHED)
-        },
+        matches.state.map_or((NEW, INVALID), |s| {
+            let c = state_coordinate(s);
+            (c, c)
+        }),
         iface(matches.iface.as_deref()),
         (0, 0),
         (0, 0),
@@ -517,11 +527,7 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
     Region::from_bounds([
         one(if packet.family() == Family::V4 { 0 } else { 1 }),
         one(proto),
-        one(if packet.state == ConnState::Established {
-            ESTABLISHED
-        } else {
-            NEW
-        }),
+        one(state_coordinate(packet.state)),
         one(packet
             .iface
             .as_deref()

@@ -3,7 +3,9 @@
 //! `#[deprecated]` items, the one way to warn from a proc macro on stable Rust.
 
 use crate::tokens::Tokens;
-use fwdsl_core::{Access, Action, Compiled, Diagnostic, Direction, PortRange, Rule, Severity};
+use fwdsl_core::{
+    Access, Action, Compiled, ConnState, Diagnostic, Direction, PortRange, Rule, Severity,
+};
 use ipnet::IpNet;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -95,12 +97,17 @@ impl ToTokens for QuoteRule<'_> {
         let dst = m.dst.iter().map(quote_net);
         let iface = quote_str(m.iface.as_deref());
         let oface = quote_str(m.oface.as_deref());
-        let established = m.established;
+        let state: u8 = match m.state {
+            None => 0,
+            Some(ConnState::New) => 1,
+            Some(ConnState::Established) => 2,
+            Some(ConnState::Invalid) => 3,
+        };
         let text = rule.text.as_ref();
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #established, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #state, #text, #comment, #line)
         });
     }
 }

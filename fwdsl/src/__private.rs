@@ -3,7 +3,7 @@
 
 pub use crate::Policy;
 pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
-use fwdsl_core::{Action, Direction};
+use fwdsl_core::{Action, ConnState, Direction};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -47,7 +47,7 @@ pub const fn rule(
     dst: &'static [IpNet],
     iface: Option<&'static str>,
     oface: Option<&'static str>,
-    established: bool,
+    state: u8,
     text: &'static str,
     comment: Option<&'static str>,
     line: u32,
@@ -63,7 +63,12 @@ pub const fn rule(
             dst: Cow::Borrowed(dst),
             iface: name(iface),
             oface: name(oface),
-            established,
+            state: match state {
+                1 => Some(ConnState::New),
+                2 => Some(ConnState::Established),
+                3 => Some(ConnState::Invalid),
+                _ => None,
+            },
         },
         text: Cow::Borrowed(text),
         comment: match comment {

@@ -408,11 +408,11 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                             }
                         }
                         args.extend(sets);
-                        if m.established || orig_dport.is_some() {
+                        if m.state.is_some() || orig_dport.is_some() {
                             args.extend(strings(&["-m", "conntrack"]));
                         }
-                        if m.established {
-                            args.extend(strings(&["--ctstate", "RELATED,ESTABLISHED"]));
+                        if let Some(state) = m.state {
+                            args.extend(strings(&["--ctstate", state.ctstate()]));
                         }
                         if let Some(port) = orig_dport {
                             args.extend(["--ctorigdstport".into(), port]);

@@ -69,13 +69,16 @@ fn literal(rule: &Rule) -> String {
         Action::Reject => "Reject",
     };
     format!(
-        "Rule {{ action: Action::{action}, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, established: {} }}, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
+        "Rule {{ action: Action::{action}, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),
         nets(&m.src),
         nets(&m.dst),
-        m.established,
+        match m.state {
+            None => "None".to_string(),
+            Some(state) => format!("Some(ConnState::{state:?})"),
+        },
         rule.text,
         rule.line
     )
@@ -93,7 +96,7 @@ fn write_crates(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
         ),
         (&with_data, {
             let mut src = String::from(
-                "#![allow(unused_imports)]\nuse fwdsl::{Action, Matches, PortRange, ProtoSet, Rule};\nuse ipnet::{IpNet, Ipv4Net, Ipv6Net};\nuse std::borrow::Cow;\nuse std::net::{Ipv4Addr, Ipv6Addr};\n\n",
+                "#![allow(unused_imports)]\nuse fwdsl::{Action, ConnState, Direction, Matches, PortRange, ProtoSet, Rule};\nuse ipnet::{IpNet, Ipv4Net, Ipv6Net};\nuse std::borrow::Cow;\nuse std::net::{Ipv4Addr, Ipv6Addr};\n\n",
             );
             writeln!(src, "static RULES: [Rule; {n}] = [").unwrap();
             for rule in policy.rules() {

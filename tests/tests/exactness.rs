@@ -8,8 +8,8 @@
 //! a rule, one of these does.
 
 use fwdsl_core::{
-    analyze, decide, Access, Action, Direction, Lockout, Matches, Packet, PortRange, Proto,
-    ProtoSet, Reach, Rule,
+    analyze, decide, Access, Action, ConnState, Direction, Lockout, Matches, Packet, PortRange,
+    Proto, ProtoSet, Reach, Rule,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -78,7 +78,12 @@ fn rule() -> impl Strategy<Value = Rule> {
         ports(),
         addresses,
         prop::option::weighted(0.25, prop::sample::select(&IFACES[..])),
-        prop::bool::weighted(0.15),
+        prop_oneof![
+            6 => Just(None),
+            1 => Just(Some(ConnState::New)),
+            2 => Just(Some(ConnState::Established)),
+            1 => Just(Some(ConnState::Invalid)),
+        ],
         prop::bool::weighted(0.1),
         (
             prop_oneof![3 => Just(Direction::In), 1 => Just(Direction::Out), 1 => Just(Direction::Forward)],
@@ -86,7 +91,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         ),
     )
         .prop_map(
-            |(action, protocols, dports, sports, (src, dst), iface, established, catch_all, (direction, oface))| {
+            |(action, protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface))| {
                 // As the grammar allows: no output interface in, no input interface out.
                 let iface = iface.filter(|_| direction != Direction::Out);
                 let oface = oface.filter(|_| direction != Direction::In);
@@ -102,7 +107,7 @@ fn rule() -> impl Strategy<Value = Rule> {
                         dst: dst.into(),
                         iface: iface.map(Cow::Borrowed),
                         oface: oface.map(Cow::Borrowed),
-                        established,
+                        state,
                     }
                 };
                 Rule {
@@ -190,7 +195,7 @@ fn witnesses() -> Vec<Packet> {
             for &sport in port_list {
                 for &dport in port_list {
                     for &(direction, iface, oface) in &directed {
-                        for established in [false, true] {
+                        for state in [ConnState::New, ConnState::Established, ConnState::Invalid] {
                             let mut p = match proto {
                                 Proto::Tcp => Packet::tcp(src, dport),
                                 Proto::Udp => Packet::udp(src, dport),
@@ -206,9 +211,7 @@ fn witnesses() -> Vec<Packet> {
                                 p = p.via(o);
                             }
                             p.direction = direction;
-                            if established {
-                                p = p.established();
-                            }
+                            p.state = state;
                             out.push(p);
                         }
                     }

@@ -3,7 +3,7 @@
 
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
-    nets_text, ports_text, Access, Action, Direction, Matches, PortRange, ProtoSet, Rule,
+    nets_text, ports_text, Access, Action, ConnState, Direction, Matches, PortRange, ProtoSet, Rule,
 };
 use crate::services::Service;
 use crate::token::{Token, TokenKind};
@@ -38,7 +38,7 @@ pub(super) struct Clauses {
     pub dst: Seen<Vec<IpNet>>,
     pub iface: Seen<String>,
     pub oface: Seen<String>,
-    pub established: Option<TokenRange>,
+    pub state: Seen<ConnState>,
     pub comment: Seen<String>,
     /// The canonical text of each clause, in the order written.
     pub text: Vec<String>,
@@ -199,7 +199,7 @@ impl Statement<'_, '_> {
             "in" | "via" | "on" | "oif" | "iif" | "outerface" | "interface" => {
                 self.interface_clause(c, &word, start)
             }
-            "established" => self.state_clause(c, &word, start),
+            "established" | "new" | "invalid" => self.state_clause(c, &word, start),
             "comment" => self.comment_clause(c, start),
             "out" | "forward" => {
                 self.error_at(
@@ -320,7 +320,7 @@ impl Statement<'_, '_> {
             || c.dst.is_some()
             || c.iface.is_some()
             || c.oface.is_some()
-            || c.established.is_some()
+            || c.state.is_some()
             || c.sports.is_some();
         if !has_match {
             let keyword = match direction {
@@ -358,7 +358,7 @@ impl Statement<'_, '_> {
                 dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 oface: c.oface.map(|(n, _)| Cow::Owned(n)),
-                established: c.established.is_some(),
+                state: c.state.map(|(s, _)| s),
             },
             text: Cow::Owned(text),
             comment: c.comment.map(|(t, _)| Cow::Owned(t)),

@@ -1,15 +1,20 @@
-//! Connection-tracking states: `established` (replies and related traffic).
+//! Connection-tracking states: `new` (a connection's first packet), `established`
+//! (replies and related traffic), `invalid` (packets of no connection, such as a stray
+//! ACK, which `drop invalid` discards before anything else sees them).
 
 use super::statement::{Clauses, Statement};
+use crate::model::ConnState;
 
 impl Statement<'_, '_> {
-    /// `established`.
+    /// `new`, `established`, `invalid`.
     pub(super) fn state_clause(&mut self, c: &mut Clauses, word: &str, start: usize) -> Option<()> {
-        if c.established.is_some() {
-            self.error_at(start, format!("`{word}` is given twice in one rule"));
-            return None;
-        }
-        c.established = Some(self.range(start));
+        let state = match word {
+            "new" => ConnState::New,
+            "invalid" => ConnState::Invalid,
+            _ => ConnState::Established,
+        };
+        let range = self.range(start);
+        self.set(&mut c.state, state, range, "connection state")?;
         c.text.push(word.to_string());
         Some(())
     }
