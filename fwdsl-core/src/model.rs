@@ -78,6 +78,45 @@ impl ConnState {
     }
 }
 
+/// An ICMP type a rule matches, in each family: the same name has different numbers
+/// in ICMP and ICMPv6 (`echo-request` is 8 and 128), and some exist in one only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IcmpType {
+    /// The ICMP (IPv4) type, where there is one.
+    pub v4: Option<u8>,
+    /// The ICMPv6 type, where there is one.
+    pub v6: Option<u8>,
+}
+
+impl IcmpType {
+    /// The type in `family`.
+    pub fn of(self, family: Family) -> Option<u8> {
+        match family {
+            Family::V4 => self.v4,
+            Family::V6 => self.v6,
+        }
+    }
+}
+
+/// The ICMP types by name, as iptables and ip6tables know them: (name, ICMP, ICMPv6).
+pub const ICMP_TYPES: [(&str, Option<u8>, Option<u8>); 15] = [
+    ("echo-reply", Some(0), Some(129)),
+    ("destination-unreachable", Some(3), Some(1)),
+    ("packet-too-big", None, Some(2)),
+    ("source-quench", Some(4), None),
+    ("redirect", Some(5), Some(137)),
+    ("echo-request", Some(8), Some(128)),
+    ("router-advertisement", Some(9), Some(134)),
+    ("router-solicitation", Some(10), Some(133)),
+    ("time-exceeded", Some(11), Some(3)),
+    ("parameter-problem", Some(12), Some(4)),
+    ("timestamp-request", Some(13), None),
+    ("timestamp-reply", Some(14), None),
+    ("neighbour-solicitation", None, Some(135)),
+    ("neighbour-advertisement", None, Some(136)),
+    ("address-mask-request", Some(17), None),
+];
+
 /// Which packets a rule is about: those coming in to this host (the default), those it
 /// sends out, or those it forwards (routing, containers behind Docker's NAT). Each is
 /// one built-in chain of the kernel, and rules of one direction never see another's.
@@ -249,6 +288,8 @@ pub struct Matches {
     pub iface: Option<Cow<'static, str>>,
     /// Output interface (`via eth0`): `out` and `forward` rules only.
     pub oface: Option<Cow<'static, str>>,
+    /// The ICMP type (`icmp echo-request`, `icmp 8`), for ICMP rules.
+    pub icmp_type: Option<IcmpType>,
     /// Only packets in this connection-tracking state (`new`, `established`,
     /// `invalid`); `None` for any.
     pub state: Option<ConnState>,
@@ -264,6 +305,7 @@ impl Matches {
         dst: Cow::Borrowed(&[]),
         iface: None,
         oface: None,
+        icmp_type: None,
         state: None,
     };
 
@@ -280,9 +322,16 @@ impl Matches {
         .fold(1usize, |n, &k| n.saturating_mul(k.max(1)))
     }
 
-    /// The families this match applies to: one when an address names it, else both.
+    /// The families this match applies to: one when an address names it (or an ICMP
+    /// type exists in one only), else both.
     pub fn families(&self) -> &'static [Family] {
-        match self.src.first().or(self.dst.first()).map(Family::of) {
+        let by_address = self.src.first().or(self.dst.first()).map(Family::of);
+        let by_icmp = self.icmp_type.and_then(|t| match (t.v4, t.v6) {
+            (Some(_), None) => Some(Family::V4),
+            (None, Some(_)) => Some(Family::V6),
+            _ => None,
+        });
+        match by_address.or(by_icmp) {
             Some(Family::V4) => &[Family::V4],
             Some(Family::V6) => &[Family::V6],
             None => &[Family::V4, Family::V6],

@@ -63,6 +63,8 @@ pub struct Packet {
     pub oface: Option<String>,
     /// Whether the packet comes in, goes out, or is forwarded.
     pub direction: Direction,
+    /// The ICMP (ICMPv6) type of an ICMP packet: an echo request unless set.
+    pub icmp_type: u8,
     /// Connection state.
     pub state: ConnState,
 }
@@ -82,6 +84,10 @@ impl Packet {
             iface: None,
             oface: None,
             direction: Direction::In,
+            icmp_type: match src {
+                IpAddr::V4(_) => 8,
+                IpAddr::V6(_) => 128,
+            },
             state: ConnState::New,
         }
     }
@@ -96,7 +102,8 @@ impl Packet {
         Packet::new(Proto::Udp, src.into(), dport)
     }
 
-    /// An ICMP (ICMPv6) echo request from `src`.
+    /// An ICMP (ICMPv6) echo request from `src`; [`Packet::icmp_type`] makes it
+    /// another type.
     pub fn icmp(src: impl Into<IpAddr>) -> Packet {
         Packet::new(Proto::Icmp, src.into(), 0)
     }
@@ -121,6 +128,12 @@ impl Packet {
     /// Sets the input interface.
     pub fn iface(mut self, name: impl Into<String>) -> Packet {
         self.iface = Some(name.into());
+        self
+    }
+
+    /// Sets the ICMP (ICMPv6) type: 13 is an ICMP timestamp request.
+    pub fn icmp_type(mut self, icmp_type: u8) -> Packet {
+        self.icmp_type = icmp_type;
         self
     }
 
@@ -178,6 +191,9 @@ impl Matches {
             && (self.src.is_empty() || self.src.iter().any(|net| net.contains(&packet.src)))
             && (self.dst.is_empty() || self.dst.iter().any(|net| net.contains(&packet.dst)))
             && self.families().contains(&packet.family())
+            && self.icmp_type.is_none_or(|t| {
+                packet.proto == Proto::Icmp && t.of(packet.family()) == Some(packet.icmp_type)
+            })
             && self
                 .iface
                 .as_deref()

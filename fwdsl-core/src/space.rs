@@ -308,6 +308,26 @@ fn matches_regions(
         nets_bounds(&matches.dst, families),
     );
     let (sports, dports) = (port_bounds(&matches.sports), port_bounds(&matches.dports));
+    if let Some(icmp) = matches.icmp_type {
+        // An ICMP packet's type stands in its destination-port coordinate; the type's
+        // number depends on the family, so each family gets boxes of its own.
+        let mut out = Vec::new();
+        for &family in families {
+            let Some(t) = icmp.of(family) else { continue };
+            for &src in &nets_bounds(&matches.src, &[family]) {
+                for &dst in &nets_bounds(&matches.dst, &[family]) {
+                    let mut bounds = base;
+                    bounds[FAM] = fam_bounds(&[family]);
+                    bounds[SRC] = src;
+                    bounds[DST] = dst;
+                    bounds[SPORT] = (0, PORT_MAX);
+                    bounds[DPORT] = (t as u128, t as u128);
+                    out.push(Region::from_bounds(bounds));
+                }
+            }
+        }
+        return out;
+    }
     let mut out = Vec::with_capacity(srcs.len() * dsts.len() * sports.len() * dports.len());
     for &src in &srcs {
         for &dst in &dsts {
@@ -524,6 +544,11 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
     };
     let one = |v: u128| (v, v);
     let port = |p: u16| one(if ports { p as u128 } else { 0 });
+    // An ICMP packet's type stands in its destination-port coordinate.
+    let dport = match packet.proto {
+        Proto::Icmp => one(packet.icmp_type as u128),
+        _ => port(packet.dport),
+    };
     Region::from_bounds([
         one(if packet.family() == Family::V4 { 0 } else { 1 }),
         one(proto),
@@ -536,7 +561,7 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
         one(address(packet.src)),
         one(address(packet.dst)),
         port(packet.sport),
-        port(packet.dport),
+        dport,
         one(packet.direction as u128),
         one(packet
             .oface

@@ -97,6 +97,17 @@ impl ToTokens for QuoteRule<'_> {
         let dst = m.dst.iter().map(quote_net);
         let iface = quote_str(m.iface.as_deref());
         let oface = quote_str(m.oface.as_deref());
+        let icmp_type = match m.icmp_type {
+            None => quote!(::core::option::Option::None),
+            Some(t) => {
+                let byte = |b: Option<u8>| match b {
+                    None => quote!(::core::option::Option::None),
+                    Some(b) => quote!(::core::option::Option::Some(#b)),
+                };
+                let (v4, v6) = (byte(t.v4), byte(t.v6));
+                quote!(::core::option::Option::Some((#v4, #v6)))
+            }
+        };
         let state: u8 = match m.state {
             None => 0,
             Some(ConnState::New) => 1,
@@ -107,7 +118,7 @@ impl ToTokens for QuoteRule<'_> {
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #state, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #state, #text, #comment, #line)
         });
     }
 }

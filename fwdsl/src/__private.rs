@@ -3,7 +3,7 @@
 
 pub use crate::Policy;
 pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
-use fwdsl_core::{Action, ConnState, Direction};
+use fwdsl_core::{Action, ConnState, Direction, IcmpType};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -47,6 +47,7 @@ pub const fn rule(
     dst: &'static [IpNet],
     iface: Option<&'static str>,
     oface: Option<&'static str>,
+    icmp_type: Option<(Option<u8>, Option<u8>)>,
     state: u8,
     text: &'static str,
     comment: Option<&'static str>,
@@ -63,6 +64,10 @@ pub const fn rule(
             dst: Cow::Borrowed(dst),
             iface: name(iface),
             oface: name(oface),
+            icmp_type: match icmp_type {
+                Some((v4, v6)) => Some(IcmpType { v4, v6 }),
+                None => None,
+            },
             state: match state {
                 1 => Some(ConnState::New),
                 2 => Some(ConnState::Established),

@@ -391,6 +391,19 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                         }
                         if let Some(proto) = proto {
                             args.extend(["-p".into(), proto.into()]);
+                            // `iptables -S` prints ICMP types by number.
+                            if let Some(t) = m.icmp_type.and_then(|t| t.of(family)) {
+                                let (module, flag) = match family {
+                                    Family::V4 => ("icmp", "--icmp-type"),
+                                    Family::V6 => ("icmp6", "--icmpv6-type"),
+                                };
+                                args.extend([
+                                    "-m".into(),
+                                    module.into(),
+                                    flag.into(),
+                                    t.to_string(),
+                                ]);
+                            }
                             // One single-port match per direction is one `-m tcp`; iptables -S
                             // prints `-m tcp --sport A --dport B` for the pair.
                             if let ([s], [d]) = (sports, dports) {

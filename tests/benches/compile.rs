@@ -69,7 +69,7 @@ fn literal(rule: &Rule) -> String {
         Action::Reject => "Reject",
     };
     format!(
-        "Rule {{ action: Action::{action}, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
+        "Rule {{ action: Action::{action}, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),

@@ -8,8 +8,8 @@
 //! a rule, one of these does.
 
 use fwdsl_core::{
-    analyze, decide, Access, Action, ConnState, Direction, Lockout, Matches, Packet, PortRange,
-    Proto, ProtoSet, Reach, Rule,
+    analyze, decide, Access, Action, ConnState, Direction, Family, IcmpType, Lockout, Matches,
+    Packet, PortRange, Proto, ProtoSet, Reach, Rule,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -29,6 +29,11 @@ const V6_SRC: [&str; 3] = ["2001:db8::/32", "2001:db8::1/128", "::/0"];
 const V4_DST: [&str; 2] = ["192.0.2.0/24", "10.1.2.3/32"];
 const V6_DST: [&str; 1] = ["2001:db8::1/128"];
 const IFACES: [&str; 2] = ["eth0", "lo"];
+/// ICMP types as (ICMP, ICMPv6): echo-request, destination-unreachable, `icmp 8`.
+const ICMP: [(Option<u8>, Option<u8>); 3] =
+    [(Some(8), Some(128)), (Some(3), Some(1)), (Some(8), None)];
+/// The witnesses' ICMP types: each type rules use, and the next one.
+const ICMP_WITNESSES: [u8; 7] = [1, 2, 3, 4, 8, 9, 128];
 const SSH_PORTS: [u16; 2] = [22, 23];
 
 fn net(s: &str) -> IpNet {
@@ -88,13 +93,15 @@ fn rule() -> impl Strategy<Value = Rule> {
         (
             prop_oneof![3 => Just(Direction::In), 1 => Just(Direction::Out), 1 => Just(Direction::Forward)],
             prop::option::weighted(0.25, prop::sample::select(&IFACES[..])),
+            prop::option::weighted(0.5, prop::sample::select(&ICMP[..])),
         ),
     )
         .prop_map(
-            |(action, protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface))| {
+            |(action, protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface, icmp))| {
                 // As the grammar allows: no output interface in, no input interface out.
                 let iface = iface.filter(|_| direction != Direction::Out);
                 let oface = oface.filter(|_| direction != Direction::In);
+                let family = src.first().or(dst.first()).map(Family::of);
                 let has_ports = ProtoSet::TCP_UDP.contains(protocols);
                 let matches = if catch_all {
                     Matches::ANY
@@ -107,6 +114,12 @@ fn rule() -> impl Strategy<Value = Rule> {
                         dst: dst.into(),
                         iface: iface.map(Cow::Borrowed),
                         oface: oface.map(Cow::Borrowed),
+                        // A type restricts an ICMP rule, and its family must fit the
+                        // rule's addresses.
+                        icmp_type: icmp
+                            .filter(|_| protocols == ProtoSet::ICMP)
+                            .map(|(v4, v6)| IcmpType { v4, v6 })
+                            .filter(|t| family.is_none_or(|f| t.of(f).is_some())),
                         state,
                     }
                 };
@@ -192,14 +205,21 @@ fn witnesses() -> Vec<Packet> {
             } else {
                 &[0]
             };
+            // An ICMP packet's type takes the place of its destination port.
+            let icmp_types: Vec<u16> = ICMP_WITNESSES.iter().map(|&t| t as u16).collect();
+            let dport_list: &[u16] = if proto == Proto::Icmp {
+                &icmp_types
+            } else {
+                port_list
+            };
             for &sport in port_list {
-                for &dport in port_list {
+                for &dport in dport_list {
                     for &(direction, iface, oface) in &directed {
                         for state in [ConnState::New, ConnState::Established, ConnState::Invalid] {
                             let mut p = match proto {
                                 Proto::Tcp => Packet::tcp(src, dport),
                                 Proto::Udp => Packet::udp(src, dport),
-                                Proto::Icmp => Packet::icmp(src),
+                                Proto::Icmp => Packet::icmp(src).icmp_type(dport as u8),
                                 Proto::Other(n) => Packet::other(n, src),
                             }
                             .sport(sport)

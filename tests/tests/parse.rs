@@ -184,3 +184,88 @@ fn lines_end_at_cr_lf_or_a_lone_cr() {
         );
     }
 }
+
+#[test]
+fn icmp_types_by_name_render_per_family_and_numbers_are_ipv4() {
+    use fwdsl::{Action, Family, Packet};
+    let policy = Policy::parse(
+        "allow ssh;\nallow icmp echo-request;\nallow icmp 13;\nallow icmp packet-too-big;\ndrop all;\n",
+    )
+    .unwrap();
+    let v4: Vec<String> = policy
+        .iptables_rules(Family::V4)
+        .iter()
+        .map(|r| r.to_command_line())
+        .collect();
+    let v6: Vec<String> = policy
+        .iptables_rules(Family::V6)
+        .iter()
+        .map(|r| r.to_command_line())
+        .collect();
+    assert!(
+        v4.iter()
+            .any(|r| r.starts_with("-p icmp -m icmp --icmp-type 8 ")),
+        "{v4:?}"
+    );
+    assert!(
+        v4.iter()
+            .any(|r| r.starts_with("-p icmp -m icmp --icmp-type 13 ")),
+        "{v4:?}"
+    );
+    assert!(
+        v6.iter()
+            .any(|r| r.starts_with("-p ipv6-icmp -m icmp6 --icmpv6-type 128 ")),
+        "{v6:?}"
+    );
+    assert!(
+        v6.iter()
+            .any(|r| r.starts_with("-p ipv6-icmp -m icmp6 --icmpv6-type 2 ")),
+        "{v6:?}"
+    );
+    assert!(
+        !v6.iter().any(|r| r.contains("fwdsl:3")),
+        "`icmp 13` is IPv4 only: {v6:?}"
+    );
+    let ping = Packet::icmp([198, 51, 100, 7]);
+    assert_eq!(policy.decide(&ping).index, 1);
+    assert_eq!(
+        policy.decide(&ping.clone().icmp_type(0)).action(),
+        Action::Drop
+    );
+    assert_eq!(
+        policy.decide(&Packet::icmp([0u16; 8]).icmp_type(128)).index,
+        1
+    );
+    let found = errors("allow ssh;\nallow icmp echo-requst;\ndrop all;\n");
+    assert!(
+        found[0].contains("unknown ICMP type `echo-requst`"),
+        "{found:?}"
+    );
+    let found = errors("allow ssh;\nallow icmp 13 src \"2001:db8::1\";\ndrop all;\n");
+    assert!(found[0].contains("does not exist in V6"), "{found:?}");
+}
+
+#[test]
+fn connection_states_new_and_invalid() {
+    use fwdsl::{Action, Packet};
+    let policy =
+        Policy::parse("drop invalid;\nallow new tcp 22;\nallow established;\ndrop all;\n").unwrap();
+    let ssh = Packet::tcp([198, 51, 100, 7], 22);
+    assert_eq!(policy.decide(&ssh).index, 1);
+    assert_eq!(policy.decide(&ssh.clone().invalid()).index, 0);
+    assert_eq!(policy.decide(&ssh.clone().established()).index, 2);
+    assert_eq!(policy.decide(&ssh.invalid()).action(), Action::Drop);
+    let rules: Vec<String> = policy
+        .iptables_rules(fwdsl::Family::V4)
+        .iter()
+        .map(|r| r.to_command_line())
+        .collect();
+    assert!(
+        rules[0].starts_with("-m conntrack --ctstate INVALID "),
+        "{rules:?}"
+    );
+    assert!(
+        rules[1].contains("-m conntrack --ctstate NEW "),
+        "{rules:?}"
+    );
+}

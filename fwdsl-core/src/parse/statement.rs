@@ -3,7 +3,8 @@
 
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
-    nets_text, ports_text, Access, Action, ConnState, Direction, Matches, PortRange, ProtoSet, Rule,
+    nets_text, ports_text, Access, Action, ConnState, Direction, IcmpType, Matches, PortRange,
+    ProtoSet, Rule,
 };
 use crate::services::Service;
 use crate::token::{Token, TokenKind};
@@ -38,6 +39,7 @@ pub(super) struct Clauses {
     pub dst: Seen<Vec<IpNet>>,
     pub iface: Seen<String>,
     pub oface: Seen<String>,
+    pub icmp_type: Seen<IcmpType>,
     pub state: Seen<ConnState>,
     pub comment: Seen<String>,
     /// The canonical text of each clause, in the order written.
@@ -300,6 +302,18 @@ impl Statement<'_, '_> {
                 ));
             }
         }
+        if let (Some((t, range)), Some((nets, _))) =
+            (&c.icmp_type, c.src.as_ref().or(c.dst.as_ref()))
+        {
+            let family = crate::Family::of(&nets[0]);
+            if t.of(family).is_none() {
+                self.push(Diagnostic::error(
+                    *range,
+                    format!("this ICMP type does not exist in {family:?}, the family of the rule's addresses"),
+                ))
+                .help("name a type of that family, or write one rule per family");
+            }
+        }
         if let (Some((src, _)), Some((dst, range))) = (&c.src, &c.dst) {
             if crate::Family::of(&src[0]) != crate::Family::of(&dst[0]) {
                 self.push(Diagnostic::error(
@@ -358,6 +372,7 @@ impl Statement<'_, '_> {
                 dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 oface: c.oface.map(|(n, _)| Cow::Owned(n)),
+                icmp_type: c.icmp_type.as_ref().map(|(t, _)| *t),
                 state: c.state.map(|(s, _)| s),
             },
             text: Cow::Owned(text),
