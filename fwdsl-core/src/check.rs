@@ -79,7 +79,13 @@ impl<'r> Model<'r> {
             .map(|r| space::regions(r, &interfaces))
             .collect();
         let catch_all = catch_alls(rules);
+        // Only rules that decide every packet they match hide later ones: a `log` rule
+        // decides none, a rate-limited one only those under its limit.
         let mut earlier = Index::default();
+        // The operator's connections are under any limit: for the lockout checks a
+        // limited rule accepts (the operator's own connections count against it).
+        let limited = rules.iter().any(|r| r.limit.is_some());
+        let mut under_limit = Index::default();
         let mut reach = Vec::with_capacity(rules.len());
         for i in 0..rules.len() {
             reach.push(match catch_all[rules[i].direction as usize] {
@@ -87,10 +93,16 @@ impl<'r> Model<'r> {
                 _ => reach_of(rules, &regions, &earlier, i),
             });
             for b in &regions[i] {
-                earlier.insert(*b, i);
+                if rules[i].decides() {
+                    earlier.insert(*b, i);
+                }
+                if limited && rules[i].action != Action::Log {
+                    under_limit.insert(*b, i);
+                }
             }
         }
         // Every rule is indexed now; the lockout checks ask about any prefix of them.
+        let lockout_index = if limited { &under_limit } else { &earlier };
         let new_connections = space::access_regions(access, &interfaces);
         let replies = space::reply_regions(access, &interfaces);
         let analysis = Analysis {
@@ -98,11 +110,17 @@ impl<'r> Model<'r> {
             lockout: lockout(
                 rules,
                 &regions,
-                &earlier,
+                lockout_index,
                 &new_connections,
                 Rule::names_source,
             ),
-            reply_lockout: lockout(rules, &regions, &earlier, &replies, Rule::names_destination),
+            reply_lockout: lockout(
+                rules,
+                &regions,
+                lockout_index,
+                &replies,
+                Rule::names_destination,
+            ),
         };
         let model = Model {
             rules,
@@ -125,8 +143,10 @@ impl<'r> Model<'r> {
         let query = space::query_regions(matches, direction, new_only, &self.interfaces);
         (0..self.rules.len())
             .filter(|&j| {
-                self.rules[j].direction == direction
-                    && (self.rules[j].action == Action::Allow) == allow
+                let rule = &self.rules[j];
+                rule.direction == direction
+                    && rule.action != Action::Log
+                    && (rule.action == Action::Allow) == allow
             })
             .any(|j| decides_some(&self.index, &self.regions, j, &query))
     }
@@ -191,7 +211,7 @@ fn lockout(
         return None;
     }
     let rule = (0..rules.len())
-        .filter(|&j| rules[j].action != Action::Allow && !is_ban(&rules[j]))
+        .filter(|&j| matches!(rules[j].action, Action::Drop | Action::Reject) && !is_ban(&rules[j]))
         .find(|&j| decides_some(index, regions, j, access))?;
     let overlaps = |j: &usize| {
         regions[*j]

@@ -2,7 +2,7 @@
 //! is compared with the few rules that could match it. Same answers as
 //! [`decide`](crate::decide), proved by the property test.
 
-use crate::model::Rule;
+use crate::model::{Action, Rule};
 use crate::packet::Packet;
 use crate::space;
 
@@ -20,7 +20,12 @@ impl Decider {
     pub fn new(rules: &[Rule]) -> Decider {
         let interfaces = space::Interfaces::new(rules, &crate::Access::Console);
         let mut index = space::Index::default();
-        for (i, rule) in rules.iter().enumerate() {
+        // `log` rules decide nothing: the first match is among the others.
+        for (i, rule) in rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.action != Action::Log)
+        {
             for b in space::regions(rule, &interfaces) {
                 index.insert(b, i);
             }
@@ -28,7 +33,8 @@ impl Decider {
         Decider { interfaces, index }
     }
 
-    /// The index of the first rule of the indexed policy that matches `packet`.
+    /// The index of the first rule of the indexed policy, `log` rules aside, that
+    /// matches `packet`.
     pub fn first_match(&self, packet: &Packet) -> Option<usize> {
         self.index
             .first_containing(&space::point(packet, &self.interfaces))

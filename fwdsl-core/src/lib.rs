@@ -24,10 +24,10 @@ mod token;
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
 pub use model::{
-    Access, Action, ConnState, Direction, Family, IcmpType, Matches, PortRange, ProtoSet, Rule,
-    ICMP_TYPES,
+    Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,
+    Rate, Rule, ICMP_TYPES,
 };
-pub use packet::{decide, Decision, Packet, Proto};
+pub use packet::{decide, decision, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};

@@ -15,6 +15,9 @@ pub enum Action {
     Drop,
     /// Discard it and tell the sender (`reject`, iptables `REJECT`).
     Reject,
+    /// Log it and let it go on to the next rule (`log`, iptables `LOG`): decides
+    /// nothing.
+    Log,
 }
 
 impl Action {
@@ -24,6 +27,7 @@ impl Action {
             Action::Allow => "allow",
             Action::Drop => "drop",
             Action::Reject => "reject",
+            Action::Log => "log",
         }
     }
 
@@ -33,6 +37,7 @@ impl Action {
             Action::Allow => "ACCEPT",
             Action::Drop => "DROP",
             Action::Reject => "REJECT",
+            Action::Log => "LOG",
         }
     }
 
@@ -42,8 +47,70 @@ impl Action {
             Action::Allow => "accept",
             Action::Drop => "drop",
             Action::Reject => "reject",
+            Action::Log => "log",
         }
     }
+}
+
+/// A rate: at most `count` per `seconds`, with bursts of up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    /// How many.
+    pub count: u32,
+    /// Per how many seconds.
+    pub seconds: u32,
+    /// How many may come at once before the rate applies.
+    pub burst: u32,
+}
+
+impl Rate {
+    /// ufw's `limit`: six new connections in thirty seconds.
+    pub const UFW_LIMIT: Rate = Rate {
+        count: 6,
+        seconds: 30,
+        burst: 6,
+    };
+    /// iptables' default for logging: five a minute, bursts of five.
+    pub const LOG_DEFAULT: Rate = Rate {
+        count: 5,
+        seconds: 60,
+        burst: 5,
+    };
+
+    /// The rate as iptables prints it: a whole number per the shortest unit that has
+    /// one (`6/30s` is `12/min`), or `None` when no unit does.
+    pub fn iptables(self) -> Option<String> {
+        [(1u64, "sec"), (60, "min"), (3600, "hour"), (86_400, "day")]
+            .iter()
+            .find_map(|&(unit, name)| {
+                let per = self.count as u64 * unit;
+                (per % self.seconds as u64 == 0 && per / self.seconds as u64 > 0)
+                    .then(|| format!("{}/{name}", per / self.seconds as u64))
+            })
+    }
+}
+
+impl fmt::Display for Rate {
+    /// DSL form: `6/30s`, `100/s`, `5/min`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.seconds {
+            1 => write!(f, "{}/s", self.count),
+            60 => write!(f, "{}/min", self.count),
+            3600 => write!(f, "{}/hour", self.count),
+            86_400 => write!(f, "{}/day", self.count),
+            s => write!(f, "{}/{s}s", self.count),
+        }
+    }
+}
+
+/// How a rule logs: iptables `LOG` with a prefix (`fwdsl:N ` unless given), limited
+/// so that a flood cannot fill the disk.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Log {
+    /// The prefix of the kernel's log lines.
+    pub prefix: Option<Cow<'static, str>>,
+    /// How many lines at most.
+    pub rate: Rate,
 }
 
 /// The connection-tracking state of a packet, and what a rule's `new`, `established`
@@ -344,6 +411,11 @@ impl Matches {
 pub struct Rule {
     /// What happens to matching packets.
     pub action: Action,
+    /// A per-source limit on new connections (`allow ssh limit 6/30s`): above it the
+    /// rule does not match and later rules decide.
+    pub limit: Option<Rate>,
+    /// Logging: of a `log` rule, or of a deciding rule written with `log`.
+    pub log: Option<Log>,
     /// Which packets the rule is about (its chain).
     pub direction: Direction,
     /// Which packets match.
@@ -360,10 +432,16 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule matches every packet of its direction (`drop all`, `reject out
+    /// Whether the rule decides every packet it matches: not a `log` rule, not a
+    /// rate-limited one.
+    pub fn decides(&self) -> bool {
+        self.action != Action::Log && self.limit.is_none()
+    }
+
+    /// Whether the rule decides every packet of its direction (`drop all`, `reject out
     /// all`, `allow forward all`).
     pub fn is_catch_all(&self) -> bool {
-        self.matches == Matches::ANY
+        self.matches == Matches::ANY && self.decides()
     }
 
     /// Whether the rule names a source network: a drop of such a rule is a deliberate

@@ -206,13 +206,19 @@ impl Matches {
     }
 }
 
-/// Which rule decided a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which rule decided a packet, which rule decides instead when the packet's source is
+/// over that rule's rate limit, and which `log` rules logged it on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
     /// 0-based position of the rule in the policy.
     pub index: usize,
     /// The rule itself (its text and line are there).
     pub rule: &'a Rule,
+    /// For a rate-limited rule: the next rule that matches the packet, which takes it
+    /// when its source is over the limit (`None`: the built-in chain does).
+    pub above_limit: Option<usize>,
+    /// The `log` rules the packet passed on its way, in order.
+    pub logged_by: Vec<usize>,
 }
 
 impl Decision<'_> {
@@ -222,12 +228,36 @@ impl Decision<'_> {
     }
 }
 
-/// The first rule of the packet's direction that matches it, as the kernel walks that
-/// chain; `None` when no rule matches (the packet then goes back to the built-in chain).
+fn sees(rule: &Rule, packet: &Packet) -> bool {
+    rule.direction == packet.direction && rule.matches.matches(packet)
+}
+
+/// The first rule of the packet's direction that matches it and is not a `log` rule,
+/// as the kernel walks that chain (a rate-limited rule counts: under its limit it takes
+/// the packet); `None` when no rule matches (the packet then goes back to the built-in
+/// chain).
 pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
-    rules
+    let first = rules
         .iter()
-        .enumerate()
-        .find(|(_, rule)| rule.direction == packet.direction && rule.matches.matches(packet))
-        .map(|(index, rule)| Decision { index, rule })
+        .position(|rule| rule.action != Action::Log && sees(rule, packet))?;
+    Some(decision(rules, packet, first))
+}
+
+/// The decision of rule `index`, the first non-`log` rule that matches `packet`: with
+/// the rule above its limit and the `log` rules before it.
+pub fn decision<'a>(rules: &'a [Rule], packet: &Packet, index: usize) -> Decision<'a> {
+    let rule = &rules[index];
+    let above_limit = rule.limit.and_then(|_| {
+        (index + 1..rules.len())
+            .find(|&j| rules[j].action != Action::Log && sees(&rules[j], packet))
+    });
+    let logged_by = (0..index)
+        .filter(|&j| rules[j].action == Action::Log && sees(&rules[j], packet))
+        .collect();
+    Decision {
+        index,
+        rule,
+        above_limit,
+        logged_by,
+    }
 }

@@ -4,7 +4,7 @@
 
 use crate::tokens::Tokens;
 use fwdsl_core::{
-    Access, Action, Compiled, ConnState, Diagnostic, Direction, PortRange, Rule, Severity,
+    Access, Action, Compiled, ConnState, Diagnostic, Direction, PortRange, Rate, Rule, Severity,
 };
 use ipnet::IpNet;
 use proc_macro2::{Span, TokenStream};
@@ -84,6 +84,7 @@ impl ToTokens for QuoteRule<'_> {
             Action::Allow => quote!(__fwdsl::ALLOW),
             Action::Drop => quote!(__fwdsl::DROP),
             Action::Reject => quote!(__fwdsl::REJECT),
+            Action::Log => quote!(__fwdsl::LOG),
         };
         let direction = match rule.direction {
             Direction::In => quote!(__fwdsl::IN),
@@ -97,6 +98,25 @@ impl ToTokens for QuoteRule<'_> {
         let dst = m.dst.iter().map(quote_net);
         let iface = quote_str(m.iface.as_deref());
         let oface = quote_str(m.oface.as_deref());
+        let rate = |r: &Rate| {
+            let (count, seconds, burst) = (r.count, r.seconds, r.burst);
+            quote!(__fwdsl::rate(#count, #seconds, #burst))
+        };
+        let limit = match &rule.limit {
+            None => quote!(::core::option::Option::None),
+            Some(r) => {
+                let r = rate(r);
+                quote!(::core::option::Option::Some(#r))
+            }
+        };
+        let log = match &rule.log {
+            None => quote!(::core::option::Option::None),
+            Some(l) => {
+                let prefix = quote_str(l.prefix.as_deref());
+                let r = rate(&l.rate);
+                quote!(::core::option::Option::Some((#prefix, #r)))
+            }
+        };
         let icmp_type = match m.icmp_type {
             None => quote!(::core::option::Option::None),
             Some(t) => {
@@ -118,7 +138,7 @@ impl ToTokens for QuoteRule<'_> {
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #state, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #state, #limit, #log, #text, #comment, #line)
         });
     }
 }

@@ -3,7 +3,7 @@
 
 pub use crate::Policy;
 pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
-use fwdsl_core::{Action, ConnState, Direction, IcmpType};
+use fwdsl_core::{Action, ConnState, Direction, IcmpType, Log, Rate};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -11,6 +11,15 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub const ALLOW: Action = Action::Allow;
 pub const DROP: Action = Action::Drop;
 pub const REJECT: Action = Action::Reject;
+pub const LOG: Action = Action::Log;
+
+pub const fn rate(count: u32, seconds: u32, burst: u32) -> Rate {
+    Rate {
+        count,
+        seconds,
+        burst,
+    }
+}
 pub const CONSOLE: Access = Access::Console;
 pub const IN: Direction = Direction::In;
 pub const OUT: Direction = Direction::Out;
@@ -49,12 +58,22 @@ pub const fn rule(
     oface: Option<&'static str>,
     icmp_type: Option<(Option<u8>, Option<u8>)>,
     state: u8,
+    limit: Option<Rate>,
+    log: Option<(Option<&'static str>, Rate)>,
     text: &'static str,
     comment: Option<&'static str>,
     line: u32,
 ) -> Rule {
     Rule {
         action,
+        limit,
+        log: match log {
+            Some((prefix, rate)) => Some(Log {
+                prefix: name(prefix),
+                rate,
+            }),
+            None => None,
+        },
         direction,
         matches: Matches {
             protocols: ProtoSet::from_bits(protocols),

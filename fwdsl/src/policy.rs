@@ -147,17 +147,14 @@ impl Policy {
     /// Which rule decides `packet`, or `None` when the policy has no rules for its
     /// direction (the host's built-in chain then decides, untouched by fwdsl).
     pub fn try_decide(&self, packet: &Packet) -> Option<Decision<'_>> {
-        let index = if self.rules.len() > INDEX_ABOVE {
-            self.decider
-                .get_or_init(|| Decider::new(&self.rules))
-                .first_match(packet)
-        } else {
-            fwdsl_core::decide(&self.rules, packet).map(|d| d.index)
-        }?;
-        Some(Decision {
-            index,
-            rule: &self.rules[index],
-        })
+        if self.rules.len() <= INDEX_ABOVE {
+            return fwdsl_core::decide(&self.rules, packet);
+        }
+        let index = self
+            .decider
+            .get_or_init(|| Decider::new(&self.rules))
+            .first_match(packet)?;
+        Some(fwdsl_core::decision(&self.rules, packet, index))
     }
 
     /// The fail-closed remainder of this policy: its operator's access path and a

@@ -3,7 +3,7 @@
 //! what is live can be compared with what was meant, string for string.
 
 use crate::Policy;
-use fwdsl_core::{Action, Direction, Family, PortRange, Rule};
+use fwdsl_core::{Action, Direction, Family, PortRange, Rate, Rule};
 use ipnet::IpNet;
 
 /// The chain fwdsl's input rules live in, hooked from `INPUT` by one jump.
@@ -104,8 +104,11 @@ impl RenderedRule {
         let quoted: Vec<String> = self
             .args
             .iter()
-            .map(|a| {
-                if a.contains(' ') {
+            .enumerate()
+            .map(|(i, a)| {
+                // `iptables -S` quotes comments (which always have a space) and every
+                // log prefix.
+                if a.contains(' ') || i > 0 && self.args[i - 1] == "--log-prefix" {
                     format!("\"{a}\"")
                 } else {
                     a.clone()
@@ -251,6 +254,37 @@ fn neighbour_discovery() -> Vec<RenderedRule> {
         .collect(),
     })
     .collect()
+}
+
+/// `-m limit` for logging, as `iptables -S` prints it (the burst only when not 5).
+fn limit_args(rate: Rate) -> Vec<String> {
+    let mut args = strings(&["-m", "limit", "--limit"]);
+    args.push(
+        rate.iptables()
+            .expect("the parser takes only rates iptables can count"),
+    );
+    if rate.burst != 5 {
+        args.extend(["--limit-burst".to_string(), rate.burst.to_string()]);
+    }
+    args
+}
+
+/// `-m hashlimit` for a per-source connection limit: one bucket per source address,
+/// in a table named after the rule (so that re-applying the same rule keeps its
+/// counts).
+fn hashlimit_args(rate: Rate, text: &str) -> Vec<String> {
+    let mut args = strings(&["-m", "hashlimit", "--hashlimit-upto"]);
+    args.push(
+        rate.iptables()
+            .expect("the parser takes only rates iptables can count"),
+    );
+    args.extend(["--hashlimit-burst".to_string(), rate.burst.to_string()]);
+    args.extend(strings(&["--hashlimit-mode", "srcip", "--hashlimit-name"]));
+    args.push(format!(
+        "fwdsl-{:08x}",
+        fnv1a(&format!("{text} {rate}")) as u32
+    ));
+    args
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -429,6 +463,25 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
                         }
                         if let Some(port) = orig_dport {
                             args.extend(["--ctorigdstport".into(), port]);
+                        }
+                        // Logging comes first, and lets the packet go on.
+                        if let Some(log) = &rule.log {
+                            let mut logged = args.clone();
+                            logged.extend(limit_args(log.rate));
+                            logged.extend(comment(note.clone()));
+                            let prefix = log
+                                .prefix
+                                .as_deref()
+                                .map_or(format!("{COMMENT_PREFIX}{} ", index + 1), String::from);
+                            logged.extend(strings(&["-j", "LOG", "--log-prefix"]));
+                            logged.push(prefix);
+                            out.push(logged);
+                        }
+                        if rule.action == Action::Log {
+                            continue;
+                        }
+                        if let Some(rate) = rule.limit {
+                            args.extend(hashlimit_args(rate, &rule.text));
                         }
                         args.extend(comment(note.clone()));
                         args.extend(["-j".into(), rule.action.target().into()]);

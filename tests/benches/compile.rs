@@ -67,9 +67,10 @@ fn literal(rule: &Rule) -> String {
         Action::Allow => "Allow",
         Action::Drop => "Drop",
         Action::Reject => "Reject",
+        Action::Log => "Log",
     };
     format!(
-        "Rule {{ action: Action::{action}, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
+        "Rule {{ action: Action::{action}, limit: None, log: None, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),

@@ -50,6 +50,7 @@ impl Outcome {
             Action::Allow => Outcome::Delivered,
             Action::Drop => Outcome::Dropped,
             Action::Reject => Outcome::Refused,
+            Action::Log => unreachable!("a log rule decides nothing"),
         }
     }
 }

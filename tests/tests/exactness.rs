@@ -8,8 +8,8 @@
 //! a rule, one of these does.
 
 use fwdsl_core::{
-    analyze, decide, Access, Action, ConnState, Direction, Family, IcmpType, Lockout, Matches,
-    Packet, PortRange, Proto, ProtoSet, Reach, Rule,
+    analyze, decide, Access, Action, ConnState, Direction, Family, IcmpType, Lockout, Log, Matches,
+    Packet, PortRange, Proto, ProtoSet, Rate, Reach, Rule,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -58,10 +58,13 @@ fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<IpNet>> {
 }
 
 fn rule() -> impl Strategy<Value = Rule> {
+    // Limited `allow` rules and `log` rules decide only some or none of their packets.
     let action = prop_oneof![
-        Just(Action::Allow),
-        Just(Action::Drop),
-        Just(Action::Reject)
+        4 => Just((Action::Allow, false)),
+        1 => Just((Action::Allow, true)),
+        4 => Just((Action::Drop, false)),
+        2 => Just((Action::Reject, false)),
+        1 => Just((Action::Log, false)),
     ];
     let protocols = prop_oneof![
         3 => Just(ProtoSet::ALL),
@@ -97,7 +100,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         ),
     )
         .prop_map(
-            |(action, protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface, icmp))| {
+            |((action, limited), protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface, icmp))| {
                 // As the grammar allows: no output interface in, no input interface out.
                 let iface = iface.filter(|_| direction != Direction::Out);
                 let oface = oface.filter(|_| direction != Direction::In);
@@ -123,8 +126,18 @@ fn rule() -> impl Strategy<Value = Rule> {
                         state,
                     }
                 };
+                let mut matches = matches;
+                if limited {
+                    // As the parser makes them: a limit counts new connections.
+                    matches.state = Some(ConnState::New);
+                }
                 Rule {
                     action,
+                    limit: limited.then_some(Rate::UFW_LIMIT),
+                    log: (action == Action::Log).then_some(Log {
+                        prefix: None,
+                        rate: Rate::LOG_DEFAULT,
+                    }),
                     direction,
                     matches,
                     text: Cow::Borrowed("generated"),
@@ -303,9 +316,17 @@ fn expected(
     access: &Access,
     packets: &[Packet],
 ) -> (Vec<Reach>, Option<Lockout>, Option<Lockout>) {
+    // Under every limit, a limited rule takes its packets (what the lockout checks
+    // assume); above them, only rules that decide every packet they match do (what
+    // hides later rules).
+    let sees = |r: &Rule, p: &Packet| r.direction == p.direction && r.matches.matches(p);
     let decided: Vec<Option<usize>> = packets
         .iter()
         .map(|p| decide(rules, p).map(|d| d.index))
+        .collect();
+    let deciding: Vec<Option<usize>> = packets
+        .iter()
+        .map(|p| rules.iter().position(|r| r.decides() && sees(r, p)))
         .collect();
     let catch_all = |d: Direction| {
         rules
@@ -317,17 +338,19 @@ fn expected(
             if let Some(c) = catch_all(rules[i].direction).filter(|&c| i > c) {
                 return Reach::AfterCatchAll(c);
             }
-            let mut by: Vec<usize> = packets
+            let firsts: Vec<Option<usize>> = packets
                 .iter()
-                .zip(&decided)
-                .filter(|(p, _)| p.direction == rules[i].direction && rules[i].matches.matches(p))
-                .filter_map(|(_, d)| *d)
+                .zip(&deciding)
+                .filter(|(p, _)| sees(&rules[i], p))
+                .map(|(_, d)| *d)
                 .collect();
-            by.sort_unstable();
-            by.dedup();
-            if by.contains(&i) {
+            // Reached by a packet no earlier deciding rule takes.
+            if firsts.iter().any(|d| d.is_none_or(|d| d >= i)) {
                 return Reach::Reachable;
             }
+            let mut by: Vec<usize> = firsts.into_iter().flatten().collect();
+            by.sort_unstable();
+            by.dedup();
             let differing: Vec<usize> = by
                 .iter()
                 .copied()
@@ -394,6 +417,8 @@ fn witnesses_reach_every_cell_of_a_known_case() {
     let rules = [
         Rule {
             action: Action::Allow,
+            limit: None,
+            log: None,
             direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,
@@ -406,6 +431,8 @@ fn witnesses_reach_every_cell_of_a_known_case() {
         },
         Rule {
             action: Action::Drop,
+            limit: None,
+            log: None,
             direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,
@@ -418,6 +445,8 @@ fn witnesses_reach_every_cell_of_a_known_case() {
         },
         Rule {
             action: Action::Drop,
+            limit: None,
+            log: None,
             direction: Direction::In,
             matches: Matches {
                 protocols: ProtoSet::TCP,

@@ -56,7 +56,7 @@ impl Statement<'_, '_> {
 /// Characters that change how text around them is shown without showing themselves:
 /// bidirectional overrides and isolates, zero-width characters, line and paragraph
 /// separators, the soft hyphen, the byte-order mark.
-fn is_invisible(c: char) -> bool {
+pub(super) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')

@@ -22,6 +22,7 @@ mod access;
 mod addresses;
 mod comments;
 mod interfaces;
+mod limits;
 mod ports;
 mod protocols;
 mod services;

@@ -4,7 +4,7 @@
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
     nets_text, ports_text, Access, Action, ConnState, Direction, IcmpType, Matches, PortRange,
-    ProtoSet, Rule,
+    ProtoSet, Rate, Rule,
 };
 use crate::services::Service;
 use crate::token::{Token, TokenKind};
@@ -40,6 +40,9 @@ pub(super) struct Clauses {
     pub iface: Seen<String>,
     pub oface: Seen<String>,
     pub icmp_type: Seen<IcmpType>,
+    pub limit: Seen<Rate>,
+    pub log: Option<TokenRange>,
+    pub prefix: Seen<String>,
     pub state: Seen<ConnState>,
     pub comment: Seen<String>,
     /// The canonical text of each clause, in the order written.
@@ -53,6 +56,7 @@ impl Statement<'_, '_> {
             TokenKind::Ident(w) if w == "allow" => Action::Allow,
             TokenKind::Ident(w) if w == "drop" => Action::Drop,
             TokenKind::Ident(w) if w == "reject" => Action::Reject,
+            TokenKind::Ident(w) if w == "log" => Action::Log,
             TokenKind::Ident(w) if w == "ssh" => {
                 self.pos += 1;
                 return self.access().map(Parsed1::Access);
@@ -202,6 +206,7 @@ impl Statement<'_, '_> {
                 self.interface_clause(c, &word, start)
             }
             "established" | "new" | "invalid" => self.state_clause(c, &word, start),
+            "limit" | "log" | "prefix" => self.limit_clause(c, &word, start),
             "comment" => self.comment_clause(c, start),
             "out" | "forward" => {
                 self.error_at(
@@ -336,7 +341,8 @@ impl Statement<'_, '_> {
             || c.oface.is_some()
             || c.state.is_some()
             || c.sports.is_some();
-        if !has_match {
+        let (limit, log) = self.limits_and_logging(action, &c)?;
+        if !has_match && action != Action::Log {
             let keyword = match direction {
                 Direction::In => action.keyword().to_string(),
                 _ => format!("{} {}", action.keyword(), direction.keyword()),
@@ -373,8 +379,11 @@ impl Statement<'_, '_> {
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 oface: c.oface.map(|(n, _)| Cow::Owned(n)),
                 icmp_type: c.icmp_type.as_ref().map(|(t, _)| *t),
-                state: c.state.map(|(s, _)| s),
+                // A limit counts new connections: the rule is about them alone.
+                state: c.state.map(|(s, _)| s).or(limit.map(|_| ConnState::New)),
             },
+            limit,
+            log,
             text: Cow::Owned(text),
             comment: c.comment.map(|(t, _)| Cow::Owned(t)),
             line,
