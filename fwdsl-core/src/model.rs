@@ -84,7 +84,7 @@ impl Rate {
             .iter()
             .find_map(|&(unit, name)| {
                 let per = self.count as u64 * unit;
-                (per % self.seconds as u64 == 0 && per / self.seconds as u64 > 0)
+                (per.is_multiple_of(self.seconds as u64) && per / self.seconds as u64 > 0)
                     .then(|| format!("{}/{name}", per / self.seconds as u64))
             })
     }

@@ -104,7 +104,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
                         parsed.diagnostics.push(problem);
                     } else {
                         combinations = after;
-                        parsed.rules.push(rule);
+                        parsed.rules.push(*rule);
                         parsed.rule_tokens.push(range);
                     }
                     parsed.ends_with_rule = true;

@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use std::borrow::Cow;
 
 pub(super) enum Parsed1 {
-    Rule(Rule),
+    Rule(Box<Rule>),
     Access(Access),
 }
 
@@ -88,7 +88,7 @@ impl Statement<'_, '_> {
             self.clause(&mut clauses)?;
         }
         self.rule(action, direction, line, clauses)
-            .map(Parsed1::Rule)
+            .map(|rule| Parsed1::Rule(Box::new(rule)))
     }
 
     /// The direction word right after the verb, if any; the spellings other tools use
