@@ -31,6 +31,7 @@ pub fn large_policy(n: usize) -> String {
 
 pub mod child;
 pub mod probe;
+pub mod raw;
 
 /// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its
 /// source-port rules included, whose warnings are silenced here on purpose).
