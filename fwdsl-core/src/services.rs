@@ -1,6 +1,8 @@
 //! Service names the language knows: every service of the reference VPS guide's port
-//! table, plus `ssh`. Protocols follow IANA's assignments as the guide uses them: DNS
-//! answers over UDP and TCP, the others are TCP services.
+//! table (with its own spellings, such as `www`), `ssh`, and the common
+//! `/etc/services` names a server uses, built in: a build never depends on the
+//! services file of the machine it runs on. Protocols follow IANA's assignments: DNS
+//! and Kerberos answer over UDP and TCP, NTP, SNMP and syslog over UDP.
 
 use crate::model::ProtoSet;
 
@@ -23,30 +25,62 @@ const fn tcp(name: &'static str, port: u16) -> Service {
     }
 }
 
+const fn udp(name: &'static str, port: u16) -> Service {
+    Service {
+        name,
+        protocols: ProtoSet::UDP,
+        port,
+    }
+}
+
+const fn both(name: &'static str, port: u16) -> Service {
+    Service {
+        name,
+        protocols: ProtoSet::TCP_UDP,
+        port,
+    }
+}
+
 /// Every known service, in port order.
 pub const SERVICES: &[Service] = &[
     tcp("ftp-data", 20),
     tcp("ftp", 21),
     tcp("ssh", 22),
+    tcp("telnet", 23),
     tcp("smtp", 25),
-    Service {
-        name: "dns",
-        protocols: ProtoSet::TCP_UDP,
-        port: 53,
-    },
+    both("dns", 53),
+    both("domain", 53),
+    both("kerberos", 88),
     tcp("http", 80),
+    tcp("www", 80),
     tcp("pop3", 110),
+    udp("ntp", 123),
     tcp("imap", 143),
+    udp("snmp", 161),
+    tcp("bgp", 179),
     tcp("imap3", 220),
     tcp("ldap", 389),
     tcp("https", 443),
     tcp("smtps", 465),
+    udp("syslog", 514),
+    tcp("submission", 587),
+    tcp("ldaps", 636),
+    tcp("rsync", 873),
     tcp("imaps", 993),
+    tcp("pop3s", 995),
+    udp("openvpn", 1194),
     tcp("cvspserver", 2401),
     tcp("mysql", 3306),
     tcp("svn", 3690),
+    tcp("sieve", 4190),
+    both("sip", 5060),
+    tcp("xmpp-client", 5222),
     tcp("postgresql", 5432),
+    tcp("redis", 6379),
     tcp("webcache", 8080),
+    tcp("http-alt", 8080),
+    tcp("git", 9418),
+    tcp("mongodb", 27017),
 ];
 
 impl Service {
@@ -77,5 +111,9 @@ mod tests {
         assert_eq!(Service::closest("htps"), Some("https"));
         assert_eq!(Service::closest("postgres"), Some("postgresql"));
         assert_eq!(Service::closest("kubernetes"), None);
+        // The guide's own spelling, and what servers reach for.
+        assert_eq!(Service::find("www").unwrap().port, 80);
+        assert_eq!(Service::find("ntp").unwrap().protocols, ProtoSet::UDP);
+        assert_eq!(Service::find("submission").unwrap().port, 587);
     }
 }

@@ -15,7 +15,7 @@ pub enum TokenKind {
     Number(String),
     /// A quoted string, already unescaped.
     Str(String),
-    /// One punctuation character: `; , - : . / [ ]`.
+    /// One punctuation character: `; , - : . / [ ] =`.
     Punct(char),
     /// Anything else the front end saw (a char literal, a `{` group, …): always an error.
     Other(String),
@@ -141,7 +141,7 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                 }
             }
             tokens.push(here(TokenKind::Str(text)));
-        } else if ";,-:./[]".contains(c) {
+        } else if ";,-:./[]=".contains(c) {
             chars.next();
             tokens.push(here(TokenKind::Punct(c)));
         } else {

@@ -269,3 +269,27 @@ fn connection_states_new_and_invalid() {
         "{rules:?}"
     );
 }
+
+#[test]
+fn services_of_the_guide_servers_and_the_policy_itself() {
+    use fwdsl::{Action, Packet};
+    let policy = Policy::parse(
+        "service app = tcp 8000-8010, udp 9000;\nallow ssh;\nallow www;\nallow ntp;\nallow submission;\nallow app;\ndrop all;\n",
+    )
+    .unwrap();
+    let client = [198, 51, 100, 7];
+    for (packet, index) in [
+        (Packet::tcp(client, 80), 1),
+        (Packet::udp(client, 123), 2),
+        (Packet::tcp(client, 587), 3),
+        (Packet::tcp(client, 8005), 4),
+        (Packet::udp(client, 9000), 5),
+    ] {
+        let d = policy.decide(&packet);
+        assert_eq!((d.action(), d.index), (Action::Allow, index), "{packet:?}");
+    }
+    assert_eq!(policy.decide(&Packet::udp(client, 8005)).action(), Action::Drop);
+    assert_eq!(policy.rules()[4].text, "allow app");
+    let found = errors("service http = tcp 81;\nallow ssh;\ndrop all;\n");
+    assert!(found[0].contains("service `http` exists already"), "{found:?}");
+}

@@ -4,11 +4,13 @@
 //! ```text
 //! policy    := statement*
 //! statement := action direction? match* ";" | "ssh" access ";"
-//! action    := "allow" | "drop" | "reject"
+//!            | "service" NAME "=" ("tcp" | "udp") ports ("," ("tcp" | "udp") ports)* ";"
+//! action    := "allow" | "drop" | "reject" | "log"
 //! direction := "out" | "forward"              (none: an input rule)
 //! match     := ("tcp" | "udp") ports? | "icmp" | "all" | SERVICE
 //!            | "dport" ports | "sport" ports | "src" addrs | "dst" addrs
-//!            | "in" IFACE | "via" IFACE | "established" | "comment" STRING
+//!            | "in" IFACE | "via" IFACE | "new" | "established" | "invalid"
+//!            | "limit" (RATE ("burst" N)?)? | "log" | "prefix" STRING | "comment" STRING
 //! ports     := port ("-" port)? ("," port ("-" port)?)*
 //! addrs     := addr | "[" addr ("," addr)* "]"
 //! access    := "none" | port ("from" addr)? ("in" IFACE)?
@@ -29,6 +31,7 @@ mod services;
 mod statement;
 mod states;
 
+use services::UserService;
 use statement::{Parsed1, Statement};
 
 use crate::diag::{Diagnostic, TokenRange};
@@ -61,6 +64,7 @@ pub(crate) struct Parsed {
 
 pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut services: Vec<UserService> = Vec::new();
     let mut combinations = 0usize;
     let mut start = 0;
     while start < tokens.len() {
@@ -86,28 +90,35 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
         } else {
             let mut statement = Statement {
                 tokens,
+                services: &services,
                 pos: start,
                 end,
                 diagnostics: &mut parsed.diagnostics,
             };
             match statement.parse() {
-                Some(Parsed1::Rule(rule)) => {
-                    let after = combinations.saturating_add(rule.matches.combinations());
-                    let problem = if after > MAX_COMBINATIONS {
-                        Some(too_many_combinations(&rule, range))
-                    } else {
-                        comment_cut(&rule, parsed.rules.len() + 1, range)
-                    };
-                    if let Some(problem) = problem {
-                        // Left out like a rule with an error: later rules are judged on
-                        // their own.
-                        parsed.diagnostics.push(problem);
-                    } else {
-                        combinations = after;
-                        parsed.rules.push(*rule);
-                        parsed.rule_tokens.push(range);
+                Some(Parsed1::Rules(rules)) => {
+                    for rule in rules {
+                        let after = combinations.saturating_add(rule.matches.combinations());
+                        let problem = if after > MAX_COMBINATIONS {
+                            Some(too_many_combinations(&rule, range))
+                        } else {
+                            comment_cut(&rule, parsed.rules.len() + 1, range)
+                        };
+                        if let Some(problem) = problem {
+                            // Left out like a rule with an error: later rules are judged
+                            // on their own.
+                            parsed.diagnostics.push(problem);
+                        } else {
+                            combinations = after;
+                            parsed.rules.push(rule);
+                            parsed.rule_tokens.push(range);
+                        }
                     }
                     parsed.ends_with_rule = true;
+                }
+                Some(Parsed1::Service(service)) => {
+                    services.push(service);
+                    parsed.ends_with_rule = false;
                 }
                 Some(Parsed1::Access(access)) => {
                     if let Some(earlier) = parsed.access_tokens {

@@ -67,7 +67,13 @@ impl Statement<'_, '_> {
                 return None;
             }
             ranges.push(PortRange::new(first, last));
-            if !self.peek_punct(',') {
+            // `, 443` continues the list; `, udp 53` (a service's next part) does not.
+            let continues = self.peek_punct(',')
+                && matches!(
+                    self.tokens[..self.end].get(self.pos + 1).map(|t| &t.kind),
+                    Some(TokenKind::Number(_))
+                );
+            if !continues {
                 return Some(ranges);
             }
             self.pos += 1;

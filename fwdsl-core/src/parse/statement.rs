@@ -1,6 +1,7 @@
 //! One statement being parsed: the cursor over its tokens, the verb and direction, the
 //! dispatch of its match clauses to their modules, and the rule they make together.
 
+use super::services::UserService;
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
     nets_text, ports_text, Access, Action, ConnState, Direction, IcmpType, Matches, PortRange,
@@ -12,13 +13,17 @@ use ipnet::IpNet;
 use std::borrow::Cow;
 
 pub(super) enum Parsed1 {
-    Rule(Box<Rule>),
+    /// One rule, or one per part of a service of the policy's own.
+    Rules(Vec<Rule>),
     Access(Access),
+    Service(UserService),
 }
 
 /// One statement's tokens, `pos..end`, being parsed.
 pub(super) struct Statement<'t, 'd> {
     pub tokens: &'t [Token],
+    /// The services the policy defined before this statement.
+    pub services: &'t [UserService],
     pub pos: usize,
     pub end: usize,
     pub diagnostics: &'d mut Vec<Diagnostic>,
@@ -40,6 +45,7 @@ pub(super) struct Clauses {
     pub iface: Seen<String>,
     pub oface: Seen<String>,
     pub icmp_type: Seen<IcmpType>,
+    pub user_service: Seen<usize>,
     pub limit: Seen<Rate>,
     pub log: Option<TokenRange>,
     pub prefix: Seen<String>,
@@ -57,6 +63,10 @@ impl Statement<'_, '_> {
             TokenKind::Ident(w) if w == "drop" => Action::Drop,
             TokenKind::Ident(w) if w == "reject" => Action::Reject,
             TokenKind::Ident(w) if w == "log" => Action::Log,
+            TokenKind::Ident(w) if w == "service" => {
+                self.pos += 1;
+                return self.service_definition().map(Parsed1::Service);
+            }
             TokenKind::Ident(w) if w == "ssh" => {
                 self.pos += 1;
                 return self.access().map(Parsed1::Access);
@@ -88,7 +98,7 @@ impl Statement<'_, '_> {
             self.clause(&mut clauses)?;
         }
         self.rule(action, direction, line, clauses)
-            .map(|rule| Parsed1::Rule(Box::new(rule)))
+            .map(Parsed1::Rules)
     }
 
     /// The direction word right after the verb, if any; the spellings other tools use
@@ -227,7 +237,7 @@ impl Statement<'_, '_> {
         direction: Direction,
         line: u32,
         c: Clauses,
-    ) -> Option<Rule> {
+    ) -> Option<Vec<Rule>> {
         let errors_before = self.diagnostics.len();
         match (direction, &c.iface, &c.oface) {
             (Direction::In, _, Some((name, range))) => {
@@ -332,7 +342,17 @@ impl Statement<'_, '_> {
                 .help("write one rule per address family");
             }
         }
-        let has_match = c.proto.is_some()
+        if let Some((_, range)) = &c.user_service {
+            if c.proto.is_some() || c.dports.is_some() || c.service.is_some() {
+                self.push(Diagnostic::error(
+                    *range,
+                    "a service of the policy's own names its protocols and ports already",
+                ))
+                .help("write the service alone, or the protocol and ports");
+            }
+        }
+        let has_match = c.user_service.is_some()
+            || c.proto.is_some()
             || c.service.is_some()
             || c.all.is_some()
             || c.src.is_some()
@@ -367,7 +387,7 @@ impl Statement<'_, '_> {
             text.push(' ');
             text.push_str(part);
         }
-        Some(Rule {
+        let rule = Rule {
             action,
             direction,
             matches: Matches {
@@ -387,6 +407,21 @@ impl Statement<'_, '_> {
             text: Cow::Owned(text),
             comment: c.comment.map(|(t, _)| Cow::Owned(t)),
             line,
+        };
+        // A service of the policy's own is one rule per part (`tcp 8000-8010, udp
+        // 9000`): a rule has one protocol and one port list.
+        Some(match c.user_service {
+            None => vec![rule],
+            Some((i, _)) => self.services[i]
+                .parts
+                .iter()
+                .map(|(protocols, ports)| {
+                    let mut part = rule.clone();
+                    part.matches.protocols = *protocols;
+                    part.matches.dports = Cow::Owned(ports.clone());
+                    part
+                })
+                .collect(),
         })
     }
 
