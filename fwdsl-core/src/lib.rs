@@ -23,9 +23,10 @@ mod token;
 
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
+pub use model::protocol_name;
 pub use model::{
     Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,
-    Rate, Rule, ICMP_TYPES,
+    Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
 pub use packet::{decide, decision, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;

@@ -184,6 +184,30 @@ pub const ICMP_TYPES: [(&str, Option<u8>, Option<u8>); 15] = [
     ("address-mask-request", Some(17), None),
 ];
 
+/// IP protocols by name, as iptables prints them (`-p gre`), for `proto NAME`.
+pub const PROTOCOLS: [(&str, u8); 12] = [
+    ("igmp", 2),
+    ("ipencap", 4),
+    ("dccp", 33),
+    ("gre", 47),
+    ("esp", 50),
+    ("ah", 51),
+    ("ospf", 89),
+    ("pim", 103),
+    ("vrrp", 112),
+    ("l2tp", 115),
+    ("sctp", 132),
+    ("udplite", 136),
+];
+
+/// How iptables names protocol `number`: its name, or the number.
+pub fn protocol_name(number: u8) -> String {
+    PROTOCOLS
+        .iter()
+        .find(|(_, n)| *n == number)
+        .map_or_else(|| number.to_string(), |(name, _)| name.to_string())
+}
+
 /// Which packets a rule is about: those coming in to this host (the default), those it
 /// sends out, or those it forwards (routing, containers behind Docker's NAT). Each is
 /// one built-in chain of the kernel, and rules of one direction never see another's.
@@ -357,6 +381,9 @@ pub struct Matches {
     pub oface: Option<Cow<'static, str>>,
     /// The ICMP type (`icmp echo-request`, `icmp 8`), for ICMP rules.
     pub icmp_type: Option<IcmpType>,
+    /// Another IP protocol by number (`proto esp`, `proto 47`); `protocols` is then
+    /// [`ProtoSet::OTHER`].
+    pub protocol: Option<u8>,
     /// Only packets in this connection-tracking state (`new`, `established`,
     /// `invalid`); `None` for any.
     pub state: Option<ConnState>,
@@ -373,6 +400,7 @@ impl Matches {
         iface: None,
         oface: None,
         icmp_type: None,
+        protocol: None,
         state: None,
     };
 

@@ -191,6 +191,9 @@ impl Matches {
             && (self.src.is_empty() || self.src.iter().any(|net| net.contains(&packet.src)))
             && (self.dst.is_empty() || self.dst.iter().any(|net| net.contains(&packet.dst)))
             && self.families().contains(&packet.family())
+            && self
+                .protocol
+                .is_none_or(|n| packet.proto == Proto::Other(n))
             && self.icmp_type.is_none_or(|t| {
                 packet.proto == Proto::Icmp && t.of(packet.family()) == Some(packet.icmp_type)
             })

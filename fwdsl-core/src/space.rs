@@ -231,7 +231,17 @@ fn net_bounds(net: Option<&IpNet>, families: &[Family]) -> (u128, u128) {
     }
 }
 
-fn proto_bounds(protocols: ProtoSet) -> (u128, u128) {
+/// Where other protocol `number` lies on the protocol axis: after TCP, UDP and ICMP,
+/// every other protocol has a coordinate of its own, so `proto 47` is one point and
+/// "every other protocol" one interval.
+fn other(number: u8) -> u128 {
+    OTHER + number as u128
+}
+
+fn proto_bounds(protocols: ProtoSet, number: Option<u8>) -> (u128, u128) {
+    if let Some(n) = number {
+        return (other(n), other(n));
+    }
     let coordinates = [
         (ProtoSet::TCP, TCP),
         (ProtoSet::UDP, UDP),
@@ -243,10 +253,15 @@ fn proto_bounds(protocols: ProtoSet) -> (u128, u128) {
         .filter(|(p, _)| protocols.contains(*p))
         .map(|&(_, c)| c)
         .collect();
-    let (lo, hi) = (members[0], members[members.len() - 1]);
+    let lo = members[0];
+    let hi = if protocols.contains(ProtoSet::OTHER) {
+        other(u8::MAX)
+    } else {
+        members[members.len() - 1]
+    };
     debug_assert_eq!(
         members.len() as u128,
-        hi - lo + 1,
+        members[members.len() - 1] - lo + 1,
         "protocol sets a rule can name are intervals"
     );
     (lo, hi)
@@ -290,7 +305,7 @@ fn matches_regions(
     let iface = |name: Option<&str>| name.map_or(interfaces.all(), |n| interfaces.one(n));
     let base = [
         fam_bounds(families),
-        proto_bounds(matches.protocols),
+        proto_bounds(matches.protocols, matches.protocol),
         matches.state.map_or((NEW, INVALID), |s| {
             let c = state_coordinate(s);
             (c, c)
@@ -540,7 +555,7 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
         Proto::Tcp => (TCP, true),
         Proto::Udp => (UDP, true),
         Proto::Icmp => (ICMP, false),
-        Proto::Other(_) => (OTHER, false),
+        Proto::Other(n) => (other(n), false),
     };
     let one = |v: u128| (v, v);
     let port = |p: u16| one(if ports { p as u128 } else { 0 });

@@ -117,6 +117,10 @@ impl ToTokens for QuoteRule<'_> {
                 quote!(::core::option::Option::Some((#prefix, #r)))
             }
         };
+        let protocol = match m.protocol {
+            None => quote!(::core::option::Option::None),
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+        };
         let icmp_type = match m.icmp_type {
             None => quote!(::core::option::Option::None),
             Some(t) => {
@@ -138,7 +142,7 @@ impl ToTokens for QuoteRule<'_> {
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #state, #limit, #log, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #protocol, #state, #limit, #log, #text, #comment, #line)
         });
     }
 }

@@ -57,6 +57,7 @@ pub const fn rule(
     iface: Option<&'static str>,
     oface: Option<&'static str>,
     icmp_type: Option<(Option<u8>, Option<u8>)>,
+    protocol: Option<u8>,
     state: u8,
     limit: Option<Rate>,
     log: Option<(Option<&'static str>, Rate)>,
@@ -83,6 +84,7 @@ pub const fn rule(
             dst: Cow::Borrowed(dst),
             iface: name(iface),
             oface: name(oface),
+            protocol,
             icmp_type: match icmp_type {
                 Some((v4, v6)) => Some(IcmpType { v4, v6 }),
                 None => None,

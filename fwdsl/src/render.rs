@@ -387,7 +387,13 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
     } else {
         port_chunks(&m.dports)
     };
-    for proto in m.protocols.iptables_names(family) {
+    // Another protocol by number is named as `iptables -S` names it (`-p gre`).
+    let other = m.protocol.map(fwdsl_core::protocol_name);
+    let protos: Vec<Option<&str>> = match &other {
+        Some(name) => vec![Some(name.as_str())],
+        None => m.protocols.iptables_names(family),
+    };
+    for proto in protos {
         for src in &srcs {
             for dst in &dsts {
                 for sports in port_chunks(&m.sports) {

@@ -70,7 +70,7 @@ fn literal(rule: &Rule) -> String {
         Action::Log => "Log",
     };
     format!(
-        "Rule {{ action: Action::{action}, limit: None, log: None, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
+        "Rule {{ action: Action::{action}, limit: None, log: None, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, protocol: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),

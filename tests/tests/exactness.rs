@@ -71,7 +71,8 @@ fn rule() -> impl Strategy<Value = Rule> {
         2 => Just(ProtoSet::TCP),
         1 => Just(ProtoSet::UDP),
         1 => Just(ProtoSet::TCP_UDP),
-        1 => Just(ProtoSet::ICMP)
+        1 => Just(ProtoSet::ICMP),
+        1 => Just(ProtoSet::OTHER)
     ];
     // Addresses of one rule share a family.
     let addresses = prop_oneof![
@@ -119,6 +120,8 @@ fn rule() -> impl Strategy<Value = Rule> {
                         oface: oface.map(Cow::Borrowed),
                         // A type restricts an ICMP rule, and its family must fit the
                         // rule's addresses.
+                        // `proto 47` stands for every single other protocol.
+                        protocol: (protocols == ProtoSet::OTHER).then_some(47),
                         icmp_type: icmp
                             .filter(|_| protocols == ProtoSet::ICMP)
                             .map(|(v4, v6)| IcmpType { v4, v6 })
@@ -212,7 +215,14 @@ fn witnesses() -> Vec<Packet> {
     let directed = directed();
     let mut out = Vec::new();
     for &(src, dst) in &pairs {
-        for proto in [Proto::Tcp, Proto::Udp, Proto::Icmp, Proto::Other(47)] {
+        for proto in [
+            Proto::Tcp,
+            Proto::Udp,
+            Proto::Icmp,
+            Proto::Other(0),
+            Proto::Other(47),
+            Proto::Other(48),
+        ] {
             let port_list: &[u16] = if matches!(proto, Proto::Tcp | Proto::Udp) {
                 &ports
             } else {

@@ -288,8 +288,38 @@ fn services_of_the_guide_servers_and_the_policy_itself() {
         let d = policy.decide(&packet);
         assert_eq!((d.action(), d.index), (Action::Allow, index), "{packet:?}");
     }
-    assert_eq!(policy.decide(&Packet::udp(client, 8005)).action(), Action::Drop);
+    assert_eq!(
+        policy.decide(&Packet::udp(client, 8005)).action(),
+        Action::Drop
+    );
     assert_eq!(policy.rules()[4].text, "allow app");
     let found = errors("service http = tcp 81;\nallow ssh;\ndrop all;\n");
-    assert!(found[0].contains("service `http` exists already"), "{found:?}");
+    assert!(
+        found[0].contains("service `http` exists already"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn other_protocols_by_name_or_number() {
+    use fwdsl::{Action, Family, Packet};
+    let policy =
+        Policy::parse("allow ssh;\nallow proto esp;\nallow proto 47;\ndrop all;\n").unwrap();
+    let rules: Vec<String> = policy
+        .iptables_rules(Family::V4)
+        .iter()
+        .map(|r| r.to_command_line())
+        .collect();
+    assert!(rules[1].starts_with("-p esp "), "{rules:?}");
+    assert!(rules[2].starts_with("-p gre "), "{rules:?}");
+    assert_eq!(policy.rules()[2].text, "allow proto gre");
+    let peer = [198, 51, 100, 7];
+    assert_eq!(policy.decide(&Packet::other(50, peer)).index, 1);
+    assert_eq!(policy.decide(&Packet::other(47, peer)).index, 2);
+    assert_eq!(
+        policy.decide(&Packet::other(51, peer)).action(),
+        Action::Drop
+    );
+    let found = errors("allow ssh;\nallow proto 6;\ndrop all;\n");
+    assert!(found[0].contains("write `tcp`"), "{found:?}");
 }

@@ -1,9 +1,10 @@
 //! Protocols named on their own: `icmp` (with a type: `icmp echo-request`, `icmp 8`),
-//! and `all` (every protocol: the catch-all).
+//! other IP protocols (`proto esp`, `proto 47`), and `all` (every protocol: the
+//! catch-all).
 
 use super::statement::{Clauses, Statement};
 use crate::diag::Diagnostic;
-use crate::model::{IcmpType, ProtoSet, ICMP_TYPES};
+use crate::model::{IcmpType, ProtoSet, ICMP_TYPES, PROTOCOLS};
 use crate::token::TokenKind;
 
 impl Statement<'_, '_> {
@@ -24,6 +25,14 @@ impl Statement<'_, '_> {
             c.text.push(word.to_string());
             return Some(());
         }
+        if word == "proto" {
+            let number = self.protocol_number()?;
+            let range = self.range(start);
+            self.set(&mut c.proto, (ProtoSet::OTHER, "proto"), range, "protocol")?;
+            c.text
+                .push(format!("proto {}", crate::model::protocol_name(number)));
+            return self.set(&mut c.protocol, number, range, "protocol");
+        }
         let range = self.range(start);
         self.set(&mut c.proto, (ProtoSet::ICMP, "icmp"), range, "protocol")?;
         let type_start = self.pos;
@@ -38,6 +47,57 @@ impl Statement<'_, '_> {
                 Some(())
             }
         }
+    }
+
+    /// A protocol after `proto`: a name or a number, other than the ones the language
+    /// names itself.
+    fn protocol_number(&mut self) -> Option<u8> {
+        let start = self.pos;
+        let number = match self.peek().map(|t| t.kind.clone()) {
+            Some(TokenKind::Number(n)) => {
+                self.pos += 1;
+                n.parse::<u8>().ok()
+            }
+            Some(TokenKind::Ident(_)) => {
+                let name = self.word()?;
+                match name.as_str() {
+                    "tcp" | "udp" | "icmp" | "ipv6-icmp" => {
+                        self.push(Diagnostic::error(
+                            self.range(start),
+                            format!("write `{name}` without `proto`"),
+                        ))
+                        .help(format!("`allow {name} …;`"));
+                        return None;
+                    }
+                    _ => PROTOCOLS
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|&(_, number)| number),
+                }
+            }
+            _ => None,
+        };
+        let Some(number) = number else {
+            self.push(Diagnostic::error(
+                self.range(start),
+                "expected a protocol after `proto`: a number from 0 to 255 or a name",
+            ))
+            .help(format!(
+                "the names are: {}",
+                PROTOCOLS.map(|(n, _)| n).join(", ")
+            ));
+            return None;
+        };
+        if matches!(number, 1 | 6 | 17 | 58) {
+            self.push(Diagnostic::error(
+                self.range(start),
+                format!(
+                    "protocol {number} is one the language names: write `tcp`, `udp` or `icmp`"
+                ),
+            ));
+            return None;
+        }
+        Some(number)
     }
 
     /// An ICMP type after `icmp`, if one follows: a name (both families, each with its

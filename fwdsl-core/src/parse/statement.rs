@@ -46,6 +46,7 @@ pub(super) struct Clauses {
     pub oface: Seen<String>,
     pub icmp_type: Seen<IcmpType>,
     pub user_service: Seen<usize>,
+    pub protocol: Seen<u8>,
     pub limit: Seen<Rate>,
     pub log: Option<TokenRange>,
     pub prefix: Seen<String>,
@@ -210,7 +211,7 @@ impl Statement<'_, '_> {
         // Each family of clauses parses in a module of its own.
         match word.as_str() {
             "tcp" | "udp" | "dport" | "sport" => self.port_clause(c, &word, start),
-            "icmp" | "all" => self.protocol_clause(c, &word, start),
+            "icmp" | "all" | "proto" => self.protocol_clause(c, &word, start),
             "src" | "dst" => self.address_clause(c, &word, start),
             "in" | "via" | "on" | "oif" | "iif" | "outerface" | "interface" => {
                 self.interface_clause(c, &word, start)
@@ -399,6 +400,7 @@ impl Statement<'_, '_> {
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 oface: c.oface.map(|(n, _)| Cow::Owned(n)),
                 icmp_type: c.icmp_type.as_ref().map(|(t, _)| *t),
+                protocol: c.protocol.as_ref().map(|(n, _)| *n),
                 // A limit counts new connections: the rule is about them alone.
                 state: c.state.map(|(s, _)| s).or(limit.map(|_| ConnState::New)),
             },
