@@ -234,6 +234,7 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
         check_reply_lockout(parsed, &analysis, &mut out);
         check_name_resolution(parsed, &model, &mut out);
         check_forward_replies(parsed, &model, &mut out);
+        check_loopback(parsed, &model, &mut out);
     }
     check_source_ports(parsed, &mut out);
     out
@@ -539,5 +540,39 @@ fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
         "add `allow forward established;` before line {}",
         rules[catch_all].line
     ));
+    out.push(d);
+}
+
+/// `allow src 127.0.0.1;` (the reference guide's loopback rule) lets IPv4 loopback
+/// traffic in and nothing of IPv6's: `::1` is then dropped by the catch-all. A warning,
+/// pointing at `allow in lo;`, which covers both.
+fn check_loopback(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagnostic>) {
+    let loopback_v4: ipnet::IpNet = "127.0.0.0/8".parse().expect("a network");
+    let Some(i) = parsed.rules.iter().position(|r| {
+        r.direction == Direction::In
+            && r.action == Action::Allow
+            && !r.matches.src.is_empty()
+            && r.matches.src.iter().all(|n| loopback_v4.contains(n))
+    }) else {
+        return;
+    };
+    let loopback_v6 = Matches {
+        src: vec!["::1/128".parse().expect("a network")].into(),
+        ..Matches::ANY
+    };
+    // Warned about when some IPv6 loopback packet meets a rule that does not accept it.
+    if !model.decides_some_with(false, Direction::In, &loopback_v6, false) {
+        return;
+    }
+    let rule = &parsed.rules[i];
+    let mut d = Diagnostic::warning(
+        parsed.rule_tokens[i],
+        "ipv4_only_loopback",
+        format!(
+            "rule `{}` lets IPv4 loopback traffic in, but nothing lets IPv6 loopback (`::1`) in: it is dropped",
+            rule.text
+        ),
+    );
+    d.help("write `allow in lo;` instead: it covers both families");
     out.push(d);
 }

@@ -200,11 +200,11 @@ impl Matches {
             && self
                 .iface
                 .as_deref()
-                .is_none_or(|name| packet.iface.as_deref() == Some(name))
+                .is_none_or(|name| iface_matches(name, packet.iface.as_deref()))
             && self
                 .oface
                 .as_deref()
-                .is_none_or(|name| packet.oface.as_deref() == Some(name))
+                .is_none_or(|name| iface_matches(name, packet.oface.as_deref()))
             && self.state.is_none_or(|state| packet.state == state)
     }
 }
@@ -228,6 +228,15 @@ impl Decision<'_> {
     /// What happens to the packet.
     pub fn action(&self) -> Action {
         self.rule.action
+    }
+}
+
+/// Whether a rule's interface (`eth0`, or the wildcard `veth+`) matches a packet's.
+fn iface_matches(rule: &str, packet: Option<&str>) -> bool {
+    let Some(packet) = packet else { return false };
+    match rule.strip_suffix('+') {
+        Some(prefix) => packet.starts_with(prefix),
+        None => packet == rule,
     }
 }
 

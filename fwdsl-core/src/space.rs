@@ -168,8 +168,17 @@ impl Region {
 /// Maps interface names to coordinates: 0 stands for every interface no rule names,
 /// named ones follow in order, and `lo` always comes last so that "any interface but
 /// loopback" is one interval.
+///
+/// A wildcard (`veth+`, iptables' prefix match) gets a coordinate of its own for the
+/// interfaces it matches that no rule names, sorted just before the names it matches:
+/// in name order every name with a prefix stands together, so a wildcard is one
+/// interval too (wildcards that would match `lo` are refused by the parser).
 #[derive(Debug, Clone)]
-pub(crate) struct Interfaces(BTreeMap<String, u128>);
+pub(crate) struct Interfaces {
+    /// (name or wildcard prefix, 0 for a wildcard's own coordinate, 1 for a name).
+    ids: BTreeMap<(String, u8), u128>,
+    lo: u128,
+}
 
 impl Interfaces {
     pub(crate) fn new(rules: &[Rule], access: &Access) -> Interfaces {
@@ -185,28 +194,71 @@ impl Interfaces {
             names.push(name);
         }
         names.retain(|&n| n != "lo");
-        names.sort_unstable();
-        names.dedup();
-        let mut map: BTreeMap<String, u128> = names
+        let mut keys: Vec<(String, u8)> = names
             .iter()
-            .enumerate()
-            .map(|(i, n)| (n.to_string(), i as u128 + 1))
+            .map(|n| match n.strip_suffix('+') {
+                Some(prefix) => (prefix.to_string(), 0),
+                None => (n.to_string(), 1),
+            })
             .collect();
-        map.insert("lo".into(), names.len() as u128 + 1);
-        Interfaces(map)
+        keys.sort_unstable();
+        keys.dedup();
+        let lo = keys.len() as u128 + 1;
+        let ids = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, key)| (key, i as u128 + 1))
+            .collect();
+        Interfaces { ids, lo }
     }
 
     fn all(&self) -> (u128, u128) {
-        (0, self.0.len() as u128)
+        (0, self.lo)
     }
 
+    /// A name's coordinate, or a wildcard's interval.
     fn one(&self, name: &str) -> (u128, u128) {
-        let id = self.0[name];
-        (id, id)
+        if name == "lo" {
+            return (self.lo, self.lo);
+        }
+        match name.strip_suffix('+') {
+            Some(prefix) => {
+                let first = self.ids[&(prefix.to_string(), 0)];
+                let last = self
+                    .ids
+                    .range((prefix.to_string(), 0)..)
+                    .take_while(|((key, _), _)| key.starts_with(prefix))
+                    .map(|(_, &id)| id)
+                    .last()
+                    .unwrap_or(first);
+                (first, last)
+            }
+            None => {
+                let id = self.ids[&(name.to_string(), 1)];
+                (id, id)
+            }
+        }
     }
 
     fn not_lo(&self) -> (u128, u128) {
-        (0, self.0.len() as u128 - 1)
+        (0, self.lo - 1)
+    }
+
+    /// Where a packet's interface lies: its name's coordinate, else that of the
+    /// longest wildcard matching it, else 0.
+    fn of(&self, name: Option<&str>) -> u128 {
+        let Some(name) = name else { return 0 };
+        if name == "lo" {
+            return self.lo;
+        }
+        if let Some(&id) = self.ids.get(&(name.to_string(), 1)) {
+            return id;
+        }
+        self.ids
+            .iter()
+            .filter(|((prefix, kind), _)| *kind == 0 && name.starts_with(prefix.as_str()))
+            .max_by_key(|((prefix, _), _)| prefix.len())
+            .map_or(0, |(_, &id)| id)
     }
 }
 
@@ -568,21 +620,13 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
         one(if packet.family() == Family::V4 { 0 } else { 1 }),
         one(proto),
         one(state_coordinate(packet.state)),
-        one(packet
-            .iface
-            .as_deref()
-            .and_then(|n| interfaces.0.get(n).copied())
-            .unwrap_or(0)),
+        one(interfaces.of(packet.iface.as_deref())),
         one(address(packet.src)),
         one(address(packet.dst)),
         port(packet.sport),
         dport,
         one(packet.direction as u128),
-        one(packet
-            .oface
-            .as_deref()
-            .and_then(|n| interfaces.0.get(n).copied())
-            .unwrap_or(0)),
+        one(interfaces.of(packet.oface.as_deref())),
     ])
 }
 

@@ -4,7 +4,7 @@
 //! let policy: fwdsl::Policy = fwdsl::firewall! {
 //!     allow tcp 22;
 //!     allow tcp 80;
-//!     allow src 127.0.0.1;
+//!     allow in lo;
 //!     drop all;
 //! };
 //! assert_eq!(policy.rules().len(), 4);

@@ -114,7 +114,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow src 127.0.0.1; drop all; };
+    /// let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow in lo; drop all; };
     /// let web = policy.decide(&Packet::tcp([203, 0, 113, 9], 80));
     /// assert_eq!((web.action(), web.index, web.rule.text.as_ref()), (Action::Allow, 1, "allow tcp 80"));
     /// assert_eq!(policy.decide(&Packet::udp([203, 0, 113, 9], 53)).action(), Action::Drop);

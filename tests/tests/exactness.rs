@@ -28,7 +28,7 @@ const V4_SRC: [&str; 6] = [
 const V6_SRC: [&str; 3] = ["2001:db8::/32", "2001:db8::1/128", "::/0"];
 const V4_DST: [&str; 2] = ["192.0.2.0/24", "10.1.2.3/32"];
 const V6_DST: [&str; 1] = ["2001:db8::1/128"];
-const IFACES: [&str; 2] = ["eth0", "lo"];
+const IFACES: [&str; 3] = ["eth0", "lo", "eth+"];
 /// ICMP types as (ICMP, ICMPv6): echo-request, destination-unreachable, `icmp 8`.
 const ICMP: [(Option<u8>, Option<u8>); 3] =
     [(Some(8), Some(128)), (Some(3), Some(1)), (Some(8), None)];
@@ -164,7 +164,8 @@ fn access() -> impl Strategy<Value = Access> {
 /// The direction and interfaces of witness packets: an incoming packet has no output
 /// interface, an outgoing one no input interface, a forwarded one has both.
 fn directed() -> Vec<(Direction, Option<&'static str>, Option<&'static str>)> {
-    let ifaces = [None, Some("eth0"), Some("lo")];
+    // eth1: an interface only the wildcard `eth+` names.
+    let ifaces = [None, Some("eth0"), Some("lo"), Some("eth1")];
     let mut out = Vec::new();
     for i in ifaces {
         out.push((Direction::In, i, None));

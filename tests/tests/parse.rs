@@ -323,3 +323,59 @@ fn other_protocols_by_name_or_number() {
     let found = errors("allow ssh;\nallow proto 6;\ndrop all;\n");
     assert!(found[0].contains("write `tcp`"), "{found:?}");
 }
+
+#[test]
+fn interface_wildcards_match_every_name_they_start() {
+    use fwdsl::{Action, Packet};
+    let policy =
+        Policy::parse("allow ssh;\nallow in \"veth+\";\nallow in eth0 tcp 80;\ndrop all;\n")
+            .unwrap();
+    let client = [198, 51, 100, 7];
+    assert_eq!(
+        policy
+            .decide(&Packet::udp(client, 53).iface("veth3a"))
+            .index,
+        1
+    );
+    assert_eq!(
+        policy.decide(&Packet::udp(client, 53).iface("veth")).index,
+        1
+    );
+    assert_eq!(
+        policy
+            .decide(&Packet::udp(client, 53).iface("eth0"))
+            .action(),
+        Action::Drop
+    );
+    let rules: Vec<String> = policy
+        .iptables_rules(fwdsl::Family::V4)
+        .iter()
+        .map(|r| r.to_command_line())
+        .collect();
+    assert!(rules[1].starts_with("-i veth+ "), "{rules:?}");
+    // A wildcard before a name it covers hides it.
+    let hidden =
+        Policy::parse("allow ssh;\nallow in \"eth+\";\nallow in eth0 tcp 80;\ndrop all;\n")
+            .unwrap();
+    let warning = &hidden.warnings()[0];
+    assert_eq!(warning.line, Some(3));
+    assert!(
+        warning.message.contains("redundant: `allow in eth+`"),
+        "{warning:?}"
+    );
+    let found = errors("allow ssh;\nallow in \"l+\";\ndrop all;\n");
+    assert!(found[0].contains("matches `lo`"), "{found:?}");
+}
+
+#[test]
+fn an_ipv4_only_loopback_rule_is_warned_about() {
+    let warned = Policy::parse("allow ssh;\nallow src 127.0.0.1;\ndrop all;\n").unwrap();
+    assert!(
+        warned.warnings()[0].message.contains("IPv6 loopback"),
+        "{:?}",
+        warned.warnings()
+    );
+    let fine =
+        Policy::parse("allow ssh;\nallow src 127.0.0.1;\nallow src ::1;\ndrop all;\n").unwrap();
+    assert!(fine.warnings().is_empty(), "{:?}", fine.warnings());
+}

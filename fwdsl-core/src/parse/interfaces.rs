@@ -1,5 +1,6 @@
-//! Interface names (`in eth0`, `via docker0`): what the kernel accepts, and nothing that
-//! would read as something else in an iptables command line or listing.
+//! Interface names (`in eth0`, `via docker0`, the wildcard `in "veth+"` as iptables
+//! writes it): what the kernel accepts, and nothing that would read as something else
+//! in an iptables command line or listing.
 
 use super::statement::{Clauses, Statement};
 use crate::diag::Diagnostic;
@@ -63,9 +64,16 @@ fn iface_problem(name: &str) -> Option<&'static str> {
     const TARGETS: [&str; 6] = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "QUEUE"];
     if name.is_empty() || name.len() > MAX_IFACE_LEN {
         Some("it must be 1 to 15 characters")
+    } else if name
+        .strip_suffix('+')
+        .is_some_and(|prefix| "lo".starts_with(prefix))
+    {
+        Some("a wildcard that matches `lo` would take loopback traffic with it: write `in lo` for loopback")
     } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         Some("it must start with a letter or digit (a leading `-` reads as an iptables option)")
     } else if !name
+        .strip_suffix('+')
+        .unwrap_or(name)
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     {
