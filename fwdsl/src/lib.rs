@@ -36,6 +36,12 @@
 //! | `allow out tcp 443;` `drop out all;` | packets this host sends |
 //! | `allow forward tcp 8080;` `drop forward all;` | packets it routes (Docker's published ports) |
 //! | `allow out tcp 587 via eth0;` | the interface a packet leaves through |
+//! | `allow ssh limit 6/30s;` | at most 6 new connections per source in 30 s; above, the next rule decides |
+//! | `log prefix "fw: ";` `drop all log;` | log (rate-limited) and go on; log, then decide |
+//! | `allow new tcp 22;` `drop invalid;` | by connection state |
+//! | `allow icmp echo-request;` `allow proto esp;` | ICMP types, other protocols |
+//! | `allow in "veth+";` | every interface whose name starts `veth` |
+//! | `service app = tcp 8000-8010, udp 9000;` | a service of the policy's own |
 //!
 //! A rule with an IPv4 (IPv6) address applies to that family only; a rule without an
 //! address to both. A rule without `out` or `forward` is an input rule; each direction

@@ -10,5 +10,6 @@ fn ui() {
     t.compile_fail("ui/lockout/*.rs");
     t.compile_fail("ui/warnings/*.rs");
     t.compile_fail("ui/directions/*.rs");
+    t.compile_fail("ui/matches/*.rs");
     t.pass("ui/pass/*.rs");
 }

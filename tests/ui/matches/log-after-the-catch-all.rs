@@ -1,0 +1,7 @@
+fn main() {
+    let _ = fwdsl::firewall! {
+        allow ssh;
+        drop all;
+        log tcp 80;
+    };
+}

@@ -1,0 +1,9 @@
+#![deny(deprecated)]
+
+fn main() {
+    let _ = fwdsl::firewall! {
+        allow ssh;
+        allow src 127.0.0.1;
+        drop all;
+    };
+}
