@@ -3,7 +3,7 @@
 //! [`decide`](crate::decide), proved by the property test.
 
 use crate::model::{Action, Rule};
-use crate::packet::Packet;
+use crate::packet::{sees, Decision, Packet};
 use crate::space;
 
 /// First-match evaluation for many packets against one large policy: the rules' boxes
@@ -13,6 +13,8 @@ use crate::space;
 pub struct Decider {
     interfaces: space::Interfaces,
     index: space::Index,
+    /// The `log` rules, which the index leaves out.
+    logs: Vec<usize>,
 }
 
 impl Decider {
@@ -30,7 +32,38 @@ impl Decider {
                 index.insert(b, i);
             }
         }
-        Decider { interfaces, index }
+        let logs = (0..rules.len())
+            .filter(|&i| rules[i].action == Action::Log)
+            .collect();
+        Decider {
+            interfaces,
+            index,
+            logs,
+        }
+    }
+
+    /// What [`decide`](crate::decide) says of `packet` for the indexed `rules`,
+    /// without walking every rule.
+    pub fn decide<'a>(&self, rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
+        let index = self.first_match(packet)?;
+        let rule = &rules[index];
+        let above_limit = rule.limit.and_then(|_| {
+            (index + 1..rules.len())
+                .find(|&j| rules[j].action != Action::Log && sees(&rules[j], packet))
+        });
+        let logged_by = self
+            .logs
+            .iter()
+            .copied()
+            .take_while(|&j| j < index)
+            .filter(|&j| sees(&rules[j], packet))
+            .collect();
+        Some(Decision {
+            index,
+            rule,
+            above_limit,
+            logged_by,
+        })
     }
 
     /// The index of the first rule of the indexed policy, `log` rules aside, that

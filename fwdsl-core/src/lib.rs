@@ -28,7 +28,7 @@ pub use model::{
     Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,
     Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
-pub use packet::{decide, decision, Decision, Packet, Proto};
+pub use packet::{decide, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};

@@ -240,7 +240,8 @@ fn iface_matches(rule: &str, packet: Option<&str>) -> bool {
     }
 }
 
-fn sees(rule: &Rule, packet: &Packet) -> bool {
+/// Whether `rule` matches `packet` (and is of its direction).
+pub(crate) fn sees(rule: &Rule, packet: &Packet) -> bool {
     rule.direction == packet.direction && rule.matches.matches(packet)
 }
 
@@ -257,7 +258,7 @@ pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
 
 /// The decision of rule `index`, the first non-`log` rule that matches `packet`: with
 /// the rule above its limit and the `log` rules before it.
-pub fn decision<'a>(rules: &'a [Rule], packet: &Packet, index: usize) -> Decision<'a> {
+fn decision<'a>(rules: &'a [Rule], packet: &Packet, index: usize) -> Decision<'a> {
     let rule = &rules[index];
     let above_limit = rule.limit.and_then(|_| {
         (index + 1..rules.len())

@@ -150,11 +150,9 @@ impl Policy {
         if self.rules.len() <= INDEX_ABOVE {
             return fwdsl_core::decide(&self.rules, packet);
         }
-        let index = self
-            .decider
+        self.decider
             .get_or_init(|| Decider::new(&self.rules))
-            .first_match(packet)?;
-        Some(fwdsl_core::decision(&self.rules, packet, index))
+            .decide(&self.rules, packet)
     }
 
     /// The fail-closed remainder of this policy: its operator's access path and a

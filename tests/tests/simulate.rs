@@ -18,7 +18,9 @@ fn card_example() {
     );
     assert_eq!(policy.decide(&Packet::tcp(internet, 80)).index, 1);
     assert_eq!(
-        policy.decide(&Packet::tcp(Ipv6Addr::LOCALHOST, 6379)).action(),
+        policy
+            .decide(&Packet::tcp(Ipv6Addr::LOCALHOST, 6379))
+            .action(),
         Action::Drop,
         "what the loopback warning is about"
     );
