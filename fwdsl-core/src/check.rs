@@ -393,18 +393,35 @@ fn check_shadowing(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnosti
 /// anything else it is a lockout: `drop tcp 1-1024; allow ssh; drop all;` is an error
 /// at `drop tcp 1-1024`.
 fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
-    let Some(Lockout { rule: j, rescue }) = analysis.lockout else {
+    let (Some(lockout), Access::Ssh { port, from, .. }) = (analysis.lockout, &parsed.access) else {
         return;
     };
-    let Access::Ssh { port, from, .. } = &parsed.access else {
-        return;
-    };
+    let source = from
+        .as_ref()
+        .map(|net| format!(" src {}", crate::model::net_text(net)))
+        .unwrap_or_default();
+    out.push(cut_off(parsed, lockout, "lock the operator out", "new SSH connections", |line| {
+        format!(
+            "add `allow tcp {port}{source};` before line {line}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`"
+        )
+    }));
+}
+
+/// The error at a rule that cuts the operator off: it `verb`s `what`; the help moves the
+/// first later rule that accepts them up, or is `otherwise(line)`.
+fn cut_off(
+    parsed: &Parsed,
+    Lockout { rule: j, rescue }: Lockout,
+    verb: &str,
+    what: &str,
+    otherwise: impl FnOnce(u32) -> String,
+) -> Diagnostic {
     let rules = &parsed.rules;
     let rule = &rules[j];
     let mut d = Diagnostic::error(
         parsed.rule_tokens[j],
         format!(
-            "rule `{}` would lock the operator out: it {}s new SSH connections (`{}`)",
+            "rule `{}` would {verb}: it {}s {what} (`{}`)",
             rule.text,
             rule.action.verb(),
             parsed.access
@@ -412,18 +429,9 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
     );
     match rescue.map(|r| &rules[r]) {
         Some(allow) => d.help(format!("move {} above line {}", quote(allow), rule.line)),
-        None => {
-            let source = from
-                .as_ref()
-                .map(|net| format!(" src {}", crate::model::net_text(net)))
-                .unwrap_or_default();
-            d.help(format!(
-                "add `allow tcp {port}{source};` before line {}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`",
-                rule.line
-            ))
-        }
+        None => d.help(otherwise(rule.line)),
     };
-    out.push(d);
+    d
 }
 
 /// `allow … sport N` trusts a field every remote host chooses freely: `allow udp sport
@@ -454,28 +462,16 @@ fn check_source_ports(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
 /// session dies with the apply: `allow ssh; drop all; drop out all;` is an error at
 /// `drop out all`. Dropping replies to a named destination is a deliberate ban.
 fn check_reply_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
-    let Some(Lockout { rule: j, rescue }) = analysis.reply_lockout else {
+    let Some(lockout) = analysis.reply_lockout else {
         return;
     };
-    let rules = &parsed.rules;
-    let rule = &rules[j];
-    let mut d = Diagnostic::error(
-        parsed.rule_tokens[j],
-        format!(
-            "rule `{}` would cut the operator's SSH session: it {}s this host's replies to it (`{}`)",
-            rule.text,
-            rule.action.verb(),
-            parsed.access
-        ),
-    );
-    match rescue.map(|r| &rules[r]) {
-        Some(allow) => d.help(format!("move {} above line {}", quote(allow), rule.line)),
-        None => d.help(format!(
-            "add `allow out established;` before line {}",
-            rule.line
-        )),
-    };
-    out.push(d);
+    out.push(cut_off(
+        parsed,
+        lockout,
+        "cut the operator's SSH session",
+        "this host's replies to it",
+        |line| format!("add `allow out established;` before line {line}"),
+    ));
 }
 
 /// `drop out all` with no way out for DNS (udp or tcp 53) leaves the host unable to

@@ -285,3 +285,28 @@ pub fn saved_rules(sandbox: &Sandbox, program: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The firewall handle of the kernel tests: namespaces only, no SSH session to guard.
+pub fn firewall() -> fwdsl::Firewall {
+    fwdsl::Firewall::new()
+        .namespaces_only()
+        .ssh_connection(None)
+}
+
+/// Runs `f` with the tests' firewall handle inside the sandbox's server namespace.
+pub fn on_server<T: Send>(
+    sb: &Sandbox,
+    f: impl FnOnce(fwdsl::Firewall) -> Result<T, fwdsl::Error> + Send,
+) -> Result<T, fwdsl::Error> {
+    sb.server
+        .run(|| f(firewall()))
+        .expect("enter the server namespace")
+}
+
+/// `iptables-save` and `ip6tables-save` of the server namespace.
+pub fn both_saved(sb: &Sandbox) -> (String, String) {
+    (
+        saved_rules(sb, "iptables-save"),
+        saved_rules(sb, "ip6tables-save"),
+    )
+}

@@ -5,15 +5,11 @@
 //! it happens in namespaces this test creates.
 
 use fwdsl::sandbox::{Netns, Sandbox};
-use fwdsl::{Action, Error, Firewall, Packet, Policy};
+use fwdsl::{Action, Error, Packet, Policy};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
-use tests::probe::{connect, listen, sandbox, saved_rules, Outcome};
-
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
+use tests::probe::{connect, firewall, listen, sandbox, saved_rules, Outcome};
 
 fn apply(ns: &Netns, policy: &Policy) {
     ns.run(|| firewall().apply(policy))

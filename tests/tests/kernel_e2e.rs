@@ -10,21 +10,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 use tests::child;
 use tests::guide_policy;
-use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
-
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
-
-/// Runs `f` with the test's firewall handle inside the sandbox's server namespace.
-fn on_server<T: Send>(
-    sb: &Sandbox,
-    f: impl FnOnce(Firewall) -> Result<T, Error> + Send,
-) -> Result<T, Error> {
-    sb.server
-        .run(|| f(firewall()))
-        .expect("enter the server namespace")
-}
+use tests::probe::{
+    both_saved, firewall, on_server, sandbox, saved_rules, Outcome, Probe, Servers,
+};
 
 /// A TCP probe from `src` to the server's IPv4 address.
 fn tcp4(src: std::net::Ipv4Addr, port: u16) -> Probe {
@@ -41,13 +29,6 @@ fn v4() -> (IpAddr, IpAddr) {
 
 fn v6() -> (IpAddr, IpAddr) {
     (Sandbox::CLIENT_V6.into(), Sandbox::SERVER_V6.into())
-}
-
-fn both_saved(sandbox: &Sandbox) -> (String, String) {
-    (
-        saved_rules(sandbox, "iptables-save"),
-        saved_rules(sandbox, "ip6tables-save"),
-    )
 }
 
 #[test]

@@ -3,22 +3,14 @@
 //! outcome compared with `decide`.
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Action, Firewall, Packet, Policy};
+use fwdsl::{Action, Packet, Policy};
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use tests::probe::{connect, sandbox, Outcome, Probe, Servers};
+use tests::probe::{connect, on_server, sandbox, Outcome, Probe, Servers};
 use tests::raw;
 
 fn apply(sb: &Sandbox, policy: &Policy) {
-    sb.server
-        .run(|| {
-            Firewall::new()
-                .namespaces_only()
-                .ssh_connection(None)
-                .apply(policy)
-        })
-        .unwrap()
-        .unwrap_or_else(|e| panic!("apply: {e}"));
+    on_server(sb, |fw| fw.apply(policy)).unwrap_or_else(|e| panic!("apply: {e}"));
 }
 
 /// Packet counter of the IPv4 rule whose listing contains every one of `needles`.

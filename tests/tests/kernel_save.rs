@@ -5,14 +5,10 @@
 //! namespaces and a temporary directory this test creates.
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Boot, Error, Firewall, Policy, SaveTarget};
+use fwdsl::{Boot, Error, Policy, SaveTarget};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
-
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
+use tests::probe::{firewall, sandbox, saved_rules, Outcome, Probe, Servers};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fwdsl-{name}-{}", std::process::id()));

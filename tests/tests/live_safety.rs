@@ -11,27 +11,7 @@ use fwdsl::sandbox::Sandbox;
 use fwdsl::{Error, Family, Firewall, Policy, RenderedRule};
 use std::time::{Duration, Instant};
 use tests::child::{self, env_count, Rng};
-use tests::probe::{sandbox, saved_rules, Outcome, Probe, Servers};
-
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
-
-fn on_server<T: Send>(
-    sb: &Sandbox,
-    f: impl FnOnce(Firewall) -> Result<T, Error> + Send,
-) -> Result<T, Error> {
-    sb.server
-        .run(|| f(firewall()))
-        .expect("enter the server namespace")
-}
-
-fn both_saved(sb: &Sandbox) -> (String, String) {
-    (
-        saved_rules(sb, "iptables-save"),
-        saved_rules(sb, "ip6tables-save"),
-    )
-}
+use tests::probe::{both_saved, firewall, on_server, sandbox, Outcome, Probe, Servers};
 
 /// Every fwdsl ipset in the server namespace, sorted (`ipset list -n`).
 fn fwdsl_sets(sb: &Sandbox) -> Vec<String> {
