@@ -400,10 +400,26 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
         .as_ref()
         .map(|net| format!(" src {}", crate::model::net_text(net)))
         .unwrap_or_default();
+    // SSH open to one network only: declaring that network is the fix, not opening
+    // SSH to the world.
+    let admin_net = parsed.rules.iter().find(|r| {
+        r.direction == Direction::In
+            && r.action == Action::Allow
+            && r.matches.protocols.contains(ProtoSet::TCP)
+            && r.matches.dports.iter().any(|p| p.contains(*port))
+            && !r.matches.src.is_empty()
+    });
     out.push(cut_off(parsed, lockout, "lock the operator out", "new SSH connections", |line| {
-        format!(
-            "add `allow tcp {port}{source};` before line {line}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`"
-        )
+        match (admin_net, from) {
+            (Some(rule), None) => format!(
+                "if SSH is for {} only, declare it: `ssh {port} from {};` (a lockout check then protects that network); to open SSH to every source, add `allow tcp {port};` before line {line}",
+                crate::model::nets_text(&rule.matches.src),
+                crate::model::net_text(&rule.matches.src[0]),
+            ),
+            _ => format!(
+                "add `allow tcp {port}{source};` before line {line}; on a host reached another way, declare how (`ssh PORT from NETWORK;`) or `ssh none;`"
+            ),
+        }
     }));
 }
 

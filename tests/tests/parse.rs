@@ -379,3 +379,31 @@ fn an_ipv4_only_loopback_rule_is_warned_about() {
         Policy::parse("allow ssh;\nallow src 127.0.0.1;\nallow src ::1;\ndrop all;\n").unwrap();
     assert!(fine.warnings().is_empty(), "{:?}", fine.warnings());
 }
+
+#[test]
+fn a_missing_semicolon_is_reported_where_it_is_missing() {
+    let found = errors("allow ssh;\nallow tcp 22\nallow htps;\ndrop all;\n");
+    assert!(
+        found[0].starts_with("line 2, column 11: error: expected `;` at the end of this rule"),
+        "{found:?}"
+    );
+    // The next line is parsed on its own: its typo is still found.
+    assert!(
+        found[1].contains("line 3") && found[1].contains("did you mean `https`?"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn ssh_for_an_admin_network_suggests_declaring_it_before_opening_ssh() {
+    let found = errors("allow ssh src 10.0.0.0/8;\ndrop all;\n");
+    assert!(
+        found[0].contains("declare it: `ssh 22 from 10.0.0.0/8;`"),
+        "{found:?}"
+    );
+    let help = found[0].split("help: ").nth(1).unwrap();
+    assert!(
+        help.find("ssh 22 from") < help.find("allow tcp 22;"),
+        "{help}"
+    );
+}

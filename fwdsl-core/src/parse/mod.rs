@@ -70,11 +70,26 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     while start < tokens.len() {
         let semi = tokens[start..].iter().position(|t| t.is_punct(';'));
         let end = semi.map_or(tokens.len(), |i| start + i);
-        let range = TokenRange {
-            first: start,
-            last: end.min(tokens.len() - 1),
+        // A statement word at the start of a later line, before any `;`: the `;` of
+        // the line before is missing. Said there, and the next statement parsed on its
+        // own, so a typo on either line is still reported as what it is.
+        let missing = (start + 1..end).find(|&i| {
+            tokens[i].line > tokens[i - 1].line
+                && STATEMENT_WORDS.iter().any(|w| tokens[i].is_ident(w))
+        });
+        if let Some(next) = missing {
+            let mut d = Diagnostic::error(
+                TokenRange::single(next - 1),
+                "expected `;` at the end of this rule",
+            );
+            d.help("end every statement with `;`");
+            parsed.diagnostics.push(d);
+        }
+        let (end, resume) = match missing {
+            Some(next) => (next, next),
+            None => (end, end + 1),
         };
-        if semi.is_none() {
+        if semi.is_none() && missing.is_none() {
             let mut d = Diagnostic::error(
                 TokenRange::single(tokens.len() - 1),
                 "expected `;` after the last statement",
@@ -82,6 +97,15 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             d.help("end every statement with `;`");
             parsed.diagnostics.push(d);
         }
+        let range = TokenRange {
+            first: start,
+            // Up to the `;`, or the last token before the next statement's word.
+            last: if missing.is_some() {
+                end - 1
+            } else {
+                end.min(tokens.len() - 1)
+            },
+        };
         if start == end {
             parsed.diagnostics.push(Diagnostic::error(
                 range,
@@ -137,10 +161,13 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             }
             parsed.last_statement = Some(range);
         }
-        start = end + 1;
+        start = resume;
     }
     parsed
 }
+
+/// The words a statement starts with.
+const STATEMENT_WORDS: [&str; 6] = ["allow", "drop", "reject", "log", "ssh", "service"];
 
 /// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment
 /// that would not fit whole is an error rather than silently cut.
