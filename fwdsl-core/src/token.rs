@@ -141,7 +141,7 @@ pub fn lex(source: &str) -> Result<Vec<Token>, LexError> {
                 }
             }
             tokens.push(here(TokenKind::Str(text)));
-        } else if ";,-:./[]=".contains(c) {
+        } else if ";,-:./[]=$".contains(c) {
             chars.next();
             tokens.push(here(TokenKind::Punct(c)));
         } else {

@@ -40,7 +40,7 @@ impl Tokens {
                 }
                 TokenTree::Punct(punct) => {
                     let c = punct.as_char();
-                    let kind = if ";,-:./=".contains(c) {
+                    let kind = if ";,-:./=$".contains(c) {
                         TokenKind::Punct(c)
                     } else {
                         TokenKind::Other(c.to_string())

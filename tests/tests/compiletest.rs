@@ -11,5 +11,6 @@ fn ui() {
     t.compile_fail("ui/warnings/*.rs");
     t.compile_fail("ui/directions/*.rs");
     t.compile_fail("ui/matches/*.rs");
+    t.compile_fail("ui/names/*.rs");
     t.pass("ui/pass/*.rs");
 }

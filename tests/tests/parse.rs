@@ -407,3 +407,43 @@ fn ssh_for_an_admin_network_suggests_declaring_it_before_opening_ssh() {
         "{help}"
     );
 }
+
+#[test]
+fn named_sets_and_port_lists() {
+    use fwdsl::{Action, Packet};
+    let policy = Policy::parse(
+        "set admins = [10.0.0.0/8, 192.0.2.0/24];\nports web = 80, 443;\nallow tcp $web;\nallow ssh src $admins;\ndrop all;\n",
+    );
+    // `allow ssh src $admins` alone would lock out the default `ssh 22` from anywhere.
+    let found = match policy {
+        Err(fwdsl::Error::Policy(p)) => p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert!(found[0].contains("lock the operator out"), "{found:?}");
+    let policy = Policy::parse(
+        "set admins = [10.0.0.0/8, 192.0.2.0/24];\nports web = 80, 443;\nssh 22 from 10.0.0.0/8;\nallow tcp $web;\nallow ssh src $admins;\ndrop all;\n",
+    )
+    .unwrap();
+    assert_eq!(
+        policy.decide(&Packet::tcp([198, 51, 100, 7], 443)).action(),
+        Action::Allow
+    );
+    assert_eq!(policy.decide(&Packet::tcp([192, 0, 2, 9], 22)).index, 1);
+    assert_eq!(
+        policy.decide(&Packet::tcp([198, 51, 100, 7], 22)).action(),
+        Action::Drop
+    );
+    let found = errors("set admins = [10.0.0.0/8];\nssh none;\nallow ssh src $admns;\ndrop all;\n");
+    assert!(
+        found[0].contains("unknown set `$admns`") && found[0].contains("did you mean `$admins`?"),
+        "{found:?}"
+    );
+    let unused = Policy::parse("ports web = 80, 443;\nallow ssh;\ndrop all;\n").unwrap();
+    assert!(
+        unused.warnings()[0]
+            .message
+            .contains("ports `web` is defined but never used"),
+        "{:?}",
+        unused.warnings()
+    );
+}

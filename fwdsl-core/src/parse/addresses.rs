@@ -117,6 +117,12 @@ impl Statement<'_, '_> {
     /// One address or network, or a bracketed list of them (all of one family):
     /// `src [198.51.100.7, 203.0.113.0/24]`.
     pub(super) fn addresses(&mut self) -> Option<Vec<IpNet>> {
+        if let Some(value) = self.name_use("set")? {
+            let super::names::Value::Set(nets) = value else {
+                unreachable!("name_use checks the kind")
+            };
+            return Some(nets);
+        }
         if !self.peek_punct('[') {
             return Some(vec![self.address()?]);
         }

@@ -25,12 +25,14 @@ mod addresses;
 mod comments;
 mod interfaces;
 mod limits;
+mod names;
 mod ports;
 mod protocols;
 mod services;
 mod statement;
 mod states;
 
+use names::Name;
 use services::UserService;
 use statement::{Parsed1, Statement};
 
@@ -65,6 +67,7 @@ pub(crate) struct Parsed {
 pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     let mut parsed = Parsed::default();
     let mut services: Vec<UserService> = Vec::new();
+    let mut names: Vec<Name> = Vec::new();
     let mut combinations = 0usize;
     let mut start = 0;
     while start < tokens.len() {
@@ -115,6 +118,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             let mut statement = Statement {
                 tokens,
                 services: &services,
+                names: &names,
                 pos: start,
                 end,
                 diagnostics: &mut parsed.diagnostics,
@@ -144,6 +148,10 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
                     services.push(service);
                     parsed.ends_with_rule = false;
                 }
+                Some(Parsed1::Name(name)) => {
+                    names.push(name);
+                    parsed.ends_with_rule = false;
+                }
                 Some(Parsed1::Access(access)) => {
                     if let Some(earlier) = parsed.access_tokens {
                         let mut d = Diagnostic::error(range, "operator access is declared twice");
@@ -164,10 +172,15 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
         start = resume;
     }
     parsed
+        .diagnostics
+        .extend(names.iter().filter(|n| !n.used.get()).map(names::unused));
+    parsed
 }
 
 /// The words a statement starts with.
-const STATEMENT_WORDS: [&str; 6] = ["allow", "drop", "reject", "log", "ssh", "service"];
+const STATEMENT_WORDS: [&str; 8] = [
+    "allow", "drop", "reject", "log", "ssh", "service", "set", "ports",
+];
 
 /// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment
 /// that would not fit whole is an error rather than silently cut.

@@ -17,7 +17,7 @@ impl Statement<'_, '_> {
                 };
                 let proto_range = self.range(start);
                 self.set(&mut c.proto, (proto, name), proto_range, "protocol")?;
-                if self.peek_number() {
+                if self.peek_number() || self.peek_punct('$') {
                     let ports_start = self.pos;
                     let ports = self.ports()?;
                     c.text.push(format!("{name} {}", ports_text(&ports)));
@@ -48,6 +48,12 @@ impl Statement<'_, '_> {
 
     /// `80`, `80,443`, `6000-6010`, `22,6000-6010`.
     pub(super) fn ports(&mut self) -> Option<Vec<PortRange>> {
+        if let Some(value) = self.name_use("ports")? {
+            let super::names::Value::Ports(ports) = value else {
+                unreachable!("name_use checks the kind")
+            };
+            return Some(ports);
+        }
         let mut ranges = Vec::new();
         loop {
             let start = self.pos;

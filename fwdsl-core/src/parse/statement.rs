@@ -1,6 +1,7 @@
 //! One statement being parsed: the cursor over its tokens, the verb and direction, the
 //! dispatch of its match clauses to their modules, and the rule they make together.
 
+use super::names::Name;
 use super::services::UserService;
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
@@ -17,6 +18,7 @@ pub(super) enum Parsed1 {
     Rules(Vec<Rule>),
     Access(Access),
     Service(UserService),
+    Name(Name),
 }
 
 /// One statement's tokens, `pos..end`, being parsed.
@@ -24,6 +26,8 @@ pub(super) struct Statement<'t, 'd> {
     pub tokens: &'t [Token],
     /// The services the policy defined before this statement.
     pub services: &'t [UserService],
+    /// The sets and port lists the policy named before this statement.
+    pub names: &'t [Name],
     pub pos: usize,
     pub end: usize,
     pub diagnostics: &'d mut Vec<Diagnostic>,
@@ -64,6 +68,11 @@ impl Statement<'_, '_> {
             TokenKind::Ident(w) if w == "drop" => Action::Drop,
             TokenKind::Ident(w) if w == "reject" => Action::Reject,
             TokenKind::Ident(w) if w == "log" => Action::Log,
+            TokenKind::Ident(w) if w == "set" || w == "ports" => {
+                let (kind, start) = (w.clone(), self.pos);
+                self.pos += 1;
+                return self.name_definition(&kind, start).map(Parsed1::Name);
+            }
             TokenKind::Ident(w) if w == "service" => {
                 self.pos += 1;
                 return self.service_definition().map(Parsed1::Service);

@@ -1,0 +1,9 @@
+#![deny(deprecated)]
+
+fn main() {
+    let _ = fwdsl::firewall! {
+        ports web = 80, 443;
+        allow ssh;
+        drop all;
+    };
+}
