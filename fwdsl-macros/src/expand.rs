@@ -20,10 +20,11 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
     let rules = compiled.rules.iter().map(QuoteRule);
     let count = compiled.rules.len();
     let access = QuoteAccess(&compiled.access);
+    let fwdsl = runtime();
     quote! {
         {
             #(#warnings)*
-            use ::fwdsl::__private as __fwdsl;
+            use #fwdsl::__private as __fwdsl;
             static __FWDSL_RULES: [__fwdsl::Rule; #count] = [#(#rules),*];
             __fwdsl::policy(&__FWDSL_RULES, #access)
         }
@@ -51,11 +52,26 @@ fn errors(tokens: &Tokens, compiled: &Compiled) -> TokenStream {
         })
         .expect("has_errors() found an error");
     let errors = combined.into_compile_error();
+    let fwdsl = runtime();
     quote! {
         {
             #errors
-            ::fwdsl::__private::placeholder()
+            #fwdsl::__private::placeholder()
         }
+    }
+}
+
+/// The runtime crate as the user's crate names it: `::fwdsl`, or `::fw` under
+/// `fw = { package = "fwdsl" }`.
+fn runtime() -> TokenStream {
+    use proc_macro_crate::{crate_name, FoundCrate};
+    match crate_name("fwdsl") {
+        Ok(FoundCrate::Name(name)) => {
+            let name = format_ident!("{name}");
+            quote!(::#name)
+        }
+        // fwdsl's own tests name themselves `fwdsl` (`extern crate self as fwdsl`).
+        Ok(FoundCrate::Itself) | Err(_) => quote!(::fwdsl),
     }
 }
 
