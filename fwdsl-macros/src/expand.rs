@@ -11,6 +11,11 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 pub(crate) fn firewall(input: TokenStream) -> TokenStream {
+    // A `use PIECE;` first asks the piece for its rules (see `pieces`).
+    if let Some((before, path, after)) = crate::pieces::first_use(&input) {
+        let fwdsl = runtime();
+        return crate::pieces::callback(quote!(#fwdsl::firewall), before, path, after);
+    }
     let tokens = Tokens::new(input);
     let compiled = fwdsl_core::compile(&tokens.tokens);
     if compiled.has_errors() {

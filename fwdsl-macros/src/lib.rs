@@ -7,6 +7,7 @@
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
 mod expand;
+mod pieces;
 mod tokens;
 
 use proc_macro::TokenStream;
@@ -17,4 +18,16 @@ use proc_macro::TokenStream;
 #[proc_macro]
 pub fn firewall(input: TokenStream) -> TokenStream {
     expand::firewall(input.into()).into()
+}
+
+/// Defines pieces of policy shared between policies and crates, checked as part of
+/// every policy that uses them: `rules! { pub base { allow ssh; } }`, then `use base;`
+/// inside `firewall!`.
+///
+/// See the `fwdsl` crate for examples.
+#[proc_macro]
+pub fn rules(input: TokenStream) -> TokenStream {
+    pieces::rules(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

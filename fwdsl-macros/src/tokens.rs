@@ -33,6 +33,9 @@ impl Tokens {
     fn flatten(&mut self, input: TokenStream) {
         for tree in input {
             match tree {
+                TokenTree::Ident(ident) if ident == crate::pieces::DOLLAR => {
+                    self.push(TokenKind::Punct('$'), ident.span());
+                }
                 TokenTree::Ident(ident) => {
                     let name = ident.to_string();
                     let name = name.strip_prefix("r#").unwrap_or(&name).to_string();

@@ -68,7 +68,7 @@ pub use fwdsl_core::{
     Access, Action, ConnState, Decision, Direction, Family, Matches, Packet, PortRange, Proto,
     ProtoSet, Rule, Severity,
 };
-pub use fwdsl_macros::firewall;
+pub use fwdsl_macros::{firewall, rules};
 pub use live::{
     ApplyReport, Boot, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath,
     RuleSelector, SaveReport, SaveTarget,

@@ -30,6 +30,17 @@ pub fn large_policy(n: usize) -> String {
 }
 
 pub mod child;
+
+fwdsl::rules! {
+    /// The base every host of the example fleet gets: the admin network reaches SSH,
+    /// replies come back. Used across crates by the trybuild cases (`use tests::base;`).
+    pub base {
+        set admins = [10.0.0.0/8];
+        ssh 22 from 10.0.0.0/8;
+        allow ssh src $admins;
+        allow established;
+    }
+}
 pub mod probe;
 pub mod raw;
 

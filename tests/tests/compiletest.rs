@@ -12,5 +12,6 @@ fn ui() {
     t.compile_fail("ui/directions/*.rs");
     t.compile_fail("ui/matches/*.rs");
     t.compile_fail("ui/names/*.rs");
+    t.compile_fail("ui/pieces/*.rs");
     t.pass("ui/pass/*.rs");
 }

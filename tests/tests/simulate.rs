@@ -106,3 +106,31 @@ fn rules_keep_their_source_text_and_line() {
     assert_eq!(second.text, "allow tcp 5432 src 10.0.0.0/8");
     assert_eq!(second.line, policy.rules()[0].line + 1);
 }
+
+fwdsl::rules! {
+    /// SSH for the admin network only.
+    admin_ssh {
+        ssh 22 from 192.0.2.0/24;
+        allow ssh src 192.0.2.0/24;
+    }
+}
+
+#[test]
+fn a_policy_built_from_pieces_is_checked_as_one() {
+    use tests::base;
+    let web = fwdsl::firewall! { use base; allow https; drop all; };
+    assert_eq!(web.rules()[0].text, "allow ssh src 10.0.0.0/8");
+    assert_eq!(
+        web.decide(&Packet::tcp([10, 1, 2, 3], 22)).action(),
+        Action::Allow
+    );
+    assert_eq!(
+        web.decide(&Packet::tcp([198, 51, 100, 7], 22)).action(),
+        Action::Drop
+    );
+    assert_eq!(web.decide(&Packet::tcp([198, 51, 100, 7], 443)).index, 2);
+    // A piece of this crate, used in the middle of a policy.
+    let db = fwdsl::firewall! { allow established; use admin_ssh; allow tcp 5432 src 192.0.2.0/24; drop all; };
+    assert_eq!(db.rules()[1].text, "allow ssh src 192.0.2.0/24");
+    assert_eq!(db.rules().len(), 4);
+}
