@@ -176,19 +176,14 @@ fn sandbox(policy: &Policy) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Reads a policy file; its problems are printed compiler-style, file name first.
+/// Reads a policy file (and the files it includes); its problems are printed
+/// compiler-style, file name first.
 fn read_policy(path: &str) -> Result<Policy, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    match Policy::parse(&text) {
-        Ok(policy) => {
-            for warning in policy.warnings() {
-                eprintln!("{}", fwdsl::Problems(vec![warning.clone()]).in_file(path));
-            }
-            Ok(policy)
-        }
-        Err(Error::Policy(problems)) => Err(problems.in_file(path).to_string()),
-        Err(e) => Err(e.to_string()),
+    let policy = Policy::from_file(path).map_err(|e| e.to_string())?;
+    for warning in policy.warnings() {
+        eprintln!("{warning}");
     }
+    Ok(policy)
 }
 
 fn run(args: Args) -> Result<(), String> {

@@ -7,10 +7,15 @@ use std::fmt;
 pub struct Problem {
     /// Whether it rejects the policy.
     pub severity: fwdsl_core::Severity,
+    /// The policy file, for a policy read with `Policy::from_file` (the included file,
+    /// for a problem in an included piece).
+    pub file: Option<std::path::PathBuf>,
     /// 1-based line, when the problem has a place.
     pub line: Option<u32>,
     /// 1-based column, when the problem has a place.
     pub column: Option<u32>,
+    /// The line the problem is on, as written.
+    pub source_line: Option<String>,
     /// What is wrong.
     pub message: String,
     /// How to fix it.
@@ -19,6 +24,13 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            return write!(
+                f,
+                "{}",
+                Problems(vec![self.clone()]).in_file(&file.display().to_string())
+            );
+        }
         if let (Some(line), Some(column)) = (self.line, self.column) {
             write!(f, "line {line}, column {column}: ")?;
         }
@@ -40,7 +52,8 @@ pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
     /// The problems as a compiler prints them, one `FILE:LINE:COLUMN: error: …` per
-    /// problem (with its help below it), in line order.
+    /// problem, the line itself and the help below it, in line order. `path` names
+    /// the problems that carry no file of their own.
     ///
     /// ```
     /// let Err(fwdsl::Error::Policy(problems)) = fwdsl::Policy::parse("allow ssh;\nallow tcp 0;\ndrop all;") else { panic!() };
@@ -56,12 +69,15 @@ struct InFile<'a>(&'a Problems, &'a str);
 impl fmt::Display for InFile<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut problems: Vec<&Problem> = self.0 .0.iter().collect();
-        problems.sort_by_key(|p| (p.line, p.column));
+        problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
         for (i, p) in problems.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}", self.1)?;
+            match &p.file {
+                Some(file) => write!(f, "{}", file.display())?,
+                None => write!(f, "{}", self.1)?,
+            }
             if let (Some(line), Some(column)) = (p.line, p.column) {
                 write!(f, ":{line}:{column}")?;
             }
@@ -70,6 +86,9 @@ impl fmt::Display for InFile<'_> {
                 fwdsl_core::Severity::Warning => "warning",
             };
             write!(f, ": {kind}: {}", p.message)?;
+            if let (Some(source), Some(line)) = (&p.source_line, p.line) {
+                write!(f, "\n{line:>5} | {source}")?;
+            }
             if let Some(help) = &p.help {
                 write!(f, "\n  help: {help}")?;
             }
@@ -163,12 +182,21 @@ impl Error {
     }
 }
 
+fn policy_errors(problems: &Problems) -> String {
+    if problems.0.iter().all(|p| p.file.is_some()) {
+        problems.in_file("").to_string()
+    } else {
+        format!("the policy has errors:\n{problems}")
+    }
+}
+
 /// Everything that can go wrong in fwdsl.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A policy given as text has errors (the same ones `firewall!` reports at compile time).
-    #[error("the policy has errors:\n{0}")]
+    /// A policy given as text has errors (the same ones `firewall!` reports at compile
+    /// time). Those of a policy file name their file and say `error:` themselves.
+    #[error("{}", policy_errors(.0))]
     Policy(Problems),
     /// An iptables command failed. From `apply`, the previous rules are back.
     #[error("{0}")]

@@ -58,6 +58,7 @@ extern crate self as fwdsl;
 mod error;
 mod live;
 mod policy;
+mod policy_file;
 mod render;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]

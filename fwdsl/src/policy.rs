@@ -2,6 +2,7 @@
 //! questions one can ask of them without root (which rule decides a packet).
 
 use crate::error::{Error, Problem, Problems};
+use crate::policy_file::Sources;
 use fwdsl_core::{Access, Decider, Decision, Packet, Rule, Severity};
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -55,34 +56,39 @@ impl Policy {
     /// assert!(err.to_string().contains("line 1, column 11: error: port `70000` is out of range"));
     /// ```
     pub fn parse(source: &str) -> Result<Policy, Error> {
-        let tokens = fwdsl_core::lex(source).map_err(|e| {
-            Error::Policy(Problems(vec![Problem {
-                severity: Severity::Error,
-                line: Some(e.line),
-                column: Some(e.column),
-                message: e.message,
-                help: None,
-            }]))
-        })?;
-        let compiled = fwdsl_core::compile(&tokens);
-        let problem = |d: &fwdsl_core::Diagnostic| {
-            let at = d.tokens.map(|r| &tokens[r.first]);
-            Problem {
-                severity: d.severity,
-                line: at.map(|t| t.line),
-                column: at.map(|t| t.column),
-                message: d.message.clone(),
-                help: d.help.clone(),
-            }
-        };
+        Policy::from_sources(&Sources::of_text(source)?)
+    }
+
+    /// Reads and checks a policy file, in which `include "base.policy";` (relative to
+    /// the including file) pulls in the rules of another: the run-time side of shared
+    /// pieces. Every problem names its file, line and column, and shows the line.
+    ///
+    /// ```no_run
+    /// let policy = fwdsl::Policy::from_file("/etc/fwdsl/web.policy")?;
+    /// # let _ = policy;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Policy, Error> {
+        Policy::from_sources(&Sources::of_file(path.as_ref())?)
+    }
+
+    fn from_sources(sources: &Sources) -> Result<Policy, Error> {
+        let compiled = fwdsl_core::compile(&sources.tokens);
         let (mut errors, mut warnings): (Vec<Problem>, Vec<Problem>) = compiled
             .diagnostics
             .iter()
-            .map(problem)
+            .map(|d| {
+                sources.problem(
+                    d.tokens.map(|r| r.first),
+                    d.severity,
+                    d.message.clone(),
+                    d.help.clone(),
+                )
+            })
             .partition(|p| p.severity == Severity::Error);
-        // Found in two passes (each rule, then the whole policy): reported in line order.
+        // Found in two passes (each rule, then the whole policy): reported in order.
         for problems in [&mut errors, &mut warnings] {
-            problems.sort_by_key(|p| (p.line, p.column));
+            problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
         }
         if !errors.is_empty() {
             return Err(Error::Policy(Problems(errors)));

@@ -447,3 +447,51 @@ fn named_sets_and_port_lists() {
         unused.warnings()
     );
 }
+
+#[test]
+fn policy_files_include_pieces_and_name_the_file_of_every_problem() {
+    let dir = std::env::temp_dir().join(format!("fwdsl-include-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("pieces")).unwrap();
+    std::fs::write(
+        dir.join("pieces/base.policy"),
+        "# every host\nssh 22 from 10.0.0.0/8;\nallow ssh src 10.0.0.0/8;\nallow established;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("web.policy"),
+        "include \"pieces/base.policy\";\nallow https;\ndrop all;\n",
+    )
+    .unwrap();
+    let web = Policy::from_file(dir.join("web.policy")).unwrap();
+    assert_eq!(web.rules().len(), 4);
+    assert_eq!(web.rules()[0].text, "allow ssh src 10.0.0.0/8");
+    // Problems in both files, each named with its file and line, and the line shown.
+    std::fs::write(dir.join("pieces/bad.policy"), "allow tcp 0;\n").unwrap();
+    std::fs::write(
+        dir.join("db.policy"),
+        "include \"pieces/bad.policy\";\nallow ssh;\nallow tcp 70000;\ndrop all;\n",
+    )
+    .unwrap();
+    let err = Policy::from_file(dir.join("db.policy")).unwrap_err();
+    let text = err.to_string();
+    let bad = dir.join("pieces/bad.policy").display().to_string();
+    let db = dir.join("db.policy").display().to_string();
+    assert!(
+        text.contains(&format!("{bad}:1:11: error: port 0")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{db}:3:11: error: port `70000`")),
+        "{text}"
+    );
+    assert!(text.contains("    3 | allow tcp 70000;"), "{text}");
+    // A file that includes itself is refused.
+    std::fs::write(
+        dir.join("loop.policy"),
+        "include \"loop.policy\";\ndrop all;\n",
+    )
+    .unwrap();
+    let err = Policy::from_file(dir.join("loop.policy")).unwrap_err();
+    assert!(err.to_string().contains("includes itself"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

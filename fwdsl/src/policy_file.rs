@@ -1,0 +1,187 @@
+//! Policy files: `Policy::from_file` reads a file in which `include "base.policy";`
+//! (relative to the including file) pulls in a piece, and says where each problem is:
+//! the file, the line and column, and the line itself.
+
+use crate::error::{Error, Problem, Problems};
+use fwdsl_core::{Severity, Token, TokenKind};
+use std::path::{Path, PathBuf};
+
+/// One source of a policy: its name (`None` for a string) and its text.
+pub(crate) struct Source {
+    pub path: Option<PathBuf>,
+    pub text: String,
+}
+
+/// A policy's tokens from all its sources, and which source each came from.
+#[derive(Default)]
+pub(crate) struct Sources {
+    pub sources: Vec<Source>,
+    pub tokens: Vec<Token>,
+    pub origin: Vec<usize>,
+}
+
+impl Sources {
+    /// The tokens of one string.
+    pub(crate) fn of_text(text: &str) -> Result<Sources, Error> {
+        let mut sources = Sources::default();
+        sources.add(None, text.to_string(), &mut Vec::new())?;
+        Ok(sources)
+    }
+
+    /// The tokens of a file and of every file it includes.
+    pub(crate) fn of_file(path: &Path) -> Result<Sources, Error> {
+        let mut sources = Sources::default();
+        sources.add_file(path, &mut Vec::new(), None)?;
+        Ok(sources)
+    }
+
+    fn add_file(
+        &mut self,
+        path: &Path,
+        stack: &mut Vec<PathBuf>,
+        included_at: Option<Problem>,
+    ) -> Result<(), Error> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if stack.contains(&canonical) {
+            let mut problem = included_at.expect("only an include can repeat a file");
+            problem.message = format!("`{}` includes itself", path.display());
+            return Err(Error::Policy(Problems(vec![problem])));
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| match &included_at {
+            Some(at) => Error::Policy(Problems(vec![Problem {
+                message: format!("cannot read `{}`: {source}", path.display()),
+                ..at.clone()
+            }])),
+            None => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        stack.push(canonical);
+        self.add(Some(path.to_path_buf()), text, stack)?;
+        stack.pop();
+        Ok(())
+    }
+
+    /// Lexes one source and splices in what its `include` statements name.
+    fn add(
+        &mut self,
+        path: Option<PathBuf>,
+        text: String,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<(), Error> {
+        let id = self.sources.len();
+        let tokens = fwdsl_core::lex(&text).map_err(|e| {
+            let source = Source {
+                path: path.clone(),
+                text: text.clone(),
+            };
+            Error::Policy(Problems(vec![place(
+                &source,
+                e.line,
+                e.column,
+                Severity::Error,
+                e.message,
+                None,
+            )]))
+        })?;
+        self.sources.push(Source {
+            path: path.clone(),
+            text,
+        });
+        let mut i = 0;
+        while i < tokens.len() {
+            let starts_statement = i == 0 || tokens[i - 1].kind == TokenKind::Punct(';');
+            let include = starts_statement && tokens[i].kind == TokenKind::Ident("include".into());
+            let file = match tokens.get(i + 1).map(|t| &t.kind) {
+                Some(TokenKind::Str(file)) if include => Some(file.clone()),
+                _ => None,
+            };
+            if let Some(file) = file {
+                let at = place(
+                    &self.sources[id],
+                    tokens[i].line,
+                    tokens[i].column,
+                    Severity::Error,
+                    String::new(),
+                    None,
+                );
+                let Some(path) = &path else {
+                    return Err(Error::Policy(Problems(vec![Problem {
+                        message: "`include` needs a policy file to be relative to: use `Policy::from_file`".into(),
+                        ..at
+                    }])));
+                };
+                let included = path.parent().unwrap_or(Path::new(".")).join(file);
+                self.add_file(&included, stack, Some(at))?;
+                // `include "x"` and its `;`.
+                i += 2 + usize::from(
+                    tokens
+                        .get(i + 2)
+                        .is_some_and(|t| t.kind == TokenKind::Punct(';')),
+                );
+                continue;
+            }
+            self.tokens.push(tokens[i].clone());
+            self.origin.push(id);
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// A problem at token `index`.
+    pub(crate) fn problem(
+        &self,
+        index: Option<usize>,
+        severity: Severity,
+        message: String,
+        help: Option<String>,
+    ) -> Problem {
+        match index {
+            Some(i) => {
+                let token = &self.tokens[i];
+                place(
+                    &self.sources[self.origin[i]],
+                    token.line,
+                    token.column,
+                    severity,
+                    message,
+                    help,
+                )
+            }
+            None => Problem {
+                severity,
+                file: None,
+                line: None,
+                column: None,
+                source_line: None,
+                message,
+                help,
+            },
+        }
+    }
+}
+
+fn place(
+    source: &Source,
+    line: u32,
+    column: u32,
+    severity: Severity,
+    message: String,
+    help: Option<String>,
+) -> Problem {
+    Problem {
+        severity,
+        file: source.path.clone(),
+        line: Some(line),
+        column: Some(column),
+        source_line: source
+            .text
+            .replace("\r\n", "\n")
+            .split(['\n', '\r'])
+            .nth(line as usize - 1)
+            .map(|l| l.trim_end().to_string()),
+        message,
+        help,
+    }
+}
