@@ -17,6 +17,7 @@ mod diag;
 mod model;
 mod packet;
 mod parse;
+mod queries;
 mod services;
 mod space;
 mod token;
@@ -30,6 +31,7 @@ pub use model::{
 };
 pub use packet::{decide, Decision, Packet, Proto};
 pub use parse::IPTABLES_COMMENT_MAX;
+pub use queries::{accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};
 

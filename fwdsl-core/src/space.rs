@@ -244,6 +244,23 @@ impl Interfaces {
         (0, self.lo - 1)
     }
 
+    /// An interface name at coordinate `id`: `None` for one no rule names, a name of a
+    /// wildcard's own (`veth+` gives `vethx`) for a wildcard's coordinate.
+    fn name_at(&self, id: u128) -> Option<String> {
+        if id == self.lo {
+            return Some("lo".into());
+        }
+        let ((name, kind), _) = self.ids.iter().find(|(_, &i)| i == id)?;
+        if *kind == 1 {
+            return Some(name.clone());
+        }
+        let mut unnamed = format!("{name}x");
+        while self.ids.contains_key(&(unnamed.clone(), 1)) {
+            unnamed.push('x');
+        }
+        Some(unnamed)
+    }
+
     /// Where a packet's interface lies: its name's coordinate, else that of the
     /// longest wildcard matching it, else 0.
     fn of(&self, name: Option<&str>) -> u128 {
@@ -468,6 +485,9 @@ pub(crate) fn query_regions(
     new_only: bool,
     interfaces: &Interfaces,
 ) -> Vec<Region> {
+    if new_only && matches.state.is_some_and(|s| s != ConnState::New) {
+        return Vec::new();
+    }
     let mut out = matches_regions(matches, direction, interfaces);
     if new_only {
         for region in &mut out {
@@ -630,6 +650,39 @@ pub(crate) fn point(packet: &Packet, interfaces: &Interfaces) -> Region {
     ])
 }
 
+/// The packet at a point (a box of one packet's coordinates, such as a corner).
+pub(crate) fn packet_at(point: &Region, interfaces: &Interfaces) -> Packet {
+    let at = |d: usize| point.get(d).0;
+    let v4 = at(FAM) == 0 && at(SRC) <= V4_MAX && at(DST) <= V4_MAX;
+    let address = |a: u128| -> IpAddr {
+        if v4 {
+            IpAddr::V4((a as u32).into())
+        } else {
+            IpAddr::V6(a.into())
+        }
+    };
+    let (src, dport) = (address(at(SRC)), at(DPORT));
+    let mut packet = match at(PROTO) {
+        TCP => Packet::tcp(src, dport as u16),
+        UDP => Packet::udp(src, dport as u16),
+        ICMP => Packet::icmp(src).icmp_type(dport as u8),
+        other => Packet::other((other - OTHER) as u8, src),
+    };
+    if matches!(at(PROTO), TCP | UDP) {
+        packet.sport = at(SPORT) as u16;
+    }
+    packet.dst = address(at(DST));
+    packet.state = match at(STATE) {
+        NEW => ConnState::New,
+        ESTABLISHED => ConnState::Established,
+        _ => ConnState::Invalid,
+    };
+    packet.direction = Direction::ALL[at(DIR) as usize];
+    packet.iface = interfaces.name_at(at(IFACE));
+    packet.oface = interfaces.name_at(at(OIFACE));
+    packet
+}
+
 /// Whether the union of `boxes` covers every packet of `region`.
 #[cfg(test)]
 pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
@@ -641,23 +694,26 @@ pub(crate) fn covered(region: &Region, boxes: &[Region]) -> bool {
 }
 
 /// [`covered`] for boxes already clipped to `region`.
+pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
+    uncovered_point(region, boxes).is_none()
+}
+
+/// A packet of `region` that none of `boxes` (clipped to it) contains, if there is one.
 ///
 /// Picks the first dimension along which some box does not span the region, cuts the
 /// region into the cells between the boxes' edges, and checks each cell against the
 /// boxes that span it. Within a cell every active box spans the cut dimension, so the
 /// recursion moves to a later dimension each time: at most ten levels.
-pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
+pub(crate) fn uncovered_point(region: &Region, boxes: &[Region]) -> Option<Region> {
     if boxes.is_empty() {
-        return false;
+        return Some(region.lower_corner());
     }
     if boxes.iter().any(|b| b.contains(region)) {
-        return true;
+        return None;
     }
     let spans = |b: &Region, d: usize| b.get(d) == region.get(d);
-    let Some(d) = (0..DIMS).find(|&d| boxes.iter().any(|b| !spans(b, d))) else {
-        // Every box spans every dimension, so any of them contains the region.
-        return true;
-    };
+    // If every box spans every dimension, any of them contains the region.
+    let d = (0..DIMS).find(|&d| boxes.iter().any(|b| !spans(b, d)))?;
     let (spanning, partial): (Vec<Region>, Vec<Region>) = boxes.iter().partition(|b| spans(b, d));
     // Sweep the cut dimension: edges in order, boxes entering at their start and
     // leaving after their end.
@@ -670,7 +726,8 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
     }
     edges.sort_unstable_by_key(|&(at, enters, _)| (at, enters));
     let mut active: Vec<usize> = Vec::new();
-    let mut spanning_only: Option<bool> = None;
+    // Whether the spanning boxes alone cover a cell: the same for every such cell.
+    let mut spanning_cover: bool = false;
     let mut cell_start = region.get(d).0;
     let mut next = 0;
     while cell_start <= region.get(d).1 {
@@ -686,34 +743,31 @@ pub(crate) fn covered_clipped(region: &Region, boxes: &[Region]) -> bool {
         let cell_end = edges.get(next).map_or(region.get(d).1, |e| e.0 - 1);
         let cell = region.restrict(d, cell_start, cell_end);
         // (Not across the family cut: an IPv4 cell clips addresses, an IPv6 one does not.)
-        let ok = if active.is_empty() && d != FAM {
-            // Cells that only the spanning boxes reach all pose the same question.
-            *spanning_only.get_or_insert_with(|| {
-                let clipped: Vec<Region> = spanning
-                    .iter()
-                    .filter_map(|b| b.intersection(&cell))
-                    .collect();
-                covered_clipped(&cell, &clipped)
-            })
+        let found = if active.is_empty() && d != FAM && spanning_cover {
+            None
         } else if active.iter().any(|&i| partial[i].contains(&cell)) {
-            true
+            None
         } else {
             let within: Vec<Region> = spanning
                 .iter()
                 .chain(active.iter().map(|&i| &partial[i]))
                 .filter_map(|b| b.intersection(&cell))
                 .collect();
-            covered_clipped(&cell, &within)
+            let found = uncovered_point(&cell, &within);
+            if active.is_empty() && found.is_none() {
+                spanning_cover = true;
+            }
+            found
         };
-        if !ok {
-            return false;
+        if found.is_some() {
+            return found;
         }
         if cell_end == region.get(d).1 {
             break;
         }
         cell_start = cell_end + 1;
     }
-    true
+    None
 }
 
 #[cfg(test)]

@@ -473,3 +473,41 @@ fn witnesses_reach_every_cell_of_a_known_case() {
     assert_eq!(reach[2], Reach::Reachable);
     assert_eq!(analyze(&rules, &Access::Console).reach[2], Reach::Reachable);
 }
+
+/// Whether `rules` accept `p`, by brute force (first match, `log` rules aside).
+fn accepts(rules: &[Rule], p: &Packet) -> bool {
+    decide(rules, p).is_some_and(|d| d.action() == Action::Allow)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, ..ProptestConfig::default() })]
+
+    #[test]
+    fn openings_equal_brute_force(
+        new in prop::collection::vec(rule(), 1..6),
+        old in prop::collection::vec(rule(), 1..6),
+    ) {
+        let packets = witnesses();
+        let opened: Vec<&Packet> = packets.iter().filter(|p| accepts(&new, p) && !accepts(&old, p)).collect();
+        let openings = fwdsl_core::openings(&new, &old);
+        prop_assert_eq!(openings.is_empty(), opened.is_empty(), "{:?}", openings);
+        for o in &openings {
+            // Every witness is a packet the change opened, decided by the named rules.
+            prop_assert!(accepts(&new, &o.witness) && !accepts(&old, &o.witness), "{:?}", o);
+            prop_assert_eq!(decide(&new, &o.witness).map(|d| d.index), Some(o.rule));
+            prop_assert_eq!(decide(&old, &o.witness).map(|d| d.index), o.instead_of);
+        }
+    }
+
+    #[test]
+    fn region_questions_equal_brute_force(rules in prop::collection::vec(rule(), 1..6), query in rule()) {
+        let packets = witnesses();
+        let asked = |p: &&Packet| p.direction == query.direction && query.matches.matches(p) && p.state == ConnState::New;
+        let expected = packets.iter().filter(asked).any(|p| accepts(&rules, p));
+        let witness = fwdsl_core::accepted_witness(&rules, query.direction, &query.matches, true);
+        prop_assert_eq!(witness.is_some(), expected, "{:?}", witness);
+        if let Some(w) = witness {
+            prop_assert!(accepts(&rules, &w) && asked(&&w), "{:?}", w);
+        }
+    }
+}

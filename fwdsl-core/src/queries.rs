@@ -1,0 +1,128 @@
+//! Questions a unit test asks of whole regions of packets, answered exactly with the
+//! analysis' boxes: does a policy accept any packet of a region (and which one), and
+//! what does a new policy accept that an old one did not.
+//!
+//! "Accepted" is first-match as the kernel walks the chain, `log` rules aside, with a
+//! rate-limited `allow` rule accepting (its packets are under the limit); a packet no
+//! rule of its direction matches is not accepted by the policy.
+
+use crate::model::{Access, Action, Direction, Matches, Rule};
+use crate::packet::Packet;
+use crate::space::{self, Index, Interfaces, Region};
+
+/// Where a new policy accepts what an old one did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// The rule of the new policy that accepts (0-based).
+    pub rule: usize,
+    /// The rule of the old policy that decided those packets otherwise, or `None`
+    /// where no rule of the old policy matched them.
+    pub instead_of: Option<usize>,
+    /// A packet of the opening: accepted by the new policy, not by the old.
+    pub witness: Packet,
+}
+
+/// The rules' boxes, and an index of those that take packets (all but `log` rules).
+struct Boxes {
+    regions: Vec<Vec<Region>>,
+    index: Index,
+}
+
+impl Boxes {
+    fn new(rules: &[Rule], interfaces: &Interfaces) -> Boxes {
+        let regions: Vec<Vec<Region>> = rules
+            .iter()
+            .map(|r| space::regions(r, interfaces))
+            .collect();
+        let mut index = Index::default();
+        for (i, boxes) in regions.iter().enumerate() {
+            if rules[i].action != Action::Log {
+                for b in boxes {
+                    index.insert(*b, i);
+                }
+            }
+        }
+        Boxes { regions, index }
+    }
+
+    /// The boxes of rules before `rule` (all rules for `usize::MAX`) that overlap `region`.
+    fn before(&self, region: &Region, rule: usize) -> Vec<Region> {
+        self.index.overlapping_before(region, rule)
+    }
+}
+
+/// A packet of `direction` that `matches` describes (the first packet of a new
+/// connection, with `new_only`) which `rules` accept, if there is one.
+pub fn accepted_witness(
+    rules: &[Rule],
+    direction: Direction,
+    matches: &Matches,
+    new_only: bool,
+) -> Option<Packet> {
+    // The query's interfaces need coordinates too.
+    let asked = Rule {
+        action: Action::Allow,
+        limit: None,
+        log: None,
+        direction,
+        matches: matches.clone(),
+        text: "".into(),
+        comment: None,
+        line: 0,
+    };
+    let with_query: Vec<Rule> = rules.iter().cloned().chain([asked]).collect();
+    let interfaces = Interfaces::new(&with_query, &Access::Console);
+    let boxes = Boxes::new(rules, &interfaces);
+    let query = space::query_regions(matches, direction, new_only, &interfaces);
+    (0..rules.len())
+        .filter(|&j| rules[j].action == Action::Allow && rules[j].direction == direction)
+        .find_map(|j| {
+            boxes.regions[j]
+                .iter()
+                .flat_map(|b| query.iter().filter_map(move |q| b.intersection(q)))
+                .find_map(|piece| space::uncovered_point(&piece, &boxes.before(&piece, j)))
+        })
+        .map(|point| space::packet_at(&point, &interfaces))
+}
+
+/// What `new` accepts and `old` does not: one [`Opening`] for each rule of `new` and
+/// the rule of `old` (or none) between which some packet changed, with a witness.
+/// Empty means the change opens nothing.
+pub fn openings(new: &[Rule], old: &[Rule]) -> Vec<Opening> {
+    // One coordinate system for both policies' interfaces.
+    let both: Vec<Rule> = new.iter().chain(old).cloned().collect();
+    let interfaces = Interfaces::new(&both, &Access::Console);
+    let (new_boxes, old_boxes) = (Boxes::new(new, &interfaces), Boxes::new(old, &interfaces));
+    let mut out = Vec::new();
+    for j in (0..new.len()).filter(|&j| new[j].action == Action::Allow) {
+        // Where the old policy dropped or rejected, or had no rule at all.
+        let old_deciders = (0..old.len())
+            .filter(|&k| matches!(old[k].action, Action::Drop | Action::Reject))
+            .map(Some)
+            .chain([None]);
+        for k in old_deciders {
+            let witness = new_boxes.regions[j].iter().find_map(|b| {
+                let pieces: Vec<Region> = match k {
+                    Some(k) => old_boxes.regions[k]
+                        .iter()
+                        .filter_map(|o| o.intersection(b))
+                        .collect(),
+                    None => vec![*b],
+                };
+                pieces.into_iter().find_map(|piece| {
+                    let mut avoid = new_boxes.before(&piece, j);
+                    avoid.extend(old_boxes.before(&piece, k.unwrap_or(usize::MAX)));
+                    space::uncovered_point(&piece, &avoid)
+                })
+            });
+            if let Some(point) = witness {
+                out.push(Opening {
+                    rule: j,
+                    instead_of: k,
+                    witness: space::packet_at(&point, &interfaces),
+                });
+            }
+        }
+    }
+    out
+}
