@@ -743,9 +743,8 @@ pub(crate) fn uncovered_point(region: &Region, boxes: &[Region]) -> Option<Regio
         let cell_end = edges.get(next).map_or(region.get(d).1, |e| e.0 - 1);
         let cell = region.restrict(d, cell_start, cell_end);
         // (Not across the family cut: an IPv4 cell clips addresses, an IPv6 one does not.)
-        let found = if active.is_empty() && d != FAM && spanning_cover {
-            None
-        } else if active.iter().any(|&i| partial[i].contains(&cell)) {
+        let known_covered = active.is_empty() && d != FAM && spanning_cover;
+        let found = if known_covered || active.iter().any(|&i| partial[i].contains(&cell)) {
             None
         } else {
             let within: Vec<Region> = spanning
