@@ -77,6 +77,24 @@ fn plan(policy: &Policy) {
         "# fwdsl plan: {} rules (nothing is changed)\n",
         policy.rules().len()
     );
+    // A policy file is reviewed against the built-in policy: exactly what it opens.
+    if *policy != builtin_policy() {
+        println!("# what this policy opens beyond the built-in one");
+        print!("{}", policy.opens_beyond(&builtin_policy()));
+        println!();
+    }
+    let other_ports =
+        fwdsl::Query::parse("tcp 1-21, 23-24, 26-79, 81-442, 444-65535 src 0.0.0.0/0 in eth0")
+            .expect("a valid query");
+    match policy.accepts(&other_ports) {
+        None => println!(
+            "# no TCP port but ssh, smtp and the web's is reachable from anywhere on eth0\n"
+        ),
+        Some(p) => println!(
+            "# another TCP port is reachable, e.g. tcp port {}\n",
+            p.dport
+        ),
+    }
     for family in [Family::V4, Family::V6] {
         let tool = if family == Family::V4 {
             "iptables-restore --noflush"

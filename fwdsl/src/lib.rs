@@ -59,6 +59,7 @@ mod error;
 mod live;
 mod policy;
 mod policy_file;
+mod questions;
 mod render;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
@@ -75,6 +76,7 @@ pub use live::{
     RuleSelector, SaveReport, SaveTarget,
 };
 pub use policy::Policy;
+pub use questions::{Opening, Openings, Query};
 pub use render::{chain_of, IpSet, RenderedRule, CHAIN, IPSET_ABOVE};
 
 #[doc(hidden)]

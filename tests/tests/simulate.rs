@@ -134,3 +134,36 @@ fn a_policy_built_from_pieces_is_checked_as_one() {
     assert_eq!(db.rules()[1].text, "allow ssh src 192.0.2.0/24");
     assert_eq!(db.rules().len(), 4);
 }
+
+#[test]
+fn a_reviewer_sees_exactly_what_a_change_opens() {
+    use fwdsl::Query;
+    use tests::base;
+    let before = fwdsl::firewall! { use base; allow http; drop all; };
+    let after = fwdsl::firewall! { use base; allow http; allow https; allow tcp 8080 src 10.0.0.0/8; drop all; };
+    let opened = after.opens_beyond(&before);
+    let rules: Vec<&str> = opened.openings.iter().map(|o| o.rule.0.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["allow https", "allow tcp 8080 src 10.0.0.0/8"],
+        "{opened}"
+    );
+    for o in &opened.openings {
+        assert_eq!(after.decide(&o.witness).action(), Action::Allow);
+        assert_eq!(before.decide(&o.witness).action(), Action::Drop);
+    }
+    assert!(before.opens_beyond(&after).is_empty());
+    // "Is any port but SSH and the web's reachable from the Internet?"
+    let others = Query::parse("tcp 1-21, 23-79, 81-442, 444-65535 src 0.0.0.0/0").unwrap();
+    let w = after.accepts(&others).expect("10/8 reaches 8080");
+    assert_eq!(w.dport, 8080);
+    assert!(Query::parse("tcp 0").is_err());
+}
+
+#[test]
+#[should_panic(expected = "the new policy opens what the old one did not")]
+fn assert_opens_nothing_fails_with_the_openings() {
+    let old = fwdsl::firewall! { allow ssh; drop all; };
+    let new = fwdsl::firewall! { allow ssh; allow mysql; drop all; };
+    fwdsl::assert_opens_nothing!(new, old);
+}
