@@ -61,6 +61,15 @@ pub fn guide_policy() -> fwdsl::Policy {
     }
 }
 
+/// A policy's input rules of one family as `iptables -S` prints them (after `-A CHAIN`).
+pub fn command_lines(policy: &fwdsl::Policy, family: fwdsl::Family) -> Vec<String> {
+    policy
+        .iptables_rules(family)
+        .iter()
+        .map(fwdsl::RenderedRule::to_command_line)
+        .collect()
+}
+
 /// Runs `command` with `input` on its standard input; panics if it fails.
 pub fn run_with_input(command: &mut std::process::Command, input: &str) {
     use std::io::Write;

@@ -153,11 +153,7 @@ fn log_rules_fire_with_their_prefix_and_let_packets_go_on() {
         drop all log;
     };
     apply(&sb, &policy);
-    let rules: Vec<String> = policy
-        .iptables_rules(fwdsl::Family::V4)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
+    let rules: Vec<String> = tests::command_lines(&policy, fwdsl::Family::V4);
     assert!(
         rules[0].ends_with("-j LOG --log-prefix \"fw-web: \""),
         "{rules:?}"

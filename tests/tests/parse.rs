@@ -192,16 +192,8 @@ fn icmp_types_by_name_render_per_family_and_numbers_are_ipv4() {
         "allow ssh;\nallow icmp echo-request;\nallow icmp 13;\nallow icmp packet-too-big;\ndrop all;\n",
     )
     .unwrap();
-    let v4: Vec<String> = policy
-        .iptables_rules(Family::V4)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
-    let v6: Vec<String> = policy
-        .iptables_rules(Family::V6)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
+    let v4: Vec<String> = tests::command_lines(&policy, Family::V4);
+    let v6: Vec<String> = tests::command_lines(&policy, Family::V6);
     assert!(
         v4.iter()
             .any(|r| r.starts_with("-p icmp -m icmp --icmp-type 8 ")),
@@ -255,11 +247,7 @@ fn connection_states_new_and_invalid() {
     assert_eq!(policy.decide(&ssh.clone().invalid()).index, 0);
     assert_eq!(policy.decide(&ssh.clone().established()).index, 2);
     assert_eq!(policy.decide(&ssh.invalid()).action(), Action::Drop);
-    let rules: Vec<String> = policy
-        .iptables_rules(fwdsl::Family::V4)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
+    let rules: Vec<String> = tests::command_lines(&policy, fwdsl::Family::V4);
     assert!(
         rules[0].starts_with("-m conntrack --ctstate INVALID "),
         "{rules:?}"
@@ -305,11 +293,7 @@ fn other_protocols_by_name_or_number() {
     use fwdsl::{Action, Family, Packet};
     let policy =
         Policy::parse("allow ssh;\nallow proto esp;\nallow proto 47;\ndrop all;\n").unwrap();
-    let rules: Vec<String> = policy
-        .iptables_rules(Family::V4)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
+    let rules: Vec<String> = tests::command_lines(&policy, Family::V4);
     assert!(rules[1].starts_with("-p esp "), "{rules:?}");
     assert!(rules[2].starts_with("-p gre "), "{rules:?}");
     assert_eq!(policy.rules()[2].text, "allow proto gre");
@@ -347,11 +331,7 @@ fn interface_wildcards_match_every_name_they_start() {
             .action(),
         Action::Drop
     );
-    let rules: Vec<String> = policy
-        .iptables_rules(fwdsl::Family::V4)
-        .iter()
-        .map(|r| r.to_command_line())
-        .collect();
+    let rules: Vec<String> = tests::command_lines(&policy, fwdsl::Family::V4);
     assert!(rules[1].starts_with("-i veth+ "), "{rules:?}");
     // A wildcard before a name it covers hides it.
     let hidden =
