@@ -8,7 +8,7 @@ use crate::space;
 
 /// First-match evaluation for many packets against one large policy: the rules' boxes
 /// indexed by source and port, so a packet is compared with the few rules that could
-/// match it rather than with every rule. Same answers as [`decide`].
+/// match it rather than with every rule. Same answers as [`decide`](crate::decide).
 #[derive(Debug, Clone)]
 pub struct Decider {
     interfaces: space::Interfaces,
