@@ -72,8 +72,8 @@ pub use fwdsl_core::{
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{
-    ApplyReport, Boot, FamilyPlan, FamilyReport, FamilyStatus, Firewall, LiveRule, LoadPath,
-    RuleSelector, SaveReport, SaveTarget,
+    ApplyReport, Boot, FamilyPlan, FamilyReport, FamilyStatus, Firewall, Flushed, LiveRule,
+    LoadPath, RuleSelector, SaveReport, SaveTarget,
 };
 pub use policy::Policy;
 pub use questions::{Opening, Openings, Query};
