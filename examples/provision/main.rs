@@ -11,7 +11,12 @@
 //! cargo run --example provision -- --flush           # the guide's `iptables -F`: says what is now open
 //! cargo run --example provision -- --lockdown        # the fail-closed flush: SSH access and `drop all`
 //! cargo run --example provision -- --policy FILE …   # a policy file instead of the built-in one
+//! cargo run --example provision -- --role db …       # another role compiled in (web, db, bastion)
+//! provision ARGS.json                                # an Ansible module (see README, "A fleet")
 //! ```
+
+mod ansible;
+mod roles;
 
 use clap::Parser;
 use fwdsl::sandbox::Sandbox;
@@ -22,19 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The web server of the reference VPS guide, with its holes closed: replies come in
-/// through `established` rather than trusting source ports 25 and 53.
+/// The policy used when neither `--policy` nor `--role` names one.
 fn builtin_policy() -> Policy {
-    fwdsl::firewall! {
-        allow established;
-        allow in lo;
-        allow ssh;
-        allow http;
-        allow https;
-        allow smtp;
-        allow icmp;
-        drop all;
-    }
+    roles::policy("web").expect("the web role is compiled in")
 }
 
 /// Provision this host's firewall with fwdsl. Without an action it only plans: it
@@ -46,6 +41,10 @@ struct Args {
     /// A policy file to use instead of the policy built into this binary.
     #[arg(long, value_name = "FILE")]
     policy: Option<String>,
+    /// A role's policy compiled into this binary instead of the default (`web`).
+    #[arg(long, value_name = "ROLE", conflicts_with = "policy",
+          value_parser = clap::builder::PossibleValuesParser::new(roles::NAMES))]
+    role: Option<String>,
     /// Apply the policy in a throwaway network namespace, list the live rules and probe
     /// them with real connections (root; the host's own firewall is not touched).
     #[arg(long, conflicts_with_all = ["apply", "confirm", "status"])]
@@ -207,7 +206,9 @@ fn read_policy(path: &str) -> Result<Policy, String> {
 fn run(args: Args) -> Result<(), String> {
     let policy = match &args.policy {
         Some(path) => read_policy(path)?,
-        None => builtin_policy(),
+        None => args.role.as_deref().map_or_else(builtin_policy, |r| {
+            roles::policy(r).expect("clap checked the name")
+        }),
     };
     if args.sandbox {
         return sandbox(&policy).map_err(|e| e.to_string());
@@ -266,6 +267,13 @@ fn main() -> ExitCode {
     // it does for other Unix tools, instead of panicking.
     // SAFETY: restores the default disposition of one signal before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // Ansible runs a binary module with one argument: the path of its JSON arguments.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let [_, file] = &argv[..] {
+        if !file.to_string_lossy().starts_with('-') {
+            return ansible::main(file.as_ref());
+        }
+    }
     // Usage errors exit with 2, `--help` and `--version` with 0 (clap's convention).
     let args = Args::parse();
     match run(args) {

@@ -1,0 +1,479 @@
+//! The provision binary as an Ansible binary module: Ansible copies it to the host and
+//! runs it with one argument, the path of a JSON file of the task's arguments (plus
+//! Ansible's own `_ansible_*` keys), and reads one JSON object from its output.
+//!
+//! Arguments: `role` or `policy_file`, `state` (`present`, `absent`), `confirm_timeout`
+//! (seconds), `confirm`, `save`, `force`. Reply: `changed`, `failed`, `msg`, `warnings`,
+//! and `diff` (`before`, `after`) when Ansible asks for one. In check mode nothing is
+//! changed and `changed` says whether something would be.
+
+use crate::roles;
+use fwdsl::{Direction, Family, FamilyStatus, Firewall, Policy, SaveTarget};
+use serde_json::{json, Map, Value};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The arguments this module takes (Ansible's `_ansible_*` keys aside).
+const PARAMETERS: &[&str] = &[
+    "role",
+    "policy_file",
+    "state",
+    "confirm_timeout",
+    "confirm",
+    "save",
+    "force",
+];
+
+/// The longest revert window accepted: a typo of minutes for seconds should not leave
+/// a host waiting a day to come back.
+const MAX_CONFIRM_TIMEOUT: u64 = 3600;
+
+/// Where the policy comes from.
+#[derive(Debug, PartialEq)]
+enum Source {
+    Role(String),
+    File(String),
+}
+
+#[derive(Debug, PartialEq)]
+enum Task {
+    /// Apply (`state: present`), with a revert window if `confirm_timeout` is set.
+    Present {
+        source: Source,
+        confirm_timeout: Option<u64>,
+    },
+    /// Uninstall (`state: absent`).
+    Absent,
+    /// Cancel the pending revert (`confirm: true`).
+    Confirm,
+}
+
+#[derive(Debug, PartialEq)]
+struct Args {
+    task: Task,
+    save: bool,
+    force: bool,
+    check_mode: bool,
+    diff: bool,
+}
+
+/// The module's one JSON reply.
+#[derive(Debug, Default)]
+struct Reply {
+    changed: bool,
+    msg: String,
+    warnings: Vec<String>,
+    diff: Option<(String, String)>,
+}
+
+/// Runs the module on the arguments file at `path`, prints its reply; a failure is a
+/// reply with `failed: true` (and exit status 1), never a panic or a bare message.
+pub fn main(path: &Path) -> ExitCode {
+    let result = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the arguments file {}: {e}", path.display()))
+        .and_then(|text| parse(&text))
+        .and_then(|args| run(&args));
+    let (reply, failed) = match result {
+        Ok(reply) => {
+            let mut object = json!({
+                "changed": reply.changed,
+                "failed": false,
+                "msg": reply.msg,
+            });
+            if !reply.warnings.is_empty() {
+                object["warnings"] = json!(reply.warnings);
+            }
+            if let Some((before, after)) = reply.diff {
+                object["diff"] = json!({ "before": before, "after": after });
+            }
+            (object, false)
+        }
+        Err(msg) => (
+            json!({ "changed": false, "failed": true, "msg": msg }),
+            true,
+        ),
+    };
+    println!("{reply}");
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Reads the arguments, all problems at once, as Ansible's own modules report them.
+fn parse(text: &str) -> Result<Args, String> {
+    let map: Map<String, Value> = serde_json::from_str(text)
+        .map_err(|e| format!("the arguments are not a JSON object: {e}"))?;
+    let unsupported: Vec<&str> = map
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with("_ansible_") && !PARAMETERS.contains(k))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "Unsupported parameters for (provision) module: {}. Supported parameters include: {}.",
+            unsupported.join(", "),
+            PARAMETERS.join(", ")
+        ));
+    }
+    let mut problems = Vec::new();
+    let role = noted(&mut problems, string(&map, "role"));
+    let policy_file = noted(&mut problems, string(&map, "policy_file"));
+    let state = noted(&mut problems, string(&map, "state"));
+    let confirm_timeout = noted(&mut problems, number(&map, "confirm_timeout"));
+    let confirm = noted(&mut problems, boolean(&map, "confirm")).unwrap_or(false);
+    let save = noted(&mut problems, boolean(&map, "save")).unwrap_or(false);
+    let force = noted(&mut problems, boolean(&map, "force")).unwrap_or(false);
+    let check_mode = noted(&mut problems, boolean(&map, "_ansible_check_mode")).unwrap_or(false);
+    let diff = noted(&mut problems, boolean(&map, "_ansible_diff")).unwrap_or(false);
+
+    if let Some(role) = &role {
+        if roles::policy(role).is_none() {
+            problems.push(format!(
+                "role `{role}` is not compiled into this binary; it has: {}",
+                roles::NAMES.join(", ")
+            ));
+        }
+    }
+    if let Some(secs) = confirm_timeout {
+        if secs == 0 || secs > MAX_CONFIRM_TIMEOUT {
+            problems.push(format!(
+                "confirm_timeout must be 1 to {MAX_CONFIRM_TIMEOUT} seconds, not {secs}"
+            ));
+        }
+    }
+    let task = if confirm {
+        let others: Vec<&str> = PARAMETERS
+            .iter()
+            .copied()
+            .filter(|&k| k != "confirm" && map.contains_key(k))
+            .collect();
+        if !others.is_empty() {
+            problems.push(format!(
+                "confirm: true only cancels a pending revert; it takes no {}",
+                others.join(", ")
+            ));
+        }
+        Some(Task::Confirm)
+    } else {
+        match state.as_deref().unwrap_or("present") {
+            "present" => match (role, policy_file) {
+                (Some(role), None) => Some(Source::Role(role)),
+                (None, Some(file)) => Some(Source::File(file)),
+                (Some(_), Some(_)) => {
+                    problems.push("role and policy_file are mutually exclusive".into());
+                    None
+                }
+                (None, None) => {
+                    problems.push("state=present needs a role or a policy_file".into());
+                    None
+                }
+            }
+            .map(|source| Task::Present {
+                source,
+                confirm_timeout,
+            }),
+            "absent" => {
+                if confirm_timeout.is_some() {
+                    problems.push("confirm_timeout applies to state=present only".into());
+                }
+                Some(Task::Absent)
+            }
+            other => {
+                problems.push(format!(
+                    "state must be one of: present, absent; got `{other}`"
+                ));
+                None
+            }
+        }
+    };
+    match task {
+        Some(task) if problems.is_empty() => Ok(Args {
+            task,
+            save,
+            force,
+            check_mode,
+            diff,
+        }),
+        _ => Err(problems.join("; ")),
+    }
+}
+
+/// The value of an argument, its problem (if any) kept with the others.
+fn noted<T>(problems: &mut Vec<String>, value: Result<Option<T>, String>) -> Option<T> {
+    value.unwrap_or_else(|e| {
+        problems.push(e);
+        None
+    })
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{key} must be a string, not {other}")),
+    }
+}
+
+/// Ansible's booleans: JSON's, and the words `key=value` arguments arrive as.
+fn boolean(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> {
+    let value = match map.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" | "y" | "t" => true,
+            "no" | "false" | "off" | "0" | "n" | "f" => false,
+            _ => return Err(format!("{key} must be a boolean, not `{s}`")),
+        },
+        Some(Value::Number(n)) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
+            n.as_u64() == Some(1)
+        }
+        Some(other) => return Err(format!("{key} must be a boolean, not {other}")),
+    };
+    Ok(Some(value))
+}
+
+fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(Value::String(s)) if s.parse::<u64>().is_ok() => Ok(s.parse().ok()),
+        Some(other) => Err(format!(
+            "{key} must be a whole number of seconds, not {other}"
+        )),
+    }
+}
+
+fn run(args: &Args) -> Result<Reply, String> {
+    let firewall = Firewall::new().force(args.force);
+    let mut reply = match &args.task {
+        Task::Confirm => confirm(&firewall, args)?,
+        Task::Absent => absent(&firewall, args)?,
+        Task::Present {
+            source,
+            confirm_timeout,
+        } => present(&firewall, args, source, *confirm_timeout)?,
+    };
+    if args.save && !args.check_mode {
+        save(&firewall, &mut reply)?;
+    }
+    Ok(reply)
+}
+
+fn confirm(firewall: &Firewall, args: &Args) -> Result<Reply, String> {
+    if args.check_mode {
+        return Ok(Reply {
+            msg: "check mode: a pending revert would be cancelled, if there is one".into(),
+            ..Reply::default()
+        });
+    }
+    let confirmed = firewall.confirm().map_err(|e| e.to_string())?;
+    Ok(Reply {
+        changed: confirmed,
+        msg: if confirmed {
+            "confirmed: the pending revert is cancelled, the new rules stay".into()
+        } else {
+            "no revert was pending".into()
+        },
+        ..Reply::default()
+    })
+}
+
+fn present(
+    firewall: &Firewall,
+    args: &Args,
+    source: &Source,
+    confirm_timeout: Option<u64>,
+) -> Result<Reply, String> {
+    let mut warnings = Vec::new();
+    let policy = match source {
+        Source::Role(role) => roles::policy(role).expect("parse checked the role"),
+        Source::File(path) => {
+            let policy = Policy::from_file(path).map_err(|e| e.to_string())?;
+            warnings.extend(policy.warnings().iter().map(ToString::to_string));
+            policy
+        }
+    };
+    let plans = firewall.plan(&policy).map_err(|e| e.to_string())?;
+    let would_change = plans
+        .iter()
+        .any(|p| p.hook || !p.add.is_empty() || !p.remove.is_empty());
+    let diff = if args.diff {
+        let statuses = firewall.status().map_err(|e| e.to_string())?;
+        Some((live_text(&statuses), policy_text(&policy, &plans)))
+    } else {
+        None
+    };
+    let (changed, msg) = if args.check_mode {
+        let msg = if would_change {
+            "check mode: the policy would be applied"
+        } else {
+            "check mode: the policy is already live"
+        };
+        (would_change, msg.to_string())
+    } else {
+        let report = match confirm_timeout {
+            Some(secs) => firewall.apply_unconfirmed(&policy, Duration::from_secs(secs)),
+            None => firewall.apply(&policy),
+        }
+        .map_err(|e| e.to_string())?;
+        let mut msg = report.to_string().trim_end().to_string();
+        if let (Some(secs), true) = (confirm_timeout, report.changed) {
+            msg.push_str(&format!(
+                "; the previous rules come back in {secs} s unless confirmed (confirm: true)"
+            ));
+        }
+        (report.changed, msg)
+    };
+    Ok(Reply {
+        changed,
+        msg,
+        warnings,
+        diff,
+    })
+}
+
+fn absent(firewall: &Firewall, args: &Args) -> Result<Reply, String> {
+    let statuses = firewall.status().map_err(|e| e.to_string())?;
+    let installed = statuses.iter().any(|s| s.hooked || s.chain.is_some());
+    let diff = args.diff.then(|| (live_text(&statuses), String::new()));
+    if installed && !args.check_mode {
+        firewall.uninstall().map_err(|e| e.to_string())?;
+    }
+    let msg = match (installed, args.check_mode) {
+        (false, _) => "fwdsl is not installed",
+        (true, true) => "check mode: fwdsl's chains would be removed",
+        (true, false) => "fwdsl's chains are removed; other rules are as they were",
+    };
+    Ok(Reply {
+        changed: installed,
+        msg: msg.into(),
+        diff,
+        ..Reply::default()
+    })
+}
+
+/// Saves the running rules for boot; a change only when the saved rules differ.
+fn save(firewall: &Firewall, reply: &mut Reply) -> Result<(), String> {
+    let target = SaveTarget::detect();
+    let before = saved_rules(&target);
+    let report = firewall.save(&target).map_err(|e| e.to_string())?;
+    if saved_rules(&target) != before {
+        reply.changed = true;
+    }
+    reply
+        .msg
+        .push_str(&format!("; {}", report.to_string().trim_end()));
+    Ok(())
+}
+
+/// The saved rules without what changes on every save (comments with the time,
+/// packet counters).
+fn saved_rules(target: &SaveTarget) -> Vec<String> {
+    [&target.v4, &target.v6]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split(" [").next().unwrap_or(l).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn header(family: Family, direction: Direction) -> String {
+    let tool = match family {
+        Family::V4 => "iptables",
+        Family::V6 => "ip6tables",
+    };
+    format!("# {tool} {}\n", fwdsl::chain_of(direction))
+}
+
+/// What is live, in the same form as [`policy_text`], so that the diff shows rules.
+fn live_text(statuses: &[FamilyStatus]) -> String {
+    let mut text = String::new();
+    for status in statuses.iter().filter(|s| s.hooked || s.chain.is_some()) {
+        text.push_str(&header(status.family, status.direction));
+        for rule in &status.rules {
+            // `-A <chain> <rule>`: the generation chain's name changes on every apply.
+            let spec = rule.spec.splitn(3, ' ').nth(2).unwrap_or_default();
+            text.push_str(spec);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn policy_text(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> String {
+    let mut text = String::new();
+    for plan in plans.iter().filter(|p| policy.uses(p.direction)) {
+        text.push_str(&header(plan.family, plan.direction));
+        for rule in policy.chain_rules(plan.direction, plan.family) {
+            text.push_str(&rule.to_command_line());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_as_ansible_sends_them() {
+        let args = parse(
+            r#"{"role": "web", "confirm_timeout": "30", "save": "yes",
+                "_ansible_check_mode": true, "_ansible_diff": false, "_ansible_verbosity": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            args,
+            Args {
+                task: Task::Present {
+                    source: Source::Role("web".into()),
+                    confirm_timeout: Some(30)
+                },
+                save: true,
+                force: false,
+                check_mode: true,
+                diff: false,
+            }
+        );
+        assert_eq!(parse(r#"{"confirm": true}"#).unwrap().task, Task::Confirm);
+        assert_eq!(parse(r#"{"state": "absent"}"#).unwrap().task, Task::Absent);
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let e = parse(r#"{"role": "mail", "confirm_timeout": 0, "save": "maybe"}"#).unwrap_err();
+        assert!(e.contains("role `mail` is not compiled"), "{e}");
+        assert!(e.contains("confirm_timeout must be 1 to 3600"), "{e}");
+        assert!(e.contains("save must be a boolean, not `maybe`"), "{e}");
+        let e = parse(r#"{"role": "web", "ports": [22]}"#).unwrap_err();
+        assert!(
+            e.starts_with("Unsupported parameters for (provision) module: ports."),
+            "{e}"
+        );
+        for (args, says) in [
+            (r#"{}"#, "needs a role or a policy_file"),
+            (
+                r#"{"role": "web", "policy_file": "/p"}"#,
+                "mutually exclusive",
+            ),
+            (r#"{"state": "gone"}"#, "state must be one of"),
+            (r#"{"confirm": true, "role": "web"}"#, "it takes no role"),
+            (
+                r#"{"state": "absent", "confirm_timeout": 5}"#,
+                "state=present only",
+            ),
+            (r#"[1]"#, "not a JSON object"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert!(e.contains(says), "{args}: {e}");
+        }
+    }
+}
