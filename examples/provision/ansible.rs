@@ -30,13 +30,13 @@ const PARAMETERS: &[&str] = &[
 const MAX_CONFIRM_TIMEOUT: u64 = 3600;
 
 /// Where the policy comes from.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Source {
     Role(String),
     File(String),
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Task {
     /// Apply (`state: present`), with a revert window if `confirm_timeout` is set.
     Present {
@@ -49,7 +49,7 @@ enum Task {
     Confirm,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Args {
     task: Task,
     save: bool,
@@ -417,63 +417,4 @@ fn policy_text(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> String {
         }
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_as_ansible_sends_them() {
-        let args = parse(
-            r#"{"role": "web", "confirm_timeout": "30", "save": "yes",
-                "_ansible_check_mode": true, "_ansible_diff": false, "_ansible_verbosity": 0}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            args,
-            Args {
-                task: Task::Present {
-                    source: Source::Role("web".into()),
-                    confirm_timeout: Some(30)
-                },
-                save: true,
-                force: false,
-                check_mode: true,
-                diff: false,
-            }
-        );
-        assert_eq!(parse(r#"{"confirm": true}"#).unwrap().task, Task::Confirm);
-        assert_eq!(parse(r#"{"state": "absent"}"#).unwrap().task, Task::Absent);
-    }
-
-    #[test]
-    fn every_problem_at_once() {
-        let e = parse(r#"{"role": "mail", "confirm_timeout": 0, "save": "maybe"}"#).unwrap_err();
-        assert!(e.contains("role `mail` is not compiled"), "{e}");
-        assert!(e.contains("confirm_timeout must be 1 to 3600"), "{e}");
-        assert!(e.contains("save must be a boolean, not `maybe`"), "{e}");
-        let e = parse(r#"{"role": "web", "ports": [22]}"#).unwrap_err();
-        assert!(
-            e.starts_with("Unsupported parameters for (provision) module: ports."),
-            "{e}"
-        );
-        for (args, says) in [
-            (r#"{}"#, "needs a role or a policy_file"),
-            (
-                r#"{"role": "web", "policy_file": "/p"}"#,
-                "mutually exclusive",
-            ),
-            (r#"{"state": "gone"}"#, "state must be one of"),
-            (r#"{"confirm": true, "role": "web"}"#, "it takes no role"),
-            (
-                r#"{"state": "absent", "confirm_timeout": 5}"#,
-                "state=present only",
-            ),
-            (r#"[1]"#, "not a JSON object"),
-        ] {
-            let e = parse(args).unwrap_err();
-            assert!(e.contains(says), "{args}: {e}");
-        }
-    }
 }

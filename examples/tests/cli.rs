@@ -2,23 +2,13 @@
 //! a closed pipe, a confirmation whose input ends, no root, a policy file with errors.
 //! Anything that changes a firewall runs inside a network namespace this test creates.
 
-use fwdsl::sandbox::{Netns, Sandbox};
+mod common;
+
+use common::{provision, root};
+use fwdsl::sandbox::Netns;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The example binary, which `cargo test` builds next to this test's own.
-fn provision() -> Command {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    let bin: PathBuf = path.join("examples").join("provision");
-    assert!(bin.exists(), "{} is not built", bin.display());
-    Command::new(bin)
-}
 
 #[test]
 fn help_version_and_usage_errors() {
@@ -93,15 +83,6 @@ fn policy_file_errors_read_like_a_compilers() {
         errors.iter().all(|l| l.matches("error:").count() == 1),
         "{stderr}"
     );
-}
-
-fn root() -> bool {
-    if Sandbox::available() {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    assert!(!ci, "CI is set: needs {}", Sandbox::missing().join(", "));
-    false
 }
 
 #[test]

@@ -13,6 +13,10 @@
 //! ns-<inode>.<id>/pid         the watchdog's process id
 //! ```
 //!
+//! A watchdog that claimed the token to revert leaves `ns-<inode>.reverted`, so that a confirmation that
+//! comes too late says so (once) instead of "nothing was pending"; the next apply
+//! removes it.
+//!
 //! and starts `sh` as the watchdog, in a session of its own, holding the namespace's
 //! fwdsl lock (so nothing else changes the rules while a revert is pending). When the
 //! window ends, it renames the token into its directory and reverts; a confirmation
@@ -37,6 +41,7 @@ const NAME: &str = "fwdsl-revert-watchdog";
 const SCRIPT: &str = r#"token=$1 dir=$2 secs=$3
 sleep "$secs" 3>&-
 mv -- "$token" "$dir/claimed" 2>/dev/null || exit 0
+: >"${token%.pending}.reverted"
 if sh "$dir/revert.sh" "$dir" >"$dir/revert.log" 2>&1; then rm -rf -- "$dir"; fi
 "#;
 
@@ -191,7 +196,10 @@ impl Pending {
 pub(crate) fn confirm_pending(dir: &Path, ns: u64) -> Result<bool, Error> {
     let token = state_path(dir, ns, "pending");
     let Ok(work) = std::fs::read_to_string(&token) else {
-        return Ok(false);
+        return match std::fs::remove_file(state_path(dir, ns, "reverted")) {
+            Ok(()) => Err(Error::Reverted),
+            Err(_) => Ok(false),
+        };
     };
     let work = PathBuf::from(work.trim());
     if std::fs::rename(&token, work.join("confirmed")).is_err() {
@@ -210,6 +218,7 @@ pub(crate) fn confirm_pending(dir: &Path, ns: u64) -> Result<bool, Error> {
 /// Removes the token and files of a watchdog that is gone (the caller holds the lock,
 /// so none is running): its window can no longer be honoured.
 pub(crate) fn clear_stale(dir: &Path, ns: u64) {
+    let _ = std::fs::remove_file(state_path(dir, ns, "reverted"));
     let token = state_path(dir, ns, "pending");
     if let Ok(work) = std::fs::read_to_string(&token) {
         let _ = std::fs::remove_dir_all(work.trim());

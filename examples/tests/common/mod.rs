@@ -1,0 +1,27 @@
+//! What the example's tests share: the built binary, and whether kernel tests can run.
+
+use fwdsl::sandbox::Sandbox;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example binary, which `cargo test` builds next to this test's own.
+pub fn provision() -> Command {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    let bin: PathBuf = path.join("examples").join("provision");
+    assert!(bin.exists(), "{} is not built", bin.display());
+    Command::new(bin)
+}
+
+/// Whether namespaces can be made here; under `CI=true` they must be.
+pub fn root() -> bool {
+    if Sandbox::available() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(!ci, "CI is set: needs {}", Sandbox::missing().join(", "));
+    false
+}

@@ -1,0 +1,223 @@
+//! The provision binary as Ansible runs it: one argument, a JSON arguments file; one
+//! JSON object back. Every run changes only a network namespace this test creates.
+
+mod common;
+
+use common::{provision, root};
+use fwdsl::sandbox::Netns;
+use serde_json::Value;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Runs the module in `ns` with `args` (a JSON object), as Ansible would; returns its
+/// reply, checked to be the one JSON object the protocol allows, and whether it failed.
+fn module(ns: &Netns, args: &str) -> Value {
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "fwdsl-module-{}-{}.json",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, args).unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns.name()])
+        .arg(provision().get_program())
+        .arg(&file)
+        .env_remove("SSH_CONNECTION")
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let reply: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON object ({e}): {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(reply["failed"] == true, !out.status.success(), "{reply}");
+    reply
+}
+
+/// Runs the module outside any namespace: only for arguments it refuses before it
+/// looks at a firewall.
+fn refused(args: &str) -> String {
+    let file = std::env::temp_dir().join(format!("fwdsl-module-args-{}.json", std::process::id()));
+    std::fs::write(&file, args).unwrap();
+    let out = provision().arg(&file).output().unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{reply}");
+    assert_eq!(reply["failed"], true, "{reply}");
+    assert_eq!(reply["changed"], false, "{reply}");
+    reply["msg"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn bad_arguments_are_refused_all_at_once() {
+    let e = refused(r#"{"role": "mail", "confirm_timeout": 0, "save": "maybe"}"#);
+    assert!(e.contains("role `mail` is not compiled"), "{e}");
+    assert!(e.contains("confirm_timeout must be 1 to 3600"), "{e}");
+    assert!(e.contains("save must be a boolean, not `maybe`"), "{e}");
+    let e = refused(r#"{"role": "web", "ports": [22], "_ansible_verbosity": 0}"#);
+    assert!(
+        e.starts_with("Unsupported parameters for (provision) module: ports."),
+        "{e}"
+    );
+    for (args, says) in [
+        (r#"{}"#, "needs a role or a policy_file"),
+        (
+            r#"{"role": "web", "policy_file": "/p"}"#,
+            "mutually exclusive",
+        ),
+        (r#"{"state": "gone"}"#, "state must be one of"),
+        (r#"{"confirm": "yes", "role": "web"}"#, "it takes no role"),
+        (
+            r#"{"state": "absent", "confirm_timeout": "5"}"#,
+            "state=present only",
+        ),
+        (r#"[1]"#, "not a JSON object"),
+    ] {
+        let e = refused(args);
+        assert!(e.contains(says), "{args}: {e}");
+    }
+}
+
+fn rules(ns: &Netns) -> String {
+    String::from_utf8_lossy(&ns.exec("iptables-save", &[]).unwrap().stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn check_mode_apply_again_and_absent() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::create("fwdsl-module").unwrap();
+    ns.exec(
+        "iptables",
+        &["-A", "INPUT", "-s", "203.0.113.9", "-j", "DROP"],
+    )
+    .unwrap();
+    let untouched = rules(&ns);
+
+    let check = module(
+        &ns,
+        r#"{"role": "web", "_ansible_check_mode": true, "_ansible_diff": "yes"}"#,
+    );
+    assert_eq!(check["changed"], true, "{check}");
+    assert_eq!(check["diff"]["before"], "", "{check}");
+    let after = check["diff"]["after"].as_str().unwrap();
+    assert!(after.contains("# iptables FWDSL-INPUT"), "{after}");
+    assert!(after.contains("--dport 443"), "{after}");
+    assert_eq!(rules(&ns), untouched, "check mode changed the rules");
+
+    let apply = module(&ns, r#"{"role": "web"}"#);
+    assert_eq!(apply["changed"], true, "{apply}");
+    assert!(rules(&ns).contains("--dport 443"));
+    for again in [
+        r#"{"role": "web"}"#,
+        r#"{"role": "web", "_ansible_check_mode": true}"#,
+    ] {
+        let reply = module(&ns, again);
+        assert_eq!(reply["changed"], false, "{again}: {reply}");
+    }
+
+    // Another role: the diff shows what goes and what comes.
+    let db = module(
+        &ns,
+        r#"{"role": "db", "_ansible_check_mode": true, "_ansible_diff": true}"#,
+    );
+    assert_eq!(db["changed"], true, "{db}");
+    assert!(db["diff"]["before"]
+        .as_str()
+        .unwrap()
+        .contains("--dport 443"));
+    assert!(db["diff"]["after"]
+        .as_str()
+        .unwrap()
+        .contains("--dport 5432"));
+    assert!(!db["diff"]["after"]
+        .as_str()
+        .unwrap()
+        .contains("--dport 443"));
+
+    let check_absent = module(&ns, r#"{"state": "absent", "_ansible_check_mode": true}"#);
+    assert_eq!(check_absent["changed"], true, "{check_absent}");
+    assert!(rules(&ns).contains("FWDSL"));
+    let absent = module(&ns, r#"{"state": "absent"}"#);
+    assert_eq!(absent["changed"], true, "{absent}");
+    assert_eq!(
+        rules(&ns),
+        untouched,
+        "foreign rules are kept, fwdsl's are gone"
+    );
+    let again = module(&ns, r#"{"state": "absent"}"#);
+    assert_eq!(again["changed"], false, "{again}");
+}
+
+#[test]
+fn a_revert_window_is_confirmed_or_reverts_by_itself() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::create("fwdsl-module-confirm").unwrap();
+    let web = module(&ns, r#"{"role": "web", "confirm_timeout": "30"}"#);
+    assert_eq!(web["changed"], true, "{web}");
+    assert!(
+        web["msg"].as_str().unwrap().contains("unless confirmed"),
+        "{web}"
+    );
+    let confirm = module(&ns, r#"{"confirm": true}"#);
+    assert_eq!(confirm["changed"], true, "{confirm}");
+    let nothing = module(&ns, r#"{"confirm": true}"#);
+    assert_eq!(nothing["changed"], false, "{nothing}");
+
+    // Not confirmed: the module returns at once, the host puts `web` back by itself.
+    let start = Instant::now();
+    let bastion = module(&ns, r#"{"role": "bastion", "confirm_timeout": 5}"#);
+    assert_eq!(bastion["changed"], true, "{bastion}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "the module waited out the window"
+    );
+    assert!(!rules(&ns).contains("--dport 443"));
+    while !rules(&ns).contains("--dport 443") {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no revert: {}",
+            rules(&ns)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let late = module(&ns, r#"{"confirm": true}"#);
+    assert_eq!(late["failed"], true, "{late}");
+    assert!(late["msg"].as_str().unwrap().contains("too late"), "{late}");
+    let again = module(&ns, r#"{"role": "web"}"#);
+    assert_eq!(
+        again["changed"], false,
+        "the revert restored web exactly: {again}"
+    );
+}
+
+#[test]
+fn bad_arguments_and_a_bad_policy_file_change_nothing() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::create("fwdsl-module-bad").unwrap();
+    let before = rules(&ns);
+    let file = std::env::temp_dir().join(format!("fwdsl-module-{}.policy", std::process::id()));
+    std::fs::write(&file, "allow ssh;\ndrop all;\nallow tcp 80;\n").unwrap();
+    let bad_file = module(&ns, &format!(r#"{{"policy_file": "{}"}}"#, file.display()));
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(bad_file["failed"], true, "{bad_file}");
+    let msg = bad_file["msg"].as_str().unwrap();
+    assert!(msg.contains(":3:1: error:"), "{msg}");
+    let missing = module(&ns, r#"{"policy_file": "/nonexistent/fwdsl.policy"}"#);
+    assert_eq!(missing["failed"], true, "{missing}");
+    assert_eq!(rules(&ns), before);
+}
