@@ -137,6 +137,12 @@ fn parse(text: &str) -> Result<Args, String> {
             ));
         }
     }
+    if save && confirm_timeout.is_some() {
+        // Saved rules come back at boot: only rules that were confirmed may be saved.
+        problems.push(
+            "save with confirm_timeout would persist rules not yet confirmed; save with confirm: true instead".into(),
+        );
+    }
     if let Some(secs) = confirm_timeout {
         if secs == 0 || secs > MAX_CONFIRM_TIMEOUT {
             problems.push(format!(
@@ -148,11 +154,11 @@ fn parse(text: &str) -> Result<Args, String> {
         let others: Vec<&str> = PARAMETERS
             .iter()
             .copied()
-            .filter(|&k| k != "confirm" && map.contains_key(k))
+            .filter(|&k| k != "confirm" && k != "save" && map.contains_key(k))
             .collect();
         if !others.is_empty() {
             problems.push(format!(
-                "confirm: true only cancels a pending revert; it takes no {}",
+                "confirm: true only cancels a pending revert (and may save); it takes no {}",
                 others.join(", ")
             ));
         }

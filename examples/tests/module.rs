@@ -77,6 +77,10 @@ fn bad_arguments_are_refused_all_at_once() {
             "state=present only",
         ),
         (r#"[1]"#, "not a JSON object"),
+        (
+            r#"{"role": "web", "confirm_timeout": 9, "save": true}"#,
+            "not yet confirmed",
+        ),
     ] {
         let e = refused(args);
         assert!(e.contains(says), "{args}: {e}");
