@@ -207,6 +207,58 @@ fn a_revert_window_is_confirmed_or_reverts_by_itself() {
     );
 }
 
+/// The files fwdsl keeps for the namespace `ns` under its state directory (its lock aside).
+fn state_files(ns: &Netns) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(format!("/run/netns/{}", ns.name()))
+        .unwrap()
+        .ino();
+    let prefix = format!("ns-{inode}.");
+    std::fs::read_dir("/run/fwdsl")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(&prefix) && !n.ends_with(".lock"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_rollouts_keep_to_their_own_watchdogs() {
+    if !root() {
+        return;
+    }
+    let a = Netns::create("fwdsl-module-a").unwrap();
+    let b = Netns::create("fwdsl-module-b").unwrap();
+    for ns in [&a, &b] {
+        assert_eq!(module(ns, r#"{"role": "web"}"#)["changed"], true);
+    }
+    let start = Instant::now();
+    assert_eq!(
+        module(&a, r#"{"role": "bastion", "confirm_timeout": 60}"#)["changed"],
+        true
+    );
+    assert_eq!(
+        module(&b, r#"{"role": "bastion", "confirm_timeout": 4}"#)["changed"],
+        true
+    );
+    // Confirming A cancels A's watchdog only: B still reverts when its window ends.
+    assert_eq!(module(&a, r#"{"confirm": true}"#)["changed"], true);
+    assert!(state_files(&a).is_empty(), "{:?}", state_files(&a));
+    while !rules(&b).contains("--dport 443") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "B did not revert"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!rules(&a).contains("--dport 443"), "A reverted too");
+    // What B's watchdog leaves says it reverted, until the next operation.
+    assert_eq!(module(&b, r#"{"state": "absent"}"#)["changed"], true);
+    assert!(state_files(&b).is_empty(), "{:?}", state_files(&b));
+}
+
 #[test]
 fn bad_arguments_and_a_bad_policy_file_change_nothing() {
     if !root() {

@@ -524,7 +524,10 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn uninstall(&self) -> Result<(), Error> {
-        remove::uninstall(&self.session()?, self.fault)?;
+        let session = self.session()?;
+        // Holding the lock, no watchdog of this namespace runs: what one left is stale.
+        watchdog::clear_stale(&self.state_dir, session.ns);
+        remove::uninstall(&session, self.fault)?;
         boot::remove(&self.systemd_dir).map(|_| ())
     }
 
