@@ -14,6 +14,7 @@ mod check;
 mod decider;
 pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
+mod list_file;
 mod model;
 mod packet;
 mod parse;
@@ -24,6 +25,7 @@ mod token;
 
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
+pub use list_file::{list_entries, list_file_at};
 pub use model::protocol_name;
 pub use model::{
     Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,

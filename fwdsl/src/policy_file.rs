@@ -122,11 +122,77 @@ impl Sources {
                 );
                 continue;
             }
+            if let Some(list) = fwdsl_core::list_file_at(&tokens, i) {
+                let at = place(
+                    &self.sources[id],
+                    tokens[i].line,
+                    tokens[i].column,
+                    Severity::Error,
+                    String::new(),
+                    None,
+                );
+                let Some(path) = &path else {
+                    return Err(Error::Policy(Problems(vec![Problem {
+                        message: format!("`file \"{list}\"` needs a policy file to be relative to: use `Policy::from_file`"),
+                        ..at
+                    }])));
+                };
+                let list = path.parent().unwrap_or(Path::new(".")).join(list);
+                self.add_list(&list, at)?;
+                i += 2;
+                continue;
+            }
             self.tokens.push(tokens[i].clone());
             self.origin.push(id);
             i += 1;
         }
         Ok(())
+    }
+
+    /// Splices the entries of the address list file `path` in as string tokens, each
+    /// placed at its line of that file (so that a problem with it points there).
+    fn add_list(&mut self, path: &Path, at: Problem) -> Result<(), Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            Error::Policy(Problems(vec![Problem {
+                message: format!("cannot read `{}`: {source}", path.display()),
+                ..at.clone()
+            }]))
+        })?;
+        let source = Source {
+            path: Some(path.to_path_buf()),
+            text,
+        };
+        let entries = match fwdsl_core::list_entries(&source.text) {
+            Ok(entries) if entries.is_empty() => {
+                return Err(Error::Policy(Problems(vec![Problem {
+                    message: format!("`{}` lists no address", path.display()),
+                    ..at
+                }])))
+            }
+            Ok(entries) => entries,
+            Err((line, message)) => {
+                let problem = place(&source, line, 1, Severity::Error, message, None);
+                return Err(Error::Policy(Problems(vec![problem])));
+            }
+        };
+        let id = self.sources.len();
+        for (n, (line, entry)) in entries.iter().enumerate() {
+            if n > 0 {
+                self.push_token(TokenKind::Punct(','), *line, id);
+            }
+            self.push_token(TokenKind::Str(entry.to_string()), *line, id);
+        }
+        self.sources.push(source);
+        Ok(())
+    }
+
+    fn push_token(&mut self, kind: TokenKind, line: u32, origin: usize) {
+        self.tokens.push(Token {
+            kind,
+            line,
+            column: 1,
+        });
+        self.origin.push(origin);
     }
 
     /// A problem at token `index`.

@@ -475,3 +475,49 @@ fn policy_files_include_pieces_and_name_the_file_of_every_problem() {
     assert!(err.to_string().contains("includes itself"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn address_lists_from_files_in_policy_files() {
+    let dir = std::env::temp_dir().join(format!("fwdsl-lists-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    std::fs::write(
+        dir.join("lists/drop.txt"),
+        "# published drop list\n198.51.100.7\n\n203.0.113.0/24   # a whole net\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("web.policy"),
+        "drop src [file \"lists/drop.txt\", 192.0.2.99];\nallow ssh;\ndrop all;\n",
+    )
+    .unwrap();
+    let web = Policy::from_file(dir.join("web.policy")).unwrap();
+    for (source, listed) in [
+        ([198, 51, 100, 7], true),
+        ([203, 0, 113, 200], true),
+        ([192, 0, 2, 99], true),
+        ([198, 51, 100, 8], false),
+    ] {
+        let d = web.decide(&fwdsl::Packet::tcp(source, 22));
+        assert_eq!(d.index == 0, listed, "{source:?}: {}", d.rule.text);
+    }
+    // A bad line is named by its file and line, and shown.
+    std::fs::write(dir.join("lists/bad.txt"), "10.0.0.1\n\n10.0.0.1/8\n").unwrap();
+    std::fs::write(
+        dir.join("bad.policy"),
+        "drop src [file \"lists/bad.txt\"];\nallow ssh;\ndrop all;\n",
+    )
+    .unwrap();
+    let text = Policy::from_file(dir.join("bad.policy"))
+        .unwrap_err()
+        .to_string();
+    let bad = dir.join("lists/bad.txt").display().to_string();
+    assert!(
+        text.contains(&format!("{bad}:3:1: error: `10.0.0.1/8` has host bits set")),
+        "{text}"
+    );
+    assert!(text.contains("    3 | 10.0.0.1/8"), "{text}");
+    // Text has no directory to read a list from.
+    let err = Policy::parse("drop src [file \"drop.txt\"];\nallow ssh;\ndrop all;\n").unwrap_err();
+    assert!(err.to_string().contains("needs a policy file"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -6,7 +6,6 @@ use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{net_text, nets_text};
 use crate::token::TokenKind;
 use ipnet::IpNet;
-use std::net::IpAddr;
 
 impl Statement<'_, '_> {
     /// `src ADDRS`, `dst ADDRS`.
@@ -86,32 +85,13 @@ impl Statement<'_, '_> {
             }
         };
         let range = self.range(start);
-        let net = if text.contains('/') {
-            text.parse::<IpNet>().ok()
-        } else {
-            text.parse::<IpAddr>().ok().map(IpNet::from)
-        };
-        let Some(net) = net else {
-            self.push(Diagnostic::error(
-                range,
-                format!("`{text}` is not an IP address or network"),
-            ))
-            .help("write `10.0.0.1`, `10.0.0.0/8`, `::1` or a string such as `\"2001:db8::/32\"`");
-            return None;
-        };
-        if net.trunc() != net {
-            self.push(Diagnostic::error(
-                range,
-                format!("`{text}` has host bits set"),
-            ))
-            .help(format!(
-                "write the network `{}`, or `{}` for the single host",
-                net.trunc(),
-                net.addr()
-            ));
-            return None;
+        match crate::list_file::net_from_text(&text) {
+            Ok(net) => Some(net),
+            Err((message, help)) => {
+                self.push(Diagnostic::error(range, message)).help(help);
+                None
+            }
         }
-        Some(net)
     }
 
     /// One address or network, or a bracketed list of them (all of one family):
@@ -130,6 +110,13 @@ impl Statement<'_, '_> {
         let mut nets: Vec<(IpNet, TokenRange)> = Vec::new();
         loop {
             let start = self.pos;
+            if let Some(path) = crate::list_file_at(self.tokens, self.pos) {
+                // Whoever reads the policy splices a list file in before parsing; one
+                // left here had no directory to be read from.
+                self.error_at(self.pos, format!("`file \"{path}\"` cannot be read here: a policy given as text has no directory"))
+                    .help("list files are read by `firewall!` (relative to Cargo.toml) and `Policy::from_file` (relative to the policy file)");
+                return None;
+            }
             let net = self.address()?;
             nets.push((net, self.range(start)));
             if self.peek_punct(',') {

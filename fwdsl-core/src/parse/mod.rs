@@ -12,7 +12,7 @@
 //!            | "in" IFACE | "via" IFACE | "new" | "established" | "invalid"
 //!            | "limit" (RATE ("burst" N)?)? | "log" | "prefix" STRING | "comment" STRING
 //! ports     := port ("-" port)? ("," port ("-" port)?)*
-//! addrs     := addr | "[" addr ("," addr)* "]"
+//! addrs     := addr | "[" item ("," item)* "]"     item := addr | "file" STRING
 //! access    := "none" | port ("from" addr)? ("in" IFACE)?
 //! ```
 //!
