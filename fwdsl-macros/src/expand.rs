@@ -16,7 +16,11 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
         let fwdsl = runtime();
         return crate::pieces::callback(quote!(#fwdsl::firewall), before, path, after);
     }
-    let tokens = Tokens::new(input);
+    let mut tokens = Tokens::new(input);
+    let files = match tokens.splice_files() {
+        Ok(files) => files,
+        Err(e) => return with_placeholder(e),
+    };
     let compiled = fwdsl_core::compile(&tokens.tokens);
     if compiled.has_errors() {
         return errors(&tokens, &compiled);
@@ -29,6 +33,8 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
     quote! {
         {
             #(#warnings)*
+            // The list files read, so that cargo rebuilds when one changes.
+            #(const _: &[u8] = include_bytes!(#files);)*
             use #fwdsl::__private as __fwdsl;
             static __FWDSL_RULES: [__fwdsl::Rule; #count] = [#(#rules),*];
             __fwdsl::policy(&__FWDSL_RULES, #access)
@@ -43,8 +49,7 @@ fn message(d: &Diagnostic) -> String {
     }
 }
 
-/// Every error at once, followed by a placeholder policy so that the code around the
-/// macro sees a `Policy` and reports no follow-on type errors.
+/// Every error at once.
 fn errors(tokens: &Tokens, compiled: &Compiled) -> TokenStream {
     let combined = compiled
         .diagnostics
@@ -56,7 +61,13 @@ fn errors(tokens: &Tokens, compiled: &Compiled) -> TokenStream {
             all
         })
         .expect("has_errors() found an error");
-    let errors = combined.into_compile_error();
+    with_placeholder(combined)
+}
+
+/// The errors, then a placeholder policy so that the code around the macro sees a
+/// `Policy` and reports no follow-on type errors.
+fn with_placeholder(errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
     let fwdsl = runtime();
     quote! {
         {

@@ -20,6 +20,52 @@ impl Tokens {
         out
     }
 
+    /// Replaces each `file "PATH"` in an address list by the file's entries, read
+    /// relative to the crate's `Cargo.toml`, each spanned at the path. Returns the files
+    /// read, for the expansion to `include_bytes!` so that cargo rebuilds on a change.
+    pub(crate) fn splice_files(&mut self) -> syn::Result<Vec<String>> {
+        let base = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+        let mut files = Vec::new();
+        let mut i = 0;
+        while i < self.tokens.len() {
+            let Some(list) = fwdsl_core::list_file_at(&self.tokens, i) else {
+                i += 1;
+                continue;
+            };
+            let span = self.spans[i + 1];
+            let path = std::path::Path::new(&base).join(list);
+            let error = |message: String| syn::Error::new(span, message);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                error(format!(
+                    "cannot read `{list}` (relative to Cargo.toml): {e}"
+                ))
+            })?;
+            let entries = fwdsl_core::list_entries(&text)
+                .map_err(|(line, message)| error(format!("{list}:{line}: {message}")))?;
+            if entries.is_empty() {
+                return Err(error(format!("`{list}` lists no address")));
+            }
+            let line = self.tokens[i + 1].line;
+            let column = self.tokens[i + 1].column;
+            let spliced: Vec<Token> = entries
+                .iter()
+                .enumerate()
+                .flat_map(|(n, (_, entry))| {
+                    let comma = (n > 0).then_some(TokenKind::Punct(','));
+                    comma.into_iter().chain([TokenKind::Str(entry.to_string())])
+                })
+                .map(|kind| Token { kind, line, column })
+                .collect();
+            let count = spliced.len();
+            self.tokens.splice(i..i + 2, spliced);
+            self.spans
+                .splice(i..i + 2, std::iter::repeat_n(span, count));
+            files.push(path.display().to_string());
+            i += count;
+        }
+        Ok(files)
+    }
+
     fn push(&mut self, kind: TokenKind, span: Span) {
         let start = span.start();
         self.tokens.push(Token {
@@ -95,5 +141,39 @@ impl Tokens {
     /// The span of a diagnostic's first token.
     pub(crate) fn first_span(&self, range: TokenRange) -> Span {
         self.spans[range.first]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    #[test]
+    fn list_files_are_spliced_and_bad_lines_named() {
+        let mut tokens = Tokens::new(quote! { drop src [file "tests/lists/two.txt", 10.0.0.1]; });
+        let files = tokens.splice_files().unwrap();
+        assert!(files[0].ends_with("tests/lists/two.txt"), "{files:?}");
+        let text: Vec<String> = tokens.tokens.iter().map(Token::text).collect();
+        assert_eq!(
+            text,
+            [
+                "drop",
+                "src",
+                "[",
+                "\"198.51.100.7\"",
+                ",",
+                "\"203.0.113.0/24\"",
+                ",",
+                "10.0",
+                ".",
+                "0.1",
+                "]",
+                ";"
+            ]
+        );
+        let mut bad = Tokens::new(quote! { drop src [file "tests/lists/bad.txt"]; });
+        let e = bad.splice_files().unwrap_err().to_string();
+        assert_eq!(e, "tests/lists/bad.txt:3: `10.0.0.1/8` has host bits set");
     }
 }
