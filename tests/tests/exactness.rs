@@ -48,11 +48,12 @@ fn ports() -> impl Strategy<Value = Vec<PortRange>> {
         .prop_map(Option::unwrap_or_default)
 }
 
-/// No address (half the time), one, or a list of two.
+/// No address (half the time), one, or a list of up to six drawn from a pool of nested
+/// networks: members overlap, contain each other and repeat, as in published blocklists.
 fn pick(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<IpNet>> {
     prop::option::weighted(
         0.5,
-        prop::collection::vec(prop::sample::select(pool).prop_map(net), 1..3),
+        prop::collection::vec(prop::sample::select(pool).prop_map(net), 1..7),
     )
     .prop_map(Option::unwrap_or_default)
 }
