@@ -381,12 +381,7 @@ fn saved_rules(target: &SaveTarget) -> Vec<String> {
     [&target.v4, &target.v6]
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
-        .flat_map(|text| {
-            text.lines()
-                .filter(|l| !l.starts_with('#'))
-                .map(|l| l.split(" [").next().unwrap_or(l).to_string())
-                .collect::<Vec<_>>()
-        })
+        .map(|text| fwdsl::sandbox::without_counters(&text))
         .collect()
 }
 

@@ -304,13 +304,7 @@ impl Fleet {
 
     /// A host's rules without what changes by itself (comments, counters).
     fn rules(&self, i: usize) -> String {
-        let out = self.hosts[i].exec("iptables-save", &[]).unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split(" [").next().unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.hosts[i].saved("iptables-save").unwrap()
     }
 
     /// Real connections from the controller, each compared with `decide`.

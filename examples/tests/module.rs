@@ -88,11 +88,7 @@ fn bad_arguments_are_refused_all_at_once() {
 }
 
 fn rules(ns: &Netns) -> String {
-    String::from_utf8_lossy(&ns.exec("iptables-save", &[]).unwrap().stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
+    ns.saved("iptables-save").unwrap()
 }
 
 #[test]

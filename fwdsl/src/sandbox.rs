@@ -27,6 +27,22 @@ fn ip(args: &[&str]) -> io::Result<Output> {
     Ok(output)
 }
 
+/// `iptables-save` (or `ip6tables-save`) output without what changes by itself: the
+/// comment lines with their time stamps and the chains' packet counters, so that two
+/// saves of the same rules compare equal.
+pub fn without_counters(saved: &str) -> String {
+    saved
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| match l.find(" [") {
+            // Only chain lines (`:INPUT ACCEPT [0:0]`): a rule's comment may hold ` [`.
+            Some(i) if l.starts_with(':') => &l[..i],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A network namespace this process created; deleted on drop.
 #[derive(Debug)]
 pub struct Netns {
@@ -57,6 +73,13 @@ impl Netns {
         let mut all = vec!["netns", "exec", &self.name, program];
         all.extend_from_slice(args);
         ip(&all)
+    }
+
+    /// `program` (`iptables-save`, `ip6tables-save`) run inside the namespace, as
+    /// [`without_counters`] leaves it.
+    pub fn saved(&self, program: &str) -> io::Result<String> {
+        let output = self.exec(program, &[])?;
+        Ok(without_counters(&String::from_utf8_lossy(&output.stdout)))
     }
 
     /// Runs `f` on a thread that has entered the namespace: sockets it opens and

@@ -274,16 +274,7 @@ pub fn listen(ns: &Netns, addresses: &[IpAddr], ports: &[u16]) -> Vec<TcpListene
 /// `iptables-save` (or `ip6tables-save`) of a namespace, without the lines and counters
 /// that change by themselves (timestamps, packet counts).
 pub fn saved_rules(sandbox: &Sandbox, program: &str) -> String {
-    let output = sandbox.server.exec(program, &[]).expect("iptables-save");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| match l.find(" [") {
-            Some(i) if l.starts_with(':') => l[..i].to_string(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    sandbox.server.saved(program).expect("iptables-save")
 }
 
 /// The firewall handle of the kernel tests: namespaces only, no SSH session to guard.

@@ -174,13 +174,7 @@ impl Routed {
     }
 
     fn saved(&self, program: &str) -> String {
-        let out = self.router.exec(program, &[]).unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split(" [").next().unwrap_or(l))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.router.saved(program).unwrap()
     }
 }
 
