@@ -19,9 +19,23 @@ pub fn list_file_at(tokens: &[Token], i: usize) -> Option<&str> {
     }
 }
 
+/// A list file's entries as the tokens of a list (`"a" , "b" , …`), each at its line of
+/// the file, checked: `Err((line, message))` for the first bad one. Empty when the file
+/// lists nothing.
+pub fn list_file_tokens(text: &str) -> Result<Vec<Token>, (u32, String)> {
+    let mut tokens = Vec::new();
+    for (line, entry) in list_entries(text)? {
+        if !tokens.is_empty() {
+            tokens.push(Token::at(TokenKind::Punct(','), line));
+        }
+        tokens.push(Token::at(TokenKind::Str(entry.to_string()), line));
+    }
+    Ok(tokens)
+}
+
 /// The entries of a list file with their 1-based line numbers (blank lines and
 /// comments left out), each checked: `Err((line, message))` for the first bad one.
-pub fn list_entries(text: &str) -> Result<Vec<(u32, &str)>, (u32, String)> {
+fn list_entries(text: &str) -> Result<Vec<(u32, &str)>, (u32, String)> {
     let mut entries = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let entry = line.split('#').next().unwrap_or_default().trim();
@@ -75,5 +89,17 @@ mod tests {
         let (line, message) = list_entries("10.0.0.1\n10.0.0.1/8\nx\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(message.contains("host bits"), "{message}");
+        let tokens = list_file_tokens(text).unwrap();
+        assert_eq!(
+            tokens
+                .iter()
+                .map(|t| (t.text(), t.line))
+                .collect::<Vec<_>>(),
+            [
+                ("\"198.51.100.7\"".to_string(), 2),
+                (",".to_string(), 4),
+                ("\"203.0.113.0/24\"".to_string(), 4)
+            ]
+        );
     }
 }

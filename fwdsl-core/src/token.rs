@@ -33,6 +33,15 @@ pub struct Token {
 }
 
 impl Token {
+    /// A token at the start of `line`: what is spliced in from a file without columns.
+    pub fn at(kind: TokenKind, line: u32) -> Token {
+        Token {
+            kind,
+            line,
+            column: 1,
+        }
+    }
+
     /// The token as it would be written in a policy.
     pub fn text(&self) -> String {
         match &self.kind {

@@ -40,22 +40,16 @@ impl Tokens {
                     "cannot read `{list}` (relative to Cargo.toml): {e}"
                 ))
             })?;
-            let entries = fwdsl_core::list_entries(&text)
+            let mut spliced = fwdsl_core::list_file_tokens(&text)
                 .map_err(|(line, message)| error(format!("{list}:{line}: {message}")))?;
-            if entries.is_empty() {
+            if spliced.is_empty() {
                 return Err(error(format!("`{list}` lists no address")));
             }
-            let line = self.tokens[i + 1].line;
-            let column = self.tokens[i + 1].column;
-            let spliced: Vec<Token> = entries
-                .iter()
-                .enumerate()
-                .flat_map(|(n, (_, entry))| {
-                    let comma = (n > 0).then_some(TokenKind::Punct(','));
-                    comma.into_iter().chain([TokenKind::Str(entry.to_string())])
-                })
-                .map(|kind| Token { kind, line, column })
-                .collect();
+            // Errors about an entry point at the path that brought it in.
+            for token in &mut spliced {
+                token.line = self.tokens[i + 1].line;
+                token.column = self.tokens[i + 1].column;
+            }
             let count = spliced.len();
             self.tokens.splice(i..i + 2, spliced);
             self.spans

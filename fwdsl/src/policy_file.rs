@@ -93,11 +93,14 @@ impl Sources {
         while i < tokens.len() {
             let starts_statement = i == 0 || tokens[i - 1].kind == TokenKind::Punct(';');
             let include = starts_statement && tokens[i].kind == TokenKind::Ident("include".into());
-            let file = match tokens.get(i + 1).map(|t| &t.kind) {
-                Some(TokenKind::Str(file)) if include => Some(file.clone()),
-                _ => None,
+            // `include "x";` splices a policy file, `[file "x", …]` a list file; both
+            // are relative to the file that names them.
+            let named = match tokens.get(i + 1).map(|t| &t.kind) {
+                Some(TokenKind::Str(file)) if include => Some(("`include`".into(), file.as_str())),
+                _ => fwdsl_core::list_file_at(&tokens, i)
+                    .map(|file| (format!("`file \"{file}\"`"), file)),
             };
-            if let Some(file) = file {
+            if let Some((what, file)) = named {
                 let at = place(
                     &self.sources[id],
                     tokens[i].line,
@@ -108,38 +111,25 @@ impl Sources {
                 );
                 let Some(path) = &path else {
                     return Err(Error::Policy(Problems(vec![Problem {
-                        message: "`include` needs a policy file to be relative to: use `Policy::from_file`".into(),
+                        message: format!(
+                            "{what} needs a policy file to be relative to: use `Policy::from_file`"
+                        ),
                         ..at
                     }])));
                 };
-                let included = path.parent().unwrap_or(Path::new(".")).join(file);
-                self.add_file(&included, stack, Some(at))?;
-                // `include "x"` and its `;`.
-                i += 2 + usize::from(
-                    tokens
-                        .get(i + 2)
-                        .is_some_and(|t| t.kind == TokenKind::Punct(';')),
-                );
-                continue;
-            }
-            if let Some(list) = fwdsl_core::list_file_at(&tokens, i) {
-                let at = place(
-                    &self.sources[id],
-                    tokens[i].line,
-                    tokens[i].column,
-                    Severity::Error,
-                    String::new(),
-                    None,
-                );
-                let Some(path) = &path else {
-                    return Err(Error::Policy(Problems(vec![Problem {
-                        message: format!("`file \"{list}\"` needs a policy file to be relative to: use `Policy::from_file`"),
-                        ..at
-                    }])));
-                };
-                let list = path.parent().unwrap_or(Path::new(".")).join(list);
-                self.add_list(&list, at)?;
+                let target = path.parent().unwrap_or(Path::new(".")).join(file);
                 i += 2;
+                if include {
+                    self.add_file(&target, stack, Some(at))?;
+                    // The `;` after `include "x"`.
+                    i += usize::from(
+                        tokens
+                            .get(i)
+                            .is_some_and(|t| t.kind == TokenKind::Punct(';')),
+                    );
+                } else {
+                    self.add_list(&target, at)?;
+                }
                 continue;
             }
             self.tokens.push(tokens[i].clone());
@@ -162,37 +152,24 @@ impl Sources {
             path: Some(path.to_path_buf()),
             text,
         };
-        let entries = match fwdsl_core::list_entries(&source.text) {
-            Ok(entries) if entries.is_empty() => {
+        let tokens = match fwdsl_core::list_file_tokens(&source.text) {
+            Ok(tokens) if tokens.is_empty() => {
                 return Err(Error::Policy(Problems(vec![Problem {
                     message: format!("`{}` lists no address", path.display()),
                     ..at
                 }])))
             }
-            Ok(entries) => entries,
+            Ok(tokens) => tokens,
             Err((line, message)) => {
                 let problem = place(&source, line, 1, Severity::Error, message, None);
                 return Err(Error::Policy(Problems(vec![problem])));
             }
         };
-        let id = self.sources.len();
-        for (n, (line, entry)) in entries.iter().enumerate() {
-            if n > 0 {
-                self.push_token(TokenKind::Punct(','), *line, id);
-            }
-            self.push_token(TokenKind::Str(entry.to_string()), *line, id);
-        }
+        self.origin
+            .extend(std::iter::repeat_n(self.sources.len(), tokens.len()));
+        self.tokens.extend(tokens);
         self.sources.push(source);
         Ok(())
-    }
-
-    fn push_token(&mut self, kind: TokenKind, line: u32, origin: usize) {
-        self.tokens.push(Token {
-            kind,
-            line,
-            column: 1,
-        });
-        self.origin.push(origin);
     }
 
     /// A problem at token `index`.
