@@ -37,6 +37,10 @@ pub struct Analysis {
     /// The first `out` rule that drops or rejects, without naming a destination, this
     /// host's replies on the operator's SSH session.
     pub reply_lockout: Option<Lockout>,
+    /// The `drop`/`reject` rules on a dynamic source set that reach some of the
+    /// operator's new SSH connections: adding an operator address to the set would
+    /// lock them out. The set's members are unknown, so it counts as any address.
+    pub dynamic_bans: Vec<usize>,
 }
 
 /// A rule that would cut the operator off.
@@ -96,7 +100,8 @@ impl<'r> Model<'r> {
                 if rules[i].decides() {
                     earlier.insert(*b, i);
                 }
-                if limited && rules[i].action != Action::Log {
+                // A rule on a dynamic set may match nothing (its set may be empty).
+                if limited && rules[i].action != Action::Log && !rules[i].matches.is_dynamic() {
                     under_limit.insert(*b, i);
                 }
             }
@@ -121,6 +126,13 @@ impl<'r> Model<'r> {
                 &replies,
                 Rule::names_destination,
             ),
+            dynamic_bans: (0..rules.len())
+                .filter(|&j| {
+                    matches!(rules[j].action, Action::Drop | Action::Reject)
+                        && rules[j].matches.src_set.is_some()
+                        && decides_some(lockout_index, &regions, j, &new_connections)
+                })
+                .collect(),
         };
         let model = Model {
             rules,
@@ -211,7 +223,13 @@ fn lockout(
         return None;
     }
     let rule = (0..rules.len())
-        .filter(|&j| matches!(rules[j].action, Action::Drop | Action::Reject) && !is_ban(&rules[j]))
+        // A rule on a dynamic set drops nothing until its set is filled: the bans on
+        // one are warned about apart (`dynamic_bans`).
+        .filter(|&j| {
+            matches!(rules[j].action, Action::Drop | Action::Reject)
+                && !is_ban(&rules[j])
+                && !rules[j].matches.is_dynamic()
+        })
         .find(|&j| decides_some(index, regions, j, access))?;
     let overlaps = |j: &usize| {
         regions[*j]
@@ -231,6 +249,7 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
     check_shadowing(parsed, &analysis, &mut out);
     if complete {
         check_lockout(parsed, &analysis, &mut out);
+        check_dynamic_bans(parsed, &analysis, &mut out);
         check_reply_lockout(parsed, &analysis, &mut out);
         check_name_resolution(parsed, &model, &mut out);
         check_forward_replies(parsed, &model, &mut out);
@@ -421,6 +440,40 @@ fn check_lockout(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>
             ),
         }
     }));
+}
+
+/// `ssh 22 from 10.0.0.0/8; drop src $banned; allow ssh src 10.0.0.0/8; …`: whoever
+/// fills `banned` at run time can lock the operator out by banning one of their
+/// addresses. A warning (the set may never hold one), with the exemption as its help.
+/// Without a declared operator network every source is the operator's, and banning
+/// some of them is what the set is for.
+fn check_dynamic_bans(parsed: &Parsed, analysis: &Analysis, out: &mut Vec<Diagnostic>) {
+    let Access::Ssh {
+        port,
+        from: Some(from),
+        ..
+    } = &parsed.access
+    else {
+        return;
+    };
+    let from = crate::model::net_text(from);
+    for &j in &analysis.dynamic_bans {
+        let rule = &parsed.rules[j];
+        let set = rule.matches.src_set.as_deref().unwrap_or_default();
+        let mut d = Diagnostic::warning(
+            parsed.rule_tokens[j],
+            "dynamic_ban_lockout",
+            format!(
+                "rule `{}` would lock the operator out if an address of {from} were added to `{set}` at run time",
+                rule.text
+            ),
+        );
+        d.help(format!(
+            "exempt the operator network: put `allow tcp {port} src {from};` before line {}",
+            rule.line
+        ));
+        out.push(d);
+    }
 }
 
 /// The error at a rule that cuts the operator off: it `verb`s `what`; the help moves the

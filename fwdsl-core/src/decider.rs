@@ -22,11 +22,12 @@ impl Decider {
     pub fn new(rules: &[Rule]) -> Decider {
         let interfaces = space::Interfaces::new(rules, &crate::Access::Console);
         let mut index = space::Index::default();
-        // `log` rules decide nothing: the first match is among the others.
+        // `log` rules decide nothing: the first match is among the others. Rules on
+        // dynamic sets match nothing while the sets are empty, as `decide` takes them.
         for (i, rule) in rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.action != Action::Log)
+            .filter(|(_, r)| r.action != Action::Log && !r.matches.is_dynamic())
         {
             for b in space::regions(rule, &interfaces) {
                 index.insert(b, i);

@@ -31,8 +31,8 @@ pub use model::{
     Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,
     Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
-pub use packet::{decide, Decision, Packet, Proto};
-pub use parse::IPTABLES_COMMENT_MAX;
+pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
+pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX};
 pub use queries::{accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};

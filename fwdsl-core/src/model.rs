@@ -375,6 +375,12 @@ pub struct Matches {
     pub src: Cow<'static, [IpNet]>,
     /// Destination networks (any of them); empty means any destination.
     pub dst: Cow<'static, [IpNet]>,
+    /// A dynamic set the source must be in (`src $banned` after `set banned
+    /// dynamic;`): its members change at run time, so the analysis knows only that
+    /// the rule may match any source.
+    pub src_set: Option<Cow<'static, str>>,
+    /// A dynamic set the destination must be in.
+    pub dst_set: Option<Cow<'static, str>>,
     /// Input interface (`in eth0`).
     pub iface: Option<Cow<'static, str>>,
     /// Output interface (`via eth0`): `out` and `forward` rules only.
@@ -397,6 +403,8 @@ impl Matches {
         sports: Cow::Borrowed(&[]),
         src: Cow::Borrowed(&[]),
         dst: Cow::Borrowed(&[]),
+        src_set: None,
+        dst_set: None,
         iface: None,
         oface: None,
         icmp_type: None,
@@ -415,6 +423,11 @@ impl Matches {
         ]
         .iter()
         .fold(1usize, |n, &k| n.saturating_mul(k.max(1)))
+    }
+
+    /// Whether the match depends on a dynamic set, whose members only the kernel knows.
+    pub fn is_dynamic(&self) -> bool {
+        self.src_set.is_some() || self.dst_set.is_some()
     }
 
     /// The families this match applies to: one when an address names it (or an ICMP
@@ -460,10 +473,10 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule decides every packet it matches: not a `log` rule, not a
-    /// rate-limited one.
+    /// Whether the rule decides every packet it may match: not a `log` rule, not a
+    /// rate-limited one, not one on a dynamic set (whose members may be none).
     pub fn decides(&self) -> bool {
-        self.action != Action::Log && self.limit.is_none()
+        self.action != Action::Log && self.limit.is_none() && !self.matches.is_dynamic()
     }
 
     /// Whether the rule decides every packet of its direction (`drop all`, `reject out
@@ -475,13 +488,13 @@ impl Rule {
     /// Whether the rule names a source network: a drop of such a rule is a deliberate
     /// ban, not an accident.
     pub fn names_source(&self) -> bool {
-        !self.matches.src.is_empty()
+        !self.matches.src.is_empty() || self.matches.src_set.is_some()
     }
 
     /// Whether the rule names a destination network (for `out` rules, the deliberate
     /// ban of a destination).
     pub fn names_destination(&self) -> bool {
-        !self.matches.dst.is_empty()
+        !self.matches.dst.is_empty() || self.matches.dst_set.is_some()
     }
 }
 

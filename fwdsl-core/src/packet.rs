@@ -178,9 +178,27 @@ impl Packet {
     }
 }
 
+/// Whether an address is in a dynamic set: what only the kernel knows, given by the
+/// caller of [`decide_with`] (`|set, address| …`).
+pub type Members<'m> = &'m dyn Fn(&str, IpAddr) -> bool;
+
+/// Every dynamic set empty, as the sets are when a policy is first applied.
+fn no_members(_: &str, _: IpAddr) -> bool {
+    false
+}
+
 impl Matches {
-    /// Whether the packet matches, exactly as iptables would evaluate the rendered rule.
+    /// Whether the packet matches, exactly as iptables would evaluate the rendered rule,
+    /// with every dynamic set empty.
     pub fn matches(&self, packet: &Packet) -> bool {
+        self.matches_with(packet, &no_members)
+    }
+
+    /// Whether the packet matches, with the dynamic sets' members as `members` says.
+    pub fn matches_with(&self, packet: &Packet, members: Members<'_>) -> bool {
+        let in_set = |set: &Option<std::borrow::Cow<'static, str>>, address: IpAddr| {
+            set.as_deref().is_none_or(|name| members(name, address))
+        };
         let in_ports = |ranges: &[crate::PortRange], port: u16| {
             ranges.is_empty() || ranges.iter().any(|r| r.contains(port))
         };
@@ -206,6 +224,8 @@ impl Matches {
                 .as_deref()
                 .is_none_or(|name| iface_matches(name, packet.oface.as_deref()))
             && self.state.is_none_or(|state| packet.state == state)
+            && in_set(&self.src_set, packet.src)
+            && in_set(&self.dst_set, packet.dst)
     }
 }
 
@@ -240,32 +260,51 @@ fn iface_matches(rule: &str, packet: Option<&str>) -> bool {
     }
 }
 
-/// Whether `rule` matches `packet` (and is of its direction).
+/// Whether `rule` matches `packet` (and is of its direction), every dynamic set empty.
 pub(crate) fn sees(rule: &Rule, packet: &Packet) -> bool {
-    rule.direction == packet.direction && rule.matches.matches(packet)
+    sees_with(rule, packet, &no_members)
+}
+
+fn sees_with(rule: &Rule, packet: &Packet, members: Members<'_>) -> bool {
+    rule.direction == packet.direction && rule.matches.matches_with(packet, members)
 }
 
 /// The first rule of the packet's direction that matches it and is not a `log` rule,
 /// as the kernel walks that chain (a rate-limited rule counts: under its limit it takes
 /// the packet); `None` when no rule matches (the packet then goes back to the built-in
-/// chain).
+/// chain). Dynamic sets are empty: [`decide_with`] fills them.
 pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
+    decide_with(rules, packet, &no_members)
+}
+
+/// [`decide`] with the dynamic sets' members as `members` says (`members("banned",
+/// address)`: whether `address` is in the set `banned`).
+pub fn decide_with<'a>(
+    rules: &'a [Rule],
+    packet: &Packet,
+    members: Members<'_>,
+) -> Option<Decision<'a>> {
     let first = rules
         .iter()
-        .position(|rule| rule.action != Action::Log && sees(rule, packet))?;
-    Some(decision(rules, packet, first))
+        .position(|rule| rule.action != Action::Log && sees_with(rule, packet, members))?;
+    Some(decision(rules, packet, first, members))
 }
 
 /// The decision of rule `index`, the first non-`log` rule that matches `packet`: with
 /// the rule above its limit and the `log` rules before it.
-fn decision<'a>(rules: &'a [Rule], packet: &Packet, index: usize) -> Decision<'a> {
+fn decision<'a>(
+    rules: &'a [Rule],
+    packet: &Packet,
+    index: usize,
+    members: Members<'_>,
+) -> Decision<'a> {
     let rule = &rules[index];
     let above_limit = rule.limit.and_then(|_| {
         (index + 1..rules.len())
-            .find(|&j| rules[j].action != Action::Log && sees(&rules[j], packet))
+            .find(|&j| rules[j].action != Action::Log && sees_with(&rules[j], packet, members))
     });
     let logged_by = (0..index)
-        .filter(|&j| rules[j].action == Action::Log && sees(&rules[j], packet))
+        .filter(|&j| rules[j].action == Action::Log && sees_with(&rules[j], packet, members))
         .collect();
     Decision {
         index,

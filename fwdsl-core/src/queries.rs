@@ -4,7 +4,8 @@
 //!
 //! "Accepted" is first-match as the kernel walks the chain, `log` rules aside, with a
 //! rate-limited `allow` rule accepting (its packets are under the limit); a packet no
-//! rule of its direction matches is not accepted by the policy.
+//! rule of its direction matches is not accepted by the policy. Dynamic sets are empty,
+//! as [`decide`](crate::decide) takes them: a rule on one matches nothing.
 
 use crate::model::{Access, Action, Direction, Matches, Rule};
 use crate::packet::Packet;
@@ -32,7 +33,10 @@ impl Boxes {
     fn new(rules: &[Rule], interfaces: &Interfaces) -> Boxes {
         let regions: Vec<Vec<Region>> = rules
             .iter()
-            .map(|r| space::regions(r, interfaces))
+            .map(|r| match r.matches.is_dynamic() {
+                true => Vec::new(),
+                false => space::regions(r, interfaces),
+            })
             .collect();
         let mut index = Index::default();
         for (i, boxes) in regions.iter().enumerate() {
@@ -59,6 +63,9 @@ pub fn accepted_witness(
     matches: &Matches,
     new_only: bool,
 ) -> Option<Packet> {
+    if matches.is_dynamic() {
+        return None;
+    }
     // The query's interfaces need coordinates too.
     let asked = Rule {
         action: Action::Allow,

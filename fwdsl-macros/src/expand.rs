@@ -128,6 +128,8 @@ impl ToTokens for QuoteRule<'_> {
         let sports = m.sports.iter().map(quote_ports);
         let src = m.src.iter().map(quote_net);
         let dst = m.dst.iter().map(quote_net);
+        let src_set = quote_str(m.src_set.as_deref());
+        let dst_set = quote_str(m.dst_set.as_deref());
         let iface = quote_str(m.iface.as_deref());
         let oface = quote_str(m.oface.as_deref());
         let rate = |r: &Rate| {
@@ -174,7 +176,7 @@ impl ToTokens for QuoteRule<'_> {
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #iface, #oface, #icmp_type, #protocol, #state, #limit, #log, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #src_set, #dst_set, #iface, #oface, #icmp_type, #protocol, #state, #limit, #log, #text, #comment, #line)
         });
     }
 }

@@ -297,6 +297,15 @@ pub enum Error {
     /// No live fwdsl rule matches what was asked to be removed.
     #[error("no live fwdsl rule matches {0}")]
     NoSuchRule(String),
+    /// A dynamic set's members could not be changed or read: an unknown set, a set
+    /// no applied policy created, a member no ipset can hold.
+    #[error("dynamic set `{set}`: {problem}; nothing was changed")]
+    SetChange {
+        /// The set's name in the policy (`banned`).
+        set: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

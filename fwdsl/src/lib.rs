@@ -67,8 +67,8 @@ pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use fwdsl_core::{
-    Access, Action, ConnState, Decision, Direction, Family, Matches, Packet, PortRange, Proto,
-    ProtoSet, Rule, Severity,
+    Access, Action, ConnState, Decision, Direction, Family, Matches, Members, Packet, PortRange,
+    Proto, ProtoSet, Rule, Severity,
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{
@@ -77,7 +77,7 @@ pub use live::{
 };
 pub use policy::Policy;
 pub use questions::{Opening, Openings, Query};
-pub use render::{chain_of, IpSet, RenderedRule, CHAIN, IPSET_ABOVE};
+pub use render::{chain_of, IpSet, RenderedRule, CHAIN, DYNAMIC_SET_MAX, IPSET_ABOVE};
 
 #[doc(hidden)]
 pub mod __private;

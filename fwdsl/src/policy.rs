@@ -161,6 +161,40 @@ impl Policy {
             .decide(&self.rules, packet)
     }
 
+    /// [`Policy::decide`] with the members of the policy's dynamic sets: `members(set,
+    /// address)` says whether `address` is in dynamic set `set` ([`Policy::decide`]
+    /// takes every set as empty, as a first apply creates them).
+    ///
+    /// ```
+    /// use fwdsl::{Action, Packet};
+    /// let policy = fwdsl::firewall! { set banned dynamic; drop src $banned; allow tcp 22; drop all; };
+    /// let probe = Packet::tcp([203, 0, 113, 9], 22);
+    /// assert_eq!(policy.decide(&probe).action(), Action::Allow);
+    /// let banned = |set: &str, address| set == "banned" && address == probe.src;
+    /// assert_eq!(policy.decide_with(&probe, &banned).unwrap().action(), Action::Drop);
+    /// ```
+    pub fn decide_with(
+        &self,
+        packet: &Packet,
+        members: fwdsl_core::Members<'_>,
+    ) -> Option<Decision<'_>> {
+        fwdsl_core::decide_with(&self.rules, packet, members)
+    }
+
+    /// The names of the dynamic sets the policy's rules use (`set banned dynamic;`
+    /// … `src $banned`), each once, in order of first use.
+    pub fn dynamic_sets(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for m in self.rules.iter().map(|r| &r.matches) {
+            for name in [&m.src_set, &m.dst_set].into_iter().flatten() {
+                if !names.contains(&name.as_ref()) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
     /// The fail-closed remainder of this policy: its operator's access path and a
     /// catch-all (`allow established; allow in lo; allow tcp PORT src FROM in IFACE;
     /// drop all;`), what [`Firewall::flush_to_access`](crate::Firewall::flush_to_access)

@@ -29,17 +29,27 @@ pub(crate) const COMMENT_PREFIX: &str = "fwdsl:";
 /// walking a rule per address (measured in BENCHMARKS.md).
 pub const IPSET_ABOVE: usize = 8;
 
-/// An ipset a rendered rule refers to (`-m set --match-set NAME src`). Named after its
-/// contents, so the same list always gets the same set and an unchanged policy
-/// re-applies without touching it.
+/// Most members a dynamic set holds (ipset's `maxelem`; its default, 65,536, is less
+/// than a day of bans on a busy host).
+pub const DYNAMIC_SET_MAX: usize = 1 << 20;
+
+/// An ipset a rendered rule refers to (`-m set --match-set NAME src`). A list's set is
+/// named after its contents, so the same list always gets the same set and an
+/// unchanged policy re-applies without touching it. A dynamic set (`set banned
+/// dynamic;`) is named after the policy's name for it (`fwdsl-d4-banned`), created
+/// empty once and then left to [`Firewall::set_add`](crate::Firewall::set_add) and
+/// its kin: an apply never changes its members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpSet {
-    /// `fwdsl-` and a hash of the family and the members.
+    /// `fwdsl-` and a hash of the family and the members, or `fwdsl-d4-`/`fwdsl-d6-`
+    /// and the dynamic set's name.
     pub name: String,
     /// The family (`hash:net family inet` or `inet6`).
     pub family: Family,
-    /// The networks.
+    /// The networks (none for a dynamic set: they are the kernel's).
     pub members: Vec<IpNet>,
+    /// Whether it is a dynamic set.
+    pub dynamic: bool,
 }
 
 impl IpSet {
@@ -58,7 +68,18 @@ impl IpSet {
             name: format!("fwdsl-{hash:016x}"),
             family,
             members,
+            dynamic: false,
         })
+    }
+
+    /// The ipset of dynamic set `name` in `family`.
+    pub fn dynamic(name: &str, family: Family) -> IpSet {
+        IpSet {
+            name: dynamic_set_name(name, family),
+            family,
+            members: Vec::new(),
+            dynamic: true,
+        }
     }
 
     /// `ipset restore` input that creates the set (if absent) and fills it.
@@ -67,12 +88,29 @@ impl IpSet {
             Family::V4 => "inet",
             Family::V6 => "inet6",
         };
-        let mut text = format!("create {} hash:net family {family} -exist\n", self.name);
+        // ipset's default of 65,536 members would refuse a longer list.
+        let most = match self.dynamic {
+            true => DYNAMIC_SET_MAX,
+            false => self.members.len().next_power_of_two().max(65_536),
+        };
+        let mut text = format!(
+            "create {} hash:net family {family} maxelem {most} -exist\n",
+            self.name
+        );
         for member in &self.members {
             text.push_str(&format!("add {} {member} -exist\n", self.name));
         }
         text
     }
+}
+
+/// The ipset that holds dynamic set `name`'s members of `family`.
+pub(crate) fn dynamic_set_name(name: &str, family: Family) -> String {
+    let digit = match family {
+        Family::V4 => 4,
+        Family::V6 => 6,
+    };
+    format!("fwdsl-d{digit}-{name}")
 }
 
 /// FNV-1a: a stable content hash for generation and set names (std's hasher may change
@@ -182,13 +220,18 @@ impl Policy {
     /// The ipsets the family's rules refer to: they must exist before the rules are
     /// loaded (`ipset restore` with [`IpSet::to_restore`]); `apply` sees to it.
     pub fn ipsets(&self, family: Family) -> Vec<IpSet> {
-        let mut sets: Vec<IpSet> = self
-            .rules()
-            .iter()
-            .filter(|r| r.matches.families().contains(&family))
+        let rules = || {
+            self.rules()
+                .iter()
+                .filter(move |r| r.matches.families().contains(&family))
+        };
+        let lists = rules()
             .flat_map(|r| [&r.matches.src, &r.matches.dst])
-            .filter_map(|nets| IpSet::of(nets, family))
-            .collect();
+            .filter_map(|nets| IpSet::of(nets, family));
+        let dynamic = rules()
+            .flat_map(|r| [&r.matches.src_set, &r.matches.dst_set])
+            .filter_map(|set| set.as_deref().map(|name| IpSet::dynamic(name, family)));
+        let mut sets: Vec<IpSet> = lists.chain(dynamic).collect();
         sets.sort_by(|a, b| a.name.cmp(&b.name));
         sets.dedup_by(|a, b| a.name == b.name);
         sets
@@ -359,9 +402,12 @@ enum AddressArg {
     Set(String),
 }
 
-/// The alternatives of an address match: any address (`None`), each network, or the
-/// list's ipset when it is long.
-fn address_args(nets: &[IpNet], family: Family) -> Vec<Option<AddressArg>> {
+/// The alternatives of an address match: any address (`None`), each network, the
+/// list's ipset when it is long, or a dynamic set's ipset.
+fn address_args(nets: &[IpNet], dynamic: Option<&str>, family: Family) -> Vec<Option<AddressArg>> {
+    if let Some(name) = dynamic {
+        return vec![Some(AddressArg::Set(dynamic_set_name(name, family)))];
+    }
     match IpSet::of(nets, family) {
         _ if nets.is_empty() => vec![None],
         Some(set) => vec![Some(AddressArg::Set(set.name))],
@@ -377,7 +423,10 @@ fn rule_args(rule: &Rule, index: usize, family: Family) -> Vec<Vec<String>> {
         note.push_str(c);
     }
     let mut out = Vec::new();
-    let (srcs, dsts) = (address_args(&m.src, family), address_args(&m.dst, family));
+    let (srcs, dsts) = (
+        address_args(&m.src, m.src_set.as_deref(), family),
+        address_args(&m.dst, m.dst_set.as_deref(), family),
+    );
     // A forwarded packet's destination port is matched as the client sent it, before
     // any DNAT (Docker's published ports): conntrack's original destination port, one
     // port or range per rule.

@@ -99,10 +99,11 @@ fn rule() -> impl Strategy<Value = Rule> {
             prop_oneof![3 => Just(Direction::In), 1 => Just(Direction::Out), 1 => Just(Direction::Forward)],
             prop::option::weighted(0.25, prop::sample::select(&IFACES[..])),
             prop::option::weighted(0.5, prop::sample::select(&ICMP[..])),
+            prop::bool::weighted(0.15),
         ),
     )
         .prop_map(
-            |((action, limited), protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface, icmp))| {
+            |((action, limited), protocols, dports, sports, (src, dst), iface, state, catch_all, (direction, oface, icmp, dynamic))| {
                 // As the grammar allows: no output interface in, no input interface out.
                 let iface = iface.filter(|_| direction != Direction::Out);
                 let oface = oface.filter(|_| direction != Direction::In);
@@ -115,8 +116,12 @@ fn rule() -> impl Strategy<Value = Rule> {
                         protocols,
                         dports: Cow::Owned(if has_ports { dports } else { vec![] }),
                         sports: Cow::Owned(if has_ports { sports } else { vec![] }),
+                        // A rule on a dynamic set (`src $banned`) names no source
+                        // networks.
+                        src_set: (dynamic && src.is_empty()).then_some(Cow::Borrowed("banned")),
                         src: src.into(),
                         dst: dst.into(),
+                        dst_set: None,
                         iface: iface.map(Cow::Borrowed),
                         oface: oface.map(Cow::Borrowed),
                         // A type restricts an ICMP rule, and its family must fit the
@@ -316,7 +321,7 @@ fn first_cut(
                 rules[j].action == Action::Allow
                     && class.iter().any(|&k| {
                         rules[j].direction == packets[k].direction
-                            && rules[j].matches.matches(&packets[k])
+                            && rules[j].matches.matches_with(&packets[k], &any_member)
                     })
             }),
         })
@@ -327,11 +332,14 @@ fn expected(
     rules: &[Rule],
     access: &Access,
     packets: &[Packet],
-) -> (Vec<Reach>, Option<Lockout>, Option<Lockout>) {
+) -> (Vec<Reach>, Option<Lockout>, Option<Lockout>, Vec<usize>) {
     // Under every limit, a limited rule takes its packets (what the lockout checks
     // assume); above them, only rules that decide every packet they match do (what
     // hides later rules).
-    let sees = |r: &Rule, p: &Packet| r.direction == p.direction && r.matches.matches(p);
+    // A rule on a dynamic set may match any address (the set may hold it); `decide`
+    // takes the sets as empty, as the lockout checks do.
+    let sees =
+        |r: &Rule, p: &Packet| r.direction == p.direction && r.matches.matches_with(p, &any_member);
     let decided: Vec<Option<usize>> = packets
         .iter()
         .map(|p| decide(rules, p).map(|d| d.index))
@@ -389,7 +397,24 @@ fn expected(
         |p| in_reply_class(access, p),
         Rule::names_destination,
     );
-    (reach, lockout, reply)
+    // Bans on a dynamic set that some operator connection reaches.
+    let dynamic_bans = (0..rules.len())
+        .filter(|&j| {
+            matches!(rules[j].action, Action::Drop | Action::Reject)
+                && rules[j].matches.src_set.is_some()
+                && (0..packets.len()).any(|k| {
+                    in_access_class(access, &packets[k])
+                        && sees(&rules[j], &packets[k])
+                        && decided[k].is_none_or(|d| d > j)
+                })
+        })
+        .collect();
+    (reach, lockout, reply, dynamic_bans)
+}
+
+/// Every address in every dynamic set: what a rule on a set may match.
+fn any_member(_: &str, _: IpAddr) -> bool {
+    true
 }
 
 /// Random policies per run: `FWDSL_EXACTNESS_CASES` for more (each case checks every
@@ -408,10 +433,11 @@ proptest! {
     fn analysis_equals_brute_force(rules in prop::collection::vec(rule(), 1..8), access in access()) {
         let packets = witnesses();
         let analysis = analyze(&rules, &access);
-        let (reach, lockout, reply) = expected(&rules, &access, &packets);
+        let (reach, lockout, reply, dynamic_bans) = expected(&rules, &access, &packets);
         prop_assert_eq!(analysis.reach, reach);
         prop_assert_eq!(analysis.lockout, lockout);
         prop_assert_eq!(analysis.reply_lockout, reply);
+        prop_assert_eq!(analysis.dynamic_bans, dynamic_bans);
     }
 
     #[test]
@@ -470,7 +496,7 @@ fn witnesses_reach_every_cell_of_a_known_case() {
             line: 3,
         },
     ];
-    let (reach, _, _) = expected(&rules, &Access::Console, &witnesses());
+    let (reach, ..) = expected(&rules, &Access::Console, &witnesses());
     assert_eq!(reach[2], Reach::Reachable);
     assert_eq!(analyze(&rules, &Access::Console).reach[2], Reach::Reachable);
 }

@@ -7,23 +7,48 @@ use crate::model::{net_text, nets_text};
 use crate::token::TokenKind;
 use ipnet::IpNet;
 
+/// What an address clause names: networks, or a dynamic set.
+pub(super) enum Addresses {
+    Nets(Vec<IpNet>),
+    Dynamic(String),
+}
+
+impl Addresses {
+    /// The networks, when the clause names networks.
+    pub(super) fn nets(&self) -> Option<&[IpNet]> {
+        match self {
+            Addresses::Nets(nets) => Some(nets),
+            Addresses::Dynamic(_) => None,
+        }
+    }
+}
+
 impl Statement<'_, '_> {
-    /// `src ADDRS`, `dst ADDRS`.
+    /// `src ADDRS`, `dst ADDRS`, or `src $SET` of a dynamic set.
     pub(super) fn address_clause(
         &mut self,
         c: &mut Clauses,
         word: &str,
         start: usize,
     ) -> Option<()> {
-        let net = self.addresses()?;
-        c.text.push(format!("{word} {}", nets_text(&net)));
         let (slot, what) = if word == "src" {
             (&mut c.src, "source address")
         } else {
             (&mut c.dst, "destination address")
         };
+        let value = match self.dynamic_use() {
+            Some(name) => {
+                c.text.push(format!("{word} ${name}"));
+                Addresses::Dynamic(name)
+            }
+            None => {
+                let nets = self.addresses()?;
+                c.text.push(format!("{word} {}", nets_text(&nets)));
+                Addresses::Nets(nets)
+            }
+        };
         let range = self.range(start);
-        self.set(slot, net, range, what)
+        self.set(slot, value, range, what)
     }
 
     /// An address or network: a string, or the run of tokens rustc splits one into
@@ -97,11 +122,18 @@ impl Statement<'_, '_> {
     /// One address or network, or a bracketed list of them (all of one family):
     /// `src [198.51.100.7, 203.0.113.0/24]`.
     pub(super) fn addresses(&mut self) -> Option<Vec<IpNet>> {
-        if let Some(value) = self.name_use("set")? {
-            let super::names::Value::Set(nets) = value else {
-                unreachable!("name_use checks the kind")
-            };
-            return Some(nets);
+        let start = self.pos;
+        match self.name_use("set")? {
+            Some(super::names::Value::Set(nets)) => return Some(nets),
+            Some(_) => {
+                self.push(Diagnostic::error(
+                    self.range(start),
+                    "a dynamic set's members are known only at run time: it cannot be part of a list",
+                ))
+                .help("use it alone: `drop src $NAME;`");
+                return None;
+            }
+            None => {}
         }
         if !self.peek_punct('[') {
             return Some(vec![self.address()?]);

@@ -26,6 +26,7 @@ mod comments;
 mod interfaces;
 mod limits;
 mod names;
+pub use names::DYNAMIC_SET_NAME_MAX;
 mod ports;
 mod protocols;
 mod services;

@@ -1,6 +1,8 @@
 //! Names a policy gives its address sets and port lists: `set admins = [10.0.0.0/8,
-//! 192.0.2.0/24];`, `ports web = 80, 443;`, used as `$admins` and `$web`. An unknown
-//! name is an error with the closest known one; a name never used is a warning.
+//! 192.0.2.0/24];`, `ports web = 80, 443;`, used as `$admins` and `$web`; and dynamic
+//! sets, whose members change at run time: `set banned dynamic;`, used as `src
+//! $banned`. An unknown name is an error with the closest known one; a name never used
+//! is a warning.
 
 use super::statement::Statement;
 use crate::diag::{Diagnostic, TokenRange};
@@ -14,12 +16,18 @@ use std::cell::Cell;
 pub(crate) enum Value {
     Set(Vec<IpNet>),
     Ports(Vec<PortRange>),
+    /// A dynamic set: members added and removed at run time (`Firewall::set_add`).
+    Dynamic,
 }
+
+/// Longest name of a dynamic set: its ipsets are `fwdsl-d4-NAME` and `fwdsl-d6-NAME`,
+/// and ipset names have at most 31 bytes.
+pub const DYNAMIC_SET_NAME_MAX: usize = 31 - "fwdsl-d4-".len();
 
 impl Value {
     fn kind(&self) -> &'static str {
         match self {
-            Value::Set(_) => "set",
+            Value::Set(_) | Value::Dynamic => "set",
             Value::Ports(_) => "ports",
         }
     }
@@ -43,6 +51,19 @@ impl Statement<'_, '_> {
                 .help("give it a name of its own");
             return None;
         }
+        if kind == "set" && self.peek().is_some_and(|t| t.is_ident("dynamic")) {
+            self.pos += 1;
+            if name.len() > DYNAMIC_SET_NAME_MAX {
+                self.error_at(
+                    start + 1,
+                    format!("the dynamic set name `{name}` is longer than {DYNAMIC_SET_NAME_MAX} bytes"),
+                )
+                .help("ipset names have at most 31 bytes, and fwdsl prefixes `fwdsl-d4-`: choose a shorter name");
+                return None;
+            }
+            self.no_more("`dynamic`")?;
+            return Some(self.defined(name, Value::Dynamic, start));
+        }
         if !self.peek_punct('=') {
             self.error_at(self.pos, format!("expected `=` after `{kind} {name}`"));
             return None;
@@ -54,7 +75,11 @@ impl Statement<'_, '_> {
             Value::Ports(self.ports()?)
         };
         self.no_more(&format!("the {kind}"))?;
-        Some(Name {
+        Some(self.defined(name, value, start))
+    }
+
+    fn defined(&self, name: String, value: Value, start: usize) -> Name {
+        Name {
             name,
             value,
             tokens: TokenRange {
@@ -62,7 +87,26 @@ impl Statement<'_, '_> {
                 last: self.end - 1,
             },
             used: Cell::new(false),
-        })
+        }
+    }
+
+    /// `$NAME` of a dynamic set, if that is what comes next: its name.
+    pub(super) fn dynamic_use(&mut self) -> Option<String> {
+        if !self.peek_punct('$') {
+            return None;
+        }
+        let Some(TokenKind::Ident(name)) =
+            self.tokens[..self.end].get(self.pos + 1).map(|t| &t.kind)
+        else {
+            return None;
+        };
+        let found = self
+            .names
+            .iter()
+            .find(|n| &n.name == name && matches!(n.value, Value::Dynamic))?;
+        found.used.set(true);
+        self.pos += 2;
+        Some(found.name.clone())
     }
 
     /// `$NAME` of a `kind` ("set" or "ports"), if the next token is `$`: its value, or

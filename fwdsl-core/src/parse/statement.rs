@@ -1,6 +1,7 @@
 //! One statement being parsed: the cursor over its tokens, the verb and direction, the
 //! dispatch of its match clauses to their modules, and the rule they make together.
 
+use super::addresses::Addresses;
 use super::names::Name;
 use super::services::UserService;
 use crate::diag::{Diagnostic, TokenRange};
@@ -44,8 +45,8 @@ pub(super) struct Clauses {
     pub all: Option<TokenRange>,
     pub dports: Seen<Vec<PortRange>>,
     pub sports: Seen<Vec<PortRange>>,
-    pub src: Seen<Vec<IpNet>>,
-    pub dst: Seen<Vec<IpNet>>,
+    pub src: Seen<Addresses>,
+    pub dst: Seen<Addresses>,
     pub iface: Seen<String>,
     pub oface: Seen<String>,
     pub icmp_type: Seen<IcmpType>,
@@ -327,8 +328,7 @@ impl Statement<'_, '_> {
                 ));
             }
         }
-        if let (Some((t, range)), Some((nets, _))) =
-            (&c.icmp_type, c.src.as_ref().or(c.dst.as_ref()))
+        if let (Some((t, range)), Some(nets)) = (&c.icmp_type, nets_of(&c.src).or(nets_of(&c.dst)))
         {
             let family = crate::Family::of(&nets[0]);
             if t.of(family).is_none() {
@@ -339,7 +339,8 @@ impl Statement<'_, '_> {
                 .help("name a type of that family, or write one rule per family");
             }
         }
-        if let (Some((src, _)), Some((dst, range))) = (&c.src, &c.dst) {
+        if let (Some(src), Some(dst), Some((_, range))) = (nets_of(&c.src), nets_of(&c.dst), &c.dst)
+        {
             if crate::Family::of(&src[0]) != crate::Family::of(&dst[0]) {
                 self.push(Diagnostic::error(
                     *range,
@@ -404,8 +405,10 @@ impl Statement<'_, '_> {
                 protocols,
                 dports: Cow::Owned(dports),
                 sports: Cow::Owned(c.sports.map(|(p, _)| p).unwrap_or_default()),
-                src: Cow::Owned(c.src.map(|(n, _)| n).unwrap_or_default()),
-                dst: Cow::Owned(c.dst.map(|(n, _)| n).unwrap_or_default()),
+                src: Cow::Owned(nets_of(&c.src).map(<[IpNet]>::to_vec).unwrap_or_default()),
+                dst: Cow::Owned(nets_of(&c.dst).map(<[IpNet]>::to_vec).unwrap_or_default()),
+                src_set: dynamic_of(&c.src),
+                dst_set: dynamic_of(&c.dst),
                 iface: c.iface.map(|(n, _)| Cow::Owned(n)),
                 oface: c.oface.map(|(n, _)| Cow::Owned(n)),
                 icmp_type: c.icmp_type.as_ref().map(|(t, _)| *t),
@@ -469,5 +472,18 @@ impl Statement<'_, '_> {
             self.pos += 2;
         }
         Some(text)
+    }
+}
+
+/// The networks an address clause names, if it names networks.
+fn nets_of(seen: &Seen<Addresses>) -> Option<&[IpNet]> {
+    seen.as_ref().and_then(|(a, _)| a.nets())
+}
+
+/// The dynamic set an address clause names, if it names one.
+fn dynamic_of(seen: &Seen<Addresses>) -> Option<Cow<'static, str>> {
+    match seen {
+        Some((Addresses::Dynamic(name), _)) => Some(Cow::Owned(name.clone())),
+        _ => None,
     }
 }

@@ -184,6 +184,17 @@ fn interface_of(address: IpAddr) -> Option<String> {
         })
 }
 
+/// The current SSH session's client address, if the process runs in one.
+pub(crate) fn session_client(connection: Option<&str>) -> Result<Option<IpAddr>, Error> {
+    connection
+        .map(|c| {
+            parse_session(c)
+                .map(|s| s.client)
+                .ok_or_else(|| Error::UnreadableSession(c.to_string()))
+        })
+        .transpose()
+}
+
 /// Refuses a policy that would drop the current SSH session's packets, or a new
 /// connection from the same client (the reconnect after a dropped session), on the
 /// interface the session comes in on. Where that interface cannot be found, every

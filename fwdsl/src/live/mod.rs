@@ -8,10 +8,12 @@
 //!   [`watchdog`] process.
 //! - [`inspect`]: status and plan, read from one listing per family.
 //! - [`remove`]: remove one rule, flush, uninstall.
+//! - [`dynamic`]: the members of dynamic sets, changed without an apply.
 
 mod apply;
 mod boot;
 mod change;
+mod dynamic;
 mod exec;
 mod files;
 mod guard;
