@@ -96,14 +96,12 @@ impl<'r> Model<'r> {
                 Some(c) if i > c => Reach::AfterCatchAll(c),
                 _ => reach_of(rules, &regions, &earlier, i),
             });
-            for b in &regions[i] {
-                if rules[i].decides() {
-                    earlier.insert(*b, i);
-                }
-                // A rule on a dynamic set may match nothing (its set may be empty).
-                if limited && rules[i].action != Action::Log && !rules[i].matches.is_dynamic() {
-                    under_limit.insert(*b, i);
-                }
+            if rules[i].decides() {
+                earlier.insert_rule(&regions, i);
+            }
+            // A rule on a dynamic set may match nothing (its set may be empty).
+            if limited && rules[i].action != Action::Log && !rules[i].matches.is_dynamic() {
+                under_limit.insert_rule(&regions, i);
             }
         }
         // Every rule is indexed now; the lockout checks ask about any prefix of them.
@@ -171,8 +169,8 @@ fn decides_some(index: &Index, regions: &[Vec<Region>], j: usize, parts: &[Regio
         .iter()
         .flat_map(|p| regions[j].iter().filter_map(|b| b.intersection(p)))
         .any(|piece| {
-            index.misses_a_corner(&piece, j)
-                || !space::covered_clipped(&piece, &index.overlapping_before(&piece, j))
+            index.misses_a_corner(regions, &piece, j)
+                || !space::covered_clipped(&piece, &index.overlapping_before(regions, &piece, j))
         })
 }
 
@@ -180,14 +178,15 @@ fn decides_some(index: &Index, regions: &[Vec<Region>], j: usize, parts: &[Regio
 fn reach_of(rules: &[Rule], regions: &[Vec<Region>], earlier: &Index, i: usize) -> Reach {
     let mine = &regions[i];
     if mine.iter().any(|r| {
-        earlier.misses_a_corner(r, i) || !space::covered_clipped(r, &earlier.overlapping(r))
+        earlier.misses_a_corner(regions, r, i)
+            || !space::covered_clipped(r, &earlier.overlapping(regions, r))
     }) {
         return Reach::Reachable;
     }
     // Shadowed: find out by whom, among the earlier rules that overlap it at all.
     let mut candidates: Vec<usize> = mine
         .iter()
-        .flat_map(|r| earlier.rules_overlapping(r))
+        .flat_map(|r| earlier.rules_overlapping(regions, r))
         .collect();
     candidates.sort_unstable();
     candidates.dedup();

@@ -12,6 +12,8 @@ use crate::space;
 #[derive(Debug, Clone)]
 pub struct Decider {
     interfaces: space::Interfaces,
+    /// Each rule's boxes (none for the rules left out of the index).
+    regions: Vec<Vec<space::Region>>,
     index: space::Index,
     /// The `log` rules, which the index leaves out.
     logs: Vec<usize>,
@@ -21,23 +23,27 @@ impl Decider {
     /// Indexes `rules`.
     pub fn new(rules: &[Rule]) -> Decider {
         let interfaces = space::Interfaces::new(rules, &crate::Access::Console);
-        let mut index = space::Index::default();
         // `log` rules decide nothing: the first match is among the others. Rules on
         // dynamic sets match nothing while the sets are empty, as `decide` takes them.
-        for (i, rule) in rules
+        let regions: Vec<Vec<space::Region>> = rules
             .iter()
-            .enumerate()
-            .filter(|(_, r)| r.action != Action::Log && !r.matches.is_dynamic())
-        {
-            for b in space::regions(rule, &interfaces) {
-                index.insert(b, i);
-            }
+            .map(
+                |r| match r.action != Action::Log && !r.matches.is_dynamic() {
+                    true => space::regions(r, &interfaces),
+                    false => Vec::new(),
+                },
+            )
+            .collect();
+        let mut index = space::Index::default();
+        for i in 0..rules.len() {
+            index.insert_rule(&regions, i);
         }
         let logs = (0..rules.len())
             .filter(|&i| rules[i].action == Action::Log)
             .collect();
         Decider {
             interfaces,
+            regions,
             index,
             logs,
         }
@@ -71,6 +77,6 @@ impl Decider {
     /// matches `packet`.
     pub fn first_match(&self, packet: &Packet) -> Option<usize> {
         self.index
-            .first_containing(&space::point(packet, &self.interfaces))
+            .first_containing(&self.regions, &space::point(packet, &self.interfaces))
     }
 }

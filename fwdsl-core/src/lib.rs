@@ -25,7 +25,7 @@ mod token;
 
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
-pub use list_file::{list_file_at, list_file_tokens};
+pub use list_file::{list_file_at, list_file_token};
 pub use model::protocol_name;
 pub use model::{
     Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,

@@ -1,8 +1,9 @@
 //! Address lists kept in files: `drop src [file "drop.txt"];`, one address or network per
 //! line, `#` comments. Whoever reads the policy (the macro at compile time, a policy file
 //! at run time) finds the file relative to its own base and splices the entries into the
-//! list as string tokens; these helpers are what both share.
+//! list as one token ([`TokenKind::Nets`]); these helpers are what both share.
 
+use crate::model::Family;
 use crate::token::{Token, TokenKind};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -19,34 +20,28 @@ pub fn list_file_at(tokens: &[Token], i: usize) -> Option<&str> {
     }
 }
 
-/// A list file's entries as the tokens of a list (`"a" , "b" , …`), each at its line of
-/// the file, checked: `Err((line, message))` for the first bad one. Empty when the file
-/// lists nothing.
-pub fn list_file_tokens(text: &str) -> Result<Vec<Token>, (u32, String)> {
-    let mut tokens = Vec::new();
-    for (line, entry) in list_entries(text)? {
-        if !tokens.is_empty() {
-            tokens.push(Token::at(TokenKind::Punct(','), line));
-        }
-        tokens.push(Token::at(TokenKind::Str(entry.to_string()), line));
-    }
-    Ok(tokens)
-}
-
-/// The entries of a list file with their 1-based line numbers (blank lines and
-/// comments left out), each checked: `Err((line, message))` for the first bad one.
-fn list_entries(text: &str) -> Result<Vec<(u32, &str)>, (u32, String)> {
-    let mut entries = Vec::new();
+/// A list file's entries as one token of the list, checked: `Err((line, message))` for
+/// the first bad line (an entry that is not a network, or one of the other family than
+/// the first entry). `None` when the file lists nothing.
+pub fn list_file_token(text: &str) -> Result<Option<Token>, (u32, String)> {
+    let mut nets: Vec<IpNet> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let entry = line.split('#').next().unwrap_or_default().trim();
         if entry.is_empty() {
             continue;
         }
         let line = i as u32 + 1;
-        net_from_text(entry).map_err(|(message, _)| (line, message))?;
-        entries.push((line, entry));
+        let net = net_from_text(entry).map_err(|(message, _)| (line, message))?;
+        if let Some(first) = nets.first().filter(|f| Family::of(f) != Family::of(&net)) {
+            let message = format!(
+                "address list mixes IPv4 and IPv6: `{entry}` after `{}`; keep one file per family",
+                crate::model::net_text(first)
+            );
+            return Err((line, message));
+        }
+        nets.push(net);
     }
-    Ok(entries)
+    Ok((!nets.is_empty()).then(|| Token::at(TokenKind::Nets(nets.into()), 1)))
 }
 
 /// An address or network as written, or what is wrong with it and a help text.
@@ -82,24 +77,24 @@ mod tests {
     #[test]
     fn entries_comments_and_the_first_bad_line() {
         let text = "# drop list\n198.51.100.7\n\n203.0.113.0/24  # a net\n";
-        assert_eq!(
-            list_entries(text).unwrap(),
-            vec![(2, "198.51.100.7"), (4, "203.0.113.0/24")]
-        );
-        let (line, message) = list_entries("10.0.0.1\n10.0.0.1/8\nx\n").unwrap_err();
+        let token = list_file_token(text).unwrap().unwrap();
+        let TokenKind::Nets(nets) = token.kind else {
+            panic!("one token of networks")
+        };
+        let expected: Vec<IpNet> = vec![
+            "198.51.100.7/32".parse().unwrap(),
+            "203.0.113.0/24".parse().unwrap(),
+        ];
+        assert_eq!(nets[..], expected[..]);
+        let (line, message) = list_file_token("10.0.0.1\n10.0.0.1/8\nx\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(message.contains("host bits"), "{message}");
-        let tokens = list_file_tokens(text).unwrap();
-        assert_eq!(
-            tokens
-                .iter()
-                .map(|t| (t.text(), t.line))
-                .collect::<Vec<_>>(),
-            [
-                ("\"198.51.100.7\"".to_string(), 2),
-                (",".to_string(), 4),
-                ("\"203.0.113.0/24\"".to_string(), 4)
-            ]
+        let (line, message) = list_file_token("10.0.0.1\n# v6\n2001:db8::1\n").unwrap_err();
+        assert_eq!(line, 3);
+        assert!(
+            message.contains("mixes IPv4 and IPv6: `2001:db8::1` after `10.0.0.1`"),
+            "{message}"
         );
+        assert!(list_file_token("# nothing\n\n").unwrap().is_none());
     }
 }

@@ -39,11 +39,9 @@ impl Boxes {
             })
             .collect();
         let mut index = Index::default();
-        for (i, boxes) in regions.iter().enumerate() {
-            if rules[i].action != Action::Log {
-                for b in boxes {
-                    index.insert(*b, i);
-                }
+        for (i, rule) in rules.iter().enumerate() {
+            if rule.action != Action::Log {
+                index.insert_rule(&regions, i);
             }
         }
         Boxes { regions, index }
@@ -51,7 +49,7 @@ impl Boxes {
 
     /// The boxes of rules before `rule` (all rules for `usize::MAX`) that overlap `region`.
     fn before(&self, region: &Region, rule: usize) -> Vec<Region> {
-        self.index.overlapping_before(region, rule)
+        self.index.overlapping_before(&self.regions, region, rule)
     }
 }
 

@@ -40,22 +40,16 @@ impl Tokens {
                     "cannot read `{list}` (relative to Cargo.toml): {e}"
                 ))
             })?;
-            let mut spliced = fwdsl_core::list_file_tokens(&text)
-                .map_err(|(line, message)| error(format!("{list}:{line}: {message}")))?;
-            if spliced.is_empty() {
-                return Err(error(format!("`{list}` lists no address")));
-            }
-            // Errors about an entry point at the path that brought it in.
-            for token in &mut spliced {
-                token.line = self.tokens[i + 1].line;
-                token.column = self.tokens[i + 1].column;
-            }
-            let count = spliced.len();
-            self.tokens.splice(i..i + 2, spliced);
-            self.spans
-                .splice(i..i + 2, std::iter::repeat_n(span, count));
+            let mut token = fwdsl_core::list_file_token(&text)
+                .map_err(|(line, message)| error(format!("{list}:{line}: {message}")))?
+                .ok_or_else(|| error(format!("`{list}` lists no address")))?;
+            // Errors about the list point at the path that brought it in.
+            token.line = self.tokens[i + 1].line;
+            token.column = self.tokens[i + 1].column;
+            self.tokens.splice(i..i + 2, [token]);
+            self.spans.splice(i..i + 2, [span]);
             files.push(path.display().to_string());
-            i += count;
+            i += 1;
         }
         Ok(files)
     }
@@ -155,9 +149,7 @@ mod tests {
                 "drop",
                 "src",
                 "[",
-                "\"198.51.100.7\"",
-                ",",
-                "\"203.0.113.0/24\"",
+                "<2 networks of a list file>",
                 ",",
                 "10.0",
                 ".",

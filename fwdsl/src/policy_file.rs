@@ -139,8 +139,8 @@ impl Sources {
         Ok(())
     }
 
-    /// Splices the entries of the address list file `path` in as string tokens, each
-    /// placed at its line of that file (so that a problem with it points there).
+    /// Splices the entries of the address list file `path` in as one token, placed at
+    /// the file's first line (a bad entry is reported at its own line as it is read).
     fn add_list(&mut self, path: &Path, at: Problem) -> Result<(), Error> {
         let text = std::fs::read_to_string(path).map_err(|source| {
             Error::Policy(Problems(vec![Problem {
@@ -152,22 +152,21 @@ impl Sources {
             path: Some(path.to_path_buf()),
             text,
         };
-        let tokens = match fwdsl_core::list_file_tokens(&source.text) {
-            Ok(tokens) if tokens.is_empty() => {
+        let token = match fwdsl_core::list_file_token(&source.text) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
                 return Err(Error::Policy(Problems(vec![Problem {
                     message: format!("`{}` lists no address", path.display()),
                     ..at
                 }])))
             }
-            Ok(tokens) => tokens,
             Err((line, message)) => {
                 let problem = place(&source, line, 1, Severity::Error, message, None);
                 return Err(Error::Policy(Problems(vec![problem])));
             }
         };
-        self.origin
-            .extend(std::iter::repeat_n(self.sources.len(), tokens.len()));
-        self.tokens.extend(tokens);
+        self.origin.push(self.sources.len());
+        self.tokens.push(token);
         self.sources.push(source);
         Ok(())
     }

@@ -16,7 +16,7 @@ fn rules(n: usize, one_line: bool) -> String {
 }
 
 /// One rule with `n` ports, `n` source ports, `n` sources and `n` destinations: n⁴
-/// combinations (23 is the largest `n` under the bound of 300,000).
+/// combinations (37 is the largest `n` under the bound of 2,000,000).
 fn multiplying(n: usize) -> String {
     let ports: Vec<String> = (0..n).map(|i| (1000 + 2 * i).to_string()).collect();
     let nets = |b: usize| {
@@ -105,6 +105,7 @@ fn main() {
         "multiply:8",
         "multiply:16",
         "multiply:23",
+        "multiply:37",
         "multiply:40",
         "multiply:100",
     ];

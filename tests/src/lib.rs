@@ -85,3 +85,44 @@ pub fn run_with_input(command: &mut std::process::Command, input: &str) {
         .expect("write input");
     assert!(child.wait().expect("wait").success(), "{command:?} failed");
 }
+
+/// A published-style IPv4 blocklist of `n` networks: random, unsorted, overlapping
+/// (one in eight a /16–/24 that holds many of the others), one per line with a few
+/// comments, from `seed`. Never a network of the test namespaces (10.x, 192.168.x)
+/// or 198.51.100.0/24, the "never listed" source the tests probe from.
+pub fn blocklist(n: usize, seed: u64) -> String {
+    let mut rng = child::Rng::new(seed);
+    let mut out = String::with_capacity(n * 16);
+    out.push_str("# generated blocklist\n");
+    let mut written = 0;
+    while written < n {
+        let address = rng.next_u64() as u32;
+        let first = address >> 24;
+        if first == 10
+            || first == 0
+            || first >= 224
+            || address >> 16 == 0xc0a8
+            || address >> 8 == 0xc63364
+        {
+            continue;
+        }
+        let prefix = if rng.below(8) == 0 {
+            16 + rng.below(9) as u32
+        } else {
+            32
+        };
+        let net = ipnet::Ipv4Net::new(address.into(), prefix as u8)
+            .expect("prefix <= 32")
+            .trunc();
+        if net.contains(&std::net::Ipv4Addr::new(198, 51, 100, 1)) {
+            continue;
+        }
+        out.push_str(&net.to_string());
+        out.push('\n');
+        written += 1;
+        if written % 10_000 == 0 {
+            out.push_str("# a comment line\n");
+        }
+    }
+    out
+}

@@ -6,6 +6,7 @@ use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{net_text, nets_text};
 use crate::token::TokenKind;
 use ipnet::IpNet;
+use std::sync::Arc;
 
 /// What an address clause names: networks, or a dynamic set.
 pub(super) enum Addresses {
@@ -139,7 +140,9 @@ impl Statement<'_, '_> {
             return Some(vec![self.address()?]);
         }
         self.pos += 1;
-        let mut nets: Vec<(IpNet, TokenRange)> = Vec::new();
+        // Each element with where it was written: an address, or a list file's
+        // entries (one token, checked to be of one family when the file was read).
+        let mut elements: Vec<(Arc<[IpNet]>, TokenRange)> = Vec::new();
         loop {
             let start = self.pos;
             if let Some(path) = crate::list_file_at(self.tokens, self.pos) {
@@ -149,8 +152,15 @@ impl Statement<'_, '_> {
                     .help("list files are read by `firewall!` (relative to Cargo.toml) and `Policy::from_file` (relative to the policy file)");
                 return None;
             }
-            let net = self.address()?;
-            nets.push((net, self.range(start)));
+            let element: Arc<[IpNet]> = match self.peek().map(|t| &t.kind) {
+                Some(TokenKind::Nets(nets)) => {
+                    let nets = nets.clone();
+                    self.pos += 1;
+                    nets
+                }
+                _ => Arc::new([self.address()?]),
+            };
+            elements.push((element, self.range(start)));
             if self.peek_punct(',') {
                 self.pos += 1;
                 // A trailing comma before `]` is fine, as in Rust.
@@ -172,13 +182,20 @@ impl Statement<'_, '_> {
             .help("write `[198.51.100.7, 203.0.113.0/24]`");
             return None;
         }
-        let family = crate::Family::of(&nets[0].0);
-        if let Some((odd, at)) = nets.iter().find(|(n, _)| crate::Family::of(n) != family) {
-            let message = format!("address list mixes IPv4 and IPv6: `{}`", net_text(odd));
+        let family = crate::Family::of(&elements[0].0[0]);
+        if let Some((odd, at)) = elements
+            .iter()
+            .find(|(nets, _)| crate::Family::of(&nets[0]) != family)
+        {
+            let message = format!("address list mixes IPv4 and IPv6: `{}`", net_text(&odd[0]));
             self.push(Diagnostic::error(*at, message))
                 .help("write one rule per address family");
             return None;
         }
-        Some(nets.into_iter().map(|(n, _)| n).collect())
+        let mut nets = Vec::with_capacity(elements.iter().map(|(n, _)| n.len()).sum());
+        for (element, _) in &elements {
+            nets.extend_from_slice(element);
+        }
+        Some(nets)
     }
 }
