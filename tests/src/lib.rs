@@ -88,8 +88,9 @@ pub fn run_with_input(command: &mut std::process::Command, input: &str) {
 
 /// A published-style IPv4 blocklist of `n` networks: random, unsorted, overlapping
 /// (one in eight a /16–/24 that holds many of the others), one per line with a few
-/// comments, from `seed`. Never a network of the test namespaces (10.x, 192.168.x)
-/// or 198.51.100.0/24, the "never listed" source the tests probe from.
+/// comments, from `seed`. Never a network that reaches into the test namespaces'
+/// addresses (10.x, 192.168.x, 192.0.2.0/24) or 198.51.100.0/24: which of those a test
+/// lists is its own choice.
 pub fn blocklist(n: usize, seed: u64) -> String {
     let mut rng = child::Rng::new(seed);
     let mut out = String::with_capacity(n * 16);
@@ -114,7 +115,11 @@ pub fn blocklist(n: usize, seed: u64) -> String {
         let net = ipnet::Ipv4Net::new(address.into(), prefix as u8)
             .expect("prefix <= 32")
             .trunc();
-        if net.contains(&std::net::Ipv4Addr::new(198, 51, 100, 1)) {
+        let kept: [ipnet::Ipv4Net; 2] = [
+            "192.0.2.0/24".parse().unwrap(),
+            "198.51.100.0/24".parse().unwrap(),
+        ];
+        if kept.iter().any(|k| k.contains(&net) || net.contains(k)) {
             continue;
         }
         out.push_str(&net.to_string());
