@@ -5,7 +5,10 @@
 //!   path (one `iptables -A` through the `iptables` crate per rule);
 //! - `iptables-restore --noflush` of exactly the rules fwdsl renders, alone;
 //! - one `iptables -A` process per rule;
-//! - a no-op re-apply of the unchanged policy against one `iptables-save`.
+//! - `iptables-save` then `iptables-restore --noflush`, per family: the reference
+//!   guide's "back up, then load", which reads the live table as fwdsl must;
+//! - a no-op re-apply of the unchanged policy against `iptables-save` + `ip6tables-save`
+//!   (reading the same state: fwdsl reads both families).
 //!
 //! Run as root: `cargo bench -p tests --bench apply`. Sizes: `FWDSL_BENCH_SIZES=100,1000`.
 
@@ -44,6 +47,13 @@ fn restore(program: &str, text: &str) {
 fn restore_both(policy: &Policy) {
     restore("iptables-restore", &policy.to_restore(Family::V4));
     restore("ip6tables-restore", &policy.to_restore(Family::V6));
+}
+
+fn save_both() {
+    for program in ["iptables-save", "ip6tables-save"] {
+        let out = Command::new(program).output().unwrap();
+        assert!(out.status.success(), "{program}");
+    }
 }
 
 fn append_each(policy: &Policy) {
@@ -87,14 +97,18 @@ fn main() {
         .split(',')
         .map(|s| s.trim().parse().expect("sizes are numbers"))
         .collect();
-    println!("| rules | iptables rules (v4+v6) | iptables-restore (ms) | fwdsl batch (ms) | ratio | fwdsl per-rule (ms) | iptables -A each (ms) | iptables-save (ms) | fwdsl no-op (ms) | ratio |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| rules | iptables rules (v4+v6) | iptables-restore ×2 (ms) | fwdsl batch (ms) | ratio | save, then restore ×2 (ms) | ratio | fwdsl per-rule (ms) | iptables -A each (ms) | iptables-save ×2 (ms) | fwdsl no-op (ms) | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let policy = Policy::parse(&tests::large_policy(n)).expect("generated policy");
         let rendered =
             policy.iptables_rules(Family::V4).len() + policy.iptables_rules(Family::V6).len();
         let nothing = |_: &Netns| {};
         let restore_time = measure(nothing, || restore_both(&policy));
+        let backed_up = measure(nothing, || {
+            save_both();
+            restore_both(&policy)
+        });
         let batch = measure(nothing, || {
             firewall().batch_above(0).apply(&policy).expect("apply");
         });
@@ -117,19 +131,18 @@ fn main() {
                 .map(|_| ())
                 .unwrap()
         };
-        let save = measure(installed, || {
-            let out = Command::new("iptables-save").output().unwrap();
-            assert!(out.status.success());
-        });
+        let save = measure(installed, save_both);
         let noop = measure(installed, || {
             let report = firewall().apply(&policy).expect("re-apply");
             assert!(!report.changed);
         });
         println!(
-            "| {n} | {rendered} | {} | {} | {:.2} | {per_rule} | {each} | {} | {} | {:.2} |",
+            "| {n} | {rendered} | {} | {} | {:.2} | {} | {:.2} | {per_rule} | {each} | {} | {} | {:.2} |",
             ms(restore_time),
             ms(batch),
             batch.as_secs_f64() / restore_time.as_secs_f64(),
+            ms(backed_up),
+            batch.as_secs_f64() / backed_up.as_secs_f64(),
             ms(save),
             ms(noop),
             noop.as_secs_f64() / save.as_secs_f64()

@@ -7,7 +7,7 @@
 
 use super::change::{Change, Part};
 use super::runner::{Context, Runner, Table};
-use super::txn::{Txn, Undo};
+use super::txn::{Load, Txn, Undo};
 use super::{guard, ipset, watchdog, ApplyReport, FamilyReport, Firewall, LoadPath, Session};
 use crate::error::Error;
 use crate::Policy;
@@ -77,19 +77,16 @@ where
         }
         None => None,
     };
-    let mut reports = Vec::new();
-    for (f, (change, table)) in changes.iter().zip(&tables).enumerate() {
-        match switch(&mut txn, f, change, table, fw.batch_above) {
-            Ok(report) => reports.extend(report),
-            Err(e) => {
-                if pending.take().is_none_or(|p| p.revert_here()) {
-                    return Err(txn.abort(e));
-                }
-                txn.forget();
-                return Err(Error::Reverted);
+    let reports = match switch(&mut txn, &changes, &tables, fw.batch_above) {
+        Ok(reports) => reports,
+        Err(e) => {
+            if pending.take().is_none_or(|p| p.revert_here()) {
+                return Err(txn.abort(e));
             }
+            txn.forget();
+            return Err(Error::Reverted);
         }
-    }
+    };
     let report = ApplyReport {
         changed: txn.commands > 0,
         commands: txn.commands,
@@ -157,13 +154,27 @@ fn prepare<'p>(
     policy: &'p Policy,
 ) -> Result<Prepared<'p>, Error> {
     let needed: Vec<crate::IpSet> = fw.families.iter().flat_map(|&f| policy.ipsets(f)).collect();
+    // Three listings side by side: the sets, and each family's table.
+    let (existing, tables) = std::thread::scope(|scope| {
+        let caller = guard::namespace_id();
+        let sets = scope.spawn(move || {
+            in_namespace(caller)?;
+            session.sets.existing()
+        });
+        let tables = snapshots(&session.runners);
+        (
+            sets.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            tables,
+        )
+    });
     // Without the ipset program there are no sets to collect; a policy that needs
     // sets fails on it below.
-    let existing = match session.sets.existing() {
+    let existing = match existing {
         Ok(existing) => existing,
         Err(Error::ProgramMissing { .. }) if needed.is_empty() => BTreeSet::new(),
         Err(e) => return Err(e),
     };
+    let tables = tables?;
     let missing: Vec<&crate::IpSet> = needed
         .iter()
         .filter(|s| !existing.contains(&s.name))
@@ -179,7 +190,6 @@ fn prepare<'p>(
             Some(Undo::DestroySets(created.clone())),
         )?;
     }
-    let tables = snapshots(&session.runners)?;
     let changes = session
         .runners
         .iter()
@@ -194,52 +204,61 @@ fn prepare<'p>(
     })
 }
 
-/// Loads (per rule, for small generations when so configured) and switches one family.
+/// Loads every family's new generations and switches to them: the chains loaded per
+/// rule first (small generations, when so configured), then one `iptables-restore`
+/// transaction per family, the families side by side.
 fn switch(
     txn: &mut Txn<'_>,
-    f: usize,
-    change: &Change<'_>,
-    table: &Table,
+    changes: &[Change<'_>],
+    tables: &[Table],
     batch_above: usize,
 ) -> Result<Vec<FamilyReport>, Error> {
-    if change.is_noop() {
-        return Ok(change.reports(|_| None));
-    }
     let batch = |p: &Part| p.lines.len() > batch_above;
-    for part in &change.parts {
-        if let (Some(new), false) = (&part.new, batch(part)) {
-            txn.step(
-                f,
-                &Context::default(),
-                |r| r.new_chain(new),
-                Some(Undo::DeleteChain(f, new.clone())),
-            )?;
-            for (i, line) in part.lines.iter().enumerate() {
-                let context = Context {
-                    rule: change.rule_of(part, i),
-                };
-                txn.step(f, &context.clone(), |r| r.append(new, line, &context), None)?;
+    let changing = || changes.iter().enumerate().filter(|(_, c)| !c.is_noop());
+    for (f, change) in changing() {
+        for part in &change.parts {
+            if let (Some(new), false) = (&part.new, batch(part)) {
+                txn.step(
+                    f,
+                    &Context::default(),
+                    |r| r.new_chain(new),
+                    Some(Undo::DeleteChain(f, new.clone())),
+                )?;
+                for (i, line) in part.lines.iter().enumerate() {
+                    let context = Context {
+                        rule: change.rule_of(part, i),
+                    };
+                    txn.step(f, &context.clone(), |r| r.append(new, line, &context), None)?;
+                }
             }
         }
     }
-    let (text, first_rules) = change.forward(batch);
-    let rule_of_line = |line: usize| {
-        let &(start, i) = first_rules.iter().rev().find(|(start, _)| line >= *start)?;
-        change.rule_of(&change.parts[i], line - start)
-    };
-    txn.step(
-        f,
-        &Context::default(),
-        |r: &Runner| r.restore(&text, rule_of_line),
-        Some(Undo::Restore(f, change.inverse(table, batch))),
-    )?;
-    Ok(change.reports(|p| {
-        Some(if batch(p) {
-            LoadPath::Batch
-        } else {
-            LoadPath::PerRule
+    let forwards: Vec<_> = changing()
+        .map(|(f, change)| (f, change, change.forward(batch)))
+        .collect();
+    let steps = forwards
+        .iter()
+        .map(|(f, change, (text, first_rules))| {
+            let rule_of_line = move |line: usize| {
+                let &(start, i) = first_rules.iter().rev().find(|(start, _)| line >= *start)?;
+                change.rule_of(&change.parts[i], line - start)
+            };
+            let load = move |r: &Runner| r.restore(text, rule_of_line);
+            let undo = Undo::Restore(*f, change.inverse(&tables[*f], batch));
+            (*f, Box::new(load) as Load<'_>, undo)
         })
-    }))
+        .collect();
+    txn.steps_side_by_side(steps)?;
+    Ok(changes
+        .iter()
+        .flat_map(|change| {
+            change.reports(|p| match change.is_noop() {
+                true => None,
+                false if batch(p) => Some(LoadPath::Batch),
+                false => Some(LoadPath::PerRule),
+            })
+        })
+        .collect())
 }
 
 /// Collects the fwdsl sets no live rule of any family uses, from a fresh listing.
@@ -272,21 +291,27 @@ fn confirmed<F: FnOnce() -> bool + Send + 'static>(timeout: Duration, confirm: F
 
 /// One snapshot of the filter table per family, taken side by side: the listing is most
 /// of a no-op re-apply's cost, and `iptables` and `ip6tables` need not wait for each
-/// other. The threads inherit the calling thread's network namespace; each checks it
-/// did before listing anything.
+/// other.
 pub(super) fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
+    side_by_side(runners.iter().map(|runner| move || runner.table()))
+        .into_iter()
+        .collect()
+}
+
+/// Runs `jobs` side by side, one thread each, results in order. The threads inherit
+/// the calling thread's network namespace; each checks it did before doing anything.
+pub(super) fn side_by_side<T: Send, J>(jobs: impl IntoIterator<Item = J>) -> Vec<Result<T, Error>>
+where
+    J: FnOnce() -> Result<T, Error> + Send,
+{
     let caller = guard::namespace_id();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = runners
-            .iter()
-            .map(|runner| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|job| {
                 scope.spawn(move || {
-                    if guard::namespace_id() != caller {
-                        return Err(Error::RootNamespace(
-                            "a listing thread is not in the caller's network namespace".into(),
-                        ));
-                    }
-                    runner.table()
+                    in_namespace(caller)?;
+                    job()
                 })
             })
             .collect();
@@ -295,4 +320,15 @@ pub(super) fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
             .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// Refuses to go on in a thread that is not in namespace `caller` (a thread starts in
+/// its creator's, so this holds unless something moved it).
+fn in_namespace(caller: Option<u64>) -> Result<(), Error> {
+    match guard::namespace_id() == caller {
+        true => Ok(()),
+        false => Err(Error::RootNamespace(
+            "a worker thread is not in the caller's network namespace".into(),
+        )),
+    }
 }

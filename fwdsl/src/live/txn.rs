@@ -18,6 +18,9 @@ pub(crate) enum Undo {
     DestroySets(Vec<String>),
 }
 
+/// One family's load, run by [`Txn::steps_side_by_side`].
+pub(crate) type Load<'a> = Box<dyn FnOnce(&Runner) -> Result<(), Error> + Send + 'a>;
+
 /// The runners of the families being changed, and what has been done so far.
 pub(crate) struct Txn<'r> {
     pub runners: &'r [Runner],
@@ -61,6 +64,44 @@ impl<'r> Txn<'r> {
         run(runner)?;
         self.undo.extend(undo);
         Ok(())
+    }
+
+    /// Runs steps on different families side by side (each in a thread of the caller's
+    /// network namespace), as [`Txn::step`] would one after the other: every step that
+    /// succeeded is recorded with its inverse, and the first failure is returned.
+    pub(crate) fn steps_side_by_side(
+        &mut self,
+        steps: Vec<(usize, Load<'_>, Undo)>,
+    ) -> Result<(), Error> {
+        let numbered: Vec<(usize, usize, Load<'_>, Undo)> = steps
+            .into_iter()
+            .map(|(f, load, undo)| {
+                self.step += 1;
+                self.commands += 1;
+                (self.step - 1, f, load, undo)
+            })
+            .collect();
+        let (runners, fault) = (self.runners, self.fault);
+        let results =
+            super::apply::side_by_side(numbered.into_iter().map(|(this, f, load, undo)| {
+                move || {
+                    let runner = &runners[f];
+                    if fault == Some(this) {
+                        runner.append("FWDSL-INJECTED-FAULT", "-j ACCEPT", &Context::default())?;
+                    }
+                    load(runner).map(|()| undo)
+                }
+            }));
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(undo) => self.undo.push(undo),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Takes back every recorded change, newest first.
