@@ -128,6 +128,12 @@ fn plan(policy: &Policy) {
             d.rule.text
         );
     }
+    // The guide's first step, `netstat -an`, against the policy: reads /proc only.
+    println!("\n# what this host's listening sockets would be exposed to");
+    match Firewall::new().exposure(policy) {
+        Ok(exposure) => print!("{exposure}"),
+        Err(e) => println!("(cannot read this host's sockets: {e})"),
+    }
 }
 
 /// Asks for `yes` on standard input; `ended` is set when the input ends first (so the

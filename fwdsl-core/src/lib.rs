@@ -33,7 +33,7 @@ pub use model::{
 };
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX};
-pub use queries::{accepted_witness, openings, Opening};
+pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};
 pub use token::{lex, LexError, Token, TokenKind};
 

@@ -61,6 +61,23 @@ pub fn accepted_witness(
     matches: &Matches,
     new_only: bool,
 ) -> Option<Packet> {
+    witness(rules, direction, matches, new_only, false)
+}
+
+/// A new incoming connection that `matches` describes, arriving on any interface but
+/// loopback, which `rules` accept: what "reachable from the network" means (`allow in
+/// lo` lets the host talk to itself, not the world in).
+pub fn accepted_from_outside(rules: &[Rule], matches: &Matches) -> Option<Packet> {
+    witness(rules, Direction::In, matches, true, true)
+}
+
+fn witness(
+    rules: &[Rule],
+    direction: Direction,
+    matches: &Matches,
+    new_only: bool,
+    off_loopback: bool,
+) -> Option<Packet> {
     if matches.is_dynamic() {
         return None;
     }
@@ -78,7 +95,13 @@ pub fn accepted_witness(
     let with_query: Vec<Rule> = rules.iter().cloned().chain([asked]).collect();
     let interfaces = Interfaces::new(&with_query, &Access::Console);
     let boxes = Boxes::new(rules, &interfaces);
-    let query = space::query_regions(matches, direction, new_only, &interfaces);
+    let mut query = space::query_regions(matches, direction, new_only, &interfaces);
+    if off_loopback {
+        query = query
+            .iter()
+            .filter_map(|q| space::off_loopback(q, &interfaces))
+            .collect();
+    }
     (0..rules.len())
         .filter(|&j| rules[j].action == Action::Allow && rules[j].direction == direction)
         .find_map(|j| {

@@ -501,6 +501,13 @@ pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Reg
     out
 }
 
+/// The part of `region` that arrives on an interface other than loopback, if any.
+pub(crate) fn off_loopback(region: &Region, interfaces: &Interfaces) -> Option<Region> {
+    let mut outside = *region;
+    outside.set(IFACE, interfaces.not_lo());
+    region.intersection(&outside)
+}
+
 /// Every packet of `direction` that `matches` matches (only the first packets of new
 /// connections with `new_only`): what a "can anything of this kind get through?"
 /// question asks about.

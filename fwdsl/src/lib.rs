@@ -56,6 +56,7 @@
 extern crate self as fwdsl;
 
 mod error;
+mod exposure;
 mod live;
 mod policy;
 mod policy_file;
@@ -66,6 +67,7 @@ mod render;
 pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
+pub use exposure::{Exposed, Exposure, Socket, Transport, Unused};
 pub use fwdsl_core::{
     Access, Action, ConnState, Decision, Direction, Family, Matches, Members, Packet, PortRange,
     Proto, ProtoSet, Rule, Severity,

@@ -16,6 +16,8 @@ pub struct Policy {
     warnings: Vec<Problem>,
     /// Built on the first `decide` of a large policy.
     decider: OnceLock<Decider>,
+    /// The ipsets of long lists, by rule ([`Policy::list_sets`]).
+    pub(crate) list_sets: OnceLock<Vec<[Option<crate::IpSet>; 2]>>,
 }
 
 impl PartialEq for Policy {
@@ -41,6 +43,7 @@ impl Policy {
             access,
             warnings,
             decider: OnceLock::new(),
+            list_sets: OnceLock::new(),
         }
     }
 

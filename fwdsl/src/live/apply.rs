@@ -5,7 +5,7 @@
 //! is written before it runs: it is what a rollback loads, and what the watchdog of
 //! an unconfirmed apply loads in a process of its own.
 
-use super::change::{Change, Part};
+use super::change::{Change, Part, Rendered};
 use super::runner::{Context, Runner, Table};
 use super::txn::{Load, Txn, Undo};
 use super::{guard, ipset, watchdog, ApplyReport, FamilyReport, Firewall, LoadPath, Session};
@@ -154,18 +154,25 @@ fn prepare<'p>(
     policy: &'p Policy,
 ) -> Result<Prepared<'p>, Error> {
     let needed: Vec<crate::IpSet> = fw.families.iter().flat_map(|&f| policy.ipsets(f)).collect();
-    // Three listings side by side: the sets, and each family's table.
-    let (existing, tables) = std::thread::scope(|scope| {
+    // The listings side by side (the sets, each family's table), and the policy
+    // rendered meanwhile: it needs no listing.
+    let (existing, tables, rendered) = std::thread::scope(|scope| {
         let caller = guard::namespace_id();
         let sets = scope.spawn(move || {
             in_namespace(caller)?;
             session.sets.existing()
         });
-        let tables = snapshots(&session.runners);
-        (
-            sets.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            tables,
-        )
+        let tables = scope.spawn(|| snapshots(&session.runners));
+        let rendered: Vec<Rendered> = session
+            .runners
+            .iter()
+            .map(|r| Change::render(policy, r.family))
+            .collect();
+        let sets = sets.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let tables = tables
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sets, tables, rendered)
     });
     // Without the ipset program there are no sets to collect; a policy that needs
     // sets fails on it below.
@@ -194,7 +201,8 @@ fn prepare<'p>(
         .runners
         .iter()
         .zip(&tables)
-        .map(|(r, t)| Change::read(t, r.family, policy))
+        .zip(rendered)
+        .map(|((r, t), rendered)| Change::read(t, r.family, policy, rendered))
         .collect();
     Ok(Prepared {
         tables,

@@ -72,13 +72,40 @@ fn base_name(direction: Direction, lines: &[String]) -> String {
     let text = lines.join("\n");
     let hash = match direction {
         Direction::In => fnv1a(&text),
-        _ => fnv1a(&format!("{}\n{text}", direction.name())),
+        _ => fnv1a(format!("{}\n{text}", direction.name())),
     };
     format!("{GENERATION_PREFIX}{hash:016X}")
 }
 
+/// Per direction (in [`Direction::ALL`] order): the rendered rules and their command lines.
+pub(super) type Rendered = Vec<(Vec<RenderedRule>, Vec<String>)>;
+
 impl<'p> Change<'p> {
-    pub(super) fn read(table: &Table, family: Family, policy: &'p Policy) -> Change<'p> {
+    /// The policy's rules of `family`, rendered and as command lines, per direction it
+    /// uses (empty for the others): what [`Change::read`] compares with the live table.
+    /// It needs no listing, so an apply renders while the listings run.
+    pub(super) fn render(policy: &Policy, family: Family) -> Rendered {
+        Direction::ALL
+            .iter()
+            .map(|&direction| match policy.uses(direction) {
+                true => {
+                    let rendered = policy.chain_rules(direction, family);
+                    let lines = rendered.iter().map(RenderedRule::to_command_line).collect();
+                    (rendered, lines)
+                }
+                false => Default::default(),
+            })
+            .collect()
+    }
+
+    /// What `policy` changes in `table`; `rendered` is [`Change::render`] of the
+    /// policy for `family`.
+    pub(super) fn read(
+        table: &Table,
+        family: Family,
+        policy: &'p Policy,
+        mut rendered: Rendered,
+    ) -> Change<'p> {
         let mut taken: Vec<String> = Vec::new();
         let mut retire = debris(table);
         let mut parts = Vec::new();
@@ -88,12 +115,7 @@ impl<'p> Change<'p> {
             if !used && !layout.installed() {
                 continue;
             }
-            let rendered = if used {
-                policy.chain_rules(direction, family)
-            } else {
-                Vec::new()
-            };
-            let lines: Vec<String> = rendered.iter().map(RenderedRule::to_command_line).collect();
+            let (rendered, lines) = std::mem::take(&mut rendered[direction as usize]);
             let wanted_hook = hook_chain(table, direction);
             let hook = match (&layout.hook, used) {
                 (None, true) => HookMove::Add(wanted_hook),
@@ -111,7 +133,7 @@ impl<'p> Change<'p> {
                         .rules(c)
                         .iter()
                         .map(|l| strip_append(l))
-                        .eq(lines.iter().cloned())
+                        .eq(lines.iter().map(String::as_str))
             });
             let new = (used && !serving).then(|| {
                 // A fresh name: the live chain may carry this hash but have been edited

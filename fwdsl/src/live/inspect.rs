@@ -1,5 +1,5 @@
-//! What is installed, and what an apply would change: read from one listing per
-//! family, changing nothing (so no lock is taken).
+//! What is installed (with each rule's counters), and what an apply would change: read
+//! from one listing per family, changing nothing (so no lock is taken).
 
 use super::layout::{strip_append, Layout};
 use super::runner::{Runner, Table};
@@ -13,7 +13,7 @@ use fwdsl_core::Direction;
 pub(super) fn status(runners: &[Runner]) -> Result<Vec<FamilyStatus>, Error> {
     let mut out = Vec::new();
     for runner in runners {
-        let table = runner.table()?;
+        let table = runner.counted_table()?;
         for direction in Direction::ALL {
             let status = read_status(runner, &table, direction);
             if direction == Direction::In || status.hooked || status.chain.is_some() {
@@ -51,7 +51,11 @@ pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan
             .iter()
             .map(RenderedRule::to_command_line)
             .collect();
-        let live: Vec<String> = status.rules.iter().map(|r| strip_append(&r.spec)).collect();
+        let live: Vec<String> = status
+            .rules
+            .iter()
+            .map(|r| strip_append(&r.spec).to_string())
+            .collect();
         plans.push(FamilyPlan {
             family: status.family,
             direction: status.direction,
@@ -78,10 +82,12 @@ pub(super) fn read_status(runner: &Runner, table: &Table, direction: Direction) 
         Some(c) => table
             .rules(c)
             .iter()
-            .cloned()
-            .map(|spec| LiveRule {
-                number: rule_number(&spec),
-                spec,
+            .zip(table.counters(c))
+            .map(|(spec, &(packets, bytes))| LiveRule {
+                number: rule_number(spec),
+                spec: spec.clone(),
+                packets,
+                bytes,
             })
             .collect(),
         None => Vec::new(),

@@ -38,8 +38,8 @@ pub(crate) fn jump_to(chain: &str) -> String {
 }
 
 /// "-A CHAIN rest" -> "rest".
-pub(crate) fn strip_append(spec: &str) -> String {
-    spec.splitn(3, ' ').nth(2).unwrap_or_default().to_string()
+pub(crate) fn strip_append(spec: &str) -> &str {
+    spec.splitn(3, ' ').nth(2).unwrap_or_default()
 }
 
 /// The chain a rule jumps or goes to, if any.
@@ -144,7 +144,9 @@ pub(crate) fn foreign_jumps(table: &Table) -> Vec<String> {
         .chains()
         .filter(|c| !is_fwdsl_chain(c))
         .flat_map(|c| table.rules(c))
-        .filter(|l| target(l).is_some_and(is_fwdsl_chain) && !hooks.contains(&strip_append(l)))
+        .filter(|l| {
+            target(l).is_some_and(is_fwdsl_chain) && !hooks.iter().any(|h| h == strip_append(l))
+        })
         .cloned()
         .collect()
 }

@@ -86,6 +86,11 @@ pub struct LiveRule {
     pub number: Option<usize>,
     /// The rule as `iptables -S` prints it.
     pub spec: String,
+    /// Packets the rule matched since it was loaded ([`Firewall::status`] reads them;
+    /// elsewhere 0).
+    pub packets: u64,
+    /// Bytes of those packets.
+    pub bytes: u64,
 }
 
 /// What is installed for one direction of one family.
@@ -531,6 +536,20 @@ impl Firewall {
         watchdog::clear_stale(&self.state_dir, session.ns);
         remove::uninstall(&session, self.fault)?;
         boot::remove(&self.systemd_dir).map(|_| ())
+    }
+
+    /// The host's listening sockets (of the calling thread's network namespace)
+    /// against `policy`: which are reachable from the world, from the operator network
+    /// only, dropped (by which rule), bound to loopback, and which openings of the
+    /// policy nothing listens behind. Reads `/proc`; needs no root and changes nothing.
+    ///
+    /// ```no_run
+    /// let policy = fwdsl::firewall! { allow ssh; allow tcp 80, 443; drop all; };
+    /// print!("{}", fwdsl::Firewall::new().exposure(&policy)?);
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn exposure(&self, policy: &Policy) -> Result<crate::Exposure, Error> {
+        crate::Exposure::read(policy)
     }
 
     /// Writes the running rules of every table (NAT too) where the distribution keeps

@@ -51,7 +51,7 @@ pub(super) fn remove_rule(session: &Session, which: &RuleSelector) -> Result<usi
         }));
     }
     for (f, chain, rule) in &hits {
-        session.runners[*f].delete(chain, &strip_append(&rule.spec), &Context::default())?;
+        session.runners[*f].delete(chain, strip_append(&rule.spec), &Context::default())?;
     }
     Ok(hits.len())
 }

@@ -68,11 +68,16 @@ impl fmt::Display for FamilyStatus {
             Some(chain) => writeln!(f, "{name}: {hook}, {} rules in {chain}", self.rules.len())?,
             None => writeln!(f, "{name}: {hook}, no fwdsl rules")?,
         }
+        if !self.rules.is_empty() {
+            writeln!(f, "  {:>4}  {:>10}  {:>12}  rule", "#", "packets", "bytes")?;
+        }
         for rule in &self.rules {
             let number = rule.number.map_or("-".to_string(), |n| n.to_string());
             writeln!(
                 f,
-                "  {number:>4}  {}",
+                "  {number:>4}  {:>10}  {:>12}  {}",
+                rule.packets,
+                rule.bytes,
                 super::layout::strip_append(&rule.spec)
             )?;
         }

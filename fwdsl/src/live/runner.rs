@@ -16,6 +16,9 @@ pub(crate) const TABLE: &str = "filter";
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     chains: std::collections::BTreeMap<String, Vec<String>>,
+    /// Each rule's (packets, bytes), in the order of `chains`, from a listing with
+    /// `-v` (`-c P B` in each rule, taken out of it); zeros from one without.
+    counters: std::collections::BTreeMap<String, Vec<(u64, u64)>>,
     /// The built-in chains' policies (`-P INPUT ACCEPT`).
     policies: std::collections::BTreeMap<String, String>,
 }
@@ -32,11 +35,19 @@ impl Table {
                         table.policies.insert(chain.to_string(), policy.to_string());
                     }
                 }
-                (Some("-A"), Some(chain)) => table
-                    .chains
-                    .entry(chain.to_string())
-                    .or_default()
-                    .push(line.to_string()),
+                (Some("-A"), Some(chain)) => {
+                    let (line, counted) = split_counters(line);
+                    table
+                        .chains
+                        .entry(chain.to_string())
+                        .or_default()
+                        .push(line);
+                    table
+                        .counters
+                        .entry(chain.to_string())
+                        .or_default()
+                        .push(counted.unwrap_or_default());
+                }
                 _ => {}
             }
         }
@@ -57,9 +68,39 @@ impl Table {
         self.chains.get(chain).map_or(&[], Vec::as_slice)
     }
 
+    /// (packets, bytes) of each rule of `chain`, in order.
+    pub(crate) fn counters(&self, chain: &str) -> &[(u64, u64)] {
+        self.counters.get(chain).map_or(&[], Vec::as_slice)
+    }
+
     pub(crate) fn chains(&self) -> impl Iterator<Item = &str> {
         self.chains.keys().map(String::as_str)
     }
+}
+
+/// A rule as `iptables -S -v` prints it, without its counters, and the counters
+/// (`-c PACKETS BYTES`, outside any quoted comment or prefix).
+fn split_counters(line: &str) -> (String, Option<(u64, u64)>) {
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut quoted = false;
+    for (i, word) in words.iter().enumerate() {
+        // A quoted argument opens with `"` and closes with a word ending in one.
+        if !quoted && *word == "-c" {
+            if let (Some(Ok(p)), Some(Ok(b))) = (
+                words.get(i + 1).map(|w| w.parse::<u64>()),
+                words.get(i + 2).map(|w| w.parse::<u64>()),
+            ) {
+                let mut kept = words[..i].to_vec();
+                kept.extend(&words[i + 3..]);
+                return (kept.join(" "), Some((p, b)));
+            }
+        }
+        let quotes = word.matches('"').count() - word.matches("\\\"").count();
+        if quotes % 2 == 1 {
+            quoted = !quoted;
+        }
+    }
+    (line.to_string(), None)
 }
 
 /// The input line a loader's message names: `line 7 failed`, `Error occurred at line:
@@ -165,7 +206,17 @@ impl Runner {
     /// answered from this one snapshot. Run directly rather than through the crate,
     /// whose calls have no time bound (a listing can stall under heavy foreign churn).
     pub(crate) fn table(&self) -> Result<Table, Error> {
-        let output = exec::run_ok(self.ipt.cmd, &["-t", TABLE, "-S"], None, self.timeout)?;
+        self.listing(&["-t", TABLE, "-S"])
+    }
+
+    /// [`Runner::table`] with each rule's packet and byte counters, from the same one
+    /// listing (`-S -v`).
+    pub(crate) fn counted_table(&self) -> Result<Table, Error> {
+        self.listing(&["-t", TABLE, "-S", "-v"])
+    }
+
+    fn listing(&self, args: &[&str]) -> Result<Table, Error> {
+        let output = exec::run_ok(self.ipt.cmd, args, None, self.timeout)?;
         Ok(Table::parse(&String::from_utf8_lossy(&output.stdout)))
     }
 
