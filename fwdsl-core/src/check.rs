@@ -253,6 +253,7 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
         check_name_resolution(parsed, &model, &mut out);
         check_forward_replies(parsed, &model, &mut out);
         check_loopback(parsed, &model, &mut out);
+        crate::assertions::check(parsed, &mut out);
     }
     check_source_ports(parsed, &mut out);
     out

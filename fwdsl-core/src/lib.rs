@@ -10,8 +10,10 @@
 //! [`TokenRange`] that the front end maps back to its own spans.
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
+mod assertions;
 mod check;
 mod decider;
+pub use assertions::{rust as packet_as_rust, violation, Violation};
 pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
 mod list_file;
@@ -28,8 +30,8 @@ pub use diag::{Diagnostic, Severity, TokenRange};
 pub use list_file::{list_file_at, list_file_token};
 pub use model::protocol_name;
 pub use model::{
-    Access, Action, ConnState, Direction, Family, IcmpType, Log, Matches, PortRange, ProtoSet,
-    Rate, Rule, ICMP_TYPES, PROTOCOLS,
+    Access, Action, Assertion, ConnState, Direction, Expect, Family, IcmpType, Log, Matches,
+    PortRange, ProtoSet, Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX};
@@ -47,6 +49,8 @@ pub struct Compiled {
     pub rule_tokens: Vec<TokenRange>,
     /// The operator's declared access path (`ssh …;`), checked for lockout.
     pub access: Access,
+    /// The assertions (`assert open …;`, `assert closed …;`), proved against the rules.
+    pub assertions: Vec<Assertion>,
     /// Every error and warning, in source order of discovery.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -75,6 +79,7 @@ pub fn compile(tokens: &[Token]) -> Compiled {
         rules: parsed.rules,
         rule_tokens: parsed.rule_tokens,
         access: parsed.access,
+        assertions: parsed.assertions,
         diagnostics,
     }
 }

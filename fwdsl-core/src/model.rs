@@ -447,6 +447,46 @@ impl Matches {
     }
 }
 
+/// What an assertion expects of new connections in its region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Expect {
+    /// `assert open …`: every new connection of the region is accepted.
+    Open,
+    /// `assert closed …`: no new connection of the region is accepted.
+    Closed,
+}
+
+impl Expect {
+    /// `open` or `closed`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Expect::Open => "open",
+            Expect::Closed => "closed",
+        }
+    }
+}
+
+/// An invariant written next to the rules (`assert closed tcp 3306, 5432;`), proved
+/// against every policy it is part of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Assertion {
+    /// Open or closed.
+    pub expect: Expect,
+    /// The packets it speaks of, as the matches of rules (one per part of a service
+    /// of the policy's own, usually one); their actions mean nothing.
+    pub parts: Cow<'static, [Rule]>,
+    /// The assertion as written, canonically (`assert closed tcp 3306,5432`).
+    pub text: Cow<'static, str>,
+    /// The 1-based line it is written on.
+    pub line: u32,
+}
+
+impl fmt::Display for Assertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// One rule: an action, what it matches, and how the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Rule {

@@ -71,7 +71,7 @@ pub fn accepted_from_outside(rules: &[Rule], matches: &Matches) -> Option<Packet
     witness(rules, Direction::In, matches, true, true)
 }
 
-fn witness(
+pub(crate) fn witness(
     rules: &[Rule],
     direction: Direction,
     matches: &Matches,
@@ -82,6 +82,82 @@ fn witness(
         return None;
     }
     // The query's interfaces need coordinates too.
+    let interfaces = interfaces_with(rules, direction, matches);
+    let boxes = Boxes::new(rules, &interfaces);
+    let query = match new_only {
+        true => new_connections(matches, direction, off_loopback, &interfaces),
+        false => space::query_regions(matches, direction, false, &interfaces),
+    };
+    (0..rules.len())
+        .filter(|&j| rules[j].action == Action::Allow && rules[j].direction == direction)
+        .find_map(|j| {
+            boxes.regions[j]
+                .iter()
+                .flat_map(|b| query.iter().filter_map(move |q| b.intersection(q)))
+                .find_map(|piece| space::uncovered_point(&piece, &boxes.before(&piece, j)))
+        })
+        .map(|point| space::packet_at(&point, &interfaces))
+}
+
+/// A new connection of `direction` that `matches` describes which `rules` do not
+/// accept, with the rule that drops or rejects it (`None`: no rule of the policy
+/// matches it, and the built-in chain decides); not through loopback with
+/// `off_loopback`.
+pub(crate) fn refused_witness(
+    rules: &[Rule],
+    direction: Direction,
+    matches: &Matches,
+    off_loopback: bool,
+) -> Option<(Packet, Option<usize>)> {
+    if matches.is_dynamic() {
+        return None;
+    }
+    let interfaces = interfaces_with(rules, direction, matches);
+    let boxes = Boxes::new(rules, &interfaces);
+    let query = new_connections(matches, direction, off_loopback, &interfaces);
+    let dropped = (0..rules.len())
+        .filter(|&j| {
+            matches!(rules[j].action, Action::Drop | Action::Reject)
+                && rules[j].direction == direction
+        })
+        .find_map(|j| {
+            boxes.regions[j]
+                .iter()
+                .flat_map(|b| query.iter().filter_map(move |q| b.intersection(q)))
+                .find_map(|piece| space::uncovered_point(&piece, &boxes.before(&piece, j)))
+                .map(|point| (point, Some(j)))
+        });
+    // Else a packet no rule matches at all.
+    dropped
+        .or_else(|| {
+            query.iter().find_map(|q| {
+                space::uncovered_point(q, &boxes.before(q, usize::MAX)).map(|point| (point, None))
+            })
+        })
+        .map(|(point, rule)| (space::packet_at(&point, &interfaces), rule))
+}
+
+/// The first packets of new connections `matches` describes (not through loopback,
+/// with `off_loopback`).
+fn new_connections(
+    matches: &Matches,
+    direction: Direction,
+    off_loopback: bool,
+    interfaces: &Interfaces,
+) -> Vec<Region> {
+    let query = space::query_regions(matches, direction, true, interfaces);
+    match off_loopback {
+        true => query
+            .iter()
+            .filter_map(|q| space::off_loopback(q, interfaces))
+            .collect(),
+        false => query,
+    }
+}
+
+/// The interfaces of `rules` and of a question about `matches`, in one coordinate
+/// system.
+fn interfaces_with(rules: &[Rule], direction: Direction, matches: &Matches) -> Interfaces {
     let asked = Rule {
         action: Action::Allow,
         limit: None,
@@ -93,24 +169,7 @@ fn witness(
         line: 0,
     };
     let with_query: Vec<Rule> = rules.iter().cloned().chain([asked]).collect();
-    let interfaces = Interfaces::new(&with_query, &Access::Console);
-    let boxes = Boxes::new(rules, &interfaces);
-    let mut query = space::query_regions(matches, direction, new_only, &interfaces);
-    if off_loopback {
-        query = query
-            .iter()
-            .filter_map(|q| space::off_loopback(q, &interfaces))
-            .collect();
-    }
-    (0..rules.len())
-        .filter(|&j| rules[j].action == Action::Allow && rules[j].direction == direction)
-        .find_map(|j| {
-            boxes.regions[j]
-                .iter()
-                .flat_map(|b| query.iter().filter_map(move |q| b.intersection(q)))
-                .find_map(|piece| space::uncovered_point(&piece, &boxes.before(&piece, j)))
-        })
-        .map(|point| space::packet_at(&point, &interfaces))
+    Interfaces::new(&with_query, &Access::Console)
 }
 
 /// What `new` accepts and `old` does not: one [`Opening`] for each rule of `new` and

@@ -501,10 +501,17 @@ pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Reg
     out
 }
 
-/// The part of `region` that arrives on an interface other than loopback, if any.
+/// The part of `region` that does not go through loopback (arrives on, or leaves
+/// through, any other interface), if any: the host talking to itself is not the world.
 pub(crate) fn off_loopback(region: &Region, interfaces: &Interfaces) -> Option<Region> {
     let mut outside = *region;
-    outside.set(IFACE, interfaces.not_lo());
+    let direction = region.get(DIR);
+    if direction != dir_bounds(Direction::Out) {
+        outside.set(IFACE, interfaces.not_lo());
+    }
+    if direction != dir_bounds(Direction::In) {
+        outside.set(OIFACE, interfaces.not_lo());
+    }
     region.intersection(&outside)
 }
 

@@ -29,6 +29,20 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
     let rules = compiled.rules.iter().map(QuoteRule);
     let count = compiled.rules.len();
     let access = QuoteAccess(&compiled.access);
+    // Each assertion's parts in a static of their own, which the assertion refers to.
+    let part_statics = compiled.assertions.iter().enumerate().map(|(i, a)| {
+        let name = format_ident!("__FWDSL_ASSERTION_{i}");
+        let parts = a.parts.iter().map(QuoteRule);
+        let n = a.parts.len();
+        quote!(static #name: [__fwdsl::Rule; #n] = [#(#parts),*];)
+    });
+    let assertions = compiled.assertions.iter().enumerate().map(|(i, a)| {
+        let name = format_ident!("__FWDSL_ASSERTION_{i}");
+        let open = a.expect == fwdsl_core::Expect::Open;
+        let (text, line) = (a.text.as_ref(), a.line);
+        quote!(__fwdsl::assertion(#open, &#name, #text, #line))
+    });
+    let asserted = compiled.assertions.len();
     let fwdsl = runtime();
     quote! {
         {
@@ -37,7 +51,9 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
             #(const _: &[u8] = include_bytes!(#files);)*
             use #fwdsl::__private as __fwdsl;
             static __FWDSL_RULES: [__fwdsl::Rule; #count] = [#(#rules),*];
-            __fwdsl::policy(&__FWDSL_RULES, #access)
+            #(#part_statics)*
+            static __FWDSL_ASSERTIONS: [__fwdsl::Assertion; #asserted] = [#(#assertions),*];
+            __fwdsl::policy(&__FWDSL_RULES, #access, &__FWDSL_ASSERTIONS)
         }
     }
 }

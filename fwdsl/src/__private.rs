@@ -2,8 +2,8 @@
 //! compiles to one `static` array of plain data. Not public API.
 
 pub use crate::Policy;
-pub use fwdsl_core::{Access, Matches, PortRange, ProtoSet, Rule};
-use fwdsl_core::{Action, ConnState, Direction, IcmpType, Log, Rate};
+pub use fwdsl_core::{Access, Assertion, Matches, PortRange, ProtoSet, Rule};
+use fwdsl_core::{Action, ConnState, Direction, Expect, IcmpType, Log, Rate};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -117,13 +117,38 @@ pub const fn ssh(port: u16, from: Option<IpNet>, iface: Option<&'static str>) ->
     }
 }
 
-/// The checked rules of a `firewall!`, wrapped without copying.
-pub fn policy(rules: &'static [Rule], access: Access) -> Policy {
-    Policy::from_checked(Cow::Borrowed(rules), access, Vec::new())
+/// The checked rules and assertions of a `firewall!`, wrapped without copying.
+pub fn policy(rules: &'static [Rule], access: Access, assertions: &'static [Assertion]) -> Policy {
+    Policy::from_checked(
+        Cow::Borrowed(rules),
+        access,
+        Cow::Borrowed(assertions),
+        Vec::new(),
+    )
+}
+
+/// One assertion: `open`, its parts (rules whose matches it speaks of), its text, line.
+pub const fn assertion(
+    open: bool,
+    parts: &'static [Rule],
+    text: &'static str,
+    line: u32,
+) -> Assertion {
+    Assertion {
+        expect: if open { Expect::Open } else { Expect::Closed },
+        parts: Cow::Borrowed(parts),
+        text: Cow::Borrowed(text),
+        line,
+    }
 }
 
 /// Stands in for the policy when the macro reported errors, so the user's code sees
 /// a `Policy` and only the real errors are shown. Never runs: the crate does not compile.
 pub fn placeholder() -> Policy {
-    Policy::from_checked(Cow::Borrowed(&[]), Access::Console, Vec::new())
+    Policy::from_checked(
+        Cow::Borrowed(&[]),
+        Access::Console,
+        Cow::Borrowed(&[]),
+        Vec::new(),
+    )
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Problem, Problems};
 use crate::policy_file::Sources;
-use fwdsl_core::{Access, Decider, Decision, Packet, Rule, Severity};
+use fwdsl_core::{Access, Assertion, Decider, Decision, Packet, Rule, Severity};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 pub struct Policy {
     rules: Cow<'static, [Rule]>,
     access: Access,
+    assertions: Cow<'static, [Assertion]>,
     warnings: Vec<Problem>,
     /// Built on the first `decide` of a large policy.
     decider: OnceLock<Decider>,
@@ -22,8 +23,13 @@ pub struct Policy {
 
 impl PartialEq for Policy {
     fn eq(&self, other: &Self) -> bool {
-        (&self.rules, &self.access, &self.warnings)
-            == (&other.rules, &other.access, &other.warnings)
+        (&self.rules, &self.access, &self.assertions, &self.warnings)
+            == (
+                &other.rules,
+                &other.access,
+                &other.assertions,
+                &other.warnings,
+            )
     }
 }
 
@@ -36,11 +42,13 @@ impl Policy {
     pub(crate) fn from_checked(
         rules: Cow<'static, [Rule]>,
         access: Access,
+        assertions: Cow<'static, [Assertion]>,
         warnings: Vec<Problem>,
     ) -> Policy {
         Policy {
             rules,
             access,
+            assertions,
             warnings,
             decider: OnceLock::new(),
             list_sets: OnceLock::new(),
@@ -99,6 +107,7 @@ impl Policy {
         Ok(Policy::from_checked(
             Cow::Owned(compiled.rules),
             compiled.access,
+            Cow::Owned(compiled.assertions),
             warnings,
         ))
     }
@@ -106,6 +115,18 @@ impl Policy {
     /// The rules, in the order the kernel evaluates them.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The invariants written in the policy and its pieces (`assert closed tcp 3306;`),
+    /// each proved to hold when the policy was checked: what a fleet tool can show as
+    /// what each role keeps.
+    ///
+    /// ```
+    /// let policy = fwdsl::firewall! { assert closed tcp 3306; allow ssh; allow https; drop all; };
+    /// assert_eq!(policy.assertions()[0].text, "assert closed tcp 3306");
+    /// ```
+    pub fn assertions(&self) -> &[Assertion] {
+        &self.assertions
     }
 
     /// The operator's access path the lockout check protected (`ssh 22` unless declared).

@@ -13,5 +13,6 @@ fn ui() {
     t.compile_fail("ui/matches/*.rs");
     t.compile_fail("ui/names/*.rs");
     t.compile_fail("ui/pieces/*.rs");
+    t.compile_fail("ui/assertions/*.rs");
     t.pass("ui/pass/*.rs");
 }

@@ -22,6 +22,7 @@
 
 mod access;
 mod addresses;
+mod assertions;
 mod comments;
 mod interfaces;
 mod limits;
@@ -38,7 +39,7 @@ use services::UserService;
 use statement::{Parsed1, Statement};
 
 use crate::diag::{Diagnostic, TokenRange};
-use crate::model::{Access, Rule};
+use crate::model::{Access, Assertion, Rule};
 use crate::token::Token;
 
 /// Most (port, source port, source, destination) combinations a whole policy may expand
@@ -59,6 +60,9 @@ pub(crate) struct Parsed {
     pub rule_tokens: Vec<TokenRange>,
     pub access: Access,
     pub access_tokens: Option<TokenRange>,
+    /// The assertions, each with where it was written.
+    pub assertions: Vec<Assertion>,
+    pub assertion_tokens: Vec<TokenRange>,
     pub diagnostics: Vec<Diagnostic>,
     /// The last statement (rule or declaration), where a missing catch-all is reported.
     pub last_statement: Option<TokenRange>,
@@ -147,6 +151,11 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
                     }
                     parsed.ends_with_rule = true;
                 }
+                Some(Parsed1::Assertion(assertion)) => {
+                    parsed.assertions.push(assertion);
+                    parsed.assertion_tokens.push(range);
+                    parsed.ends_with_rule = false;
+                }
                 Some(Parsed1::Service(service)) => {
                     services.push(service);
                     parsed.ends_with_rule = false;
@@ -181,8 +190,8 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
 }
 
 /// The words a statement starts with.
-const STATEMENT_WORDS: [&str; 8] = [
-    "allow", "drop", "reject", "log", "ssh", "service", "set", "ports",
+const STATEMENT_WORDS: [&str; 9] = [
+    "allow", "drop", "reject", "log", "ssh", "service", "set", "ports", "assert",
 ];
 
 /// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment

@@ -15,6 +15,8 @@ use ipnet::IpNet;
 use std::borrow::Cow;
 
 pub(super) enum Parsed1 {
+    /// `assert open …;` or `assert closed …;`.
+    Assertion(crate::model::Assertion),
     /// One rule, or one per part of a service of the policy's own.
     Rules(Vec<Rule>),
     Access(Access),
@@ -74,6 +76,10 @@ impl Statement<'_, '_> {
                 self.pos += 1;
                 return self.name_definition(&kind, start).map(Parsed1::Name);
             }
+            TokenKind::Ident(w) if w == "assert" => {
+                self.pos += 1;
+                return self.assertion(first.line).map(Parsed1::Assertion);
+            }
             TokenKind::Ident(w) if w == "service" => {
                 self.pos += 1;
                 return self.service_definition().map(Parsed1::Service);
@@ -114,7 +120,7 @@ impl Statement<'_, '_> {
 
     /// The direction word right after the verb, if any; the spellings other tools use
     /// get the right one.
-    fn direction(&mut self) -> Option<Direction> {
+    pub(super) fn direction(&mut self) -> Option<Direction> {
         let Some(TokenKind::Ident(word)) = self.peek().map(|t| t.kind.clone()) else {
             return Some(Direction::In);
         };
@@ -191,7 +197,7 @@ impl Statement<'_, '_> {
     }
 
     /// Parses one match clause; `None` after an error, which ends this statement.
-    fn clause(&mut self, c: &mut Clauses) -> Option<()> {
+    pub(super) fn clause(&mut self, c: &mut Clauses) -> Option<()> {
         let start = self.pos;
         let token = &self.tokens[start];
         let word = match &token.kind {
@@ -242,7 +248,7 @@ impl Statement<'_, '_> {
     }
 
     /// Checks what only the whole rule can tell, and builds it.
-    fn rule(
+    pub(super) fn rule(
         &mut self,
         action: Action,
         direction: Direction,
