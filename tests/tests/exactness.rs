@@ -8,8 +8,8 @@
 //! a rule, one of these does.
 
 use fwdsl_core::{
-    analyze, decide, Access, Action, ConnState, Direction, Family, IcmpType, Lockout, Log, Matches,
-    Packet, PortRange, Proto, ProtoSet, Rate, Reach, Rule,
+    analyze, decide, Access, Action, Assertion, ConnState, Direction, Expect, Family, IcmpType,
+    Lockout, Log, Matches, Packet, PortRange, Proto, ProtoSet, Rate, Reach, Rule,
 };
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -535,6 +535,51 @@ proptest! {
         prop_assert_eq!(witness.is_some(), expected, "{:?}", witness);
         if let Some(w) = witness {
             prop_assert!(accepts(&rules, &w) && asked(&&w), "{:?}", w);
+        }
+    }
+}
+
+/// An assertion about the packets `part` matches (its action, limit and dynamic set
+/// mean nothing in an assertion and are left out).
+fn assertion() -> impl Strategy<Value = Assertion> {
+    (any::<bool>(), rule()).prop_map(|(open, mut part)| {
+        part.limit = None;
+        part.matches.src_set = None;
+        Assertion {
+            expect: if open { Expect::Open } else { Expect::Closed },
+            parts: Cow::Owned(vec![part]),
+            text: Cow::Borrowed("generated"),
+            line: 0,
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases() / 2, ..ProptestConfig::default() })]
+
+    #[test]
+    fn assertions_equal_brute_force(rules in prop::collection::vec(rule(), 1..7), asserted in assertion()) {
+        let part = &asserted.parts[0];
+        let off_loopback = part.matches.iface.is_none() && part.matches.oface.is_none();
+        let packets = witnesses();
+        let in_region = |p: &&Packet| {
+            p.direction == part.direction
+                && part.matches.matches(p)
+                && p.state == ConnState::New
+                && !(off_loopback && (p.iface.as_deref() == Some("lo") || p.oface.as_deref() == Some("lo")))
+        };
+        let against = |p: &Packet| match asserted.expect {
+            Expect::Closed => accepts(&rules, p),
+            Expect::Open => !accepts(&rules, p),
+        };
+        let broken = packets.iter().filter(in_region).any(|p| against(p));
+        let found = fwdsl_core::violation(&rules, &asserted);
+        prop_assert_eq!(found.is_some(), broken, "{:?}", found);
+        if let Some(v) = found {
+            // The witness is in the region, decided against the assertion by the rule named.
+            prop_assert!(in_region(&&v.witness) && against(&v.witness), "{:?}", v);
+            let decided = decide(&rules, &v.witness).map(|d| d.index);
+            prop_assert_eq!(decided, v.rule);
         }
     }
 }
