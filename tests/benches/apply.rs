@@ -13,31 +13,16 @@
 //! Run as root: `cargo bench -p tests --bench apply`. Sizes: `FWDSL_BENCH_SIZES=100,1000`.
 
 use fwdsl::sandbox::Netns;
-use fwdsl::{Family, Firewall, Policy};
+use fwdsl::{Family, Policy};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tests::bench::{firewall, hwm_kib, ms};
 
 const RUNS: usize = 5;
 
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
-
-/// Best of `RUNS`, each in a fresh namespace prepared by `setup` and timed over `work`.
+/// Best of [`RUNS`], each in a fresh namespace.
 fn measure(prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
-    (0..RUNS)
-        .map(|_| {
-            let ns = Netns::create("fwdsl-bench").expect("namespace");
-            prepare(&ns);
-            ns.run(|| {
-                let start = Instant::now();
-                work();
-                start.elapsed()
-            })
-            .expect("enter namespace")
-        })
-        .min()
-        .unwrap()
+    tests::bench::measure(RUNS, prepare, work)
 }
 
 fn restore(program: &str, text: &str) {
@@ -72,19 +57,6 @@ fn append_each(policy: &Policy) {
             assert!(status.success(), "{program} -A {}", rule.to_command_line());
         }
     }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1e3)
-}
-
-fn kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn main() {
@@ -149,5 +121,5 @@ fn main() {
         );
     }
     println!();
-    println!("peak memory of this process (policies, renderings, snapshots of the live table): {} KiB (VmHWM)", kib("VmHWM:"));
+    println!("peak memory of this process (policies, renderings, snapshots of the live table): {} KiB (VmHWM)", hwm_kib());
 }

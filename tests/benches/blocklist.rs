@@ -16,33 +16,13 @@
 //! `FWDSL_BLOCKLIST_SIZES=10000,100000,1000000` (the default).
 
 use fwdsl::sandbox::Netns;
-use fwdsl::{Family, Firewall, Policy};
+use fwdsl::{Family, Policy};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use tests::bench::{firewall, hwm_kib, measure, ms};
 
 const POLICY: &str = "drop src [file \"drop.txt\"];\nallow ssh;\nallow tcp 80, 443;\ndrop all;\n";
-
-fn firewall() -> Firewall {
-    Firewall::new().namespaces_only().ssh_connection(None)
-}
-
-/// Best of `runs`, each in a fresh namespace prepared by `prepare` and timed over `work`.
-fn measure(runs: usize, prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
-    (0..runs)
-        .map(|_| {
-            let ns = Netns::create("fwdsl-bench").expect("namespace");
-            prepare(&ns);
-            ns.run(|| {
-                let start = Instant::now();
-                work();
-                start.elapsed()
-            })
-            .expect("enter namespace")
-        })
-        .min()
-        .unwrap()
-}
 
 fn run(program: &str, args: &[&str], input: Option<&str>) {
     let mut command = Command::new(program);
@@ -56,21 +36,8 @@ fn run(program: &str, args: &[&str], input: Option<&str>) {
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1e3)
-}
-
 fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
-}
-
-fn hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// In the child: `Policy::from_file` of the policy in `dir`; prints `ms hwm_kib`.

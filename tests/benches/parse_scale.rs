@@ -8,6 +8,7 @@
 use fwdsl::Policy;
 use std::process::Command;
 use std::time::Instant;
+use tests::bench::hwm_kib;
 
 /// `n` rules, one per line or all on one line.
 fn rules(n: usize, one_line: bool) -> String {
@@ -52,15 +53,6 @@ fn case(name: &str) -> String {
         "multiply" => multiplying(n),
         _ => panic!("unknown case {kind}"),
     }
-}
-
-fn hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// In the child: parse and check one case, print `bytes ms hwm_kib outcome`.

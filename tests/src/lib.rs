@@ -29,6 +29,7 @@ pub fn large_policy(n: usize) -> String {
     text
 }
 
+pub mod bench;
 pub mod child;
 
 fwdsl::rules! {
@@ -84,6 +85,17 @@ pub fn run_with_input(command: &mut std::process::Command, input: &str) {
         .write_all(input.as_bytes())
         .expect("write input");
     assert!(child.wait().expect("wait").success(), "{command:?} failed");
+}
+
+/// The errors `Policy::parse` reports for `text`, each as the user sees it.
+///
+/// # Panics
+/// When `text` parses.
+pub fn policy_errors(text: &str) -> Vec<String> {
+    match fwdsl::Policy::parse(text) {
+        Err(fwdsl::Error::Policy(problems)) => problems.0.iter().map(|p| p.to_string()).collect(),
+        other => panic!("expected errors, got {other:?}"),
+    }
 }
 
 /// A published-style IPv4 blocklist of `n` networks: random, unsorted, overlapping

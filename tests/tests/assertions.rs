@@ -2,14 +2,9 @@
 //! rules at run time as at compile time, with the rule that breaks one and a witness
 //! packet that `decide` confirms.
 
-use fwdsl::{Action, Error, Expect, Packet, Policy};
+use fwdsl::{Action, Expect, Packet, Policy};
 
-fn errors(text: &str) -> Vec<String> {
-    match Policy::parse(text) {
-        Err(Error::Policy(problems)) => problems.0.iter().map(|p| p.to_string()).collect(),
-        other => panic!("expected errors, got {other:?}"),
-    }
-}
+use tests::policy_errors as errors;
 
 const DATABASE: &str = "ssh 22 from 10.0.0.0/8;
 assert closed tcp 3306, 5432;

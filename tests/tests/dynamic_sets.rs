@@ -2,14 +2,9 @@
 //! $banned`, rendered to one ipset per family, decided as empty unless told otherwise,
 //! and warned about where a ban could reach the operator's network.
 
-use fwdsl::{Action, Error, Family, Packet, Policy};
+use fwdsl::{Action, Family, Packet, Policy};
 
-fn errors(text: &str) -> Vec<String> {
-    match Policy::parse(text) {
-        Err(Error::Policy(problems)) => problems.0.iter().map(|p| p.to_string()).collect(),
-        other => panic!("expected errors, got {other:?}"),
-    }
-}
+use tests::policy_errors as errors;
 
 #[test]
 fn a_dynamic_set_renders_to_one_ipset_per_family_created_empty() {

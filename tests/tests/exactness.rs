@@ -572,7 +572,7 @@ proptest! {
             Expect::Closed => accepts(&rules, p),
             Expect::Open => !accepts(&rules, p),
         };
-        let broken = packets.iter().filter(in_region).any(|p| against(p));
+        let broken = packets.iter().filter(in_region).any(&against);
         let found = fwdsl_core::violation(&rules, &asserted);
         prop_assert_eq!(found.is_some(), broken, "{:?}", found);
         if let Some(v) = found {

@@ -1,13 +1,8 @@
 //! `Policy::parse`: the runtime front end gives the macro's errors, with line and column.
 
-use fwdsl::{Error, Policy};
+use fwdsl::Policy;
 
-fn errors(text: &str) -> Vec<String> {
-    match Policy::parse(text) {
-        Err(Error::Policy(problems)) => problems.0.iter().map(|p| p.to_string()).collect(),
-        other => panic!("expected errors, got {other:?}"),
-    }
-}
+use tests::policy_errors as errors;
 
 #[test]
 fn reports_every_error_with_line_and_column() {
