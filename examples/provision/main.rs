@@ -76,6 +76,13 @@ fn plan(policy: &Policy) {
         "# fwdsl plan: {} rules (nothing is changed)\n",
         policy.rules().len()
     );
+    if !policy.assertions().is_empty() {
+        println!("# invariants this policy keeps (proved when it was checked)");
+        for assertion in policy.assertions() {
+            println!("{assertion};");
+        }
+        println!();
+    }
     // A policy file is reviewed against the built-in policy: exactly what it opens.
     if *policy != builtin_policy() {
         println!("# what this policy opens beyond the built-in one");
