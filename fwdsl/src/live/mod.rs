@@ -335,7 +335,7 @@ impl Firewall {
         self
     }
 
-    fn runners(&self) -> Result<Vec<Runner>, Error> {
+    fn runners(&self) -> Vec<Runner> {
         self.families
             .iter()
             .map(|&f| Runner::new(f, self.command_timeout))
@@ -351,7 +351,7 @@ impl Firewall {
     /// Everything checked before a change, then the namespace's lock.
     fn session(&self) -> Result<Session, Error> {
         guard::check_permissions(self.namespaces_only)?;
-        let runners = self.runners()?;
+        let runners = self.runners();
         guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
         let ns = guard::namespace_id().unwrap_or(0);
         let lock = NsLock::acquire(&self.state_dir, ns, self.lock_timeout)?;
@@ -461,7 +461,7 @@ impl Firewall {
     pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
         // Reading the rules needs CAP_NET_ADMIN as much as changing them.
         guard::check_permissions(false)?;
-        inspect::status(&self.runners()?)
+        inspect::status(&self.runners())
     }
 
     /// What applying `policy` would add and remove, per family.
@@ -475,7 +475,7 @@ impl Firewall {
     /// ```
     pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
         guard::check_permissions(false)?;
-        inspect::plan(&self.runners()?, policy)
+        inspect::plan(&self.runners(), policy)
     }
 
     /// Removes live rules of one policy rule, by number or by its full text, from
