@@ -148,18 +148,25 @@ fn verdicts(policy: &Policy, socket: Socket, v6only: bool) -> Exposed {
         ..Matches::ANY
     };
     let served = families(socket.address, v6only);
+    // A socket bound to loopback takes nothing from outside, whatever the rules say
+    // of packets to 127.0.0.1 (the kernel drops those arriving on another interface).
+    let outside_reaches = !socket.loopback_only();
     // The world: every source outside the operator network.
-    let world = served.iter().find_map(|family| {
-        let sources = outside(family, operator.as_ref());
-        (!sources.is_empty())
-            .then(|| fwdsl_core::accepted_from_outside(rules, &to(family, sources)))
-            .flatten()
-    });
+    let world = served
+        .iter()
+        .filter(|_| outside_reaches)
+        .find_map(|family| {
+            let sources = outside(family, operator.as_ref());
+            (!sources.is_empty())
+                .then(|| fwdsl_core::accepted_from_outside(rules, &to(family, sources)))
+                .flatten()
+        });
     let operator_reaches = operator.map(|net| {
-        served
-            .iter()
-            .filter(|f| fwdsl_core::Family::of(f) == fwdsl_core::Family::of(&net))
-            .any(|f| fwdsl_core::accepted_from_outside(rules, &to(f, vec![net])).is_some())
+        outside_reaches
+            && served
+                .iter()
+                .filter(|f| fwdsl_core::Family::of(f) == fwdsl_core::Family::of(&net))
+                .any(|f| fwdsl_core::accepted_from_outside(rules, &to(f, vec![net])).is_some())
     });
     let loopback = served.iter().any(|family| {
         let own: IpNet = match family {
@@ -173,6 +180,7 @@ fn verdicts(policy: &Policy, socket: Socket, v6only: bool) -> Exposed {
         fwdsl_core::accepted_witness(rules, Direction::In, &matches, true).is_some()
     });
     let dropped_by = match (&world, operator_reaches) {
+        _ if !outside_reaches => None,
         (None, Some(true)) | (Some(_), _) => None,
         _ => served.first().and_then(|family| {
             let source = outside(family, operator.as_ref()).first()?.addr();
