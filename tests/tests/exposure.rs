@@ -49,7 +49,12 @@ fn sockets_are_grouped_by_what_the_policy_lets_reach_them() {
         .loopback_only
         .iter()
         .all(|e| e.world.is_none() && e.operator == Some(false) && e.dropped_by.is_none()));
-    assert!(report.to_string().contains("world: closed, operator: closed, loopback: open"), "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("world: closed, operator: closed, loopback: open"),
+        "{report}"
+    );
     let unused: Vec<&str> = report.unused.iter().map(|u| u.rule.text.as_ref()).collect();
     assert_eq!(unused, ["allow tcp 8000-8010"]);
 }
