@@ -5,6 +5,7 @@
 use crate::Policy;
 use fwdsl_core::{Action, Direction, Family, PortRange, Rate, Rule};
 use ipnet::IpNet;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// The chain fwdsl's input rules live in, hooked from `INPUT` by one jump.
@@ -231,20 +232,30 @@ impl Policy {
     /// The ipsets the family's rules refer to: they must exist before the rules are
     /// loaded (`ipset restore` with [`IpSet::to_restore`]); `apply` sees to it.
     pub fn ipsets(&self, family: Family) -> Vec<IpSet> {
+        self.ipset_refs(family)
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect()
+    }
+
+    /// [`Policy::ipsets`] without copying the lists' members (a million of them is
+    /// 20 MB): the lists' sets borrowed, the dynamic ones made.
+    pub(crate) fn ipset_refs(&self, family: Family) -> Vec<Cow<'_, IpSet>> {
         let lists = self
             .list_sets()
             .iter()
             .flatten()
             .flatten()
             .filter(|s| s.family == family)
-            .cloned();
+            .map(Cow::Borrowed);
         let dynamic = self
             .rules()
             .iter()
             .filter(|r| r.matches.families().contains(&family))
             .flat_map(|r| [&r.matches.src_set, &r.matches.dst_set])
-            .filter_map(|set| set.as_deref().map(|name| IpSet::dynamic(name, family)));
-        let mut sets: Vec<IpSet> = lists.chain(dynamic).collect();
+            .filter_map(|set| set.as_deref())
+            .map(|name| Cow::Owned(IpSet::dynamic(name, family)));
+        let mut sets: Vec<Cow<'_, IpSet>> = lists.chain(dynamic).collect();
         sets.sort_by(|a, b| a.name.cmp(&b.name));
         sets.dedup_by(|a, b| a.name == b.name);
         sets

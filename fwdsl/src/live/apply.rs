@@ -48,6 +48,7 @@ where
         changes,
         existing,
         created,
+        wanted,
     } = prepared;
     let changing = changes.iter().any(|c| !c.is_noop());
     let window = match &confirm {
@@ -120,7 +121,7 @@ where
             .filter(|chain| !c.retire.iter().any(|r| r == chain))
             .flat_map(|chain| t.rules(chain))
     }));
-    used.extend(policy_sets(fw, policy));
+    used.extend(wanted);
     let existing: BTreeSet<String> = existing
         .union(&created.into_iter().collect())
         .cloned()
@@ -137,14 +138,8 @@ struct Prepared<'p> {
     existing: BTreeSet<String>,
     /// fwdsl sets this apply created.
     created: Vec<String>,
-}
-
-fn policy_sets(fw: &Firewall, policy: &Policy) -> Vec<String> {
-    fw.families
-        .iter()
-        .flat_map(|&f| policy.ipsets(f))
-        .map(|s| s.name)
-        .collect()
+    /// The sets the policy uses.
+    wanted: Vec<String>,
 }
 
 fn prepare<'p>(
@@ -153,7 +148,11 @@ fn prepare<'p>(
     txn: &mut Txn<'_>,
     policy: &'p Policy,
 ) -> Result<Prepared<'p>, Error> {
-    let needed: Vec<crate::IpSet> = fw.families.iter().flat_map(|&f| policy.ipsets(f)).collect();
+    let needed: Vec<_> = fw
+        .families
+        .iter()
+        .flat_map(|&f| policy.ipset_refs(f))
+        .collect();
     // The listings side by side (the sets, each family's table), and the policy
     // rendered meanwhile: it needs no listing.
     let (existing, tables, rendered) = std::thread::scope(|scope| {
@@ -184,6 +183,7 @@ fn prepare<'p>(
     let tables = tables?;
     let missing: Vec<&crate::IpSet> = needed
         .iter()
+        .map(|s| s.as_ref())
         .filter(|s| !existing.contains(&s.name))
         .collect();
     let mut created: Vec<String> = missing.iter().map(|s| s.name.clone()).collect();
@@ -209,6 +209,7 @@ fn prepare<'p>(
         changes,
         existing,
         created,
+        wanted: needed.iter().map(|s| s.name.clone()).collect(),
     })
 }
 

@@ -221,12 +221,7 @@ impl<'p> Change<'p> {
                 HookMove::Remove(from, _) => lines.push(format!("-D {from} {hook}")),
             }
         }
-        let removed: Vec<&str> = self
-            .parts
-            .iter()
-            .filter(|p| p.removes_chain())
-            .map(Part::chain)
-            .collect();
+        let removed = self.removed_chains();
         lines.extend(removed.iter().map(|c| format!("-F {c}")));
         for chain in &self.retire {
             lines.extend([format!("-F {chain}"), format!("-X {chain}")]);
@@ -235,15 +230,19 @@ impl<'p> Change<'p> {
         (restore_text(&lines), first_rules)
     }
 
-    /// The transaction that undoes [`Change::forward`]; with `drop_new(part)` it also
-    /// removes that part's new chain.
-    pub(super) fn inverse(&self, table: &Table, drop_new: impl Fn(&Part) -> bool) -> String {
-        let removed: Vec<&str> = self
-            .parts
+    /// The chains of the directions the policy no longer uses (they go with the apply).
+    fn removed_chains(&self) -> Vec<&str> {
+        self.parts
             .iter()
             .filter(|p| p.removes_chain())
             .map(Part::chain)
-            .collect();
+            .collect()
+    }
+
+    /// The transaction that undoes [`Change::forward`]; with `drop_new(part)` it also
+    /// removes that part's new chain.
+    pub(super) fn inverse(&self, table: &Table, drop_new: impl Fn(&Part) -> bool) -> String {
+        let removed = self.removed_chains();
         let mut lines = recreate(
             table,
             self.retire
