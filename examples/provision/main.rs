@@ -131,7 +131,7 @@ fn plan(policy: &Policy) {
         println!(
             "{what:<20} -> {:?} by rule {} `{}`",
             d.action(),
-            d.index + 1,
+            d.number().map_or("(built in)".into(), |n| n.to_string()),
             d.rule.text
         );
     }

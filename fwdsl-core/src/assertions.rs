@@ -33,7 +33,8 @@ pub fn violation(rules: &[Rule], assertion: &Assertion) -> Option<Violation> {
         match assertion.expect {
             Expect::Closed => {
                 let witness = queries::witness(rules, direction, m, true, off_loopback)?;
-                let rule = decide(rules, &witness).map(|d| d.index);
+                // (A witness is a new connection, never built-in neighbour discovery.)
+                let rule = decide(rules, &witness).and_then(|d| d.builtin.is_none().then_some(d.index));
                 Some(Violation { witness, rule })
             }
             Expect::Open => queries::refused_witness(rules, direction, m, off_loopback)

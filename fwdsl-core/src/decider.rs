@@ -17,6 +17,8 @@ pub struct Decider {
     index: space::Index,
     /// The `log` rules, which the index leaves out.
     logs: Vec<usize>,
+    /// Which directions the rules have a chain for (by `Direction as usize`).
+    uses: [bool; 3],
 }
 
 impl Decider {
@@ -41,17 +43,22 @@ impl Decider {
         let logs = (0..rules.len())
             .filter(|&i| rules[i].action == Action::Log)
             .collect();
+        let uses = crate::Direction::ALL.map(|d| rules.iter().any(|r| r.direction == d));
         Decider {
             interfaces,
             regions,
             index,
             logs,
+            uses,
         }
     }
 
     /// What [`decide`](crate::decide) says of `packet` for the indexed `rules`,
     /// without walking every rule.
     pub fn decide<'a>(&self, rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
+        if let Some(builtin) = Decision::builtin(packet, self.uses[packet.direction as usize]) {
+            return Some(builtin);
+        }
         let index = self.first_match(packet)?;
         let rule = &rules[index];
         let above_limit = rule.limit.and_then(|_| {
@@ -68,6 +75,7 @@ impl Decider {
         Some(Decision {
             index,
             rule,
+            builtin: None,
             above_limit,
             logged_by,
         })

@@ -11,6 +11,7 @@
 #![warn(missing_docs, rust_2018_idioms, unused_qualifications)]
 
 mod assertions;
+mod builtin;
 mod check;
 mod decider;
 pub use assertions::{rust as packet_as_rust, violation, Violation};
@@ -25,6 +26,7 @@ mod services;
 mod space;
 mod token;
 
+pub use builtin::{neighbour_discovery_in, Builtin, ND_HOP_LIMIT, NEIGHBOUR_DISCOVERY};
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
 pub use list_file::{list_file_at, list_file_token};

@@ -1,6 +1,7 @@
 //! Packets and first-match evaluation: the simulator that decides which rule takes a
 //! packet, exactly as the kernel walks an iptables chain.
 
+use crate::builtin::Builtin;
 use crate::model::{Action, ConnState, Direction, Family, Matches, ProtoSet, Rule};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -38,8 +39,8 @@ impl Proto {
 /// builder methods. Unless set: the packet comes in to this host ([`Packet::outgoing`]
 /// and [`Packet::forwarded`] change that), the destination is the unspecified address
 /// of the source's family, the source port is 49152 (the start of the ephemeral range),
-/// the state is `New`, and it arrives on (and leaves through) an interface no rule
-/// names.
+/// the state is `New`, the hop limit (TTL) 64, and it arrives on (and leaves through)
+/// an interface no rule names.
 ///
 /// For a forwarded packet behind NAT (a port Docker publishes), `dport` is the port the
 /// client connected to, before the translation, and `dst` the address the packet is
@@ -67,6 +68,10 @@ pub struct Packet {
     pub icmp_type: u8,
     /// Connection state.
     pub state: ConnState,
+    /// The hop limit (IPv6) or TTL (IPv4) it has when the chain sees it: 255 only for
+    /// neighbour discovery from the link itself, which fwdsl accepts ahead of the
+    /// policy ([`Builtin::NeighbourDiscovery`](crate::Builtin)).
+    pub hop_limit: u8,
 }
 
 impl Packet {
@@ -89,6 +94,7 @@ impl Packet {
                 IpAddr::V6(_) => 128,
             },
             state: ConnState::New,
+            hop_limit: 64,
         }
     }
 
@@ -140,6 +146,13 @@ impl Packet {
     /// Sets the output interface (`via` in rules).
     pub fn via(mut self, name: impl Into<String>) -> Packet {
         self.oface = Some(name.into());
+        self
+    }
+
+    /// Sets the hop limit (TTL): `Packet::icmp(addr).icmp_type(135).hop_limit(255)` is
+    /// a neighbour solicitation as the link's own hosts send it.
+    pub fn hop_limit(mut self, hop_limit: u8) -> Packet {
+        self.hop_limit = hop_limit;
         self
     }
 
@@ -233,10 +246,14 @@ impl Matches {
 /// over that rule's rate limit, and which `log` rules logged it on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
-    /// 0-based position of the rule in the policy.
+    /// 0-based position of the rule in the policy; `usize::MAX` for a rule fwdsl adds
+    /// itself ([`Decision::builtin`]).
     pub index: usize,
-    /// The rule itself (its text and line are there).
+    /// The rule itself (its text and line are there; line 0 for a built-in rule).
     pub rule: &'a Rule,
+    /// The rule fwdsl adds ahead of the policy's own that took the packet, if one did
+    /// (IPv6 neighbour discovery).
+    pub builtin: Option<Builtin>,
     /// For a rate-limited rule: the next rule that matches the packet, which takes it
     /// when its source is over the limit (`None`: the built-in chain does).
     pub above_limit: Option<usize>,
@@ -244,10 +261,29 @@ pub struct Decision<'a> {
     pub logged_by: Vec<usize>,
 }
 
-impl Decision<'_> {
+impl<'a> Decision<'a> {
     /// What happens to the packet.
     pub fn action(&self) -> Action {
         self.rule.action
+    }
+
+    /// The rule's 1-based number in the policy (as in the `fwdsl:N` comments); `None`
+    /// for a built-in rule.
+    pub fn number(&self) -> Option<usize> {
+        self.builtin.is_none().then_some(self.index + 1)
+    }
+
+    /// The decision of a rule fwdsl puts ahead of a policy with rules for the packet's
+    /// direction (`uses`), if one takes the packet.
+    pub(crate) fn builtin(packet: &Packet, uses: bool) -> Option<Decision<'a>> {
+        let (builtin, rule) = crate::builtin::builtin_for(packet, uses)?;
+        Some(Decision {
+            index: usize::MAX,
+            rule,
+            builtin: Some(builtin),
+            above_limit: None,
+            logged_by: Vec::new(),
+        })
     }
 }
 
@@ -270,7 +306,8 @@ fn sees_with(rule: &Rule, packet: &Packet, members: Members<'_>) -> bool {
 }
 
 /// The first rule of the packet's direction that matches it and is not a `log` rule,
-/// as the kernel walks that chain (a rate-limited rule counts: under its limit it takes
+/// as the kernel walks that chain (after what fwdsl adds ahead of the policy's rules:
+/// [`Builtin`]) (a rate-limited rule counts: under its limit it takes
 /// the packet); `None` when no rule matches (the packet then goes back to the built-in
 /// chain). Dynamic sets are empty: [`decide_with`] fills them.
 pub fn decide<'a>(rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
@@ -284,6 +321,10 @@ pub fn decide_with<'a>(
     packet: &Packet,
     members: Members<'_>,
 ) -> Option<Decision<'a>> {
+    let uses = rules.iter().any(|r| r.direction == packet.direction);
+    if let Some(builtin) = Decision::builtin(packet, uses) {
+        return Some(builtin);
+    }
     let first = rules
         .iter()
         .position(|rule| rule.action != Action::Log && sees_with(rule, packet, members))?;
@@ -309,6 +350,7 @@ fn decision<'a>(
     Decision {
         index,
         rule,
+        builtin: None,
         above_limit,
         logged_by,
     }

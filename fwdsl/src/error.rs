@@ -118,7 +118,8 @@ pub struct RuleRef {
 impl RuleRef {
     pub(crate) fn new(index: usize, rule: &fwdsl_core::Rule) -> RuleRef {
         RuleRef {
-            number: index + 1,
+            // (0 for a rule fwdsl adds itself, whose index is `usize::MAX`.)
+            number: index.wrapping_add(1),
             line: rule.line,
             text: rule.text.to_string(),
         }

@@ -197,8 +197,11 @@ impl Policy {
     /// ```
     pub fn chain_rules(&self, direction: Direction, family: Family) -> Vec<RenderedRule> {
         let mut out = Vec::new();
-        if family == Family::V6 && direction == Direction::In && self.uses(Direction::In) {
-            out.extend(neighbour_discovery());
+        if family == Family::V6
+            && fwdsl_core::neighbour_discovery_in(direction)
+            && self.uses(direction)
+        {
+            out.extend(neighbour_discovery(direction));
         }
         for (index, rule) in self.rules().iter().enumerate() {
             if rule.direction == direction && rule.matches.families().contains(&family) {
@@ -299,43 +302,28 @@ impl Policy {
     }
 }
 
-/// ICMPv6 types IPv6 cannot work without (router and neighbour solicitation and
-/// advertisement), by number as `ip6tables -S` prints them, accepted ahead of the
-/// policy's rules only with hop limit 255: RFC 4861 makes hosts discard neighbour
-/// discovery with any other, and a packet from off the link cannot arrive with it (every
-/// router on the way lowers it). So a banned or remote source gains nothing from them;
-/// an on-link neighbour the policy bans can still resolve addresses, which it can do
-/// by ARP on IPv4 anyway.
-fn neighbour_discovery() -> Vec<RenderedRule> {
-    [
-        ("133", "router-solicitation"),
-        ("134", "router-advertisement"),
-        ("135", "neighbour-solicitation"),
-        ("136", "neighbour-advertisement"),
-    ]
-    .iter()
-    .map(|(number, kind)| RenderedRule {
-        rule: None,
-        direction: Direction::In,
-        family: Family::V6,
-        args: strings(&[
-            "-p",
-            "ipv6-icmp",
-            "-m",
-            "icmp6",
-            "--icmpv6-type",
-            number,
-            "-m",
-            "hl",
-            "--hl-eq",
-            "255",
-        ])
-        .into_iter()
-        .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
-        .chain(strings(&["-j", "ACCEPT"]))
-        .collect(),
-    })
-    .collect()
+/// ICMPv6 neighbour discovery, accepted ahead of the policy's rules in the input and
+/// `out` chains with hop limit 255 only, by number as `ip6tables -S` prints it: see
+/// [`fwdsl_core::Builtin`] for why, and why that admits nothing from off the link. An
+/// on-link neighbour the policy bans can still resolve addresses, which it can do by
+/// ARP on IPv4 anyway.
+fn neighbour_discovery(direction: Direction) -> Vec<RenderedRule> {
+    let hop_limit = fwdsl_core::ND_HOP_LIMIT.to_string();
+    fwdsl_core::NEIGHBOUR_DISCOVERY
+        .iter()
+        .map(|(number, kind)| RenderedRule {
+            rule: None,
+            direction,
+            family: Family::V6,
+            args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type"])
+                .into_iter()
+                .chain([number.to_string()])
+                .chain(strings(&["-m", "hl", "--hl-eq", &hop_limit]))
+                .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
+                .chain(strings(&["-j", "ACCEPT"]))
+                .collect(),
+        })
+        .collect()
 }
 
 /// `-m limit` for logging, as `iptables -S` prints it (the burst only when not 5).

@@ -388,3 +388,38 @@ fn a_direction_the_policy_drops_is_unhooked_and_foreign_rules_stay() {
     sb.server.run(|| firewall().uninstall()).unwrap().unwrap();
     assert_eq!(saved_rules(&sb, "iptables-save"), pristine);
 }
+
+/// `drop out all` must not cut IPv6 off: the host's own neighbour solicitations and
+/// advertisements are not tracked by conntrack (neither `allow out established` nor
+/// any `new` rule lets them out), so fwdsl accepts them ahead of the `out` rules as it
+/// does on input (hop limit 255 only). With the neighbour caches flushed, a ping over
+/// IPv6 needs both directions of neighbour discovery to work again.
+#[test]
+fn neighbour_discovery_survives_an_out_policy() {
+    let Some(sb) = sandbox("fwdsl-ndout") else {
+        return;
+    };
+    let policy =
+        Policy::parse("ssh none;\nallow all;\nallow out established;\ndrop out all;\n").unwrap();
+    apply(&sb.server, &policy);
+    for ns in [&sb.server, &sb.client] {
+        ns.exec("ip", &["-6", "neigh", "flush", "all"]).unwrap();
+    }
+    let server = Sandbox::SERVER_V6.to_string();
+    let ping = sb
+        .client
+        .exec("ping", &["-6", "-c", "1", "-W", "3", &server])
+        .map(|_| ());
+    assert!(ping.is_ok(), "ping -6 after the neighbour caches were flushed: {ping:?}");
+    // `decide` says what the kernel did: the host's solicitation leaves (hop limit
+    // 255), one claiming to come from off the link (hop limit 64) meets `drop out all`.
+    let solicitation = Packet::icmp(Sandbox::SERVER_V6)
+        .icmp_type(135)
+        .dst(Sandbox::CLIENT_V6)
+        .invalid()
+        .outgoing();
+    let on_link = policy.decide(&solicitation.clone().hop_limit(255));
+    assert_eq!(on_link.action(), Action::Allow);
+    assert_eq!(on_link.builtin, Some(fwdsl::Builtin::NeighbourDiscovery));
+    assert_eq!(policy.decide(&solicitation).rule.text, "drop out all");
+}
