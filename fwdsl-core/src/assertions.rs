@@ -34,7 +34,8 @@ pub fn violation(rules: &[Rule], assertion: &Assertion) -> Option<Violation> {
             Expect::Closed => {
                 let witness = queries::witness(rules, direction, m, true, off_loopback)?;
                 // (A witness is a new connection, never built-in neighbour discovery.)
-                let rule = decide(rules, &witness).and_then(|d| d.builtin.is_none().then_some(d.index));
+                let rule =
+                    decide(rules, &witness).and_then(|d| d.builtin.is_none().then_some(d.index));
                 Some(Violation { witness, rule })
             }
             Expect::Open => queries::refused_witness(rules, direction, m, off_loopback)

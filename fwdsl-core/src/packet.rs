@@ -270,7 +270,7 @@ impl<'a> Decision<'a> {
     /// The rule's 1-based number in the policy (as in the `fwdsl:N` comments); `None`
     /// for a built-in rule.
     pub fn number(&self) -> Option<usize> {
-        self.builtin.is_none().then_some(self.index + 1)
+        self.builtin.is_none().then(|| self.index + 1)
     }
 
     /// The decision of a rule fwdsl puts ahead of a policy with rules for the packet's

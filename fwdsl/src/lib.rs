@@ -69,8 +69,8 @@ pub mod sandbox;
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use exposure::{Exposed, Exposure, Socket, Transport, Unused};
 pub use fwdsl_core::{
-    Access, Action, Assertion, Builtin, ConnState, Decision, Direction, Expect, Family, Matches, Members,
-    Packet, PortRange, Proto, ProtoSet, Rule, Severity,
+    Access, Action, Assertion, Builtin, ConnState, Decision, Direction, Expect, Family, Matches,
+    Members, Packet, PortRange, Proto, ProtoSet, Rule, Severity,
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{

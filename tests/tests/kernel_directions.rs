@@ -410,7 +410,10 @@ fn neighbour_discovery_survives_an_out_policy() {
         .client
         .exec("ping", &["-6", "-c", "1", "-W", "3", &server])
         .map(|_| ());
-    assert!(ping.is_ok(), "ping -6 after the neighbour caches were flushed: {ping:?}");
+    assert!(
+        ping.is_ok(),
+        "ping -6 after the neighbour caches were flushed: {ping:?}"
+    );
     // `decide` says what the kernel did: the host's solicitation leaves (hop limit
     // 255), one claiming to come from off the link (hop limit 64) meets `drop out all`.
     let solicitation = Packet::icmp(Sandbox::SERVER_V6)

@@ -167,3 +167,47 @@ fn assert_opens_nothing_fails_with_the_openings() {
     let new = fwdsl::firewall! { allow ssh; allow mysql; drop all; };
     fwdsl::assert_opens_nothing!(new, old);
 }
+
+/// Neighbour discovery from the link (hop limit 255) is taken ahead of the policy in
+/// the input and `out` chains, as fwdsl renders it; from off the link, or forwarded,
+/// it meets the policy's rules. The large-policy index says the same.
+#[test]
+fn neighbour_discovery_is_decided_ahead_of_the_policy() {
+    let neighbour: IpAddr = "fe80::2".parse().unwrap();
+    let solicitation = Packet::icmp(neighbour).icmp_type(135).invalid();
+    let mut text = String::from("ssh none;\ndrop icmp;\n");
+    for i in 0..100 {
+        text.push_str(&format!("allow tcp {} src 10.0.{i}.0/24;\n", 1000 + i));
+    }
+    text.push_str("drop all;\ndrop out all;\ndrop forward all;\n");
+    let small =
+        fwdsl::Policy::parse("ssh none;\ndrop icmp;\ndrop all;\ndrop out all;\ndrop forward all;")
+            .unwrap();
+    let large = fwdsl::Policy::parse(&text).unwrap();
+    for policy in [&small, &large] {
+        for packet in [solicitation.clone(), solicitation.clone().outgoing()] {
+            let d = policy.decide(&packet.clone().hop_limit(255));
+            assert_eq!(
+                d.builtin,
+                Some(fwdsl::Builtin::NeighbourDiscovery),
+                "{packet:?}"
+            );
+            assert_eq!((d.action(), d.number()), (Action::Allow, None));
+            let expected = match packet.direction {
+                fwdsl::Direction::Out => "drop out all",
+                _ => "drop icmp",
+            };
+            assert_eq!(policy.decide(&packet).rule.text, expected, "hop limit 64");
+        }
+        let forwarded = solicitation.clone().hop_limit(255).forwarded();
+        assert_eq!(policy.decide(&forwarded).rule.text, "drop forward all");
+        // An echo request is no neighbour discovery, whatever its hop limit.
+        let echo = Packet::icmp(neighbour).hop_limit(255);
+        assert_eq!(policy.decide(&echo).rule.text, "drop icmp");
+    }
+    // A policy without `out` rules leaves outgoing packets to the host: nothing decides.
+    let input_only = fwdsl::firewall! { ssh none; drop all; };
+    assert!(input_only
+        .try_decide(&solicitation.hop_limit(255).outgoing())
+        .is_none());
+}
