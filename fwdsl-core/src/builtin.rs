@@ -10,6 +10,12 @@
 //! arrive with it (every router on the way lowers it). A forwarded packet never has
 //! it either (the kernel lowers the hop limit before the forward hook), so the forward
 //! chain needs none.
+//!
+//! The analysis needs no dimension for the hop limit: no rule of the language matches
+//! on it, so every rule also sees hop limits other than 255 and the built-in accept
+//! never hides one (it decides a part of a rule's packets, as a rate-limited rule
+//! does); and the questions about regions ask about new connections, which neighbour
+//! discovery never is.
 
 use crate::model::{Action, Direction, Family, Matches, ProtoSet, Rule};
 use crate::packet::{Packet, Proto};
