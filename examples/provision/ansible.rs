@@ -70,10 +70,21 @@ struct Reply {
 /// Runs the module on the arguments file at `path`, prints its reply; a failure is a
 /// reply with `failed: true` (and exit status 1), never a panic or a bare message.
 pub fn main(path: &Path) -> ExitCode {
-    let result = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the arguments file {}: {e}", path.display()))
-        .and_then(|text| parse(&text))
-        .and_then(|args| run(&args));
+    // A bug must still end in a reply Ansible can read, never in a bare panic message.
+    let result = std::panic::catch_unwind(|| {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the arguments file {}: {e}", path.display()))
+            .and_then(|text| parse(&text))
+            .and_then(|args| run(&args))
+    })
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(format!("internal error in the module (a bug; please report it): {what}"))
+    });
     let (reply, failed) = match result {
         Ok(reply) => {
             let mut object = json!({

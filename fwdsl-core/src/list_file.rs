@@ -12,7 +12,7 @@ use std::net::IpAddr;
 /// `,`), its path.
 pub fn list_file_at(tokens: &[Token], i: usize) -> Option<&str> {
     let in_list = i > 0 && matches!(tokens[i - 1].kind, TokenKind::Punct('[' | ','));
-    match (&tokens[i].kind, tokens.get(i + 1).map(|t| &t.kind)) {
+    match (&tokens.get(i)?.kind, tokens.get(i + 1).map(|t| &t.kind)) {
         (TokenKind::Ident(word), Some(TokenKind::Str(path))) if in_list && word == "file" => {
             Some(path)
         }

@@ -114,7 +114,7 @@ impl Tokens {
     /// points from the first token's span to the last one's.
     pub(crate) fn spanned(&self, range: Option<TokenRange>) -> TokenStream {
         let (first, last) = match range {
-            Some(r) => (self.spans[r.first], self.spans[r.last]),
+            Some(r) => (self.span(r.first), self.span(r.last)),
             None => match (self.spans.first(), self.spans.last()) {
                 (Some(&f), Some(&l)) => (f, l),
                 _ => (Span::call_site(), Span::call_site()),
@@ -128,7 +128,16 @@ impl Tokens {
 
     /// The span of a diagnostic's first token.
     pub(crate) fn first_span(&self, range: TokenRange) -> Span {
-        self.spans[range.first]
+        self.span(range.first)
+    }
+
+    /// The span of token `i`, or of the last token where a diagnostic points past it.
+    fn span(&self, i: usize) -> Span {
+        self.spans
+            .get(i)
+            .or(self.spans.last())
+            .copied()
+            .unwrap_or_else(Span::call_site)
     }
 }
 

@@ -179,7 +179,10 @@ impl Sources {
         message: String,
         help: Option<String>,
     ) -> Problem {
-        match index {
+        // A problem at the end of the input (a statement cut short) is placed at the
+        // last token.
+        let index = index.map(|i| i.min(self.tokens.len().saturating_sub(1)));
+        match index.filter(|_| !self.tokens.is_empty()) {
             Some(i) => {
                 let token = &self.tokens[i];
                 place(

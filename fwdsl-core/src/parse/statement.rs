@@ -155,13 +155,19 @@ impl Statement<'_, '_> {
         }
     }
 
-    pub(super) fn push(&mut self, diagnostic: Diagnostic) -> &mut Diagnostic {
+    pub(super) fn push(&mut self, mut diagnostic: Diagnostic) -> &mut Diagnostic {
+        // A statement cut short by the end of the input points past its last token:
+        // every front end maps a diagnostic to a token that exists.
+        if let Some(r) = &mut diagnostic.tokens {
+            let last = self.end.saturating_sub(1);
+            r.first = r.first.min(last);
+            r.last = r.last.clamp(r.first, last.max(r.first));
+        }
         self.diagnostics.push(diagnostic);
         self.diagnostics.last_mut().expect("just pushed")
     }
 
     pub(super) fn error_at(&mut self, index: usize, message: String) -> &mut Diagnostic {
-        let index = index.min(self.end.saturating_sub(1));
         self.push(Diagnostic::error(TokenRange::single(index), message))
     }
 
