@@ -83,7 +83,9 @@ pub fn main(path: &Path) -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(format!("internal error in the module (a bug; please report it): {what}"))
+        Err(format!(
+            "internal error in the module (a bug; please report it): {what}"
+        ))
     });
     let (reply, failed) = match result {
         Ok(reply) => {

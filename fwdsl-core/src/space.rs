@@ -481,10 +481,11 @@ pub(crate) fn access_regions(access: &Access, interfaces: &Interfaces) -> Vec<Re
 }
 
 /// The operator's session seen from the other side: this host's replies from the SSH
-/// port to the operator's network (established), out through any interface but
-/// loopback. An `out` policy that drops them cuts the session.
+/// port to the operator's network (established), out through the interface the
+/// session comes in on (any but loopback, unless declared). An `out` policy that drops
+/// them cuts the session.
 pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Region> {
-    let Access::Ssh { port, from, .. } = access else {
+    let Access::Ssh { port, from, iface } = access else {
         return Vec::new();
     };
     let matches = Matches {
@@ -496,7 +497,12 @@ pub(crate) fn reply_regions(access: &Access, interfaces: &Interfaces) -> Vec<Reg
     let mut out = matches_regions(&matches, Direction::Out, interfaces);
     for region in &mut out {
         region.set(STATE, (ESTABLISHED, ESTABLISHED));
-        region.set(OIFACE, interfaces.not_lo());
+        region.set(
+            OIFACE,
+            iface
+                .as_deref()
+                .map_or(interfaces.not_lo(), |n| interfaces.one(n)),
+        );
     }
     out
 }

@@ -287,9 +287,10 @@ fn in_access_class(access: &Access, p: &Packet) -> bool {
         }
 }
 
-/// This host's replies on the operator's session.
+/// This host's replies on the operator's session, out through the interface it comes
+/// in on.
 fn in_reply_class(access: &Access, p: &Packet) -> bool {
-    let Access::Ssh { port, from, .. } = access else {
+    let Access::Ssh { port, from, iface } = access else {
         return false;
     };
     p.direction == Direction::Out
@@ -297,7 +298,10 @@ fn in_reply_class(access: &Access, p: &Packet) -> bool {
         && p.sport == *port
         && from.is_none_or(|n| n.contains(&p.dst))
         && p.state == fwdsl_core::ConnState::Established
-        && p.oface.as_deref() != Some("lo")
+        && match iface {
+            Some(name) => p.oface.as_deref() == Some(name.as_ref()),
+            None => p.oface.as_deref() != Some("lo"),
+        }
 }
 
 /// The first rule (not a deliberate ban) that decides some packet of a class, and the

@@ -651,19 +651,27 @@ fn the_session_guard_knows_the_interface_the_session_comes_in_on() {
     // SSH is open, except on the interface this session uses.
     let policy =
         Policy::parse("ssh none;\ndrop in veth0 tcp 22;\nallow tcp 22;\ndrop all;\n").unwrap();
+    // The replies leave through that interface: dropped there before `established`.
+    let egress = Policy::parse(
+        "ssh none;\nallow tcp 22;\ndrop all;\ndrop out via veth0;\nallow out established;\ndrop out all;\n",
+    )
+    .unwrap();
     let pristine = both_saved(&sb);
-    for session in [
+    for (session, policy) in [
         "192.0.2.2 50022 192.0.2.1 22",
         "::ffff:192.0.2.2 50022 ::ffff:192.0.2.1 22",
         "[2001:db8:f::2] 50022 [2001:db8:f::1] 22",
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|s| [(s, &policy), (s, &egress)])
+    {
         let refused = sb
             .server
             .run(|| {
                 Firewall::new()
                     .namespaces_only()
                     .ssh_connection(Some(session))
-                    .apply(&policy)
+                    .apply(policy)
             })
             .unwrap();
         assert!(

@@ -225,15 +225,17 @@ pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result
         let mut new = Packet::tcp(session.client, session.server_port)
             .sport(session.client_port)
             .dst(session.server);
-        if let Some(iface) = iface {
-            new = new.iface(iface);
-        }
-        // This host's replies on the session, where the policy has `out` rules.
-        let reply = Packet::tcp(session.server, session.client_port)
+        // This host's replies on the session, where the policy has `out` rules: they
+        // leave through the interface the session comes in on.
+        let mut reply = Packet::tcp(session.server, session.client_port)
             .sport(session.server_port)
             .dst(session.client)
             .established()
             .outgoing();
+        if let Some(iface) = iface {
+            new = new.iface(iface.clone());
+            reply = reply.via(iface);
+        }
         for packet in [new.clone().established(), new, reply] {
             let Some(decision) = policy.try_decide(&packet) else {
                 continue;
@@ -312,6 +314,13 @@ mod tests {
             );
         }
         assert!(check_session(&keeps, Some("[2001:db8::2] 50022 [2001:db8::1] 22")).is_ok());
+        // Out through the session's interface (here, veth7's zone).
+        let via = Policy::parse("ssh none;\nallow all;\nallow out tcp 443;\ndrop out via veth7;\nallow out established;\ndrop out all;").unwrap();
+        let through = check_session(&via, Some("fe80::2%veth7 50022 fe80::1%veth7 22"));
+        assert!(
+            matches!(&through, Err(Error::WouldCutSession { rule, .. }) if rule.text == "drop out via veth7"),
+            "{through:?}"
+        );
         // The session's replies: an out policy is asked about them too.
         let cuts_replies =
             Policy::parse("ssh none;\nallow tcp 22;\ndrop all;\ndrop out all;").unwrap();
