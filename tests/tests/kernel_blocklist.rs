@@ -142,6 +142,15 @@ fn a_large_file_list_and_a_dynamic_set_live() {
         everything.to_string().contains("is every address"),
         "{everything}"
     );
+    // A typo with host bits would ban a whole /8 for one address: refused.
+    let typo = on_server(&sb, |fw| {
+        fw.set_add("banned", &["1.2.3.4/8".parse().unwrap()])
+    })
+    .unwrap_err();
+    assert!(
+        typo.to_string().contains("`1.2.3.4/8` has host bits set"),
+        "{typo}"
+    );
     assert_eq!(
         on_server(&sb, |fw| fw.set_members("banned")).unwrap(),
         [client_v6]

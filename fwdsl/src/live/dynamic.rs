@@ -87,6 +87,18 @@ impl Firewall {
                 problem: format!("`{zero}` is every address, which an ipset cannot hold (write a policy rule for it)"),
             });
         }
+        // `1.2.3.4/8` is a typo for a host or for the network: banning `1.0.0.0/8`
+        // silently would take 16 million addresses for one (the language refuses it too).
+        if let Some(host_bits) = members.iter().find(|m| m.trunc() != **m) {
+            return Err(Error::SetChange {
+                set: set.into(),
+                problem: format!(
+                    "`{host_bits}` has host bits set: write the network `{}`, or `{}` for the single host",
+                    host_bits.trunc(),
+                    host_bits.addr()
+                ),
+            });
+        }
         if let (Change::Add, false) = (change, self.force) {
             let client = super::guard::session_client(self.ssh_connection.as_deref())?;
             if let Some((member, client)) =
@@ -109,7 +121,7 @@ impl Firewall {
                 Change::Add => "add",
                 Change::Remove => "del",
             };
-            lines.push_str(&format!("{verb} {name} {}\n", member.trunc()));
+            lines.push_str(&format!("{verb} {name} {member}\n"));
         }
         match lines.lines().collect::<Vec<_>>()[..] {
             [] => Ok(()),
