@@ -50,16 +50,19 @@ pub(crate) fn check(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     for (assertion, &at) in parsed.assertions.iter().zip(&parsed.assertion_tokens) {
         let direction = assertion.parts[0].direction;
         if !parsed.rules.iter().any(|r| r.direction == direction) {
+            let name = direction.name();
+            let catch_all = match direction.keyword() {
+                "" => "drop all;".to_string(),
+                word => format!("drop {word} all;"),
+            };
             let mut d = Diagnostic::error(
                 at,
                 format!(
-                    "`{assertion}` is about `{}` packets, and the policy has no rules for them: the host's built-in chain decides those",
-                    direction.keyword()
+                    "`{assertion}` is about {name} packets, and the policy has no {name} rules: the host's built-in chain decides those"
                 ),
             );
             d.help(format!(
-                "add the `{}` rules it speaks of (ending with their catch-all), or remove the assertion",
-                direction.keyword()
+                "add the {name} rules it speaks of, ending with their catch-all (`{catch_all}`), or remove the assertion"
             ));
             out.push(d);
             continue;

@@ -100,8 +100,16 @@ fn open_fails_where_some_source_is_not_let_in() {
 fn assertions_about_nothing_or_with_rule_words_are_errors() {
     let no_out = errors("ssh none;\nassert closed out tcp 25;\ndrop all;\n");
     assert!(
-        no_out[0].contains("is about `out` packets, and the policy has no rules for them"),
+        no_out[0].contains("is about out packets, and the policy has no out rules"),
         "{no_out:?}"
+    );
+    // An input assertion in a policy of `out` rules only: named, not an empty `` word.
+    let no_input =
+        errors("ssh none;\nassert closed tcp 25;\nallow out established;\ndrop out all;\n");
+    assert!(
+        no_input[0].contains("is about input packets, and the policy has no input rules")
+            && no_input[0].contains("(`drop all;`)"),
+        "{no_input:?}"
     );
     let state = errors("ssh none;\nassert closed established tcp 25;\ndrop all;\n");
     assert!(
