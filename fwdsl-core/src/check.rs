@@ -576,9 +576,12 @@ fn check_name_resolution(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
     out.push(d);
 }
 
-/// `drop forward all` that drops forwarded replies (no `allow forward established`
-/// before it): containers and routed hosts open connections, but answers to them are
-/// dropped unless a rule happens to match them. A warning.
+/// `drop forward all` that drops the rest of connections a forward rule lets start (no
+/// `allow forward established` before it): containers and routed hosts open
+/// connections, and the answers are dropped. A warning. A rule that matches the
+/// connection's later packets itself needs nothing more: `allow forward tcp 8080;`
+/// matches the port the client connected to (conntrack's original destination port),
+/// which the replies of that connection carry too.
 fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagnostic>) {
     let rules = &parsed.rules;
     let Some(catch_all) = rules.iter().position(|r| {
@@ -586,11 +589,16 @@ fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
     }) else {
         return;
     };
-    let replies = Matches {
-        state: Some(ConnState::Established),
-        ..Matches::ANY
-    };
-    if !model.decides_some_with(false, Direction::Forward, &replies, false) {
+    let cut = rules[..catch_all]
+        .iter()
+        .filter(|r| {
+            r.direction == Direction::Forward
+                && r.action == Action::Allow
+                && r.matches.state.is_none_or(|s| s == ConnState::New)
+        })
+        .flat_map(|r| later_packets(&r.matches))
+        .any(|later| model.decides_some_with(false, Direction::Forward, &later, false));
+    if !cut {
         return;
     }
     let mut d = Diagnostic::warning(
@@ -606,6 +614,30 @@ fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
         rules[catch_all].line
     ));
     out.push(d);
+}
+
+/// The packets after the first of a forwarded connection that `new` lets start: its
+/// own later packets, and the replies (addresses and interfaces the other way round,
+/// any source port, the same original destination port; for ICMP any type, as an echo
+/// is answered by a reply).
+fn later_packets(new: &Matches) -> [Matches; 2] {
+    let onward = Matches {
+        state: Some(ConnState::Established),
+        ..new.clone()
+    };
+    let reply = Matches {
+        sports: Vec::new().into(),
+        src: new.dst.clone(),
+        dst: new.src.clone(),
+        src_set: new.dst_set.clone(),
+        dst_set: new.src_set.clone(),
+        iface: new.oface.clone(),
+        oface: new.iface.clone(),
+        icmp_type: None,
+        state: Some(ConnState::Established),
+        ..new.clone()
+    };
+    [onward, reply]
 }
 
 /// `allow src 127.0.0.1;` (the reference guide's loopback rule) lets IPv4 loopback

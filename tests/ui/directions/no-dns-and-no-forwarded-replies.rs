@@ -7,7 +7,8 @@ fn main() {
         allow out established;
         allow out tcp 443;
         drop out all;
-        allow forward tcp 8080;
+        // The published port's replies come from the container, not from 203.0.113.0/24.
+        allow forward tcp 8080 src 203.0.113.0/24;
         drop forward all;
     };
 }
