@@ -289,13 +289,16 @@ fn confirm(firewall: &Firewall, args: &Args) -> Result<Reply, String> {
         });
     }
     let confirmed = firewall.confirm().map_err(|e| e.to_string())?;
+    // A lost revert is said as a warning: the rules stay, as asked, but someone ended
+    // what was to revert them.
+    let warnings = match &confirmed {
+        fwdsl::Confirmed::RevertWasLost { .. } => vec![confirmed.to_string()],
+        _ => Vec::new(),
+    };
     Ok(Reply {
-        changed: confirmed,
-        msg: if confirmed {
-            "confirmed: the pending revert is cancelled, the new rules stay".into()
-        } else {
-            "no revert was pending".into()
-        },
+        changed: confirmed.changed(),
+        msg: confirmed.to_string(),
+        warnings,
         ..Reply::default()
     })
 }

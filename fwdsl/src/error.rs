@@ -267,6 +267,26 @@ pub enum Error {
     /// The watchdog of an unconfirmed apply had already put the previous rules back.
     #[error("too late: the unconfirmed rules were already reverted by their watchdog")]
     Reverted,
+    /// An unconfirmed apply is pending, but what was to revert it is gone (its process
+    /// killed, its systemd timer stopped): its rules are live and nothing will take
+    /// them back. [`Firewall::confirm`](crate::Firewall::confirm) keeps them and clears
+    /// this; until then every other operation refuses.
+    #[error("an unconfirmed apply's revert was lost: its {agent} is gone ({deadline}), so its rules are live and nothing will take them back; run `confirm` to keep them (then apply what you want), nothing was changed")]
+    RevertLost {
+        /// What was to revert it (`revert watchdog process 4242`, `systemd timer …`).
+        agent: String,
+        /// When its window ends or ended, as a phrase (`window ended 42 s ago`).
+        deadline: String,
+    },
+    /// The state directory could have been written by another user: fwdsl would act
+    /// on what it finds there as root (a lock, a revert script), so it refuses it.
+    #[error("refusing the state directory {path}: {reason}; make it owned by root and writable by root only (or point `Firewall::state_dir` elsewhere); nothing was changed")]
+    UnsafeStateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What makes it unsafe.
+        reason: String,
+    },
     /// `uninstall` refused: a rule that is not fwdsl's jumps into an fwdsl chain.
     #[error("refusing to uninstall: `{rule}` jumps into an fwdsl chain (remove it first); nothing was changed")]
     InUse {

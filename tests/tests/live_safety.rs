@@ -95,7 +95,8 @@ fn policy_file(sb: &Sandbox, name: &str, text: &str) -> std::path::PathBuf {
 
 /// The child role shared by the tests below: apply the policy in the file
 /// `FWDSL_POLICY_FILE` (with a confirmation window of `FWDSL_CONFIRM_MS` that never
-/// confirms, if set) and report the outcome on standard output.
+/// confirms, if set; aborting before mutating step `FWDSL_CRASH_STEP`, if set) and
+/// report the outcome on standard output.
 #[test]
 fn child_apply() {
     if child::role().as_deref() != Some("child_apply") {
@@ -103,7 +104,10 @@ fn child_apply() {
     }
     let text = std::fs::read_to_string(std::env::var("FWDSL_POLICY_FILE").unwrap()).unwrap();
     let policy = Policy::parse(&text).unwrap();
-    let fw = Firewall::new().namespaces_only().ssh_connection(None);
+    let mut fw = Firewall::new().namespaces_only().ssh_connection(None);
+    if let Ok(step) = std::env::var("FWDSL_CRASH_STEP") {
+        fw = fw.inject_crash(step.parse().unwrap());
+    }
     let result = match std::env::var("FWDSL_CONFIRM_MS") {
         Ok(ms) => {
             fw.apply_with_confirm(&policy, Duration::from_millis(ms.parse().unwrap()), || {
@@ -269,6 +273,11 @@ fn big_policy(seed: u64) -> String {
         .map(|i| format!("198.51.{}.{}", seed % 200, i + 1))
         .collect();
     text.insert_str(0, &format!("drop src [{}];\n", hosts.join(", ")));
+    // And an IPv6 rule of its own: both families change from one policy to the next.
+    text.insert_str(
+        0,
+        &format!("allow tcp {} src \"2001:db8:{seed}::/48\";\n", 8000 + seed),
+    );
     text
 }
 
@@ -287,6 +296,8 @@ fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
         .collect();
     let fallback = Policy::parse(&big_policy(9)).unwrap();
     let mut failures = Vec::new();
+    let mut splits = 0;
+    let mut previous: Option<Policy> = None;
     for trial in 0..trials {
         let mut child = child::spawn(
             &sb.server,
@@ -300,11 +311,42 @@ fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
         // The child needs ~100 ms to start and several hundred to apply.
         std::thread::sleep(Duration::from_millis(50 + rng.below(900)));
         child::kill(&mut child);
+        // Killed between the families' commits: status must say so.
+        let applied = Policy::parse(&big_policy(trial % 2)).unwrap();
+        let serves = |saved: &str, policy: &Policy, f: Family| {
+            let serving = serving(saved);
+            generations(saved).into_iter().any(|(chain, rules)| {
+                Some(&chain) == serving.as_ref() && rules == rendered(policy, f)
+            })
+        };
+        if let Some(previous) = &previous {
+            // Status first: it waits for a switch the killed child's programs finish.
+            let status = on_server(&sb, |fw| fw.status());
+            let (v4, v6) = both_saved(&sb);
+            let new = [
+                serves(&v4, &applied, Family::V4),
+                serves(&v6, &applied, Family::V6),
+            ];
+            let old = [
+                serves(&v4, previous, Family::V4),
+                serves(&v6, previous, Family::V6),
+            ];
+            if new[0] != new[1] && old[0] != old[1] {
+                splits += 1;
+                if !status.as_ref().is_ok_and(|s| s.interrupted.is_some()) {
+                    failures.push(format!(
+                        "trial {trial}: the families serve different policies, and status says nothing ({:?})",
+                        status.map(|s| s.interrupted)
+                    ));
+                }
+            }
+        }
         let target = if trial % 3 == 2 {
             fallback.clone()
         } else {
             Policy::parse(&big_policy(trial % 2)).unwrap()
         };
+        previous = Some(target.clone());
         match on_server(&sb, |fw| fw.apply(&target)) {
             Err(e) => failures.push(format!("trial {trial}: apply after the crash failed: {e}")),
             Ok(_) => {
@@ -331,7 +373,7 @@ fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
         }
     }
     eprintln!(
-        "crash mid-apply: {trials} trials, {} failures",
+        "crash mid-apply: {trials} trials, {splits} left the families split, {} failures",
         failures.len()
     );
     let uninstalled = on_server(&sb, |fw| fw.uninstall());
@@ -394,6 +436,68 @@ fn a_confirmation_window_reverts_even_when_the_process_dies() {
     // And the namespace is free for the next apply at once.
     on_server(&sb, |fw| fw.apply(&old)).expect("apply after the revert");
     assert_serves(&sb, &old, "after the revert");
+}
+
+/// A kill between the two families' commits leaves IPv4 on the new policy and IPv6 on
+/// the old one (each family is its own `iptables-restore`): status and plan say so
+/// until the next apply puts one policy everywhere.
+#[test]
+fn a_kill_between_the_families_is_reported_until_the_next_apply() {
+    if child::role().is_some() {
+        return;
+    }
+    let Some(sb) = sandbox("fwdsl-split") else {
+        return;
+    };
+    let (a, b) = (
+        Policy::parse(POLICY_A).unwrap(),
+        Policy::parse(POLICY_B).unwrap(),
+    );
+    on_server(&sb, |fw| fw.apply(&a)).expect("apply A");
+    let file = policy_file(&sb, "split", POLICY_B);
+    // Step 0 loads IPv4, step 1 IPv6: the crash falls between them.
+    let child = child::spawn(
+        &sb.server,
+        "child_apply",
+        &[],
+        &[
+            ("FWDSL_POLICY_FILE", file.display().to_string()),
+            ("FWDSL_CRASH_STEP", "1".into()),
+        ],
+    );
+    let (passed, output) = child::finish(child);
+    assert!(!passed, "the child was to abort: {output}");
+    let (v4, v6) = both_saved(&sb);
+    assert_eq!(
+        generations(&v4)[0].1,
+        rendered(&b, Family::V4),
+        "IPv4 switched"
+    );
+    assert_eq!(
+        generations(&v6)[0].1,
+        rendered(&a, Family::V6),
+        "IPv6 did not"
+    );
+    let status = on_server(&sb, |fw| fw.status()).expect("status");
+    let split = status
+        .interrupted
+        .clone()
+        .expect("status reports the split");
+    assert_eq!(split.switched, [(Family::V4, fwdsl::Direction::In)]);
+    assert_eq!(split.not_switched, [(Family::V6, fwdsl::Direction::In)]);
+    assert!(
+        status
+            .to_string()
+            .contains("IPv4 serve the new policy, IPv6 the previous one"),
+        "{status}"
+    );
+    let plan = on_server(&sb, |fw| fw.plan(&b)).expect("plan");
+    assert!(plan.interrupted.is_some(), "{plan}");
+    on_server(&sb, |fw| fw.apply(&b)).expect("apply B again");
+    assert_serves(&sb, &b, "after the apply that converges");
+    let status = on_server(&sb, |fw| fw.status()).expect("status");
+    assert!(status.interrupted.is_none(), "{status}");
+    let _ = std::fs::remove_file(file);
 }
 
 #[test]

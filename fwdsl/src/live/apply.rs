@@ -8,7 +8,9 @@
 use super::change::{Change, Part, Rendered};
 use super::runner::{Context, Runner, Table};
 use super::txn::{Load, Txn, Undo};
-use super::{guard, ipset, watchdog, ApplyReport, FamilyReport, Firewall, LoadPath, Session};
+use super::{
+    guard, ipset, journal, revert, ApplyReport, FamilyReport, Firewall, LoadPath, Session,
+};
 use crate::error::Error;
 use crate::Policy;
 use std::collections::BTreeSet;
@@ -36,8 +38,6 @@ where
         guard::check_session(policy, fw.ssh_connection.as_deref())?;
     }
     let session = fw.session()?;
-    // Holding the lock, no watchdog of this namespace runs: a token left is stale.
-    watchdog::clear_stale(&fw.state_dir, session.ns);
     let mut txn = Txn::new(&session.runners, session.sets, fw.fault);
     let prepared = match prepare(fw, &session, &mut txn, policy) {
         Ok(prepared) => prepared,
@@ -64,8 +64,8 @@ where
                 .filter(|((c, _), _)| !c.is_noop())
                 .map(|((c, r), t)| (r.restore_program(), c.inverse(t, |_| true)))
                 .collect();
-            match watchdog::arm(
-                &fw.state_dir,
+            match revert::arm(
+                &session.state,
                 session.ns,
                 &session.lock,
                 window,
@@ -77,6 +77,16 @@ where
             }
         }
         None => None,
+    };
+    // Two families are two transactions: until both have committed (or been taken
+    // back), a note says what is switching, for status to find should this die.
+    let switches: Vec<_> = changes.iter().flat_map(Change::switches).collect();
+    let _journal = match switches.iter().any(|e| e.family != switches[0].family) {
+        true => match journal::Note::begin(&session.state, session.ns, &switches) {
+            Ok(note) => Some(note),
+            Err(e) => return Err(txn.abort(e)),
+        },
+        false => None,
     };
     let reports = match switch(&mut txn, &changes, &tables, fw.batch_above) {
         Ok(reports) => reports,

@@ -280,6 +280,21 @@ impl<'p> Change<'p> {
         restore_text(&lines)
     }
 
+    /// The generations the transaction switches, for the journal.
+    pub(super) fn switches(&self) -> Vec<super::journal::Entry> {
+        self.parts
+            .iter()
+            .filter_map(|p| {
+                Some(super::journal::Entry {
+                    family: self.family,
+                    direction: p.direction,
+                    from: p.layout.current_chain().map(String::from),
+                    to: p.new.clone()?,
+                })
+            })
+            .collect()
+    }
+
     /// The policy rule behind line `i` of a part's rules.
     pub(super) fn rule_of(&self, part: &Part, i: usize) -> Option<RuleRef> {
         let index = part.rendered.get(i)?.rule?;

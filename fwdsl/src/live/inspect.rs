@@ -1,32 +1,74 @@
 //! What is installed (with each rule's counters), and what an apply would change: read
 //! from one listing per family, changing nothing (so no lock is taken).
 
+use super::journal;
 use super::layout::{strip_append, Layout};
+use super::lock::NsLock;
+use super::revert;
 use super::runner::{Runner, Table};
+use super::state::StateDir;
+use super::views::{Interrupted, Plan, Status};
 use super::{FamilyPlan, FamilyStatus, LiveRule};
 use crate::error::Error;
 use crate::render::{RenderedRule, COMMENT_PREFIX};
 use crate::Policy;
 use fwdsl_core::Direction;
+use std::time::Duration;
 
-/// Per family: the input direction always, the others where fwdsl is installed.
-pub(super) fn status(runners: &[Runner]) -> Result<Vec<FamilyStatus>, Error> {
-    let mut out = Vec::new();
+/// Per family: the input direction always, the others where fwdsl is installed; the
+/// pending revert and an interrupted switch. Where a switch note is left, the listing
+/// waits for the lock (at most `wait`): an apply switching now finishes first, and a
+/// note found with the lock free is one a killed apply left.
+pub(super) fn status(
+    runners: &[Runner],
+    state: &StateDir,
+    ns: u64,
+    wait: Duration,
+) -> Result<Status, Error> {
+    let settled = match journal::left(state, ns).is_empty() {
+        true => None,
+        false => NsLock::acquire(state, ns, wait).ok(),
+    };
+    let mut families = Vec::new();
+    let mut serving = Vec::new();
     for runner in runners {
         let table = runner.counted_table()?;
         for direction in Direction::ALL {
             let status = read_status(runner, &table, direction);
+            serving.push((runner.family, direction, status.chain.clone()));
             if direction == Direction::In || status.hooked || status.chain.is_some() {
-                out.push(status);
+                families.push(status);
             }
         }
     }
-    Ok(out)
+    let interrupted = settled.and_then(|_| {
+        Interrupted::judge(&journal::left(state, ns), |family, direction| {
+            serving
+                .iter()
+                .find(|(f, d, _)| *f == family && *d == direction)
+                .and_then(|(_, _, chain)| chain.clone())
+        })
+    });
+    Ok(Status {
+        families,
+        pending: revert::pending(state, ns),
+        interrupted,
+    })
 }
 
-pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
+pub(super) fn plan(
+    runners: &[Runner],
+    state: &StateDir,
+    ns: u64,
+    wait: Duration,
+    policy: &Policy,
+) -> Result<Plan, Error> {
     let mut plans = Vec::new();
-    let mut statuses = status(runners)?;
+    let Status {
+        families: mut statuses,
+        interrupted,
+        ..
+    } = status(runners, state, ns, wait)?;
     // Directions the policy would add are planned too.
     for runner in runners {
         for direction in policy.directions() {
@@ -72,7 +114,10 @@ pub(super) fn plan(runners: &[Runner], policy: &Policy) -> Result<Vec<FamilyPlan
             hook: !status.hooked && policy.uses(status.direction),
         });
     }
-    Ok(plans)
+    Ok(Plan {
+        families: plans,
+        interrupted,
+    })
 }
 
 pub(super) fn read_status(runner: &Runner, table: &Table, direction: Direction) -> FamilyStatus {

@@ -13,12 +13,11 @@
 //! The xtables lock cannot serve: iptables-nft does not take it, and iptables holds it
 //! per command, not across the several commands of an apply.
 
+use super::state::StateDir;
 use crate::error::Error;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The held lock of one network namespace; released when dropped (and when every
@@ -28,49 +27,53 @@ pub(crate) struct NsLock {
     file: File,
 }
 
-/// Where fwdsl keeps the state of namespace `ns` (`ns-<inode>`, plus an extension).
-pub(crate) fn state_path(dir: &Path, ns: u64, extension: &str) -> PathBuf {
-    dir.join(format!("ns-{ns}.{extension}"))
-}
-
-/// Creates the state directory, readable by root only.
-pub(crate) fn state_dir(dir: &Path) -> Result<(), Error> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })
+/// What the process a lock file names is doing, for a message about a lock that is
+/// not released: a stopped holder never will be, a gone one left it to a child.
+fn holder_state(holder: &str) -> Option<String> {
+    let pid: u32 = holder
+        .split("process ")
+        .nth(1)?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Some(format!(
+            "process {pid} is gone: a program it started still holds the lock"
+        ));
+    };
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+    Some(match state {
+        "T" | "t" => format!(
+            "process {pid} is stopped: it holds the lock until `kill -CONT {pid}` resumes it (or it is ended)"
+        ),
+        "Z" => format!("process {pid} has exited, but a program it started holds the lock"),
+        "D" => format!("process {pid} is waiting on the kernel (state D)"),
+        _ => format!("process {pid} is running"),
+    })
 }
 
 impl NsLock {
-    /// Takes the lock of namespace `ns`, waiting at most `timeout` for another fwdsl
-    /// process to finish.
-    pub(crate) fn acquire(dir: &Path, ns: u64, timeout: Duration) -> Result<NsLock, Error> {
-        state_dir(dir)?;
-        let path = state_path(dir, ns, "lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+    /// Takes the lock of namespace `ns` in `state`, waiting at most `timeout` for
+    /// another fwdsl process to finish.
+    pub(crate) fn acquire(state: &StateDir, ns: u64, timeout: Duration) -> Result<NsLock, Error> {
+        let path = state.of(ns, "lock");
+        let mut file = state.open_file(&path)?;
         let start = Instant::now();
         while file.try_lock().is_err() {
             if start.elapsed() >= timeout {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim().to_string();
+                let holder = match holder_state(&holder) {
+                    Some(state) => format!("{holder}; {state}"),
+                    None => holder,
+                };
                 return Err(Error::Busy {
                     path,
                     waited: start.elapsed(),
-                    holder: holder.trim().to_string(),
+                    holder,
                 });
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -82,6 +85,11 @@ impl NsLock {
         let _ = file.rewind();
         let _ = write!(file, "process {}", std::process::id());
         Ok(NsLock { file })
+    }
+
+    /// The lock file (what the systemd revert agent takes with `flock`).
+    pub(crate) fn path(state: &StateDir, ns: u64) -> std::path::PathBuf {
+        state.of(ns, "lock")
     }
 
     /// Says who holds the lock now (a watchdog that took it over).
@@ -106,16 +114,27 @@ mod tests {
     #[test]
     fn a_second_holder_waits_then_gets_a_typed_error() {
         let dir = std::env::temp_dir().join(format!("fwdsl-nslock-{}", std::process::id()));
+        let dir = StateDir::open(&dir).unwrap();
         let first = NsLock::acquire(&dir, 7, Duration::from_secs(1)).unwrap();
         // Another open file description of the same file, as another process has.
         let err = NsLock::acquire(&dir, 7, Duration::from_millis(100)).unwrap_err();
         assert!(
-            matches!(&err, Error::Busy { holder, .. } if holder.contains(&std::process::id().to_string())),
+            matches!(&err, Error::Busy { holder, .. } if holder.contains(&format!("process {} is running", std::process::id()))),
             "{err}"
         );
         assert!(NsLock::acquire(&dir, 8, Duration::from_millis(100)).is_ok());
         drop(first);
         assert!(NsLock::acquire(&dir, 7, Duration::from_millis(100)).is_ok());
-        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_stopped_or_gone_holder_is_named() {
+        let me = std::process::id();
+        let running = holder_state(&format!("process {me}")).unwrap();
+        assert_eq!(running, format!("process {me} is running"));
+        let gone = holder_state("revert watchdog process 4294967295, until …").unwrap();
+        assert!(gone.contains("is gone"), "{gone}");
+        assert!(holder_state("nobody").is_none());
     }
 }

@@ -1,11 +1,12 @@
 //! The live host: apply a policy atomically and reversibly, inspect what is installed,
 //! save it, remove rules, uninstall. Everything stays inside fwdsl's own chains
 //! ([`layout`] shows them), and every operation holds the network namespace's fwdsl
-//! lock ([`lock`]) from its first read to its last change.
+//! lock ([`lock`]) from its first read to its last change, in a state directory only
+//! root can have written ([`state`]).
 //!
 //! - [`apply`]: the policy's generation chain and the switch to it, one
 //!   `iptables-restore` transaction per family; confirm-or-revert through a
-//!   [`watchdog`] process.
+//!   [`revert`] agent (a transient systemd timer, or a watchdog process).
 //! - [`inspect`]: status and plan, read from one listing per family.
 //! - [`remove`]: remove one rule, flush, uninstall.
 //! - [`dynamic`]: the members of dynamic sets, changed without an apply.
@@ -19,20 +20,25 @@ mod files;
 mod guard;
 mod inspect;
 mod ipset;
+mod journal;
 mod layout;
 mod lock;
 mod remove;
 mod report;
 mod restore;
+mod revert;
 mod runner;
 mod save;
+mod state;
 mod txn;
-mod watchdog;
+mod views;
 
 pub use boot::Boot;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
+pub use revert::Confirmed;
 pub use save::{SaveReport, SaveTarget};
+pub use views::{Interrupted, PendingRevert, Plan, Status};
 
 use crate::error::Error;
 use crate::Policy;
@@ -40,8 +46,9 @@ use fwdsl_core::{Direction, Family};
 use ipset::Sets;
 use lock::NsLock;
 use runner::Runner;
+use state::StateDir;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How rules reach a new generation chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +172,7 @@ pub struct Firewall {
     namespaces_only: bool,
     ssh_connection: Option<String>,
     force: bool,
-    fault: Option<usize>,
+    fault: Option<txn::Fault>,
 }
 
 impl Default for Firewall {
@@ -187,11 +194,13 @@ impl Default for Firewall {
 }
 
 /// What an operation works with: the families' runners, the ipset commands, the
-/// namespace it is in, and that namespace's fwdsl lock, held until this is dropped.
+/// namespace it is in, the state directory, and that namespace's fwdsl lock, held
+/// until this is dropped.
 struct Session {
     runners: Vec<Runner>,
     sets: Sets,
     ns: u64,
+    state: StateDir,
     lock: NsLock,
 }
 
@@ -331,7 +340,15 @@ impl Firewall {
     /// Makes the mutating step number `step` (0-based) fail with a real iptables error.
     #[doc(hidden)]
     pub fn inject_fault(mut self, step: usize) -> Self {
-        self.fault = Some(step);
+        self.fault = Some(txn::Fault::Fail(step));
+        self
+    }
+
+    /// Makes the process abort before the mutating step number `step` (0-based), as a
+    /// SIGKILL at that moment would (for tests, in a child process).
+    #[doc(hidden)]
+    pub fn inject_crash(mut self, step: usize) -> Self {
+        self.fault = Some(txn::Fault::Crash(step));
         self
     }
 
@@ -348,17 +365,47 @@ impl Firewall {
         }
     }
 
-    /// Everything checked before a change, then the namespace's lock.
+    /// Everything checked before a change, then the namespace's lock, with no
+    /// unconfirmed apply pending (one whose revert agent is there is waited for, within
+    /// the lock's timeout; one whose agent is gone is [`Error::RevertLost`]).
     fn session(&self) -> Result<Session, Error> {
         guard::check_permissions(self.namespaces_only)?;
         let runners = self.runners();
         guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
         let ns = guard::namespace_id().unwrap_or(0);
-        let lock = NsLock::acquire(&self.state_dir, ns, self.lock_timeout)?;
+        let state = StateDir::open(&self.state_dir)?;
+        let start = Instant::now();
+        let lock = loop {
+            let left = self.lock_timeout.saturating_sub(start.elapsed());
+            let lock = NsLock::acquire(&state, ns, left)?;
+            match revert::pending(&state, ns) {
+                None => break lock,
+                Some(p) if p.lost => {
+                    return Err(Error::RevertLost {
+                        agent: p.agent,
+                        deadline: p.deadline,
+                    })
+                }
+                Some(p) if start.elapsed() >= self.lock_timeout => {
+                    return Err(Error::Busy {
+                        path: NsLock::path(&state, ns),
+                        waited: start.elapsed(),
+                        holder: format!("an unconfirmed apply waits for its confirmation, or for its revert by {} ({})", p.agent, p.deadline),
+                    })
+                }
+                Some(_) => {
+                    drop(lock);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
+        // Holding the lock with nothing pending: what finished windows left is stale.
+        revert::clear_stale(&state, ns);
         Ok(Session {
             runners,
             sets: self.sets(),
             ns,
+            state,
             lock,
         })
     }
@@ -380,8 +427,9 @@ impl Firewall {
     /// `timeout`; otherwise (or if it returns `false`) puts the previous rules back and
     /// returns [`Error::NotConfirmed`]. As `iptables-apply` does, for changes made over
     /// the very connection the new rules could cut. The revert does not depend on this
-    /// process: a watchdog process reverts at the end of the window even if this one
-    /// has died.
+    /// process: an agent of its own (a transient systemd timer where systemd runs, a
+    /// watchdog process elsewhere) reverts at the end of the window even if this one
+    /// has died or its SSH session has ended.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -402,10 +450,12 @@ impl Firewall {
         apply::apply(self, policy, apply::Confirm::Wait(timeout, confirm))
     }
 
-    /// Applies `policy` and returns at once, leaving a watchdog process that puts the
-    /// previous rules back after `timeout` unless [`Firewall::confirm`] is called
-    /// before (from this process or any other, over a new SSH connection say). Until
-    /// then other fwdsl operations in this namespace wait for it.
+    /// Applies `policy` and returns at once, leaving an agent (a transient systemd
+    /// timer where systemd runs, a watchdog process elsewhere) that puts the previous
+    /// rules back after `timeout` unless [`Firewall::confirm`] is called before (from
+    /// this process or any other, over a new SSH connection say). Until then other
+    /// fwdsl operations in this namespace wait for it; should the agent be ended before
+    /// it could revert, they refuse ([`Error::RevertLost`]) until a confirmation.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -427,55 +477,68 @@ impl Firewall {
         )
     }
 
-    /// Keeps the rules of a pending [`Firewall::apply_unconfirmed`]: `Ok(true)` when a
-    /// revert was pending and is cancelled, `Ok(false)` when none was pending, and
-    /// [`Error::Reverted`] when it came too late.
+    /// Keeps the rules of a pending [`Firewall::apply_unconfirmed`]: says whether a
+    /// revert was pending and is cancelled ([`Confirmed::Cancelled`]), none was
+    /// ([`Confirmed::NothingPending`]), or one was but its agent was gone
+    /// ([`Confirmed::RevertWasLost`]: the rules stay all the same, and this is how an
+    /// operator learns that nothing would have reverted them); [`Error::Reverted`] when
+    /// it came too late.
     ///
     /// ```no_run
-    /// if !fwdsl::Firewall::new().confirm()? {
-    ///     println!("nothing was pending");
-    /// }
+    /// let confirmed = fwdsl::Firewall::new().confirm()?;
+    /// println!("{confirmed}");
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
-    pub fn confirm(&self) -> Result<bool, Error> {
+    pub fn confirm(&self) -> Result<Confirmed, Error> {
         guard::check_permissions(self.namespaces_only)?;
         let ns = guard::namespace_id().unwrap_or(0);
-        let confirmed = watchdog::confirm_pending(&self.state_dir, ns)?;
-        if confirmed {
-            // The watchdog is gone once its lock is free; then collect the sets the
-            // replaced rules used.
-            let session = self.session()?;
-            apply::collect_sets(&session)?;
+        let state = StateDir::open(&self.state_dir)?;
+        let confirmed = revert::confirm_pending(&state, ns)?;
+        if confirmed.changed() {
+            // The agent is gone once its lock is free; then collect the sets the
+            // replaced rules used. The confirmation stands whatever happens here: the
+            // next apply collects them otherwise.
+            if let Ok(session) = self.session() {
+                let _ = apply::collect_sets(&session);
+            }
         }
         Ok(confirmed)
     }
 
-    /// What is installed now.
+    /// What is installed now, and what an operator must know beside it: an
+    /// unconfirmed apply pending (or whose revert was lost), an apply interrupted
+    /// between the families' transactions.
     ///
     /// ```no_run
-    /// for family in fwdsl::Firewall::new().status()? {
-    ///     print!("{family}"); // numbered like the policy's rules
-    /// }
+    /// print!("{}", fwdsl::Firewall::new().status()?); // numbered like the policy's rules
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
-    pub fn status(&self) -> Result<Vec<FamilyStatus>, Error> {
+    pub fn status(&self) -> Result<Status, Error> {
         // Reading the rules needs CAP_NET_ADMIN as much as changing them.
         guard::check_permissions(false)?;
-        inspect::status(&self.runners())
+        let (state, ns) = self.state()?;
+        inspect::status(&self.runners(), &state, ns, self.lock_timeout)
     }
 
     /// What applying `policy` would add and remove, per family.
     ///
     /// ```no_run
     /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
-    /// for family in fwdsl::Firewall::new().plan(&policy)? {
-    ///     print!("{family}"); // `+` rules to come, `-` rules to go
-    /// }
+    /// print!("{}", fwdsl::Firewall::new().plan(&policy)?); // `+` rules to come, `-` rules to go
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
-    pub fn plan(&self, policy: &Policy) -> Result<Vec<FamilyPlan>, Error> {
+    pub fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
         guard::check_permissions(false)?;
-        inspect::plan(&self.runners(), policy)
+        let (state, ns) = self.state()?;
+        inspect::plan(&self.runners(), &state, ns, self.lock_timeout, policy)
+    }
+
+    /// The state directory, checked, and the calling thread's namespace.
+    fn state(&self) -> Result<(StateDir, u64), Error> {
+        Ok((
+            StateDir::open(&self.state_dir)?,
+            guard::namespace_id().unwrap_or(0),
+        ))
     }
 
     /// Removes live rules of one policy rule, by number or by its full text, from
@@ -532,8 +595,6 @@ impl Firewall {
     /// ```
     pub fn uninstall(&self) -> Result<(), Error> {
         let session = self.session()?;
-        // Holding the lock, no watchdog of this namespace runs: what one left is stale.
-        watchdog::clear_stale(&self.state_dir, session.ns);
         remove::uninstall(&session, self.fault)?;
         boot::remove(&self.systemd_dir).map(|_| ())
     }

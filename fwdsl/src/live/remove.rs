@@ -78,7 +78,7 @@ pub(super) fn flush(session: &Session) -> Result<Flushed, Error> {
     Ok(Flushed { open })
 }
 
-pub(super) fn uninstall(session: &Session, fault: Option<usize>) -> Result<(), Error> {
+pub(super) fn uninstall(session: &Session, fault: Option<super::txn::Fault>) -> Result<(), Error> {
     let tables = snapshots(&session.runners)?;
     // Checked for every family before anything changes.
     if let Some(rule) = tables.iter().flat_map(foreign_jumps).next() {

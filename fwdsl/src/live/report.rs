@@ -1,6 +1,7 @@
 //! How the live operations' reports read for an operator: a line per family, a
 //! numbered listing of live rules, a diff-like plan.
 
+use super::views::{Interrupted, PendingRevert, Plan, Status};
 use super::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, LoadPath, SaveReport};
 use fwdsl_core::{Direction, Family};
 use std::fmt;
@@ -107,6 +108,67 @@ impl fmt::Display for FamilyPlan {
         }
         if !self.hook && self.add.is_empty() && self.remove.is_empty() {
             writeln!(f, "  (no change)")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for PendingRevert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.lost {
+            false => write!(
+                f,
+                "an unconfirmed apply is pending: its {} reverts it unless it is confirmed ({})",
+                self.agent, self.deadline
+            ),
+            true => write!(
+                f,
+                "WARNING: an unconfirmed apply's revert was lost: its {} is gone ({}); its rules stay until `confirm` keeps them",
+                self.agent, self.deadline
+            ),
+        }
+    }
+}
+
+fn list(at: &[(Family, Direction)]) -> String {
+    let names: Vec<String> = at.iter().map(|&(f, d)| chain(f, d)).collect();
+    names.join(", ")
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "WARNING: an apply was interrupted between its transactions: {} serve the new policy, {} the previous one; apply again",
+            list(&self.switched),
+            list(&self.not_switched)
+        )
+    }
+}
+
+/// The warnings first, then each family's listing.
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(pending) = &self.pending {
+            writeln!(f, "{pending}")?;
+        }
+        if let Some(interrupted) = &self.interrupted {
+            writeln!(f, "{interrupted}")?;
+        }
+        for family in &self.families {
+            write!(f, "{family}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(interrupted) = &self.interrupted {
+            writeln!(f, "{interrupted}")?;
+        }
+        for family in &self.families {
+            write!(f, "{family}")?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ fn bad(path: &Path, line: Option<usize>, message: String) -> Error {
 pub(super) fn restore(
     session: &Session,
     target: &SaveTarget,
-    fault: Option<usize>,
+    fault: Option<super::txn::Fault>,
 ) -> Result<(), Error> {
     let rules: Vec<(PathBuf, String)> = session
         .runners

@@ -18,8 +18,34 @@ pub(crate) enum Undo {
     DestroySets(Vec<String>),
 }
 
+/// A failure injected for tests, at a mutating step (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The step fails with a real iptables error (a command the kernel refuses).
+    Fail(usize),
+    /// The process aborts before the step, as a SIGKILL would end it there; steps that
+    /// run side by side run one after the other then, so the crash falls between them.
+    Crash(usize),
+}
+
 /// One family's load, run by [`Txn::steps_side_by_side`].
 pub(crate) type Load<'a> = Box<dyn FnOnce(&Runner) -> Result<(), Error> + Send + 'a>;
+
+/// Carries out an injected fault at step `this`, if one is there.
+fn inject(
+    fault: Option<Fault>,
+    this: usize,
+    runner: &Runner,
+    context: &Context,
+) -> Result<(), Error> {
+    match fault {
+        Some(Fault::Fail(n)) if n == this => {
+            runner.append("FWDSL-INJECTED-FAULT", "-j ACCEPT", context)
+        }
+        Some(Fault::Crash(n)) if n == this => std::process::abort(),
+        _ => Ok(()),
+    }
+}
 
 /// The runners of the families being changed, and what has been done so far.
 pub(crate) struct Txn<'r> {
@@ -27,13 +53,13 @@ pub(crate) struct Txn<'r> {
     sets: Sets,
     undo: Vec<Undo>,
     step: usize,
-    fault: Option<usize>,
+    fault: Option<Fault>,
     /// Mutating commands run, for reports (0 on a no-op apply).
     pub commands: usize,
 }
 
 impl<'r> Txn<'r> {
-    pub(crate) fn new(runners: &'r [Runner], sets: Sets, fault: Option<usize>) -> Self {
+    pub(crate) fn new(runners: &'r [Runner], sets: Sets, fault: Option<Fault>) -> Self {
         Txn {
             runners,
             sets,
@@ -58,9 +84,7 @@ impl<'r> Txn<'r> {
         self.step += 1;
         self.commands += 1;
         let runner = &self.runners[f];
-        if self.fault == Some(this) {
-            runner.append("FWDSL-INJECTED-FAULT", "-j ACCEPT", context)?;
-        }
+        inject(self.fault, this, runner, context)?;
         run(runner)?;
         self.undo.extend(undo);
         Ok(())
@@ -82,16 +106,17 @@ impl<'r> Txn<'r> {
             })
             .collect();
         let (runners, fault) = (self.runners, self.fault);
-        let results =
-            super::apply::side_by_side(numbered.into_iter().map(|(this, f, load, undo)| {
-                move || {
-                    let runner = &runners[f];
-                    if fault == Some(this) {
-                        runner.append("FWDSL-INJECTED-FAULT", "-j ACCEPT", &Context::default())?;
-                    }
-                    load(runner).map(|()| undo)
-                }
-            }));
+        let jobs = numbered.into_iter().map(|(this, f, load, undo)| {
+            move || {
+                let runner = &runners[f];
+                inject(fault, this, runner, &Context::default())?;
+                load(runner).map(|()| undo)
+            }
+        });
+        let results: Vec<Result<Undo, Error>> = match fault {
+            Some(Fault::Crash(_)) => jobs.map(|job| job()).collect(),
+            _ => super::apply::side_by_side(jobs),
+        };
         let mut first_error = None;
         for result in results {
             match result {
