@@ -96,8 +96,15 @@ fn a_reboot_brings_back_exactly_what_was_running() {
     assert!(report.ipsets, "{report:?}");
     assert_eq!(
         report.written,
-        [target.v4.clone(), target.v6.clone(), target.ipsets.clone()]
+        [
+            target.v4.clone(),
+            target.v6.clone(),
+            target.ipsets.clone(),
+            target.fallback(fwdsl::Family::V4),
+            target.fallback(fwdsl::Family::V6),
+        ]
     );
+    assert_eq!(report.fallback_access, "ssh 22");
     assert_eq!(report.backups.len(), 1);
     assert_eq!(
         report.boot,
@@ -121,7 +128,7 @@ fn a_reboot_brings_back_exactly_what_was_running() {
 
     // The boot: a fresh namespace, the commands the report gives, in order.
     let commands = report.boot_commands();
-    assert_eq!(commands[0][..2], ["ipset".to_string(), "restore".into()]);
+    assert_eq!(commands[0], ["iptables", "-w", "-P", "INPUT", "DROP"]);
     let b = sandbox("fwdsl-boot").unwrap();
     for command in commands {
         run_in(&b, command);
@@ -171,6 +178,7 @@ fn a_reboot_brings_back_exactly_what_was_running() {
     verify_unit(&unit);
     let again = a.server.run(|| fw().save(&target)).unwrap().unwrap();
     assert_eq!(again.boot, Boot::FwdslUnit(unit.clone()));
+    assert!(again.boot.fails_closed());
     a.server
         .run(|| fw().uninstall())
         .unwrap()
@@ -258,5 +266,169 @@ fn a_saved_file_that_does_not_load_changes_nothing() {
         }
         assert_eq!(state(&sb), before, "{what}: the host changed");
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Replays `commands` in order as a oneshot unit runs them: stops at the first that
+/// fails. Says which one failed, if one did.
+fn boot_as_a_unit(sb: &Sandbox, commands: &[Vec<String>]) -> Option<String> {
+    commands.iter().find_map(|command| {
+        let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+        sb.server
+            .exec(&command[0], &args)
+            .err()
+            .map(|_| command.join(" "))
+    })
+}
+
+/// A boot fails closed: whatever is wrong with the saved files (missing, truncated,
+/// empty, a set the rules use missing, the fail-closed state itself missing), the boot
+/// commands, run as a oneshot unit runs them, leave both families filtered: nothing
+/// but the operator's SSH gets in, and where even the fail-closed state is gone,
+/// nothing at all. With good files the saved policy is back. Each case boots a fresh
+/// namespace and probes it from its own client.
+#[test]
+fn a_boot_with_bad_files_leaves_the_host_filtered() {
+    let Some(a) = sandbox("fwdsl-bootsrc") else {
+        return;
+    };
+    let hosts: Vec<String> = (1..=12).map(|i| format!("198.51.100.{i}")).collect();
+    let policy = Policy::parse(&format!(
+        "ssh 22 from 192.0.2.0/24;\ndrop src [{}];\nallow tcp 22 src 192.0.2.0/24;\nallow tcp 22 src \"2001:db8:f::/64\";\nallow tcp 8080;\ndrop all;\n",
+        hosts.join(", ")
+    ))
+    .unwrap();
+    a.server
+        .run(|| firewall().apply(&policy))
+        .unwrap()
+        .expect("apply");
+    let dir = temp_dir("failclosed");
+    let good = SaveTarget::in_dir(dir.join("good"));
+    let report = a
+        .server
+        .run(|| firewall().save(&good))
+        .unwrap()
+        .expect("save");
+    assert_eq!(report.fallback_access, "ssh 22 from 192.0.2.0/24");
+    let v4 = std::fs::read_to_string(&good.v4).unwrap();
+    let half = v4[..v4.len() / 2].to_string();
+    let ipsets = std::fs::read_to_string(&good.ipsets).unwrap();
+    let no_sets: String = ipsets
+        .lines()
+        .filter(|l| !l.contains("fwdsl-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    use fwdsl::Family::{V4, V6};
+    // (case, what to do to a copy of the good files, whether SSH still gets in)
+    type Spoil = Box<dyn Fn(&SaveTarget)>;
+    let cases: Vec<(&str, Spoil, bool)> = vec![
+        (
+            "no ipsets file",
+            Box::new(|t| std::fs::remove_file(&t.ipsets).unwrap()),
+            true,
+        ),
+        (
+            "no rules.v4",
+            Box::new(|t| std::fs::remove_file(&t.v4).unwrap()),
+            true,
+        ),
+        (
+            "truncated rules.v4",
+            Box::new(move |t| std::fs::write(&t.v4, &half).unwrap()),
+            true,
+        ),
+        (
+            "empty rules.v4",
+            Box::new(|t| std::fs::write(&t.v4, "").unwrap()),
+            true,
+        ),
+        (
+            "no rules.v6",
+            Box::new(|t| std::fs::remove_file(&t.v6).unwrap()),
+            true,
+        ),
+        (
+            "a set missing",
+            Box::new(move |t| std::fs::write(&t.ipsets, &no_sets).unwrap()),
+            true,
+        ),
+        (
+            "no fail-closed state either",
+            Box::new(|t| {
+                std::fs::remove_file(t.fallback(V4)).unwrap();
+                std::fs::remove_file(t.fallback(V6)).unwrap();
+                std::fs::remove_file(&t.v4).unwrap();
+            }),
+            false,
+        ),
+    ];
+    let (ssh_v4, ssh_v6): (std::net::IpAddr, std::net::IpAddr) =
+        (Sandbox::SERVER_V4.into(), Sandbox::SERVER_V6.into());
+    let probe = |sb: &Sandbox, servers: &Servers, dst: std::net::IpAddr, port: u16| {
+        let src: std::net::IpAddr = match dst {
+            std::net::IpAddr::V4(_) => Sandbox::CLIENT_V4.into(),
+            std::net::IpAddr::V6(_) => Sandbox::CLIENT_V6.into(),
+        };
+        Probe::Tcp { src, dst, port }.send(sb, servers).0
+    };
+    for (case, spoil, ssh) in &cases {
+        let target = SaveTarget::in_dir(dir.join(case.replace(' ', "-")));
+        std::fs::create_dir_all(target.v4.parent().unwrap()).unwrap();
+        for (from, to) in [
+            (&good.v4, &target.v4),
+            (&good.v6, &target.v6),
+            (&good.ipsets, &target.ipsets),
+        ] {
+            std::fs::copy(from, to).unwrap();
+        }
+        for family in [V4, V6] {
+            std::fs::copy(good.fallback(family), target.fallback(family)).unwrap();
+        }
+        spoil(&target);
+        let commands = report
+            .boot_commands()
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|w| {
+                        w.replace(
+                            &*good.v4.parent().unwrap().to_string_lossy(),
+                            &target.v4.parent().unwrap().to_string_lossy(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect::<Vec<Vec<String>>>();
+        let b = sandbox("fwdsl-badboot").unwrap();
+        let failed = boot_as_a_unit(&b, &commands);
+        assert!(
+            failed.is_some(),
+            "{case}: the unit succeeded: its failure would not show"
+        );
+        let servers = Servers::start(&b, &[22, 8080], &[]);
+        for dst in [ssh_v4, ssh_v6] {
+            assert_eq!(
+                probe(&b, &servers, dst, 8080),
+                Outcome::Dropped,
+                "{case}: {dst} port 8080 after `{failed:?}` failed"
+            );
+        }
+        let expected = if *ssh {
+            Outcome::Delivered
+        } else {
+            Outcome::Dropped
+        };
+        assert_eq!(
+            probe(&b, &servers, ssh_v4, 22),
+            expected,
+            "{case}: SSH from the operator network"
+        );
+    }
+    // The good files: the unit succeeds and the saved policy is back, 8080 open.
+    let b = sandbox("fwdsl-goodboot").unwrap();
+    assert_eq!(boot_as_a_unit(&b, report.boot_commands()), None);
+    let servers = Servers::start(&b, &[22, 8080], &[]);
+    assert_eq!(probe(&b, &servers, ssh_v4, 8080), Outcome::Delivered);
+    assert_eq!(probe(&b, &servers, ssh_v6, 8080), Outcome::Delivered);
     std::fs::remove_dir_all(dir).unwrap();
 }

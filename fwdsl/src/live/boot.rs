@@ -1,6 +1,17 @@
-//! What brings saved rules back at boot: the exact commands a boot runs (ipsets first,
-//! then each family's rules), which program or unit of the host runs them, and
-//! fwdsl's own systemd oneshot unit for hosts where nothing does.
+//! What brings saved rules back at boot: the exact commands a boot runs, which program
+//! or unit of the host runs them, and fwdsl's own systemd oneshot unit.
+//!
+//! A boot fails closed. The commands first close the input chains (`-P INPUT DROP`,
+//! which needs no file) and load the fail-closed state ([`fallback`](super::fallback):
+//! the operator's SSH path and `drop all`), then the ipsets, then check every rules file
+//! (`iptables-restore --test`, and that fwdsl's rules are in it) before loading any.
+//! Run as a oneshot unit runs them, stopping at the first that fails, they leave the
+//! host filtered whatever is wrong with the files: missing, truncated, empty, a set
+//! missing. The failure shows in `systemctl status fwdsl-restore` and the journal.
+//!
+//! The distributions' loaders fail open: netfilter-persistent and iptables-services log a
+//! file that does not load and go on, leaving that family unfiltered. fwdsl's unit is
+//! ordered after them, so that it has the last word, and before the network comes up.
 
 use super::save::SaveTarget;
 use crate::error::Error;
@@ -19,17 +30,20 @@ const VENDOR_UNITS: [&str; 2] = ["/usr/lib/systemd/system", "/lib/systemd/system
 #[non_exhaustive]
 pub enum Boot {
     /// fwdsl's own unit (installed by [`Firewall::persist_at_boot`](crate::Firewall::persist_at_boot))
-    /// runs [`SaveReport::boot_commands`](crate::SaveReport::boot_commands).
+    /// runs [`SaveReport::boot_commands`](crate::SaveReport::boot_commands), after any
+    /// distribution loader, and fails closed.
     FwdslUnit(PathBuf),
     /// Debian's and Ubuntu's `netfilter-persistent` (package `iptables-persistent`) is
     /// enabled; `ipsets` says whether its ipset plugin (package `ipset-persistent`) is
-    /// installed too.
+    /// installed too. It fails open: a file that does not load is logged, and that
+    /// family stays unfiltered.
     NetfilterPersistent {
         /// Whether the saved ipsets are loaded too.
         ipsets: bool,
     },
     /// RHEL's `iptables.service` and `ip6tables.service` (package `iptables-services`)
     /// are enabled; `ipsets` says whether `ipset.service` (package `ipset-service`) is.
+    /// They fail open, as netfilter-persistent does.
     IptablesServices {
         /// Whether the saved ipsets are loaded too.
         ipsets: bool,
@@ -49,6 +63,13 @@ impl Boot {
             Boot::Nothing => false,
         }
     }
+
+    /// Whether a boot with a bad saved file (missing, truncated, a set missing) leaves
+    /// the host filtered: only fwdsl's unit does; the distributions' loaders log the
+    /// failure and go on with that family unfiltered.
+    pub fn fails_closed(&self) -> bool {
+        matches!(self, Boot::FwdslUnit(_))
+    }
 }
 
 impl std::fmt::Display for Boot {
@@ -59,7 +80,7 @@ impl std::fmt::Display for Boot {
             }
             Boot::NetfilterPersistent { ipsets } => write!(
                 f,
-                "at boot, netfilter-persistent loads them{}",
+                "at boot, netfilter-persistent loads them{}, but leaves the host OPEN if a file does not load: Firewall::persist_at_boot adds fwdsl's unit, which fails closed",
                 if *ipsets {
                     ", ipsets included"
                 } else {
@@ -68,7 +89,7 @@ impl std::fmt::Display for Boot {
             ),
             Boot::IptablesServices { ipsets } => write!(
                 f,
-                "at boot, iptables.service and ip6tables.service load them{}",
+                "at boot, iptables.service and ip6tables.service load them{}, but leave the host OPEN if a file does not load: Firewall::persist_at_boot adds fwdsl's unit, which fails closed",
                 if *ipsets {
                     ", and ipset.service the ipsets"
                 } else {
@@ -90,24 +111,71 @@ fn restore_program(family: Family) -> &'static str {
     }
 }
 
-/// The commands a boot runs, in order: the ipsets first (rules refer to them), then
-/// each family's rules.
-pub(crate) fn commands(target: &SaveTarget, families: &[Family], ipsets: bool) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    if ipsets {
+fn program(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "iptables",
+        Family::V6 => "ip6tables",
+    }
+}
+
+fn words(words: &[&str], path: &Path) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| w.to_string())
+        .chain([path.display().to_string()])
+        .collect()
+}
+
+/// What a boot finds of fwdsl in the saved files: the families whose rules carry fwdsl's
+/// hook (checked again at boot: an empty or foreign file then fails the unit).
+pub(crate) fn fwdsl_saved(target: &SaveTarget, families: &[Family]) -> Vec<Family> {
+    families
+        .iter()
+        .copied()
+        .filter(|&f| std::fs::read_to_string(target.path(f)).is_ok_and(|t| t.contains(HOOK_MARK)))
+        .collect()
+}
+
+/// What fwdsl's hook rule has in its comment, for `grep -F`.
+const HOOK_MARK: &str = "fwdsl:hook";
+
+/// The commands a boot runs, in order, stopping at the first that fails: close the
+/// input chains, load the fail-closed state, the ipsets, check every rules file (that it
+/// loads, and that fwdsl's rules are in it where they were saved), then load them.
+pub(crate) fn commands(
+    target: &SaveTarget,
+    families: &[Family],
+    ipsets: bool,
+    fwdsl_saved: &[Family],
+) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for &f in families {
         out.push(
-            ["ipset", "restore", "-exist", "-file"]
-                .iter()
-                .map(|s| s.to_string())
-                .chain([target.ipsets.display().to_string()])
-                .collect(),
+            [program(f), "-w", "-P", "INPUT", "DROP"]
+                .map(String::from)
+                .to_vec(),
         );
     }
-    for &family in families {
-        out.push(vec![
-            restore_program(family).to_string(),
-            target.path(family).display().to_string(),
-        ]);
+    for &f in families {
+        out.push(words(&[restore_program(f)], &target.fallback(f)));
+    }
+    if ipsets {
+        out.push(words(
+            &["ipset", "restore", "-exist", "-file"],
+            &target.ipsets,
+        ));
+    }
+    for &f in families {
+        out.push(words(&[restore_program(f), "--test"], target.path(f)));
+    }
+    for &f in fwdsl_saved {
+        out.push(words(
+            &["grep", "-q", "-F", "-e", HOOK_MARK],
+            target.path(f),
+        ));
+    }
+    for &f in families {
+        out.push(words(&[restore_program(f)], target.path(f)));
     }
     out
 }
@@ -125,16 +193,19 @@ fn absolute(program: &str) -> String {
         )
 }
 
-/// fwdsl's unit: exactly the boot commands, before the network comes up.
+/// fwdsl's unit: exactly the boot commands, before the network comes up and after the
+/// distributions' own loaders. (A failure does not hold the network back: the host is
+/// filtered by then, and SSH is how an operator repairs it.)
 pub(crate) fn unit_text(commands: &[Vec<String>]) -> String {
     let mut text = String::from(
         "# Written by fwdsl (Firewall::persist_at_boot); removed by Firewall::uninstall.\n\
          [Unit]\n\
-         Description=fwdsl: load the saved ipsets and firewall rules\n\
+         Description=fwdsl: load the saved ipsets and firewall rules, or fail closed\n\
          DefaultDependencies=no\n\
          Wants=network-pre.target\n\
          Before=network-pre.target shutdown.target\n\
          After=systemd-modules-load.service local-fs.target\n\
+         After=netfilter-persistent.service iptables.service ip6tables.service ipset.service\n\
          Conflicts=shutdown.target\n\
          \n\
          [Service]\n\

@@ -68,13 +68,19 @@ pub(super) struct Change<'p> {
 
 /// A generation chain's name: a hash of its rules (and of the direction, for all but
 /// the input chain, whose names stay what they always were).
-fn base_name(direction: Direction, lines: &[String]) -> String {
+pub(super) fn base_name(direction: Direction, lines: &[String]) -> String {
     let text = lines.join("\n");
     let hash = match direction {
         Direction::In => fnv1a(&text),
         _ => fnv1a(format!("{}\n{text}", direction.name())),
     };
     format!("{GENERATION_PREFIX}{hash:016X}")
+}
+
+/// What the jump to a generation of `direction` notes: the policy's access path, for the
+/// input direction (a boot's fail-closed fallback reads it from the saved rules).
+pub(super) fn jump_note(policy: &Policy, direction: Direction) -> Option<String> {
+    (direction == Direction::In).then(|| policy.access().to_string())
 }
 
 /// Per direction (in [`Direction::ALL`] order): the rendered rules and their command lines.
@@ -126,8 +132,10 @@ impl<'p> Change<'p> {
                 _ => HookMove::Keep,
             };
             let base = base_name(direction, &lines);
+            let note = jump_note(policy, direction);
             let serving = layout.current_chain().is_some_and(|c| {
                 layout.hook.is_some()
+                    && layout.note() == note.as_deref()
                     && c.starts_with(&base)
                     && table
                         .rules(c)
@@ -200,14 +208,15 @@ impl<'p> Change<'p> {
         for part in &self.parts {
             let chain = part.chain();
             if let Some(new) = &part.new {
-                match &part.layout.current {
+                let jump = jump_to(new, jump_note(self.policy, part.direction).as_deref());
+                match (&part.layout.current, &part.layout.jump) {
                     // The jump is found by its comment and put back where it stood, so
                     // an admin's rule before it stays before it.
-                    Some((current, position)) => {
-                        lines.push(format!("-D {chain} {}", jump_to(current)));
-                        lines.push(format!("-I {chain} {position} {}", jump_to(new)));
+                    (Some((_, position)), Some(live)) => {
+                        lines.push(format!("-D {chain} {live}"));
+                        lines.push(format!("-I {chain} {position} {jump}"));
                     }
-                    None => lines.push(format!("-A {chain} {}", jump_to(new))),
+                    _ => lines.push(format!("-A {chain} {jump}")),
                 }
             }
             let hook = hook_rule(part.direction);
@@ -253,9 +262,11 @@ impl<'p> Change<'p> {
         for part in &self.parts {
             let chain = part.chain();
             if let Some(new) = &part.new {
-                lines.push(format!("-D {chain} {}", jump_to(new)));
-                if let Some((current, position)) = &part.layout.current {
-                    lines.push(format!("-I {chain} {position} {}", jump_to(current)));
+                let jump = jump_to(new, jump_note(self.policy, part.direction).as_deref());
+                lines.push(format!("-D {chain} {jump}"));
+                if let (Some((_, position)), Some(live)) = (&part.layout.current, &part.layout.jump)
+                {
+                    lines.push(format!("-I {chain} {position} {live}"));
                 }
             }
             let hook = hook_rule(part.direction);

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! INPUT:            -A INPUT -m comment --comment "fwdsl:hook" -j FWDSL-INPUT
-//! FWDSL-INPUT:      -A FWDSL-INPUT -m comment --comment "fwdsl:generation" -j FWDSL-G-<hash>
+//! FWDSL-INPUT:      -A FWDSL-INPUT -m comment --comment "fwdsl:generation ssh 22" -j FWDSL-G-<hash>
 //! FWDSL-G-<hash>:   the policy's input rules
 //! OUTPUT:           -A OUTPUT -m comment --comment "fwdsl:hook" -j FWDSL-OUTPUT      (same shape)
 //! DOCKER-USER, or FORWARD where Docker is not installed:
@@ -12,7 +12,9 @@
 //! ```
 //!
 //! A direction is data for one code path: its built-in chain (where the hook goes), its
-//! own chain, and the generation it jumps to.
+//! own chain, and the generation it jumps to. The input direction's jump also carries
+//! the policy's access path (`ssh 22`, `ssh 2222 from 10.0.0.0/8`): saved with the rules,
+//! it is what a boot's fail-closed fallback keeps open when the saved files are bad.
 
 use super::runner::Table;
 use crate::render::chain_of;
@@ -20,7 +22,9 @@ use fwdsl_core::Direction;
 
 /// Prefix of generation chains.
 pub(crate) const GENERATION_PREFIX: &str = "FWDSL-G-";
-const GENERATION_COMMENT: &str = "--comment \"fwdsl:generation\"";
+/// How a jump to a generation starts its comment (older fwdsl wrote it with nothing
+/// after it; the input direction now adds the access path).
+const GENERATION_MARK: &str = "--comment \"fwdsl:generation";
 /// Docker's chain for the user's own forwarding rules, consulted before its own.
 pub(crate) const DOCKER_USER: &str = "DOCKER-USER";
 
@@ -32,9 +36,11 @@ pub(crate) fn hook_rule(direction: Direction) -> String {
     )
 }
 
-/// The rule in fwdsl's chain that jumps to generation `chain`.
-pub(crate) fn jump_to(chain: &str) -> String {
-    format!("-m comment {GENERATION_COMMENT} -j {chain}")
+/// The rule in fwdsl's chain that jumps to generation `chain`, with `note` (the access
+/// path of an input generation) in its comment.
+pub(crate) fn jump_to(chain: &str, note: Option<&str>) -> String {
+    let note = note.map(|n| format!(" {n}")).unwrap_or_default();
+    format!("-m comment {GENERATION_MARK}{note}\" -j {chain}")
 }
 
 /// "-A CHAIN rest" -> "rest".
@@ -80,6 +86,8 @@ pub(crate) struct Layout {
     pub has_chain: bool,
     /// The generation serving, and the 1-based position of its jump in fwdsl's chain.
     pub current: Option<(String, usize)>,
+    /// That jump as `iptables -S` prints it, without `-A CHAIN` (deleted by its text).
+    pub jump: Option<String>,
 }
 
 impl Layout {
@@ -93,18 +101,27 @@ impl Layout {
                 .position(|l| strip_append(l) == hook)?;
             Some((c.to_string(), at + 1))
         });
-        let current = table
+        let jump = table
             .rules(chain_of(direction))
             .iter()
             .enumerate()
-            .find(|(_, l)| l.contains(GENERATION_COMMENT))
-            .and_then(|(i, l)| Some((target(l)?.to_string(), i + 1)));
+            .find(|(_, l)| l.contains(GENERATION_MARK));
+        let current = jump.and_then(|(i, l)| Some((target(l)?.to_string(), i + 1)));
         Layout {
             direction,
             hook,
             has_chain: table.has_chain(chain_of(direction)),
             current,
+            jump: jump.map(|(_, l)| strip_append(l).to_string()),
         }
+    }
+
+    /// The note in the serving jump's comment (the access path of an input generation).
+    pub(crate) fn note(&self) -> Option<&str> {
+        let jump = self.jump.as_deref()?;
+        let start = jump.find(GENERATION_MARK)? + GENERATION_MARK.len();
+        let rest = &jump[start..jump[start..].find('"')? + start];
+        rest.strip_prefix(' ')
     }
 
     /// The serving generation's name.
@@ -193,6 +210,14 @@ mod tests {
         assert_eq!(layout.hook, Some(("INPUT".into(), 1)));
         assert!(layout.has_chain);
         assert_eq!(layout.current, Some(("FWDSL-G-1".into(), 2)));
+        assert_eq!(layout.note(), None);
+        let noted = Table::parse(&LISTING.replace(
+            "\"fwdsl:generation\"",
+            "\"fwdsl:generation ssh 2222 from 10.0.0.0/8\"",
+        ));
+        let layout = Layout::read(&noted, Direction::In);
+        assert_eq!(layout.current, Some(("FWDSL-G-1".into(), 2)));
+        assert_eq!(layout.note(), Some("ssh 2222 from 10.0.0.0/8"));
         assert_eq!(debris(&table), ["FWDSL-G-2"]);
         assert!(!Layout::read(&table, Direction::Out).installed());
     }

@@ -16,6 +16,7 @@ mod boot;
 mod change;
 mod dynamic;
 mod exec;
+mod fallback;
 mod files;
 mod guard;
 mod inspect;
@@ -629,12 +630,13 @@ impl Firewall {
         save::save(&session.runners, &session.sets, target, &self.systemd_dir)
     }
 
-    /// Makes this host load `target`'s files at boot where nothing does yet: installs
-    /// and enables fwdsl's systemd oneshot unit `fwdsl-restore.service`, which runs
-    /// [`SaveReport::boot_commands`] (ipsets, then rules) before the network comes up.
-    /// Where the distribution's own loader (netfilter-persistent, iptables-services)
-    /// already loads them all, it is left to do so. Idempotent; [`Firewall::uninstall`]
-    /// removes the unit again.
+    /// Makes this host load `target`'s files at boot, failing closed: installs and
+    /// enables fwdsl's systemd oneshot unit `fwdsl-restore.service`, which runs
+    /// [`SaveReport::boot_commands`] (the fail-closed state, the ipsets, every file
+    /// checked, then the rules) before the network comes up. Where the distribution's
+    /// own loader (netfilter-persistent, iptables-services) is enabled too, fwdsl's unit
+    /// runs after it: those leave a family open when its file does not load.
+    /// Idempotent; [`Firewall::uninstall`] removes the unit again.
     ///
     /// ```no_run
     /// use fwdsl::{Firewall, SaveTarget};
@@ -646,11 +648,8 @@ impl Firewall {
     /// ```
     pub fn persist_at_boot(&self, target: &SaveTarget) -> Result<Boot, Error> {
         let ipsets = target.ipsets.exists();
-        let commands = boot::commands(target, &self.families, ipsets);
-        let found = boot::detect(&self.systemd_dir, target, &commands);
-        if found.loads_everything(ipsets) {
-            return Ok(found);
-        }
+        let saved = boot::fwdsl_saved(target, &self.families);
+        let commands = boot::commands(target, &self.families, ipsets, &saved);
         boot::install(&self.systemd_dir, &commands).map(Boot::FwdslUnit)
     }
 

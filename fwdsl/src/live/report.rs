@@ -183,6 +183,18 @@ impl fmt::Display for SaveReport {
             writeln!(f, "  previous file kept as {}", path.display())?;
         }
         writeln!(f, "{}", self.boot)?;
+        match self.boot.fails_closed() {
+            true => writeln!(
+                f,
+                "if a saved file does not load at boot, the host stays closed but for `{}`",
+                self.fallback_access
+            )?,
+            false => writeln!(
+                f,
+                "WARNING: a saved file that does not load at boot leaves the host open; with fwdsl's unit it would stay closed but for `{}`",
+                self.fallback_access
+            )?,
+        }
         if !self.boot.loads_everything(self.ipsets) {
             writeln!(f, "a boot has to run, in order:")?;
             for command in self.boot_commands() {

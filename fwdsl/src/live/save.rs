@@ -4,6 +4,7 @@
 //! `iptables-save` prints (NAT included), and the ipsets the rules use.
 
 use super::boot::{self, Boot};
+use super::fallback;
 use super::ipset::{self, Sets};
 use super::runner::Runner;
 use crate::error::Error;
@@ -69,12 +70,27 @@ impl SaveTarget {
             Family::V6 => &self.v6,
         }
     }
+
+    /// The fail-closed state a boot loads before the rules, beside the family's rules
+    /// file (`fwdsl-fallback.v4`, `fwdsl-fallback.v6`): the operator's SSH path and
+    /// `drop all`, which a save writes with the rules.
+    pub fn fallback(&self, family: Family) -> PathBuf {
+        let name = match family {
+            Family::V4 => "fwdsl-fallback.v4",
+            Family::V6 => "fwdsl-fallback.v6",
+        };
+        self.path(family)
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join(name)
+    }
 }
 
 /// What a save wrote, and how the host will load it at boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaveReport {
-    /// The files written (rules per family, then the ipsets file if the rules use sets).
+    /// The files written: rules per family, the ipsets file if the rules use sets, then
+    /// the fail-closed state per family ([`SaveTarget::fallback`]).
     pub written: Vec<PathBuf>,
     /// The backups made of the files they replaced.
     pub backups: Vec<PathBuf>,
@@ -82,15 +98,22 @@ pub struct SaveReport {
     pub boot: Boot,
     /// Whether the rules use ipsets (saved to [`SaveTarget::ipsets`]).
     pub ipsets: bool,
+    /// The access path the fail-closed state keeps open (`ssh 22`), as the live input
+    /// generation notes it (the default, `ssh 22`, where none does).
+    pub fallback_access: String,
     commands: Vec<Vec<String>>,
 }
 
 impl SaveReport {
     /// The exact commands a boot runs to bring these rules back, in order, each as a
-    /// program and its arguments: `ipset restore -exist -file IPSETS` (when the rules
-    /// use sets), then `iptables-restore RULES.V4` and `ip6tables-restore RULES.V6`.
-    /// fwdsl's boot unit runs exactly these; a test can replay them in a fresh network
-    /// namespace.
+    /// program and its arguments, stopping at the first that fails: `iptables -w -P
+    /// INPUT DROP` per family, the fail-closed state (`iptables-restore
+    /// fwdsl-fallback.v4`, …), `ipset restore -exist -file IPSETS` (when the rules use
+    /// sets), every rules file checked (`iptables-restore --test`, and `grep -q -F -e
+    /// fwdsl:hook` where fwdsl's rules were saved), then `iptables-restore RULES.V4` and
+    /// `ip6tables-restore RULES.V6`. Whatever is wrong with the files, the host ends
+    /// filtered. fwdsl's boot unit runs exactly these; a test can replay them in a
+    /// fresh network namespace.
     pub fn boot_commands(&self) -> &[Vec<String>] {
         &self.commands
     }
@@ -118,7 +141,8 @@ pub(crate) fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Writes the running rules of every table (and the sets they use) to `target`.
+/// Writes the running rules of every table (and the sets they use) to `target`, with
+/// the fail-closed state a boot loads first.
 pub(crate) fn save(
     runners: &[Runner],
     sets: &Sets,
@@ -127,9 +151,11 @@ pub(crate) fn save(
 ) -> Result<SaveReport, Error> {
     let mut files = Vec::new();
     let mut used = BTreeSet::new();
+    let mut access = None;
     for runner in runners {
         let rules = runner.save()?;
         used.extend(rules.lines().flat_map(ipset::referenced_any));
+        access = access.or_else(|| fallback::access_in(&rules));
         files.push((target.path(runner.family).to_path_buf(), rules.into_bytes()));
     }
     let ipsets = !used.is_empty();
@@ -137,11 +163,21 @@ pub(crate) fn save(
         let names: Vec<String> = used.into_iter().collect();
         files.push((target.ipsets.clone(), sets.save(&names)?.into_bytes()));
     }
+    let closed = fallback::policy(access.as_deref());
+    for runner in runners {
+        let text = fallback::table_text(&closed, runner.family);
+        files.push((target.fallback(runner.family), text.into_bytes()));
+    }
     // Rules files say what a host lets in: readable by root only, unless the file
     // being replaced said otherwise.
     let backups = super::files::write_all(&files, 0o600, &today())?;
     let families: Vec<Family> = runners.iter().map(|r| r.family).collect();
-    let commands = boot::commands(target, &families, ipsets);
+    let commands = boot::commands(
+        target,
+        &families,
+        ipsets,
+        &boot::fwdsl_saved(target, &families),
+    );
     // fwdsl's own unit follows what is saved (sets now used, say).
     if systemd_dir.join(boot::UNIT).exists() {
         boot::install(systemd_dir, &commands)?;
@@ -151,6 +187,7 @@ pub(crate) fn save(
         backups,
         boot: boot::detect(systemd_dir, target, &commands),
         ipsets,
+        fallback_access: closed.access().to_string(),
         commands,
     })
 }
