@@ -72,7 +72,7 @@ struct Reply {
 pub fn main(path: &Path) -> ExitCode {
     // A bug must still end in a reply Ansible can read, never in a bare panic message.
     let result = std::panic::catch_unwind(|| {
-        std::fs::read_to_string(path)
+        read_arguments(path)
             .map_err(|e| format!("cannot read the arguments file {}: {e}", path.display()))
             .and_then(|text| parse(&text))
             .and_then(|args| run(&args))
@@ -115,14 +115,50 @@ pub fn main(path: &Path) -> ExitCode {
     }
 }
 
+/// The largest arguments file read: Ansible's are a few hundred bytes.
+const ARGUMENTS_MAX: u64 = 1 << 20;
+
+/// The most of a caller's value a message repeats.
+const SHOWN_MAX: usize = 64;
+
+/// The arguments file's text: a regular file (a FIFO would hang the module, a device
+/// fill its memory), opened without blocking and read up to its bound.
+fn read_arguments(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() > ARGUMENTS_MAX {
+        return Err(std::io::Error::other(format!(
+            "not a regular file of at most {} KiB",
+            ARGUMENTS_MAX >> 10
+        )));
+    }
+    let mut text = String::new();
+    file.take(ARGUMENTS_MAX).read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// A caller's value as a message repeats it: its start only.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN_MAX) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &value[..cut], value.len()),
+        None => value.to_string(),
+    }
+}
+
 /// Reads the arguments, all problems at once, as Ansible's own modules report them.
 fn parse(text: &str) -> Result<Args, String> {
     let map: Map<String, Value> = serde_json::from_str(text)
         .map_err(|e| format!("the arguments are not a JSON object: {e}"))?;
-    let unsupported: Vec<&str> = map
+    let unsupported: Vec<String> = map
         .keys()
         .map(String::as_str)
         .filter(|k| !k.starts_with("_ansible_") && !PARAMETERS.contains(k))
+        .map(shown)
         .collect();
     if !unsupported.is_empty() {
         return Err(format!(
@@ -145,7 +181,8 @@ fn parse(text: &str) -> Result<Args, String> {
     if let Some(role) = &role {
         if roles::policy(role).is_none() {
             problems.push(format!(
-                "role `{role}` is not compiled into this binary; it has: {}",
+                "role `{}` is not compiled into this binary; it has: {}",
+                shown(role),
                 roles::NAMES.join(", ")
             ));
         }
@@ -180,6 +217,13 @@ fn parse(text: &str) -> Result<Args, String> {
         match state.as_deref().unwrap_or("present") {
             "present" => match (role, policy_file) {
                 (Some(role), None) => Some(Source::Role(role)),
+                (None, Some(file)) if file.len() > 4096 => {
+                    problems.push(format!(
+                        "policy_file `{}` is longer than a path can be",
+                        shown(&file)
+                    ));
+                    None
+                }
                 (None, Some(file)) => Some(Source::File(file)),
                 (Some(_), Some(_)) => {
                     problems.push("role and policy_file are mutually exclusive".into());
@@ -232,7 +276,10 @@ fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, String>
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(format!("{key} must be a string, not {other}")),
+        Some(other) => Err(format!(
+            "{key} must be a string, not {}",
+            shown(&other.to_string())
+        )),
     }
 }
 
@@ -244,12 +291,17 @@ fn boolean(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, String> 
         Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
             "yes" | "true" | "on" | "1" | "y" | "t" => true,
             "no" | "false" | "off" | "0" | "n" | "f" => false,
-            _ => return Err(format!("{key} must be a boolean, not `{s}`")),
+            _ => return Err(format!("{key} must be a boolean, not `{}`", shown(s))),
         },
         Some(Value::Number(n)) if n.as_u64() == Some(0) || n.as_u64() == Some(1) => {
             n.as_u64() == Some(1)
         }
-        Some(other) => return Err(format!("{key} must be a boolean, not {other}")),
+        Some(other) => {
+            return Err(format!(
+                "{key} must be a boolean, not {}",
+                shown(&other.to_string())
+            ))
+        }
     };
     Ok(Some(value))
 }
@@ -260,7 +312,8 @@ fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
         Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
         Some(Value::String(s)) if s.parse::<u64>().is_ok() => Ok(s.parse().ok()),
         Some(other) => Err(format!(
-            "{key} must be a whole number of seconds, not {other}"
+            "{key} must be a whole number of seconds, not {}",
+            shown(&other.to_string())
         )),
     }
 }

@@ -273,3 +273,98 @@ fn bad_arguments_and_a_bad_policy_file_change_nothing() {
     assert_eq!(missing["failed"], true, "{missing}");
     assert_eq!(rules(&ns), before);
 }
+
+/// Runs the module on `args_path` outside any namespace, at most 20 s; its reply.
+fn reply_within_bound(args_path: &std::path::Path) -> (Value, String) {
+    let mut child = provision()
+        .arg(args_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the module did not answer within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let reply: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (reply, stdout)
+}
+
+fn fifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) on a NUL-terminated path in this test's own directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+/// The module trusts none of its paths: a FIFO or a device as the arguments file or the
+/// policy file gets a reply at once (not a hang, not memory filled); a policy, include
+/// or list file pointing at a secret has no line of it repeated; a huge value is not
+/// echoed back. Nothing here reaches a firewall: every case is refused before.
+#[test]
+fn the_module_trusts_none_of_its_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("shadow");
+    std::fs::write(
+        &secret,
+        "root:$6$SECRETHASH$abc:19000:0:99999:7:::\nadmin:$6$OTHERHASH:19000::::::\n",
+    )
+    .unwrap();
+    let args_fifo = dir.path().join("args.fifo");
+    fifo(&args_fifo);
+    let (reply, _) = reply_within_bound(&args_fifo);
+    assert_eq!(reply["failed"], true, "{reply}");
+    let policy_fifo = dir.path().join("policy.fifo");
+    fifo(&policy_fifo);
+    std::fs::write(
+        dir.path().join("includes.fw"),
+        "include \"shadow\";\nallow ssh;\ndrop all;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("lists.fw"),
+        "allow ssh;\ndrop src [file \"shadow\"];\ndrop all;\n",
+    )
+    .unwrap();
+    for policy in [
+        policy_fifo.clone(),
+        "/dev/zero".into(),
+        "/dev/urandom".into(),
+        secret.clone(),
+        dir.path().join("includes.fw"),
+        dir.path().join("lists.fw"),
+    ] {
+        let args = dir.path().join("args.json");
+        std::fs::write(
+            &args,
+            format!(r#"{{"policy_file": "{}"}}"#, policy.display()),
+        )
+        .unwrap();
+        let (reply, raw) = reply_within_bound(&args);
+        assert_eq!(reply["failed"], true, "{}: {reply}", policy.display());
+        for leaked in ["SECRETHASH", "OTHERHASH", "root:", "admin:"] {
+            assert!(
+                !raw.contains(leaked),
+                "{}: the reply repeats the file: {raw}",
+                policy.display()
+            );
+        }
+    }
+    // A value far longer than any role name: refused, and not echoed back whole.
+    let args = dir.path().join("args.json");
+    std::fs::write(&args, format!(r#"{{"role": "{}"}}"#, "x".repeat(200_000))).unwrap();
+    let (reply, raw) = reply_within_bound(&args);
+    assert_eq!(reply["failed"], true, "{reply}");
+    assert!(raw.len() < 1000, "{} bytes of reply", raw.len());
+    // An arguments file larger than any Ansible writes: refused unread.
+    std::fs::write(&args, format!(r#"{{"role": "{}"}}"#, "x".repeat(2 << 20))).unwrap();
+    let (reply, raw) = reply_within_bound(&args);
+    assert_eq!(reply["failed"], true, "{reply}");
+    assert!(raw.len() < 1000, "{} bytes of reply", raw.len());
+}

@@ -23,6 +23,7 @@ mod packet;
 mod parse;
 mod queries;
 mod services;
+mod source_file;
 mod space;
 mod token;
 
@@ -36,9 +37,10 @@ pub use model::{
     PortRange, ProtoSet, Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
-pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX};
+pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
 pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};
+pub use source_file::{read_regular, LIST_FILE_MAX, POLICY_FILE_MAX};
 pub use token::{lex, LexError, Token, TokenKind};
 
 /// The result of compiling a policy: its rules (as far as they could be understood)

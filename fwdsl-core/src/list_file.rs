@@ -31,7 +31,16 @@ pub fn list_file_token(text: &str) -> Result<Option<Token>, (u32, String)> {
             continue;
         }
         let line = i as u32 + 1;
-        let net = net_from_text(entry).map_err(|(message, _)| (line, message))?;
+        // Until a line has read as an address, the file may be anything (`/etc/shadow`
+        // named by mistake or on purpose): its text is not repeated.
+        let net = net_from_text(entry).map_err(|(message, _)| match nets.is_empty() {
+            true => (
+                line,
+                "the file does not read as an address list (one address or network a line, `#` comments)"
+                    .to_string(),
+            ),
+            false => (line, message),
+        })?;
         if let Some(first) = nets.first().filter(|f| Family::of(f) != Family::of(&net)) {
             let message = format!(
                 "address list mixes IPv4 and IPv6: `{entry}` after `{}`; keep one file per family",
@@ -86,6 +95,9 @@ mod tests {
             "203.0.113.0/24".parse().unwrap(),
         ];
         assert_eq!(nets[..], expected[..]);
+        let (line, message) = list_file_token("root:x:0:0:root:/root:/bin/bash\n").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(!message.contains("root"), "{message}");
         let (line, message) = list_file_token("10.0.0.1\n10.0.0.1/8\nx\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(message.contains("host bits"), "{message}");

@@ -425,6 +425,21 @@ impl Matches {
         .fold(1usize, |n, &k| n.saturating_mul(k.max(1)))
     }
 
+    /// The length of its longest list (1 when it has none): what it adds to a policy
+    /// when its lists do not multiply.
+    pub fn longest_list(&self) -> usize {
+        [
+            self.dports.len(),
+            self.sports.len(),
+            self.src.len(),
+            self.dst.len(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .max(1)
+    }
+
     /// Whether the match depends on a dynamic set, whose members only the kernel knows.
     pub fn is_dynamic(&self) -> bool {
         self.src_set.is_some() || self.dst_set.is_some()

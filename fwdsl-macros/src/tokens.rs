@@ -35,7 +35,7 @@ impl Tokens {
             let span = self.spans[i + 1];
             let path = std::path::Path::new(&base).join(list);
             let error = |message: String| syn::Error::new(span, message);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+            let text = fwdsl_core::read_regular(&path, fwdsl_core::LIST_FILE_MAX).map_err(|e| {
                 error(format!(
                     "cannot read `{list}` (relative to Cargo.toml): {e}"
                 ))

@@ -1,15 +1,66 @@
 //! Policy files: `Policy::from_file` reads a file in which `include "base.policy";`
 //! (relative to the including file) pulls in a piece, and says where each problem is:
 //! the file, the line and column, and the line itself.
+//!
+//! What a policy names is read with care, since the reader may run as root for a less
+//! trusted caller (the Ansible module): regular files only, bounded in size; each file
+//! included once (twice is an error: a diamond of includes would otherwise grow
+//! exponentially); and a file that does not read as a policy (or an address list) has
+//! none of its lines repeated in a message, not even the one at fault.
 
 use crate::error::{Error, Problem, Problems};
 use fwdsl_core::{Severity, Token, TokenKind};
 use std::path::{Path, PathBuf};
 
-/// One source of a policy: its name (`None` for a string) and its text.
+/// One source of a policy: its name (`None` for a string), its text, where its lines
+/// start, and whether its lines may be shown in messages.
 pub(crate) struct Source {
     pub path: Option<PathBuf>,
     pub text: String,
+    line_starts: Vec<usize>,
+    shown: bool,
+}
+
+impl Source {
+    fn new(path: Option<PathBuf>, text: String, shown: bool) -> Source {
+        // A line ends at `\n`, `\r\n` or a lone `\r`, as the lexer counts them.
+        let bytes = text.as_bytes();
+        let line_starts = std::iter::once(0)
+            .chain((0..bytes.len()).filter_map(|i| {
+                let ends =
+                    bytes[i] == b'\n' || bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+                ends.then_some(i + 1)
+            }))
+            .collect();
+        Source {
+            path,
+            text,
+            line_starts,
+            shown,
+        }
+    }
+
+    /// Line `n` (1-based) as written, if its lines may be shown.
+    fn line(&self, n: u32) -> Option<String> {
+        let start = *self.line_starts.get((n as usize).checked_sub(1)?)?;
+        let rest = &self.text[start..];
+        let line = rest.split(['\n', '\r']).next().unwrap_or(rest);
+        self.shown.then(|| line.trim_end().to_string())
+    }
+}
+
+/// Whether `text` starts as a policy does (with a statement, an include or nothing but
+/// comments): a file that does not is not a policy, and none of its lines is shown.
+fn reads_as_policy(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .map(|l| l.split("//").next().unwrap_or_default().trim())
+        .find(|l| !l.is_empty());
+    first.is_none_or(|l| {
+        let word: String = l.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        fwdsl_core::STATEMENT_WORDS.contains(&word.as_str()) || word == "include"
+    })
 }
 
 /// A policy's tokens from all its sources, and which source each came from.
@@ -18,6 +69,8 @@ pub(crate) struct Sources {
     pub sources: Vec<Source>,
     pub tokens: Vec<Token>,
     pub origin: Vec<usize>,
+    /// Every file included so far, as found.
+    included: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -42,21 +95,35 @@ impl Sources {
         included_at: Option<Problem>,
     ) -> Result<(), Error> {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let fail = |message: String| -> Error {
+            let at = included_at
+                .clone()
+                .expect("only an include can repeat a file");
+            Error::Policy(Problems(vec![Problem { message, ..at }]))
+        };
         if stack.contains(&canonical) {
-            let mut problem = included_at.expect("only an include can repeat a file");
-            problem.message = format!("`{}` includes itself", path.display());
-            return Err(Error::Policy(Problems(vec![problem])));
+            return Err(fail(format!("`{}` includes itself", path.display())));
         }
-        let text = std::fs::read_to_string(path).map_err(|source| match &included_at {
-            Some(at) => Error::Policy(Problems(vec![Problem {
-                message: format!("cannot read `{}`: {source}", path.display()),
-                ..at.clone()
-            }])),
-            None => Error::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        if self.included.contains(&canonical) {
+            return Err(fail(format!(
+                "`{}` is included already: a policy includes each file once",
+                path.display()
+            )));
+        }
+        let text =
+            fwdsl_core::read_regular(path, fwdsl_core::POLICY_FILE_MAX).map_err(|source| {
+                match &included_at {
+                    Some(at) => Error::Policy(Problems(vec![Problem {
+                        message: format!("cannot read `{}`: {source}", path.display()),
+                        ..at.clone()
+                    }])),
+                    None => Error::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    },
+                }
+            })?;
+        self.included.push(canonical.clone());
         stack.push(canonical);
         self.add(Some(path.to_path_buf()), text, stack)?;
         stack.pop();
@@ -71,11 +138,23 @@ impl Sources {
         stack: &mut Vec<PathBuf>,
     ) -> Result<(), Error> {
         let id = self.sources.len();
+        // A string is the caller's own; a file must read as a policy to be quoted.
+        if path.is_some() && !reads_as_policy(&text) {
+            let source = Source::new(path.clone(), String::new(), false);
+            return Err(Error::Policy(Problems(vec![place(
+                &source,
+                1,
+                1,
+                Severity::Error,
+                format!(
+                    "this file does not read as a policy: it does not start with a statement ({})",
+                    fwdsl_core::STATEMENT_WORDS.join(", ")
+                ),
+                None,
+            )])));
+        }
         let tokens = fwdsl_core::lex(&text).map_err(|e| {
-            let source = Source {
-                path: path.clone(),
-                text: text.clone(),
-            };
+            let source = Source::new(path.clone(), text.clone(), true);
             Error::Policy(Problems(vec![place(
                 &source,
                 e.line,
@@ -85,10 +164,7 @@ impl Sources {
                 None,
             )]))
         })?;
-        self.sources.push(Source {
-            path: path.clone(),
-            text,
-        });
+        self.sources.push(Source::new(path.clone(), text, true));
         let mut i = 0;
         while i < tokens.len() {
             let starts_statement = i == 0 || tokens[i - 1].kind == TokenKind::Punct(';');
@@ -142,16 +218,19 @@ impl Sources {
     /// Splices the entries of the address list file `path` in as one token, placed at
     /// the file's first line (a bad entry is reported at its own line as it is read).
     fn add_list(&mut self, path: &Path, at: Problem) -> Result<(), Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
+        let text = fwdsl_core::read_regular(path, fwdsl_core::LIST_FILE_MAX).map_err(|source| {
             Error::Policy(Problems(vec![Problem {
                 message: format!("cannot read `{}`: {source}", path.display()),
                 ..at.clone()
             }]))
         })?;
-        let source = Source {
-            path: Some(path.to_path_buf()),
-            text,
-        };
+        // Its lines are shown once one has read as an address.
+        let shown = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default().trim())
+            .find(|l| !l.is_empty())
+            .is_none_or(|first| fwdsl_core::list_file_token(first).is_ok());
+        let source = Source::new(Some(path.to_path_buf()), text, shown);
         let token = match fwdsl_core::list_file_token(&source.text) {
             Ok(Some(token)) => token,
             Ok(None) => {
@@ -220,12 +299,7 @@ fn place(
         file: source.path.clone(),
         line: Some(line),
         column: Some(column),
-        source_line: source
-            .text
-            .replace("\r\n", "\n")
-            .split(['\n', '\r'])
-            .nth(line as usize - 1)
-            .map(|l| l.trim_end().to_string()),
+        source_line: source.line(line),
         message,
         help,
     }

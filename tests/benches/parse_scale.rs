@@ -1,8 +1,11 @@
 //! Whatever the layout, parse + check time grows linearly with the input and memory stays
 //! bounded: the same rules on separate lines and on one line, a long address list, and
 //! rules whose lists multiply (ports × source ports × sources × destinations), which
-//! fwdsl refuses with an error rather than expanding. Each case runs in a process of
-//! its own, so that its peak memory (VmHWM) is its own.
+//! fwdsl refuses with an error rather than expanding beyond its budget. Also the inputs
+//! built to cost the most: thousands of copies of one rule, nested port ranges each
+//! inside the one before, and a "diamond" of policy files each including the next
+//! twice. Each case runs in a process of its own, so that its peak memory (VmHWM) is
+//! its own.
 //! Prints a table; run with `cargo bench -p tests --bench parse_scale`.
 
 use fwdsl::Policy;
@@ -17,7 +20,8 @@ fn rules(n: usize, one_line: bool) -> String {
 }
 
 /// One rule with `n` ports, `n` source ports, `n` sources and `n` destinations: n⁴
-/// combinations (37 is the largest `n` under the bound of 2,000,000).
+/// combinations (25 is the largest `n` under the budget of 400,000 for lists that
+/// multiply).
 fn multiplying(n: usize) -> String {
     let ports: Vec<String> = (0..n).map(|i| (1000 + 2 * i).to_string()).collect();
     let nets = |b: usize| {
@@ -43,6 +47,39 @@ fn list(n: usize) -> String {
     format!("allow ssh;\ndrop src [{}];\ndrop all;\n", nets.join(", "))
 }
 
+/// `n` copies of one rule.
+fn copies(n: usize) -> String {
+    format!("allow ssh;\n{}drop all;\n", "allow tcp 80;\n".repeat(n))
+}
+
+/// `n` port ranges, each inside the one before.
+fn nested(n: usize) -> String {
+    let mut text = String::from("allow ssh;\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "allow tcp {}-{};\n",
+            1000 + i % 20_000,
+            64_000 - i % 20_000
+        ));
+    }
+    text + "drop all;\n"
+}
+
+/// `n` policy files, each including the next twice (2^n copies if expanded), in a
+/// temporary directory; returns the first file's path.
+fn diamond(n: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fwdsl-diamond-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        let text = match i + 1 < n {
+            true => format!("include \"{0}.fw\";\ninclude \"{0}.fw\";\n", i + 1),
+            false => "allow ssh;\ndrop all;\n".to_string(),
+        };
+        std::fs::write(dir.join(format!("{i}.fw")), text).unwrap();
+    }
+    dir.join("0.fw")
+}
+
 fn case(name: &str) -> String {
     let (kind, n) = name.split_once(':').expect("kind:n");
     let n: usize = n.parse().unwrap();
@@ -51,18 +88,35 @@ fn case(name: &str) -> String {
         "one-line" => rules(n, true),
         "list" => list(n),
         "multiply" => multiplying(n),
+        "copies" => copies(n),
+        "nested" => nested(n),
         _ => panic!("unknown case {kind}"),
     }
 }
 
 /// In the child: parse and check one case, print `bytes ms hwm_kib outcome`.
 fn run_case(name: &str) {
-    let text = case(name);
-    let start = Instant::now();
-    let result = Policy::parse(&text);
+    let (text, start, result) = match name.strip_prefix("diamond:") {
+        Some(n) => {
+            let first = diamond(n.parse().unwrap());
+            let start = Instant::now();
+            let result = Policy::from_file(&first);
+            let _ = std::fs::remove_dir_all(first.parent().unwrap());
+            (String::new(), start, result)
+        }
+        None => {
+            let text = case(name);
+            let start = Instant::now();
+            let result = Policy::parse(&text);
+            (text, start, result)
+        }
+    };
     let elapsed = start.elapsed();
     let outcome = match &result {
         Ok(p) => format!("ok, {} rules", p.rules().len()),
+        Err(e) if e.to_string().contains("included already") => {
+            "refused at the second include".to_string()
+        }
         // The message's last number is the rule's combinations.
         Err(e) => format!(
             "refused at once ({} combinations)",
@@ -97,9 +151,13 @@ fn main() {
         "multiply:8",
         "multiply:16",
         "multiply:23",
+        "multiply:25",
         "multiply:37",
-        "multiply:40",
         "multiply:100",
+        "copies:4096",
+        "copies:60000",
+        "nested:20000",
+        "diamond:13",
     ];
     println!(
         "| case | input (KB) | parse + check (ms) | µs per KB | peak memory (MiB) | outcome |"
@@ -124,7 +182,7 @@ fn main() {
             );
             continue;
         };
-        let kb = bytes.parse::<f64>().unwrap() / 1024.0;
+        let kb = (bytes.parse::<f64>().unwrap() / 1024.0).max(0.001);
         let ms: f64 = ms.parse().unwrap();
         println!(
             "| {name} | {kb:.0} | {ms:.1} | {:.1} | {:.1} | {outcome} |",

@@ -468,7 +468,46 @@ fn policy_files_include_pieces_and_name_the_file_of_every_problem() {
     .unwrap();
     let err = Policy::from_file(dir.join("loop.policy")).unwrap_err();
     assert!(err.to_string().contains("includes itself"), "{err}");
+    // A diamond (each file includes the next twice: 2^13 copies of the last) is refused
+    // at the second include, instead of expanding for ever.
+    for i in 0..13 {
+        let text = match i < 12 {
+            true => format!(
+                "include \"d{0}.policy\";\ninclude \"d{0}.policy\";\n",
+                i + 1
+            ),
+            false => "allow ssh;\ndrop all;\n".to_string(),
+        };
+        std::fs::write(dir.join(format!("d{i}.policy")), text).unwrap();
+    }
+    let err = Policy::from_file(dir.join("d0.policy")).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "{}:2:1: error: `{}` is included already",
+            dir.join("d11.policy").display(),
+            dir.join("d12.policy").display()
+        )),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Thousands of copies of one rule: every copy after the first is redundant, found
+/// without comparing each copy with every copy before it (the index keeps the first
+/// only). The time it takes is in BENCHMARKS.md ("copies"); here, the answer.
+#[test]
+fn copies_of_one_rule_are_each_redundant_with_the_first() {
+    let text = format!("allow ssh;\n{}drop all;\n", "allow tcp 80;\n".repeat(4096));
+    let policy = Policy::parse(&text).unwrap();
+    let redundant = policy
+        .warnings()
+        .iter()
+        .filter(|w| {
+            w.message
+                .contains("is redundant: `allow tcp 80` on line 2 already accepts")
+        })
+        .count();
+    assert_eq!(redundant, 4095);
 }
 
 #[test]

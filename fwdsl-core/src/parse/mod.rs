@@ -49,6 +49,11 @@ use crate::token::Token;
 /// Lists in one rule multiply (`tcp A sport B src C dst D` is A×B×C×D combinations); a
 /// list alone adds its length.
 pub(crate) const MAX_COMBINATIONS: usize = 2_000_000;
+/// Most combinations that lists multiplying in one rule may add to a policy (a rule of one
+/// list adds its length and counts against [`MAX_COMBINATIONS`] only): multiplication
+/// is how a kilobyte of input asks for millions of boxes, so it gets a budget that
+/// keeps any input of under a megabyte under a second and about 100 MB.
+pub(crate) const MAX_MULTIPLIED: usize = 400_000;
 /// Longest comment iptables keeps (`-m comment` allows 256 bytes with the final NUL).
 pub const IPTABLES_COMMENT_MAX: usize = 255;
 
@@ -76,6 +81,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     let mut services: Vec<UserService> = Vec::new();
     let mut names: Vec<Name> = Vec::new();
     let mut combinations = 0usize;
+    let mut multiplied = 0usize;
     let mut start = 0;
     while start < tokens.len() {
         let semi = tokens[start..].iter().position(|t| t.is_punct(';'));
@@ -133,9 +139,27 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
             match statement.parse() {
                 Some(Parsed1::Rules(rules)) => {
                     for rule in rules {
-                        let after = combinations.saturating_add(rule.matches.combinations());
+                        let own = rule.matches.combinations();
+                        let after = combinations.saturating_add(own);
+                        let lists_multiply = own > rule.matches.longest_list();
+                        let multiplied_after = match lists_multiply {
+                            true => multiplied.saturating_add(own),
+                            false => multiplied,
+                        };
                         let problem = if after > MAX_COMBINATIONS {
-                            Some(too_many_combinations(&rule, range))
+                            Some(too_many_combinations(
+                                &rule,
+                                range,
+                                MAX_COMBINATIONS,
+                                "combinations of ports and addresses",
+                            ))
+                        } else if multiplied_after > MAX_MULTIPLIED {
+                            Some(too_many_combinations(
+                                &rule,
+                                range,
+                                MAX_MULTIPLIED,
+                                "combinations of ports and addresses from lists that multiply",
+                            ))
                         } else {
                             comment_cut(&rule, parsed.rules.len() + 1, range)
                         };
@@ -145,6 +169,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
                             parsed.diagnostics.push(problem);
                         } else {
                             combinations = after;
+                            multiplied = multiplied_after;
                             parsed.rules.push(rule);
                             parsed.rule_tokens.push(range);
                         }
@@ -190,7 +215,8 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
 }
 
 /// The words a statement starts with.
-const STATEMENT_WORDS: [&str; 9] = [
+/// The words a statement starts with (`include` aside, which policy files splice).
+pub const STATEMENT_WORDS: [&str; 9] = [
     "allow", "drop", "reject", "log", "ssh", "service", "set", "ports", "assert",
 ];
 
@@ -216,12 +242,12 @@ fn comment_cut(rule: &Rule, number: usize, range: TokenRange) -> Option<Diagnost
     Some(d)
 }
 
-fn too_many_combinations(rule: &Rule, range: TokenRange) -> Diagnostic {
+fn too_many_combinations(rule: &Rule, range: TokenRange, bound: usize, what: &str) -> Diagnostic {
     let m = &rule.matches;
     let mut d = Diagnostic::error(
         range,
         format!(
-            "rule `{}` brings the policy over {MAX_COMBINATIONS} combinations of ports and addresses: \
+            "rule `{}` brings the policy over {bound} {what}: \
              it alone is {} destination ports × {} source ports × {} sources × {} destinations = {}",
             rule.text,
             m.dports.len().max(1),
