@@ -205,11 +205,7 @@ fn a_revert_window_is_confirmed_or_reverts_by_itself() {
 
 /// The files fwdsl keeps for the namespace `ns` under its state directory (its lock aside).
 fn state_files(ns: &Netns) -> Vec<String> {
-    use std::os::unix::fs::MetadataExt;
-    let inode = std::fs::metadata(format!("/run/netns/{}", ns.name()))
-        .unwrap()
-        .ino();
-    let prefix = format!("ns-{inode}.");
+    let prefix = format!("{}.", ns.state_prefix().unwrap());
     std::fs::read_dir("/run/fwdsl")
         .map(|entries| {
             entries

@@ -56,7 +56,7 @@ impl Decider {
     /// What [`decide`](crate::decide) says of `packet` for the indexed `rules`,
     /// without walking every rule.
     pub fn decide<'a>(&self, rules: &'a [Rule], packet: &Packet) -> Option<Decision<'a>> {
-        if let Some(builtin) = Decision::builtin(packet, self.uses[packet.direction as usize]) {
+        if let Some(builtin) = Decision::by_builtin(packet, self.uses[packet.direction as usize]) {
             return Some(builtin);
         }
         let index = self.first_match(packet)?;

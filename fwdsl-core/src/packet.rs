@@ -275,7 +275,7 @@ impl<'a> Decision<'a> {
 
     /// The decision of a rule fwdsl puts ahead of a policy with rules for the packet's
     /// direction (`uses`), if one takes the packet.
-    pub(crate) fn builtin(packet: &Packet, uses: bool) -> Option<Decision<'a>> {
+    pub(crate) fn by_builtin(packet: &Packet, uses: bool) -> Option<Decision<'a>> {
         let (builtin, rule) = crate::builtin::builtin_for(packet, uses)?;
         Some(Decision {
             index: usize::MAX,
@@ -322,7 +322,7 @@ pub fn decide_with<'a>(
     members: Members<'_>,
 ) -> Option<Decision<'a>> {
     let uses = rules.iter().any(|r| r.direction == packet.direction);
-    if let Some(builtin) = Decision::builtin(packet, uses) {
+    if let Some(builtin) = Decision::by_builtin(packet, uses) {
         return Some(builtin);
     }
     let first = rules

@@ -82,6 +82,12 @@ impl Netns {
         Ok(without_counters(&String::from_utf8_lossy(&output.stdout)))
     }
 
+    /// What the names of the files fwdsl keeps for this namespace in its state
+    /// directory start with (`ns-<inode>-<cookie>`), for tests that look at them.
+    pub fn state_prefix(&self) -> io::Result<String> {
+        self.run(|| format!("ns-{}", crate::live::namespace_key()))
+    }
+
     /// Runs `f` on a thread that has entered the namespace: sockets it opens and
     /// programs it starts (iptables among them) live there. Before `f` runs, the
     /// thread's namespace is checked to be this one and not the machine's own.

@@ -7,7 +7,7 @@
 
 use fwdsl::sandbox::Sandbox;
 use fwdsl::{Confirmed, Error, Firewall, Policy};
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 use tests::probe::{both_saved, sandbox};
@@ -20,10 +20,8 @@ fn firewall(state: &Path) -> Firewall {
         .lock("/run/xtables.lock", Duration::from_secs(1))
 }
 
-fn inode(sb: &Sandbox) -> u64 {
-    std::fs::metadata(format!("/run/netns/{}", sb.server.name()))
-        .unwrap()
-        .ino()
+fn prefix(sb: &Sandbox) -> String {
+    sb.server.state_prefix().unwrap()
 }
 
 fn chown(path: &Path, uid: u32) {
@@ -59,7 +57,7 @@ fn a_state_directory_others_could_write_is_refused_and_nothing_in_it_is_followed
         return;
     };
     let base = tempfile::tempdir().unwrap();
-    let ns = inode(&sb);
+    let ns = prefix(&sb);
     // Root's own things, which the planted files point at.
     let victim_file = base.path().join("victim-file");
     std::fs::write(&victim_file, "root's own\n").unwrap();
@@ -72,13 +70,13 @@ fn a_state_directory_others_could_write_is_refused_and_nothing_in_it_is_followed
     // directory, and a revert script of theirs.
     let hostile = base.path().join("hostile");
     std::fs::create_dir(&hostile).unwrap();
-    symlink(&victim_file, hostile.join(format!("ns-{ns}.lock"))).unwrap();
+    symlink(&victim_file, hostile.join(format!("{ns}.lock"))).unwrap();
     std::fs::write(
-        hostile.join(format!("ns-{ns}.pending")),
+        hostile.join(format!("{ns}.pending")),
         victim_dir.display().to_string(),
     )
     .unwrap();
-    let window = hostile.join(format!("ns-{ns}.1-2"));
+    let window = hostile.join(format!("{ns}.1-2"));
     std::fs::create_dir(&window).unwrap();
     std::fs::write(
         window.join("revert.sh"),
@@ -150,7 +148,7 @@ fn a_token_naming_a_path_is_not_followed() {
         .unwrap()
         .expect("apply");
     std::fs::write(
-        state.join(format!("ns-{}.pending", inode(&sb))),
+        state.join(format!("{}.pending", prefix(&sb))),
         victim.display().to_string(),
     )
     .unwrap();

@@ -1,6 +1,7 @@
 //! Checks made before anything changes: permissions, the network namespace, the
 //! xtables lock, and the SSH session the new rules must not cut.
 
+use super::state::NsKey;
 use crate::error::{Error, RuleRef};
 use crate::Policy;
 use fwdsl_core::{Action, Packet};
@@ -38,6 +39,39 @@ pub(crate) fn namespace_id() -> Option<u64> {
     std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| m.ino())
         .ok()
+}
+
+/// `SO_NETNS_COOKIE` (asm-generic's number; the libc crate does not export it).
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// The calling thread's network namespace as fwdsl's state names it: its inode and its
+/// cookie, which the kernel never reuses (Linux 5.14 and later; 0 before).
+pub(crate) fn namespace_key() -> NsKey {
+    NsKey {
+        inode: namespace_id().unwrap_or(0),
+        cookie: netns_cookie().unwrap_or(0),
+    }
+}
+
+fn netns_cookie() -> Option<u64> {
+    // SAFETY: a socket this function owns, asked one u64 option, and closed.
+    unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let mut cookie: u64 = 0;
+        let mut len = size_of::<u64>() as libc::socklen_t;
+        let got = libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        );
+        libc::close(fd);
+        (got == 0).then_some(cookie)
+    }
 }
 
 /// Whether the calling thread (whose namespace fwdsl's iptables processes inherit) is

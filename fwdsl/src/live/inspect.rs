@@ -6,7 +6,7 @@ use super::layout::{strip_append, Layout};
 use super::lock::NsLock;
 use super::revert;
 use super::runner::{Runner, Table};
-use super::state::StateDir;
+use super::state::{NsKey, StateDir};
 use super::views::{Interrupted, Plan, Status};
 use super::{FamilyPlan, FamilyStatus, LiveRule};
 use crate::error::Error;
@@ -22,7 +22,7 @@ use std::time::Duration;
 pub(super) fn status(
     runners: &[Runner],
     state: &StateDir,
-    ns: u64,
+    ns: NsKey,
     wait: Duration,
 ) -> Result<Status, Error> {
     let settled = match journal::left(state, ns).is_empty() {
@@ -59,7 +59,7 @@ pub(super) fn status(
 pub(super) fn plan(
     runners: &[Runner],
     state: &StateDir,
-    ns: u64,
+    ns: NsKey,
     wait: Duration,
     policy: &Policy,
 ) -> Result<Plan, Error> {

@@ -11,7 +11,7 @@
 //! v6 out - FWDSL-G-00112233445566FF
 //! ```
 
-use super::state::StateDir;
+use super::state::{NsKey, StateDir};
 use fwdsl_core::{Direction, Family};
 
 /// One family and direction the switch changes: from which generation to which (`None`:
@@ -31,7 +31,7 @@ fn family_word(family: Family) -> &'static str {
     }
 }
 
-fn path(state: &StateDir, ns: u64) -> std::path::PathBuf {
+fn path(state: &StateDir, ns: NsKey) -> std::path::PathBuf {
     state.of(ns, "switch")
 }
 
@@ -46,7 +46,7 @@ impl Note {
     /// Notes the switch about to run (an old note is replaced).
     pub(crate) fn begin(
         state: &StateDir,
-        ns: u64,
+        ns: NsKey,
         entries: &[Entry],
     ) -> Result<Note, crate::Error> {
         let text: String = entries
@@ -75,7 +75,7 @@ impl Drop for Note {
 }
 
 /// The entries of a note left behind, if there is one.
-pub(crate) fn left(state: &StateDir, ns: u64) -> Vec<Entry> {
+pub(crate) fn left(state: &StateDir, ns: NsKey) -> Vec<Entry> {
     let Some(text) = state.read(&path(state, ns)) else {
         return Vec::new();
     };
@@ -107,6 +107,10 @@ mod tests {
     fn a_note_reads_back() {
         let dir = std::env::temp_dir().join(format!("fwdsl-journal-{}", std::process::id()));
         let state = StateDir::open(&dir).unwrap();
+        let ns = NsKey {
+            inode: 9,
+            cookie: 1,
+        };
         let entries = vec![
             Entry {
                 family: Family::V4,
@@ -121,13 +125,13 @@ mod tests {
                 to: "FWDSL-G-3".into(),
             },
         ];
-        let note = Note::begin(&state, 9, &entries).unwrap();
-        assert_eq!(left(&state, 9), entries);
+        let note = Note::begin(&state, ns, &entries).unwrap();
+        assert_eq!(left(&state, ns), entries);
         std::mem::forget(note); // as a killed process leaves it
-        let note = Note::begin(&state, 9, &entries[..1]).unwrap();
-        assert_eq!(left(&state, 9), entries[..1]);
+        let note = Note::begin(&state, ns, &entries[..1]).unwrap();
+        assert_eq!(left(&state, ns), entries[..1]);
         drop(note);
-        assert!(left(&state, 9).is_empty());
+        assert!(left(&state, ns).is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

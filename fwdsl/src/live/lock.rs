@@ -13,7 +13,7 @@
 //! The xtables lock cannot serve: iptables-nft does not take it, and iptables holds it
 //! per command, not across the several commands of an apply.
 
-use super::state::StateDir;
+use super::state::{NsKey, StateDir};
 use crate::error::Error;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -57,7 +57,7 @@ fn holder_state(holder: &str) -> Option<String> {
 impl NsLock {
     /// Takes the lock of namespace `ns` in `state`, waiting at most `timeout` for
     /// another fwdsl process to finish.
-    pub(crate) fn acquire(state: &StateDir, ns: u64, timeout: Duration) -> Result<NsLock, Error> {
+    pub(crate) fn acquire(state: &StateDir, ns: NsKey, timeout: Duration) -> Result<NsLock, Error> {
         let path = state.of(ns, "lock");
         let mut file = state.open_file(&path)?;
         let start = Instant::now();
@@ -88,7 +88,7 @@ impl NsLock {
     }
 
     /// The lock file (what the systemd revert agent takes with `flock`).
-    pub(crate) fn path(state: &StateDir, ns: u64) -> std::path::PathBuf {
+    pub(crate) fn path(state: &StateDir, ns: NsKey) -> std::path::PathBuf {
         state.of(ns, "lock")
     }
 
@@ -111,20 +111,24 @@ impl NsLock {
 mod tests {
     use super::*;
 
+    fn key(inode: u64) -> NsKey {
+        NsKey { inode, cookie: 1 }
+    }
+
     #[test]
     fn a_second_holder_waits_then_gets_a_typed_error() {
         let dir = std::env::temp_dir().join(format!("fwdsl-nslock-{}", std::process::id()));
         let dir = StateDir::open(&dir).unwrap();
-        let first = NsLock::acquire(&dir, 7, Duration::from_secs(1)).unwrap();
+        let first = NsLock::acquire(&dir, key(7), Duration::from_secs(1)).unwrap();
         // Another open file description of the same file, as another process has.
-        let err = NsLock::acquire(&dir, 7, Duration::from_millis(100)).unwrap_err();
+        let err = NsLock::acquire(&dir, key(7), Duration::from_millis(100)).unwrap_err();
         assert!(
             matches!(&err, Error::Busy { holder, .. } if holder.contains(&format!("process {} is running", std::process::id()))),
             "{err}"
         );
-        assert!(NsLock::acquire(&dir, 8, Duration::from_millis(100)).is_ok());
+        assert!(NsLock::acquire(&dir, key(8), Duration::from_millis(100)).is_ok());
         drop(first);
-        assert!(NsLock::acquire(&dir, 7, Duration::from_millis(100)).is_ok());
+        assert!(NsLock::acquire(&dir, key(7), Duration::from_millis(100)).is_ok());
         std::fs::remove_dir_all(dir.path()).unwrap();
     }
 

@@ -35,6 +35,7 @@ mod txn;
 mod views;
 
 pub use boot::Boot;
+pub(crate) use guard::namespace_key;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
 pub use revert::Confirmed;
@@ -47,7 +48,7 @@ use fwdsl_core::{Direction, Family};
 use ipset::Sets;
 use lock::NsLock;
 use runner::Runner;
-use state::StateDir;
+use state::{NsKey, StateDir};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -200,7 +201,7 @@ impl Default for Firewall {
 struct Session {
     runners: Vec<Runner>,
     sets: Sets,
-    ns: u64,
+    ns: NsKey,
     state: StateDir,
     lock: NsLock,
 }
@@ -373,7 +374,7 @@ impl Firewall {
         guard::check_permissions(self.namespaces_only)?;
         let runners = self.runners();
         guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
-        let ns = guard::namespace_id().unwrap_or(0);
+        let ns = namespace_key();
         let state = StateDir::open(&self.state_dir)?;
         let start = Instant::now();
         let lock = loop {
@@ -492,7 +493,7 @@ impl Firewall {
     /// ```
     pub fn confirm(&self) -> Result<Confirmed, Error> {
         guard::check_permissions(self.namespaces_only)?;
-        let ns = guard::namespace_id().unwrap_or(0);
+        let ns = namespace_key();
         let state = StateDir::open(&self.state_dir)?;
         let confirmed = revert::confirm_pending(&state, ns)?;
         if confirmed.changed() {
@@ -535,11 +536,8 @@ impl Firewall {
     }
 
     /// The state directory, checked, and the calling thread's namespace.
-    fn state(&self) -> Result<(StateDir, u64), Error> {
-        Ok((
-            StateDir::open(&self.state_dir)?,
-            guard::namespace_id().unwrap_or(0),
-        ))
+    fn state(&self) -> Result<(StateDir, NsKey), Error> {
+        Ok((StateDir::open(&self.state_dir)?, namespace_key()))
     }
 
     /// Removes live rules of one policy rule, by number or by its full text, from

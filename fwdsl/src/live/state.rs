@@ -21,6 +21,24 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+/// Which network namespace state belongs to: its inode, and its cookie (`SO_NETNS_COOKIE`,
+/// 0 where the kernel has none). The kernel reuses a namespace's inode number once the
+/// namespace is gone, so the inode alone would hand a new namespace what an old one
+/// left (a pending revert, a switch journal); the cookie is never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NsKey {
+    /// The namespace's inode (`/proc/thread-self/ns/net`).
+    pub inode: u64,
+    /// Its cookie.
+    pub cookie: u64,
+}
+
+impl std::fmt::Display for NsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.inode, self.cookie)
+    }
+}
+
 /// A state directory that only this user (root) can have written.
 #[derive(Debug, Clone)]
 pub(crate) struct StateDir {
@@ -112,8 +130,8 @@ impl StateDir {
         Ok(StateDir { path: absolute })
     }
 
-    /// Where fwdsl keeps the state of namespace `ns`: `ns-<inode>.<extension>`.
-    pub(crate) fn of(&self, ns: u64, extension: &str) -> PathBuf {
+    /// Where fwdsl keeps the state of namespace `ns`: `ns-<inode>-<cookie>.<extension>`.
+    pub(crate) fn of(&self, ns: NsKey, extension: &str) -> PathBuf {
         self.path.join(format!("ns-{ns}.{extension}"))
     }
 

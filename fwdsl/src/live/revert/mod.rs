@@ -16,7 +16,9 @@
 //!
 //! At the end of the window the agent takes the namespace's lock and claims the token
 //! by renaming it into its directory, then reverts and leaves `ns-<inode>.reverted`
-//! (so that a confirmation that comes too late says so once). A confirmation renames
+//! (so that a confirmation that comes too late says so once), or, should the revert
+//! fail, `ns-<inode>.revert-failed` with what it said: its rules are then still live,
+//! which status, confirm and every operation treat as a lost revert. A confirmation renames
 //! the token first and ends the agent. `rename(2)` is atomic: exactly one of the two
 //! wins. An agent that finds the token neither claimed by it nor confirmed (deleted)
 //! reverts all the same: a lost confirmation costs a re-apply, a lost revert can cost
@@ -32,7 +34,7 @@ mod process;
 mod systemd;
 
 use super::lock::NsLock;
-use super::state::StateDir;
+use super::state::{NsKey, StateDir};
 use super::views::PendingRevert;
 use crate::error::Error;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What the agent runs at the end of the window, with the namespace's lock held, the
 /// token at `$1`, the window's directory at `$2` and the revert script on descriptor 4.
+/// A revert that fails leaves its output as `ns-<inode>.revert-failed`: the unconfirmed
+/// rules are then still live, which is a lost revert as much as a killed agent is.
 const CLAIM: &str = r#"token=$1 work=$2
 if mv -- "$token" "$work/claimed" 2>/dev/null; then :
 elif [ -e "$work/confirmed" ] || [ -e "$work/caller" ]; then exit 0
@@ -48,7 +52,12 @@ fi
 : >"${token%.pending}.reverted"
 log=/dev/null
 [ -d "$work" ] && log="$work/revert.log"
-if sh <&4 >"$log" 2>&1; then rm -rf -- "$work"; fi
+if ! sh <&4 >"$log" 2>&1; then
+  if [ "$log" != /dev/null ]; then mv -- "$log" "${token%.pending}.revert-failed"
+  else echo "the revert failed" >"${token%.pending}.revert-failed"; fi
+  rm -f -- "${token%.pending}.reverted"
+fi
+rm -rf -- "$work"
 "#;
 
 /// What reverts an unconfirmed apply when its window ends.
@@ -169,15 +178,15 @@ impl Token {
 }
 
 /// The token path, and the window directory of `id`, of namespace `ns`.
-fn token_path(state: &StateDir, ns: u64) -> PathBuf {
+fn token_path(state: &StateDir, ns: NsKey) -> PathBuf {
     state.of(ns, "pending")
 }
 
-fn work_dir(state: &StateDir, ns: u64, id: &str) -> PathBuf {
+fn work_dir(state: &StateDir, ns: NsKey, id: &str) -> PathBuf {
     state.of(ns, id)
 }
 
-fn read_token(state: &StateDir, ns: u64) -> Option<Result<Token, ()>> {
+fn read_token(state: &StateDir, ns: NsKey) -> Option<Result<Token, ()>> {
     let text = state.read(&token_path(state, ns))?;
     Some(Token::parse(&text).ok_or(()))
 }
@@ -226,7 +235,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// watchdog process keeps it for the window; a systemd agent takes it at the end).
 pub(crate) fn arm(
     state: &StateDir,
-    ns: u64,
+    ns: NsKey,
     lock: &NsLock,
     window: Duration,
     reverts: &[(&str, String)],
@@ -348,7 +357,7 @@ impl std::fmt::Display for Confirmed {
 
 /// Confirms the pending apply of namespace `ns` from any process.
 /// [`Error::Reverted`] when its revert already ran.
-pub(crate) fn confirm_pending(state: &StateDir, ns: u64) -> Result<Confirmed, Error> {
+pub(crate) fn confirm_pending(state: &StateDir, ns: NsKey) -> Result<Confirmed, Error> {
     let token = match read_token(state, ns) {
         Some(Ok(token)) => token,
         // Unreadable (planted, or left by another version): nothing fwdsl can follow
@@ -361,10 +370,19 @@ pub(crate) fn confirm_pending(state: &StateDir, ns: u64) -> Result<Confirmed, Er
             });
         }
         None => {
+            let failed_at = state.of(ns, "revert-failed");
+            if let Some(output) = state.read(&failed_at) {
+                let _ = std::fs::remove_file(&failed_at);
+                let revert = failed(&output);
+                return Ok(Confirmed::RevertWasLost {
+                    agent: revert.agent,
+                    deadline: revert.deadline,
+                });
+            }
             return match std::fs::remove_file(state.of(ns, "reverted")) {
                 Ok(()) => Err(Error::Reverted),
                 Err(_) => Ok(Confirmed::NothingPending),
-            }
+            };
         }
     };
     let work = work_dir(state, ns, &token.id);
@@ -387,7 +405,10 @@ pub(crate) fn confirm_pending(state: &StateDir, ns: u64) -> Result<Confirmed, Er
 
 /// The unconfirmed apply of namespace `ns`, if one is pending (its agent there, or
 /// lost).
-pub(crate) fn pending(state: &StateDir, ns: u64) -> Option<PendingRevert> {
+pub(crate) fn pending(state: &StateDir, ns: NsKey) -> Option<PendingRevert> {
+    if let Some(output) = state.read(&state.of(ns, "revert-failed")) {
+        return Some(failed(&output));
+    }
     Some(match read_token(state, ns)? {
         Err(()) => PendingRevert {
             agent: format!(
@@ -405,10 +426,24 @@ pub(crate) fn pending(state: &StateDir, ns: u64) -> Option<PendingRevert> {
     })
 }
 
+/// A revert that ran and failed (`output` is what it said): its rules stay live.
+fn failed(output: &str) -> PendingRevert {
+    let said = output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    PendingRevert {
+        agent: format!("revert, which ran and FAILED (`{}`),", said.trim()),
+        deadline: "its window has ended".into(),
+        lost: true,
+    }
+}
+
 /// With the namespace's lock held and nothing pending: removes what finished windows
 /// left (the `reverted` note, the directories of windows whose agent is gone). Every
 /// name is made here; none is read from a file.
-pub(crate) fn clear_stale(state: &StateDir, ns: u64) {
+pub(crate) fn clear_stale(state: &StateDir, ns: NsKey) {
     let _ = std::fs::remove_file(state.of(ns, "reverted"));
     let prefix = format!("ns-{ns}.");
     let Ok(entries) = std::fs::read_dir(state.path()) else {

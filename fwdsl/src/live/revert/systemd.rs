@@ -13,7 +13,7 @@ use super::{Agent, CLAIM};
 use crate::error::Error;
 use crate::live::exec;
 use crate::live::lock::NsLock;
-use crate::live::state::StateDir;
+use crate::live::state::{NsKey, StateDir};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -133,7 +133,7 @@ pub(super) fn netns_path() -> Option<Option<PathBuf>> {
 /// Starts the transient units of window `id` of namespace `ns`.
 pub(super) fn start(
     state: &StateDir,
-    ns: u64,
+    ns: NsKey,
     id: &str,
     work: &Path,
     token: &Path,
