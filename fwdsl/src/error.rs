@@ -183,6 +183,13 @@ impl Error {
     }
 }
 
+fn sessions_text(sessions: &[String]) -> String {
+    match sessions {
+        [one] => format!("the SSH session {one}"),
+        many => format!("{} SSH sessions: {}", many.len(), many.join(", ")),
+    }
+}
+
 fn policy_errors(problems: &Problems) -> String {
     if problems.0.iter().all(|p| p.file.is_some()) {
         problems.in_file("").to_string()
@@ -225,15 +232,18 @@ pub enum Error {
         /// How long fwdsl waited.
         waited: std::time::Duration,
     },
-    /// The policy would drop the SSH session this process runs in.
-    #[error("refusing to apply: {rule} would drop the current SSH session from {client} to port {port}; nothing was changed (force the apply to override)")]
+    /// The policy would drop an SSH session to this host: the one this process runs in
+    /// (`$SSH_CONNECTION`), or one the kernel holds established to sshd.
+    #[error("refusing to apply: {rule} would drop {}; nothing was changed (force the apply to override)", sessions_text(.sessions))]
     WouldCutSession {
         /// The rule that drops the session.
         rule: RuleRef,
-        /// The session's client address.
+        /// The (first) session's client address.
         client: std::net::IpAddr,
-        /// The session's server port.
+        /// The (first) session's server port.
         port: u16,
+        /// Every session the rule drops (`198.51.100.7:50022 -> 192.0.2.1:22 (sshd)`).
+        sessions: Vec<String>,
     },
     /// `apply_with_confirm` got no confirmation in time and put the previous rules back.
     #[error("the new rules were not confirmed within {0:?}; the previous rules are back")]

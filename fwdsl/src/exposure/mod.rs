@@ -8,6 +8,7 @@
 
 mod sockets;
 
+pub(crate) use sockets::ssh_sessions;
 pub use sockets::{Socket, Transport};
 
 use crate::error::{Error, RuleRef};

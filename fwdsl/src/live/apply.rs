@@ -35,7 +35,7 @@ where
     F: FnOnce() -> bool + Send + 'static,
 {
     if !fw.force {
-        guard::check_session(policy, fw.ssh_connection.as_deref())?;
+        guard::check_sessions(policy, &fw.sessions(Some(policy))?)?;
     }
     let session = fw.session()?;
     let mut txn = Txn::new(&session.runners, session.sets, fw.fault);

@@ -100,14 +100,13 @@ impl Firewall {
             });
         }
         if let (Change::Add, false) = (change, self.force) {
-            let client = super::guard::session_client(self.ssh_connection.as_deref())?;
-            if let Some((member, client)) =
-                client.and_then(|c| members.iter().find(|m| m.contains(&c)).map(|m| (m, c)))
-            {
-                return Err(Error::SetChange {
-                    set: set.into(),
-                    problem: format!("`{member}` holds {client}, the client of this SSH session, which a ban would cut off (force to add it anyway)"),
-                });
+            for session in self.sessions(None)? {
+                if let Some(member) = members.iter().find(|m| m.contains(&session.client())) {
+                    return Err(Error::SetChange {
+                        set: set.into(),
+                        problem: format!("`{member}` holds the client of the SSH session {session}, which a ban would cut off (force to add it anyway)"),
+                    });
+                }
             }
         }
         let present = self.dynamic_sets_present(set)?;

@@ -153,17 +153,40 @@ fn try_lock(file: &File) -> bool {
     }
 }
 
-/// The session `$SSH_CONNECTION` describes: `client_ip client_port server_ip
-/// server_port`, with addresses as sshd writes them (possibly bracketed, with a zone
-/// `%iface` on link-local ones, or IPv4-mapped on a dual-stack socket).
+/// An SSH session to protect: the one `$SSH_CONNECTION` describes (`client_ip
+/// client_port server_ip server_port`, with addresses as sshd writes them: possibly
+/// bracketed, with a zone `%iface` on link-local ones, or IPv4-mapped on a dual-stack
+/// socket), or one found established in the kernel's socket tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Session {
+pub(crate) struct Session {
     client: IpAddr,
     client_port: u16,
     server: IpAddr,
     server_port: u16,
     /// The interface of a link-local address's zone.
     zone: Option<String>,
+    /// Where it was found: `$SSH_CONNECTION`, or the process holding it (`sshd`).
+    found: String,
+}
+
+impl Session {
+    /// The client's address.
+    pub(crate) fn client(&self) -> IpAddr {
+        self.client
+    }
+}
+
+impl std::fmt::Display for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |ip: IpAddr, port: u16| std::net::SocketAddr::new(ip, port);
+        write!(
+            f,
+            "{} -> {} ({})",
+            at(self.client, self.client_port),
+            at(self.server, self.server_port),
+            self.found
+        )
+    }
 }
 
 /// An address as sshd may write it, with its zone; IPv4-mapped IPv6 addresses become
@@ -198,7 +221,47 @@ fn parse_session(connection: &str) -> Option<Session> {
         server,
         server_port: server_port.parse().ok()?,
         zone: server_zone.or(client_zone),
+        found: "$SSH_CONNECTION".into(),
     })
+}
+
+/// The sessions to protect: `$SSH_CONNECTION`'s (as `connection` gives it; unreadable is
+/// an error, not "none"), and with `kernel` every established SSH session to this host
+/// (to a port sshd listens on, or to the policy's declared `ssh PORT`), which `sudo`
+/// and Ansible's `become` cannot hide by dropping the variable.
+pub(crate) fn sessions(
+    connection: Option<&str>,
+    kernel: bool,
+    declared: Option<u16>,
+) -> Result<Vec<Session>, Error> {
+    let mut out = Vec::new();
+    if let Some(connection) = connection {
+        out.push(
+            parse_session(connection)
+                .ok_or_else(|| Error::UnreadableSession(connection.to_string()))?,
+        );
+    }
+    if kernel {
+        // A host whose tables cannot be read has only the variable to go by.
+        for s in crate::exposure::ssh_sessions(declared).unwrap_or_default() {
+            let session = Session {
+                client: s.client.ip(),
+                client_port: s.client.port(),
+                server: s.server.ip(),
+                server_port: s.server.port(),
+                zone: None,
+                found: s.process.unwrap_or_else(|| "ssh".into()),
+            };
+            let same = |o: &Session| {
+                (o.client, o.client_port, o.server_port)
+                    == (session.client, session.client_port, session.server_port)
+            };
+            if !out.iter().any(same) {
+                out.push(session);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The interface that holds `address` (`ip -o addr`), if it can be found.
@@ -218,27 +281,36 @@ fn interface_of(address: IpAddr) -> Option<String> {
         })
 }
 
-/// The current SSH session's client address, if the process runs in one.
-pub(crate) fn session_client(connection: Option<&str>) -> Result<Option<IpAddr>, Error> {
-    connection
-        .map(|c| {
-            parse_session(c)
-                .map(|s| s.client)
-                .ok_or_else(|| Error::UnreadableSession(c.to_string()))
-        })
-        .transpose()
+/// Refuses a policy that would drop an SSH session's packets, or a new connection from
+/// the same client (the reconnect after a dropped session), on the interface the
+/// session comes in on, or this host's replies on it. Where that interface cannot be
+/// found, every interface the policy names is tried, so that the check fails closed.
+/// The refusal names every session the rule cuts.
+pub(crate) fn check_sessions(policy: &Policy, sessions: &[Session]) -> Result<(), Error> {
+    let mut cut: Option<(RuleRef, Vec<&Session>)> = None;
+    for session in sessions {
+        let Some(rule) = cutting_rule(policy, session) else {
+            continue;
+        };
+        match &mut cut {
+            Some((first, cut)) if *first == rule => cut.push(session),
+            Some(_) => {}
+            None => cut = Some((rule, vec![session])),
+        }
+    }
+    match cut {
+        None => Ok(()),
+        Some((rule, cut)) => Err(Error::WouldCutSession {
+            rule,
+            client: cut[0].client,
+            port: cut[0].server_port,
+            sessions: cut.iter().map(|s| s.to_string()).collect(),
+        }),
+    }
 }
 
-/// Refuses a policy that would drop the current SSH session's packets, or a new
-/// connection from the same client (the reconnect after a dropped session), on the
-/// interface the session comes in on. Where that interface cannot be found, every
-/// interface the policy names is tried, so that the check fails closed.
-pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result<(), Error> {
-    let Some(connection) = connection else {
-        return Ok(());
-    };
-    let session = parse_session(connection)
-        .ok_or_else(|| Error::UnreadableSession(connection.to_string()))?;
+/// The rule that drops some packet of `session`, if one does.
+fn cutting_rule(policy: &Policy, session: &Session) -> Option<RuleRef> {
     let interfaces: Vec<Option<String>> = match session
         .zone
         .clone()
@@ -275,15 +347,17 @@ pub(crate) fn check_session(policy: &Policy, connection: Option<&str>) -> Result
                 continue;
             };
             if decision.action() != Action::Allow {
-                return Err(Error::WouldCutSession {
-                    rule: RuleRef::new(decision.index, decision.rule),
-                    client: session.client,
-                    port: session.server_port,
-                });
+                return Some(RuleRef::new(decision.index, decision.rule));
             }
         }
     }
-    Ok(())
+    None
+}
+
+/// [`check_sessions`] for the session `connection` (`$SSH_CONNECTION`) alone.
+#[cfg(test)]
+fn check_session(policy: &Policy, connection: Option<&str>) -> Result<(), Error> {
+    check_sessions(policy, &sessions(connection, false, None)?)
 }
 
 #[cfg(test)]

@@ -173,6 +173,7 @@ pub struct Firewall {
     batch_above: usize,
     namespaces_only: bool,
     ssh_connection: Option<String>,
+    kernel_sessions: bool,
     force: bool,
     fault: Option<txn::Fault>,
 }
@@ -189,6 +190,7 @@ impl Default for Firewall {
             batch_above: 0,
             namespaces_only: false,
             ssh_connection: std::env::var("SSH_CONNECTION").ok(),
+            kernel_sessions: true,
             force: false,
             fault: None,
         }
@@ -314,7 +316,8 @@ impl Firewall {
     }
 
     /// The SSH session to protect, as `$SSH_CONNECTION` writes it (`client port server
-    /// port`); read from the environment by default, `None` for no session.
+    /// port`); read from the environment by default, `None` for none. (The sessions
+    /// the kernel holds are protected as well: [`Firewall::kernel_sessions`].)
     ///
     /// ```
     /// // Protect a session other than this process's own (a jump host's, say).
@@ -324,6 +327,34 @@ impl Firewall {
     pub fn ssh_connection(mut self, connection: Option<&str>) -> Self {
         self.ssh_connection = connection.map(String::from);
         self
+    }
+
+    /// Whether the SSH sessions established to this host are found in the kernel's
+    /// socket tables too (default: yes): every TCP connection to a port sshd listens
+    /// on, or to the policy's declared `ssh PORT`. `$SSH_CONNECTION` alone goes blind
+    /// under `sudo` (its `env_reset`) and Ansible's `become`, which drop it.
+    ///
+    /// ```
+    /// // Only the session of $SSH_CONNECTION (or none) is protected.
+    /// let fw = fwdsl::Firewall::new().kernel_sessions(false);
+    /// # let _ = fw;
+    /// ```
+    pub fn kernel_sessions(mut self, find: bool) -> Self {
+        self.kernel_sessions = find;
+        self
+    }
+
+    /// The SSH sessions an apply or a ban must not cut.
+    fn sessions(&self, policy: Option<&Policy>) -> Result<Vec<guard::Session>, Error> {
+        let declared = policy.and_then(|p| match p.access() {
+            fwdsl_core::Access::Ssh { port, .. } => Some(*port),
+            fwdsl_core::Access::Console => None,
+        });
+        guard::sessions(
+            self.ssh_connection.as_deref(),
+            self.kernel_sessions,
+            declared,
+        )
     }
 
     /// Applies even a policy that would drop the current SSH session.
