@@ -221,5 +221,8 @@ fn the_guard_finds_the_session_sudo_hides() {
         .unwrap()
         .expect("uninstall");
     let (v4, v6) = tests::probe::both_saved(&sb);
-    assert!(!(v4 + &v6).contains("FWDSL"), "uninstall left fwdsl's rules");
+    assert!(
+        !(v4 + &v6).contains("FWDSL"),
+        "uninstall left fwdsl's rules"
+    );
 }

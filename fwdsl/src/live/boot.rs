@@ -276,24 +276,12 @@ pub(crate) fn install(systemd_dir: &Path, commands: &[Vec<String>]) -> Result<Pa
     let unit = systemd_dir.join(UNIT);
     let text = unit_text(commands);
     if std::fs::read_to_string(&unit).ok().as_deref() != Some(text.as_str()) {
-        super::files::write_all(
-            &[(unit.clone(), text.into_bytes())],
-            0o644,
-            &super::save::today(),
-        )?;
-        // The backup of an outdated unit is of no use to anyone.
-        for entry in std::fs::read_dir(systemd_dir)
-            .map_err(io(systemd_dir))?
-            .flatten()
-        {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{UNIT}.bak-"))
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
+        let file = super::files::NewFile {
+            path: unit.clone(),
+            contents: text.into_bytes(),
+            back_up: false,
+        };
+        super::files::write_all(&[file], 0o644, &super::save::today())?;
     }
     let wants = systemd_dir.join(WANTS);
     std::fs::create_dir_all(&wants).map_err(io(&wants))?;

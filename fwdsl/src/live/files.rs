@@ -81,15 +81,40 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-/// Writes every `(path, contents)`, or none. A new file gets mode `new_mode`; a
-/// replaced one keeps its mode and owner and is backed up first. Returns the backups.
+/// A file to write.
+pub(crate) struct NewFile {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+    /// Whether the file it replaces is backed up first (not those fwdsl alone writes,
+    /// which it can write again: its unit, the fail-closed state).
+    pub back_up: bool,
+}
+
+impl NewFile {
+    /// A file whose previous contents are backed up.
+    pub(crate) fn kept(path: PathBuf, contents: Vec<u8>) -> NewFile {
+        NewFile {
+            path,
+            contents,
+            back_up: true,
+        }
+    }
+}
+
+/// Writes every file, or none. A new file gets mode `new_mode`; a replaced one keeps
+/// its mode and owner and is backed up first where asked. Returns the backups.
 pub(crate) fn write_all(
-    files: &[(PathBuf, Vec<u8>)],
+    files: &[NewFile],
     new_mode: u32,
     date: &str,
 ) -> Result<Vec<PathBuf>, Error> {
     let mut staged = Vec::new();
-    for (path, contents) in files {
+    for NewFile {
+        path,
+        contents,
+        back_up,
+    } in files
+    {
         let real = resolve(path)?;
         let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -107,7 +132,12 @@ pub(crate) fn write_all(
             std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).map_err(io(&real))?;
         }
         file.sync_all().map_err(io(&real))?;
-        staged.push((real, dir, temp, old.map(|m| m.mode() & 0o7777)));
+        staged.push((
+            real,
+            dir,
+            temp,
+            old.filter(|_| *back_up).map(|m| m.mode() & 0o7777),
+        ));
     }
     // Every file can be written: only now is anything replaced.
     let mut backups = Vec::new();
@@ -141,16 +171,31 @@ mod tests {
         let file = d.join("rules.v4");
         std::fs::write(&file, "old").unwrap();
         std::fs::set_permissions(&file, Permissions::from_mode(0o600)).unwrap();
-        let backups = write_all(&[(file.clone(), b"new".to_vec())], 0o644, "2026-11-26").unwrap();
+        let backups = write_all(
+            &[NewFile::kept(file.clone(), b"new".to_vec())],
+            0o644,
+            "2026-11-26",
+        )
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
         assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
         assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), "old");
-        let again = write_all(&[(file.clone(), b"newer".to_vec())], 0o644, "2026-11-26").unwrap();
+        let again = write_all(
+            &[NewFile::kept(file.clone(), b"newer".to_vec())],
+            0o644,
+            "2026-11-26",
+        )
+        .unwrap();
         assert_ne!(again[0], backups[0]);
         assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), "old");
         // A new file gets the mode asked for.
         let fresh = d.join("ipsets");
-        write_all(&[(fresh.clone(), b"x".to_vec())], 0o600, "2026-11-26").unwrap();
+        write_all(
+            &[NewFile::kept(fresh.clone(), b"x".to_vec())],
+            0o600,
+            "2026-11-26",
+        )
+        .unwrap();
         assert_eq!(std::fs::metadata(&fresh).unwrap().mode() & 0o777, 0o600);
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -162,7 +207,8 @@ mod tests {
         std::fs::write(&file, "old").unwrap();
         let elsewhere = d.join("elsewhere");
         symlink(&elsewhere, d.join("rules.v4.bak-2026-11-26")).unwrap();
-        let backups = write_all(&[(file, b"new".to_vec())], 0o600, "2026-11-26").unwrap();
+        let backups =
+            write_all(&[NewFile::kept(file, b"new".to_vec())], 0o600, "2026-11-26").unwrap();
         assert!(!elsewhere.exists(), "the planted link was followed");
         assert!(backups[0].ends_with("rules.v4.bak-2026-11-26.1"));
         std::fs::remove_dir_all(d).unwrap();
@@ -175,7 +221,12 @@ mod tests {
         std::fs::write(&real, "old").unwrap();
         let link = d.join("rules.v4");
         symlink("managed.v4", &link).unwrap();
-        write_all(&[(link.clone(), b"new".to_vec())], 0o600, "2026-11-26").unwrap();
+        write_all(
+            &[NewFile::kept(link.clone(), b"new".to_vec())],
+            0o600,
+            "2026-11-26",
+        )
+        .unwrap();
         assert!(std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
@@ -194,7 +245,10 @@ mod tests {
         std::fs::write(d.join("not-a-dir"), "").unwrap();
         let v6 = d.join("not-a-dir").join("rules.v6");
         let err = write_all(
-            &[(v4.clone(), b"new".to_vec()), (v6, b"new".to_vec())],
+            &[
+                NewFile::kept(v4.clone(), b"new".to_vec()),
+                NewFile::kept(v6, b"new".to_vec()),
+            ],
             0o600,
             "2026-11-26",
         )

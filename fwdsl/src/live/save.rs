@@ -5,6 +5,7 @@
 
 use super::boot::{self, Boot};
 use super::fallback;
+use super::files::NewFile;
 use super::ipset::{self, Sets};
 use super::runner::Runner;
 use crate::error::Error;
@@ -156,17 +157,27 @@ pub(crate) fn save(
         let rules = runner.save()?;
         used.extend(rules.lines().flat_map(ipset::referenced_any));
         access = access.or_else(|| fallback::access_in(&rules));
-        files.push((target.path(runner.family).to_path_buf(), rules.into_bytes()));
+        files.push(NewFile::kept(
+            target.path(runner.family).to_path_buf(),
+            rules.into_bytes(),
+        ));
     }
     let ipsets = !used.is_empty();
     if ipsets {
         let names: Vec<String> = used.into_iter().collect();
-        files.push((target.ipsets.clone(), sets.save(&names)?.into_bytes()));
+        files.push(NewFile::kept(
+            target.ipsets.clone(),
+            sets.save(&names)?.into_bytes(),
+        ));
     }
     let closed = fallback::policy(access.as_deref());
     for runner in runners {
         let text = fallback::table_text(&closed, runner.family);
-        files.push((target.fallback(runner.family), text.into_bytes()));
+        files.push(NewFile {
+            path: target.fallback(runner.family),
+            contents: text.into_bytes(),
+            back_up: false,
+        });
     }
     // Rules files say what a host lets in: readable by root only, unless the file
     // being replaced said otherwise.
@@ -183,7 +194,7 @@ pub(crate) fn save(
         boot::install(systemd_dir, &commands)?;
     }
     Ok(SaveReport {
-        written: files.into_iter().map(|(p, _)| p).collect(),
+        written: files.into_iter().map(|f| f.path).collect(),
         backups,
         boot: boot::detect(systemd_dir, target, &commands),
         ipsets,
