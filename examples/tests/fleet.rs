@@ -9,13 +9,14 @@ mod common;
 #[path = "../provision/roles.rs"]
 mod roles;
 
+use common::sshd::{self, Sshd};
 use common::{provision, root};
 use fwdsl::sandbox::Netns;
 use fwdsl::Packet;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PROBED: [u16; 3] = [22, 80, 5432];
@@ -42,55 +43,16 @@ struct Fleet {
     bin: PathBuf,
     controller: Netns,
     hosts: Vec<Netns>,
-    sshd: Vec<Child>,
+    sshd: Vec<Sshd>,
     _listeners: Vec<TcpListener>,
 }
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        // Only the sshds this test started, and the sessions they forked, by their ids
-        // (Ansible keeps its connections open for a while after a run).
-        for child in &mut self.sshd {
-            for session in children(child.id()) {
-                // SAFETY: kill(2) on a process id read just now; no memory is shared.
-                unsafe { libc::kill(session, libc::SIGTERM) };
-            }
-            // Let sshd reap them, so that none is left a zombie (bounded).
-            let start = Instant::now();
-            while !children(child.id()).is_empty() && start.elapsed() < Duration::from_secs(3) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The sshds (and their sessions) first: they run from the directory.
+        self.sshd.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The processes whose parent is `pid`, from `/proc/N/stat` (the field after the name).
-fn children(pid: u32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|n| {
-            std::fs::read_to_string(format!("/proc/{n}/stat")).is_ok_and(|stat| {
-                let after_name = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
-                after_name.split(' ').nth(1) == Some(&pid.to_string())
-            })
-        })
-        .collect()
-}
-
-fn run(command: &mut Command) -> Output {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 impl Fleet {
@@ -100,14 +62,7 @@ impl Fleet {
         std::fs::create_dir_all(dir.join("library")).unwrap();
         std::os::unix::fs::symlink(provision().get_program(), dir.join("library/provision"))
             .unwrap();
-        for key in ["id", "host_key"] {
-            run(Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(dir.join(key)));
-        }
-        std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
-        // sshd refuses to start without its privilege separation directory.
-        std::fs::create_dir_all("/run/sshd").unwrap();
+        sshd::keys(&dir);
 
         let controller = Netns::create("fwdsl-fleet-ctl").unwrap();
         let mut fleet = Fleet {
@@ -171,35 +126,12 @@ impl Fleet {
         )
         .unwrap();
 
-        let d = self.dir.display();
-        let config = self.dir.join(format!("sshd_{i}.conf"));
-        std::fs::write(
-            &config,
-            format!(
-                "ListenAddress {}\nPort 22\nHostKey {d}/host_key\nPidFile {d}/sshd_{i}.pid\n\
-                 AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nSubsystem sftp internal-sftp\n",
-                host_ip(i)
-            ),
-        )
-        .unwrap();
-        // `ip netns exec` execs sshd, so the child's id is sshd's.
-        let sshd = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                host.name(),
-                "/usr/sbin/sshd",
-                "-D",
-                "-e",
-                "-f",
-            ])
-            .arg(&config)
-            .stderr(std::fs::File::create(self.dir.join(format!("sshd_{i}.log"))).unwrap())
-            .spawn()
-            .unwrap();
-        self.sshd.push(sshd);
+        self.sshd.push(Sshd::start(
+            &host,
+            host_ip(i).into(),
+            &self.dir,
+            &format!("h{i}"),
+        ));
         let ip = host_ip(i);
         self._listeners.extend(
             host.run(|| {

@@ -1,4 +1,8 @@
-//! What the example's tests share: the built binary, and whether kernel tests can run.
+//! What the example's tests share: the built binary, whether kernel tests can run, and
+//! a real sshd.
+#![allow(dead_code)] // (each test file uses a part)
+
+pub mod sshd;
 
 use fwdsl::sandbox::Sandbox;
 use std::path::PathBuf;
