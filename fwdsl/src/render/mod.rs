@@ -1,9 +1,16 @@
-//! Rendering: each rule as the arguments of one `iptables -A` call, and a whole chain as
-//! `iptables-restore` text. Rules are written the way `iptables -S` prints them back, so
-//! what is live can be compared with what was meant, string for string.
+//! Rendering: each rule broken into its clauses ([`clauses`]), which each backend renders
+//! its own way: iptables arguments ([`iptables`], and a whole chain as
+//! `iptables-restore` text), nftables JSON ([`nft`]). Both are written the way the tools
+//! print them back, so what is live can be compared with what was meant.
+
+mod clauses;
+mod iptables;
+pub(crate) mod nft;
+
+pub(crate) use clauses::Clauses;
 
 use crate::Policy;
-use fwdsl_core::{Action, Direction, Family, PortRange, Rate, Rule};
+use fwdsl_core::{Direction, Family};
 use ipnet::IpNet;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -19,10 +26,6 @@ pub fn chain_of(direction: Direction) -> &'static str {
         Direction::Forward => "FWDSL-FORWARD",
     }
 }
-/// iptables refuses comments longer than this.
-const MAX_COMMENT: usize = fwdsl_core::IPTABLES_COMMENT_MAX;
-/// iptables' multiport match takes at most 15 ports, a range counting as two.
-const MULTIPORT_MAX: usize = 15;
 /// Prefix of every comment fwdsl writes: how its rules are told from others'.
 pub(crate) const COMMENT_PREFIX: &str = "fwdsl:";
 
@@ -205,7 +208,8 @@ impl Policy {
         }
         for (index, rule) in self.rules().iter().enumerate() {
             if rule.direction == direction && rule.matches.families().contains(&family) {
-                for args in rule_args(rule, index, family, &self.list_sets()[index]) {
+                let clauses = Clauses::of(rule, index, family, &self.list_sets()[index]);
+                for args in iptables::rules(&clauses) {
                     out.push(RenderedRule {
                         rule: Some(index),
                         direction,
@@ -315,280 +319,13 @@ fn neighbour_discovery(direction: Direction) -> Vec<RenderedRule> {
             rule: None,
             direction,
             family: Family::V6,
-            args: strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type"])
+            args: iptables::strings(&["-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type"])
                 .into_iter()
                 .chain([number.to_string()])
-                .chain(strings(&["-m", "hl", "--hl-eq", &hop_limit]))
-                .chain(comment(format!("{COMMENT_PREFIX}nd {kind}")))
-                .chain(strings(&["-j", "ACCEPT"]))
+                .chain(iptables::strings(&["-m", "hl", "--hl-eq", &hop_limit]))
+                .chain(iptables::comment(&format!("{COMMENT_PREFIX}nd {kind}")))
+                .chain(iptables::strings(&["-j", "ACCEPT"]))
                 .collect(),
         })
         .collect()
-}
-
-/// `-m limit` for logging, as `iptables -S` prints it (the burst only when not 5).
-fn limit_args(rate: Rate) -> Vec<String> {
-    let mut args = strings(&["-m", "limit", "--limit"]);
-    args.push(
-        rate.iptables()
-            .expect("the parser takes only rates iptables can count"),
-    );
-    if rate.burst != 5 {
-        args.extend(["--limit-burst".to_string(), rate.burst.to_string()]);
-    }
-    args
-}
-
-/// `-m hashlimit` for a per-source connection limit: one bucket per source address,
-/// in a table named after the rule (so that re-applying the same rule keeps its
-/// counts).
-fn hashlimit_args(rate: Rate, text: &str) -> Vec<String> {
-    let mut args = strings(&["-m", "hashlimit", "--hashlimit-upto"]);
-    args.push(
-        rate.iptables()
-            .expect("the parser takes only rates iptables can count"),
-    );
-    args.extend(["--hashlimit-burst".to_string(), rate.burst.to_string()]);
-    args.extend(strings(&["--hashlimit-mode", "srcip", "--hashlimit-name"]));
-    args.push(format!(
-        "fwdsl-{:08x}",
-        fnv1a(format!("{text} {rate}")) as u32
-    ));
-    args
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
-fn comment(mut text: String) -> Vec<String> {
-    if text.len() > MAX_COMMENT {
-        let mut cut = MAX_COMMENT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    vec!["-m".into(), "comment".into(), "--comment".into(), text]
-}
-
-fn net_arg(net: &IpNet) -> String {
-    // `iptables -S` prints single hosts with their prefix too.
-    net.to_string()
-}
-
-/// Splits a port list into groups that fit one multiport match each.
-fn port_chunks(ranges: &[PortRange]) -> Vec<&[PortRange]> {
-    if ranges.is_empty() {
-        return vec![ranges];
-    }
-    let mut chunks = Vec::new();
-    let (mut start, mut weight) = (0, 0);
-    for (i, r) in ranges.iter().enumerate() {
-        let w = if r.first == r.last { 1 } else { 2 };
-        if weight + w > MULTIPORT_MAX {
-            chunks.push(&ranges[start..i]);
-            start = i;
-            weight = 0;
-        }
-        weight += w;
-    }
-    chunks.push(&ranges[start..]);
-    chunks
-}
-
-fn port_text(r: &PortRange) -> String {
-    if r.first == r.last {
-        r.first.to_string()
-    } else {
-        format!("{}:{}", r.first, r.last)
-    }
-}
-
-fn port_match(proto: &str, flag: &str, ports: &[PortRange], out: &mut Vec<String>) {
-    match ports {
-        [] => {}
-        [one] => out.extend([
-            "-m".into(),
-            proto.into(),
-            format!("--{flag}"),
-            port_text(one),
-        ]),
-        many => out.extend([
-            "-m".into(),
-            "multiport".into(),
-            format!("--{flag}s"),
-            many.iter().map(port_text).collect::<Vec<_>>().join(","),
-        ]),
-    }
-}
-
-/// How one address match is rendered: `-s NET` per network, or one ipset match.
-enum AddressArg {
-    Net(IpNet),
-    Set(String),
-}
-
-/// The alternatives of an address match: any address (`None`), each network, the
-/// list's ipset when it is long, or a dynamic set's ipset.
-fn address_args(
-    nets: &[IpNet],
-    dynamic: Option<&str>,
-    set: Option<&IpSet>,
-    family: Family,
-) -> Vec<Option<AddressArg>> {
-    if let Some(name) = dynamic {
-        return vec![Some(AddressArg::Set(dynamic_set_name(name, family)))];
-    }
-    match set {
-        _ if nets.is_empty() => vec![None],
-        Some(set) => vec![Some(AddressArg::Set(set.name.clone()))],
-        None => nets.iter().map(|n| Some(AddressArg::Net(*n))).collect(),
-    }
-}
-
-fn rule_args(
-    rule: &Rule,
-    index: usize,
-    family: Family,
-    [src_set, dst_set]: &[Option<IpSet>; 2],
-) -> Vec<Vec<String>> {
-    let m = &rule.matches;
-    let mut note = format!("{COMMENT_PREFIX}{} {}", index + 1, rule.text);
-    if let Some(c) = &rule.comment {
-        note.push_str(" -- ");
-        note.push_str(c);
-    }
-    let mut out = Vec::new();
-    let (srcs, dsts) = (
-        address_args(&m.src, m.src_set.as_deref(), src_set.as_ref(), family),
-        address_args(&m.dst, m.dst_set.as_deref(), dst_set.as_ref(), family),
-    );
-    // A forwarded packet's destination port is matched as the client sent it, before
-    // any DNAT (Docker's published ports): conntrack's original destination port, one
-    // port or range per rule.
-    let forward = rule.direction == Direction::Forward;
-    let dport_groups: Vec<&[PortRange]> = if forward && !m.dports.is_empty() {
-        m.dports.chunks(1).collect()
-    } else {
-        port_chunks(&m.dports)
-    };
-    // Another protocol by number is named as `iptables -S` names it (`-p gre`).
-    let other = m.protocol.map(fwdsl_core::protocol_name);
-    let protos: Vec<Option<&str>> = match &other {
-        Some(name) => vec![Some(name.as_str())],
-        None => m.protocols.iptables_names(family),
-    };
-    for proto in protos {
-        for src in &srcs {
-            for dst in &dsts {
-                for sports in port_chunks(&m.sports) {
-                    for &dports in &dport_groups {
-                        let (dports, orig_dport) = match (forward, dports) {
-                            (true, [one]) => (&[][..], Some(port_text(one))),
-                            _ => (dports, None),
-                        };
-                        let mut args = Vec::new();
-                        let mut sets = Vec::new();
-                        for (arg, flag, direction) in [(src, "-s", "src"), (dst, "-d", "dst")] {
-                            match arg {
-                                // `-s 0.0.0.0/0` matches every packet of the family and
-                                // `iptables -S` leaves it out: so does fwdsl, or the
-                                // live rule would never compare equal.
-                                Some(AddressArg::Net(net)) if net.prefix_len() == 0 => {}
-                                Some(AddressArg::Net(net)) => {
-                                    args.extend([flag.into(), net_arg(net)])
-                                }
-                                Some(AddressArg::Set(name)) => sets.extend(strings(&[
-                                    "-m",
-                                    "set",
-                                    "--match-set",
-                                    name,
-                                    direction,
-                                ])),
-                                None => {}
-                            }
-                        }
-                        if let Some(iface) = &m.iface {
-                            args.extend(["-i".into(), iface.to_string()]);
-                        }
-                        if let Some(oface) = &m.oface {
-                            args.extend(["-o".into(), oface.to_string()]);
-                        }
-                        if let Some(proto) = proto {
-                            args.extend(["-p".into(), proto.into()]);
-                            // `iptables -S` prints ICMP types by number.
-                            if let Some(t) = m.icmp_type.and_then(|t| t.of(family)) {
-                                let (module, flag) = match family {
-                                    Family::V4 => ("icmp", "--icmp-type"),
-                                    Family::V6 => ("icmp6", "--icmpv6-type"),
-                                };
-                                args.extend([
-                                    "-m".into(),
-                                    module.into(),
-                                    flag.into(),
-                                    t.to_string(),
-                                ]);
-                            }
-                            // One single-port match per direction is one `-m tcp`; iptables -S
-                            // prints `-m tcp --sport A --dport B` for the pair.
-                            if let ([s], [d]) = (sports, dports) {
-                                args.extend([
-                                    "-m".into(),
-                                    proto.into(),
-                                    "--sport".into(),
-                                    port_text(s),
-                                    "--dport".into(),
-                                    port_text(d),
-                                ]);
-                            } else {
-                                port_match(proto, "sport", sports, &mut args);
-                                port_match(proto, "dport", dports, &mut args);
-                            }
-                        }
-                        args.extend(sets);
-                        if m.state.is_some() || orig_dport.is_some() {
-                            args.extend(strings(&["-m", "conntrack"]));
-                        }
-                        if let Some(state) = m.state {
-                            args.extend(strings(&["--ctstate", state.ctstate()]));
-                        }
-                        if let Some(port) = orig_dport {
-                            args.extend(["--ctorigdstport".into(), port]);
-                        }
-                        // Logging comes first, and lets the packet go on.
-                        if let Some(log) = &rule.log {
-                            let mut logged = args.clone();
-                            logged.extend(limit_args(log.rate));
-                            logged.extend(comment(note.clone()));
-                            let prefix = log
-                                .prefix
-                                .as_deref()
-                                .map_or(format!("{COMMENT_PREFIX}{} ", index + 1), String::from);
-                            logged.extend(strings(&["-j", "LOG", "--log-prefix"]));
-                            logged.push(prefix);
-                            out.push(logged);
-                        }
-                        if rule.action == Action::Log {
-                            continue;
-                        }
-                        if let Some(rate) = rule.limit {
-                            args.extend(hashlimit_args(rate, &rule.text));
-                        }
-                        args.extend(comment(note.clone()));
-                        args.extend(["-j".into(), rule.action.target().into()]);
-                        if rule.action == Action::Reject {
-                            let with = match family {
-                                Family::V4 => "icmp-port-unreachable",
-                                Family::V6 => "icmp6-port-unreachable",
-                            };
-                            args.extend(["--reject-with".into(), with.into()]);
-                        }
-                        out.push(args);
-                    }
-                }
-            }
-        }
-    }
-    out
 }

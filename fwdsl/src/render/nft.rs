@@ -1,0 +1,1 @@
+//! The nftables rendering of [`Clauses`](super::Clauses) (to come).
