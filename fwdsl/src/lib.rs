@@ -80,7 +80,7 @@ pub use live::{
 };
 pub use policy::Policy;
 pub use questions::{Opening, Openings, Query};
-pub use render::{chain_of, IpSet, RenderedRule, CHAIN, DYNAMIC_SET_MAX, IPSET_ABOVE};
+pub use render::{chain_of, IpSet, NftRule, RenderedRule, CHAIN, DYNAMIC_SET_MAX, IPSET_ABOVE};
 
 #[doc(hidden)]
 pub mod __private;

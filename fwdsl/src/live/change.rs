@@ -79,7 +79,7 @@ pub(super) fn base_name(direction: Direction, lines: &[String]) -> String {
 
 /// What the jump to a generation of `direction` notes: the policy's access path, for the
 /// input direction (a boot's fail-closed fallback reads it from the saved rules).
-pub(super) fn jump_note(policy: &Policy, direction: Direction) -> Option<String> {
+pub(crate) fn jump_note(policy: &Policy, direction: Direction) -> Option<String> {
     (direction == Direction::In).then(|| policy.access().to_string())
 }
 

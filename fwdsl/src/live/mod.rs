@@ -13,7 +13,7 @@
 
 mod apply;
 mod boot;
-mod change;
+pub(crate) mod change;
 mod dynamic;
 mod exec;
 mod fallback;
@@ -24,6 +24,7 @@ mod ipset;
 mod journal;
 mod layout;
 mod lock;
+mod nft;
 mod remove;
 mod report;
 mod restore;

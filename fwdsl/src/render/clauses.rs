@@ -22,6 +22,19 @@ pub(crate) enum Protocol {
     Number(u8),
 }
 
+impl Protocol {
+    /// The protocol's number in `family` (ICMPv6 is 58).
+    pub(crate) fn number(self, family: Family) -> u8 {
+        match (self, family) {
+            (Protocol::Tcp, _) => 6,
+            (Protocol::Udp, _) => 17,
+            (Protocol::Icmp, Family::V4) => 1,
+            (Protocol::Icmp, Family::V6) => 58,
+            (Protocol::Number(n), _) => n,
+        }
+    }
+}
+
 /// Which addresses a source or destination clause admits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Addresses<'r> {

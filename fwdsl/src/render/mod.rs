@@ -8,6 +8,7 @@ mod iptables;
 pub(crate) mod nft;
 
 pub(crate) use clauses::Clauses;
+pub use nft::NftRule;
 
 use crate::Policy;
 use fwdsl_core::{Direction, Family};

@@ -1,0 +1,1 @@
+//! The other tables' base chains on the hooks fwdsl uses (to come).

@@ -1,0 +1,374 @@
+//! What an apply changes in fwdsl's table, as one nft batch, and the batch that undoes
+//! it: worked out from a listing ([`Listing`]) and the policy alone, so it is tested
+//! without root. Every direction goes through the same code: one it uses gets a
+//! generation and a jump to it from its base chain; one it no longer uses loses its
+//! base chain.
+//!
+//! The batch: the table (if new), the sets the policy needs that are missing, each new
+//! generation chain with its rules, the jumps (the live jump replaced by its handle,
+//! so an admin's rule before it stays before it), then the old generations and the
+//! unused base chains deleted. The inverse recreates what the batch deletes from the
+//! listing, puts each base chain's rules back as they were, and deletes what it adds.
+
+use super::listing::{Listing, GENERATION_COMMENT};
+use super::{base_chain, command, object, GENERATION_PREFIX, PRIORITY, TABLE};
+use crate::render::{fnv1a, NftRule};
+use crate::Policy;
+use fwdsl_core::Direction;
+use serde_json::{json, Value};
+
+/// What one direction serves after the apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub direction: Direction,
+    /// The generation chain serving.
+    pub chain: String,
+    /// Its rules.
+    pub rules: usize,
+    /// Whether the apply loads it (`false`: it serves already).
+    pub loaded: bool,
+}
+
+/// One apply's batch, its inverse, and what serves after it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Change {
+    pub forward: Vec<Value>,
+    pub inverse: Vec<Value>,
+    pub parts: Vec<Part>,
+    /// The generation switches (direction, from, to), for reports and the journal.
+    pub switches: Vec<(Direction, Option<String>, String)>,
+}
+
+impl Change {
+    pub(crate) fn is_noop(&self) -> bool {
+        self.forward.is_empty()
+    }
+}
+
+/// A generation chain's name: a hash of its direction and rules.
+fn base_name(direction: Direction, rules: &[NftRule]) -> String {
+    let mut text = direction.name().to_string();
+    for rule in rules {
+        text.push('\n');
+        text.push_str(&rule.comment);
+        for statement in &rule.expr {
+            text.push_str(&statement.to_string());
+        }
+    }
+    format!("{GENERATION_PREFIX}{:016x}", fnv1a(text))
+}
+
+/// The comment of the jump to a generation of `direction`.
+fn jump_comment(policy: &Policy, direction: Direction) -> String {
+    match crate::live::change::jump_note(policy, direction) {
+        Some(note) => format!("{GENERATION_COMMENT} {note}"),
+        None => GENERATION_COMMENT.to_string(),
+    }
+}
+
+fn chain(name: &str) -> Value {
+    object(json!({ "name": name }))
+}
+
+fn base(direction: Direction) -> Value {
+    let hook = base_chain(direction);
+    object(json!({
+        "name": hook, "type": "filter", "hook": hook, "prio": PRIORITY, "policy": "accept",
+    }))
+}
+
+fn rule(chain: &str, expr: &[Value], comment: Option<&str>) -> Value {
+    let mut body = object(json!({ "chain": chain, "expr": expr }));
+    if let Some(comment) = comment {
+        body["comment"] = json!(comment);
+    }
+    command("add", "rule", body)
+}
+
+fn jump(target: &str) -> Vec<Value> {
+    vec![json!({"jump": {"target": target}})]
+}
+
+/// Flushes and deletes chain `name` (nft deletes only an empty chain).
+fn remove(name: &str) -> [Value; 2] {
+    [
+        command("flush", "chain", chain(name)),
+        command("delete", "chain", chain(name)),
+    ]
+}
+
+/// Recreates chain `name` as the listing has it: its hook, if a base chain, and rules.
+fn recreate(listing: &Listing, name: &str) -> Vec<Value> {
+    let Some(live) = listing.chains.get(name) else {
+        return Vec::new();
+    };
+    let mut body = chain(name);
+    if let Some(hook) = &live.hook {
+        body["type"] = json!(hook.kind);
+        body["hook"] = json!(hook.hook);
+        body["prio"] = json!(hook.prio);
+        body["policy"] = json!(hook.policy);
+    }
+    let mut out = vec![command("add", "chain", body)];
+    out.extend(refill(listing, name));
+    out
+}
+
+/// The listing's rules of chain `name`, added back in order.
+fn refill(listing: &Listing, name: &str) -> Vec<Value> {
+    listing.chains.get(name).map_or_else(Vec::new, |live| {
+        live.rules
+            .iter()
+            .map(|r| rule(name, &r.expr, r.comment.as_deref()))
+            .collect()
+    })
+}
+
+/// What applying `policy` changes in the table `listing` shows.
+pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
+    let mut forward = Vec::new();
+    // Undoing: chains the batch deletes come back first, then each base chain it
+    // touches gets its rules back, then what it created goes.
+    let (mut restored, mut rebased, mut created) = (Vec::new(), Vec::new(), Vec::new());
+    let mut retire: Vec<String> = listing.debris();
+    let mut parts = Vec::new();
+    let mut switches = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let wanted_sets = policy.nft_sets();
+    let new_sets: Vec<_> = wanted_sets
+        .iter()
+        .filter(|s| !listing.sets.contains(s.name()))
+        .collect();
+    let mut generations = Vec::new();
+    let mut hooks = Vec::new();
+    let mut unhook = Vec::new();
+    for direction in Direction::ALL {
+        let name = base_chain(direction);
+        let used = policy.uses(direction);
+        let live_base = listing.base(direction);
+        let live_jump = listing.jump(direction);
+        if !used {
+            if live_base.is_some() {
+                unhook.extend(remove(name));
+                restored.extend(recreate(listing, name));
+                retire.extend(live_jump.map(|j| j.target));
+            }
+            continue;
+        }
+        let rules = policy.nft_rules(direction);
+        let comment = jump_comment(policy, direction);
+        let wanted_hook = base(direction);
+        let hooked_right = live_base.and_then(|b| b.hook.as_ref()).is_some_and(|h| {
+            h.kind == "filter" && h.prio == PRIORITY && h.policy == "accept" && h.hook == name
+        });
+        let stem = base_name(direction, &rules);
+        let serving = live_jump.as_ref().filter(|j| {
+            hooked_right
+                && j.comment == comment
+                && j.target.starts_with(&stem)
+                && listing.chains.get(&j.target).is_some_and(|c| {
+                    c.rules
+                        .iter()
+                        .map(|r| (&r.expr, r.comment.as_deref()))
+                        .eq(rules.iter().map(|r| (&r.expr, Some(r.comment.as_str()))))
+                })
+        });
+        if let Some(serving) = serving {
+            parts.push(Part {
+                direction,
+                chain: serving.target.clone(),
+                rules: rules.len(),
+                loaded: false,
+            });
+            continue;
+        }
+        // A fresh name: the live chain may carry this hash but have been edited by
+        // hand, and a crash may have left a chain of that name.
+        let mut new = stem.clone();
+        let mut n = 1;
+        while listing.chains.contains_key(&new) || taken.contains(&new) {
+            new = format!("{stem}-{n}");
+            n += 1;
+        }
+        taken.push(new.clone());
+        generations.push(command("add", "chain", chain(&new)));
+        generations.extend(rules.iter().map(|r| rule(&new, &r.expr, Some(&r.comment))));
+        created.extend(remove(&new));
+        match (live_base, &live_jump) {
+            (Some(_), Some(j)) if hooked_right => {
+                let mut body = object(json!({
+                    "chain": name, "handle": j.handle, "expr": jump(&new), "comment": comment,
+                }));
+                body["family"] = json!("inet");
+                hooks.push(command("replace", "rule", body));
+                rebased.extend([command("flush", "chain", chain(name))]);
+                rebased.extend(refill(listing, name));
+                retire.push(j.target.clone());
+            }
+            (Some(_), None) if hooked_right => {
+                hooks.push(command(
+                    "insert",
+                    "rule",
+                    object(json!({"chain": name, "expr": jump(&new), "comment": comment})),
+                ));
+                rebased.extend([command("flush", "chain", chain(name))]);
+                rebased.extend(refill(listing, name));
+            }
+            (live, j) => {
+                // Missing, or hooked in another way (an older fwdsl): made anew.
+                if live.is_some() {
+                    unhook.extend(remove(name));
+                    restored.extend(recreate(listing, name));
+                    retire.extend(j.as_ref().map(|j| j.target.clone()));
+                }
+                hooks.push(command("add", "chain", wanted_hook));
+                hooks.push(rule(name, &jump(&new), Some(&comment)));
+                created.splice(0..0, remove(name));
+            }
+        }
+        switches.push((direction, live_jump.map(|j| j.target), new.clone()));
+        parts.push(Part {
+            direction,
+            chain: new,
+            rules: rules.len(),
+            loaded: true,
+        });
+    }
+    retire.sort();
+    retire.dedup();
+    retire.retain(|c| c.starts_with(GENERATION_PREFIX) && listing.chains.contains_key(c));
+    let changing = !generations.is_empty() || !unhook.is_empty() || !retire.is_empty();
+    if !changing && new_sets.is_empty() {
+        return Change {
+            forward,
+            inverse: Vec::new(),
+            parts,
+            switches,
+        };
+    }
+    forward.push(command("add", "table", json!({"family": "inet", "name": TABLE})));
+    forward.extend(new_sets.iter().map(|s| command("add", "set", s.declaration(TABLE)["set"].clone())));
+    forward.extend(generations);
+    forward.extend(hooks);
+    forward.extend(unhook);
+    for old in &retire {
+        forward.extend(remove(old));
+        restored.splice(0..0, recreate(listing, old));
+    }
+    let inverse = match listing.exists {
+        // Undone, the table goes as a whole: nothing of it was there before.
+        false => vec![command("delete", "table", json!({"family": "inet", "name": TABLE}))],
+        true => {
+            let mut inverse = restored;
+            inverse.extend(rebased);
+            inverse.extend(created);
+            inverse.extend(
+                new_sets
+                    .iter()
+                    .map(|s| command("delete", "set", object(json!({"name": s.name()})))),
+            );
+            inverse
+        }
+    };
+    Change {
+        forward,
+        inverse,
+        parts,
+        switches,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::listing::tests::LISTED;
+    use super::*;
+
+    fn listing(text: &str) -> Listing {
+        Listing::parse(&serde_json::from_str(text).unwrap(), TABLE)
+    }
+
+    fn verbs(commands: &[Value]) -> Vec<String> {
+        commands
+            .iter()
+            .map(|c| {
+                let (verb, body) = c.as_object().unwrap().iter().next().unwrap();
+                let (kind, body) = body.as_object().unwrap().iter().next().unwrap();
+                let name = body
+                    .get("name")
+                    .or_else(|| body.get("chain"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                format!("{verb} {kind} {name}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_first_apply_makes_the_table_and_is_undone_by_deleting_it() {
+        let policy = crate::firewall! { ssh none; allow tcp 22; drop all; };
+        let change = read(&Listing::default(), &policy);
+        let steps = verbs(&change.forward);
+        assert_eq!(steps[0], "add table fwdsl");
+        assert!(steps[1].starts_with("add chain g-"), "{steps:?}");
+        // The ND rule and the policy's two.
+        assert_eq!(steps.iter().filter(|s| s.starts_with("add rule g-")).count(), 3);
+        assert_eq!(&steps[steps.len() - 2..], ["add chain input", "add rule input"]);
+        assert_eq!(verbs(&change.inverse), ["delete table fwdsl"]);
+    }
+
+    #[test]
+    fn a_switch_replaces_the_jump_and_its_inverse_puts_everything_back() {
+        let live = listing(LISTED);
+        let policy = crate::firewall! { ssh none; allow tcp 80; drop all; };
+        let change = read(&live, &policy);
+        let steps = verbs(&change.forward);
+        assert!(steps.contains(&"replace rule input".to_string()), "{steps:?}");
+        // The serving generation and the one a crash left both go.
+        for old in ["g-1111111111111111", "g-2222222222222222"] {
+            assert!(steps.contains(&format!("delete chain {old}")), "{steps:?}");
+        }
+        let undo = verbs(&change.inverse);
+        // Both come back first (the crash's debris too: the undo restores what was).
+        assert_eq!(
+            undo[..2],
+            ["add chain g-2222222222222222", "add chain g-1111111111111111"],
+            "{undo:?}"
+        );
+        assert!(undo.contains(&"flush chain input".to_string()));
+        let new = &change.parts[0].chain;
+        assert_eq!(undo.last().unwrap(), &format!("delete chain {new}"));
+        // What is live again after the undo is what the listing had.
+        let refilled = change
+            .inverse
+            .iter()
+            .filter(|c| c["add"]["rule"]["chain"] == "g-1111111111111111")
+            .count();
+        assert_eq!(refilled, 2);
+    }
+
+    #[test]
+    fn what_serves_already_is_left_alone() {
+        let policy = crate::firewall! { ssh none; allow tcp 22; drop all; };
+        let first = read(&Listing::default(), &policy);
+        // The listing after that batch, built from it as nft would list it.
+        let mut items = vec![json!({"table": {"family": "inet", "name": TABLE}})];
+        let mut handle = 10;
+        for c in &first.forward {
+            if let Some(chain) = c.pointer("/add/chain") {
+                items.push(json!({ "chain": chain }));
+            }
+            if let Some(rule) = c.pointer("/add/rule") {
+                let mut rule = rule.clone();
+                rule["handle"] = json!(handle);
+                handle += 1;
+                items.push(json!({ "rule": rule }));
+            }
+        }
+        let live = Listing::parse(&json!({ "nftables": items }), TABLE);
+        let again = read(&live, &policy);
+        assert!(again.is_noop(), "{:?}", verbs(&again.forward));
+        // Another ssh declaration alone changes the jump's note: a new generation.
+        let moved = crate::firewall! { ssh 22 from 10.0.0.0/8; allow tcp 22; drop all; };
+        assert!(!read(&live, &moved).is_noop());
+    }
+}
