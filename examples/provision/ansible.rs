@@ -454,12 +454,12 @@ fn saved_rules(target: &SaveTarget) -> Vec<String> {
         .collect()
 }
 
-fn header(family: Family, direction: Direction) -> String {
-    let tool = match family {
-        Family::V4 => "iptables",
-        Family::V6 => "ip6tables",
-    };
-    format!("# {tool} {}\n", fwdsl::chain_of(direction))
+fn header(family: Option<Family>, direction: Direction) -> String {
+    match family {
+        Some(Family::V4) => format!("# iptables {}\n", fwdsl::chain_of(direction)),
+        Some(Family::V6) => format!("# ip6tables {}\n", fwdsl::chain_of(direction)),
+        None => format!("# nft inet fwdsl {}\n", direction.name()),
+    }
 }
 
 /// What is live, in the same form as [`policy_text`], so that the diff shows rules.
@@ -481,8 +481,20 @@ fn policy_text(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> String {
     let mut text = String::new();
     for plan in plans.iter().filter(|p| policy.uses(p.direction)) {
         text.push_str(&header(plan.family, plan.direction));
-        for rule in policy.chain_rules(plan.direction, plan.family) {
-            text.push_str(&rule.to_command_line());
+        let rules: Vec<String> = match plan.family {
+            Some(family) => policy
+                .chain_rules(plan.direction, family)
+                .iter()
+                .map(fwdsl::RenderedRule::to_command_line)
+                .collect(),
+            None => policy
+                .nft_rules(plan.direction)
+                .iter()
+                .map(fwdsl::NftRule::to_text)
+                .collect(),
+        };
+        for rule in rules {
+            text.push_str(&rule);
             text.push('\n');
         }
     }

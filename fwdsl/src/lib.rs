@@ -74,8 +74,9 @@ pub use fwdsl_core::{
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{
-    ApplyReport, Boot, Confirmed, FamilyPlan, FamilyReport, FamilyStatus, Firewall, Flushed,
-    Interrupted, LiveRule, LoadPath, PendingRevert, Plan, RuleSelector, SaveReport, SaveTarget,
+    ApplyReport, Backend, Boot, Confirmed, FamilyPlan, FamilyReport, FamilyStatus, Firewall, Flushed,
+    Interrupted, LiveRule, LoadPath, OtherChain, PendingRevert, Plan, RuleSelector, SaveReport,
+    SaveTarget,
     Status,
 };
 pub use policy::Policy;

@@ -130,7 +130,7 @@ fn listening_sockets_against_the_policy_and_the_rule_counters() {
         let status = on_server(&sb, |fw| fw.status()).expect("status");
         status
             .iter()
-            .filter(|s| s.family == fwdsl::Family::V4)
+            .filter(|s| s.family == Some(fwdsl::Family::V4))
             .flat_map(|s| &s.rules)
             .filter(|r| r.spec.contains(&format!("\"fwdsl:{text}")))
             .map(|r| r.packets)

@@ -54,8 +54,26 @@ fn check(name: &str, rendered: &str) {
     assert!(kept == rendered, "{name} differs from what is rendered now (FWDSL_BLESS=1 writes it):\n{rendered}");
 }
 
+fn nft(policies: &[Policy]) -> String {
+    let mut out = String::new();
+    for policy in policies {
+        for direction in Direction::ALL.into_iter().filter(|&d| policy.uses(d)) {
+            for rule in policy.nft_rules(direction) {
+                let expr = serde_json::to_string(&rule.expr).unwrap();
+                out.push_str(&format!("{direction:?} {:?} {expr}\n", rule.comment));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[test]
 fn iptables_renders_as_kept() {
     check("iptables.txt", &iptables(&policies()));
-    let _ = Direction::In;
+}
+
+#[test]
+fn nft_renders_as_kept() {
+    check("nft.txt", &nft(&policies()));
 }

@@ -180,6 +180,16 @@ pub(crate) fn commands(
     out
 }
 
+/// One word of an `ExecStart=` line: in double quotes where it holds a space or a
+/// semicolon (a lone `;` would end the command), `%` doubled (a specifier otherwise).
+fn quoted(word: &str) -> String {
+    let word = word.replace('%', "%%");
+    match word.contains([' ', ';', '"', '\\', '\'']) {
+        true => format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\"")),
+        false => word,
+    }
+}
+
 /// Where `program` is on PATH (systemd wants absolute paths).
 fn absolute(program: &str) -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -205,7 +215,7 @@ pub(crate) fn unit_text(commands: &[Vec<String>]) -> String {
          Wants=network-pre.target\n\
          Before=network-pre.target shutdown.target\n\
          After=systemd-modules-load.service local-fs.target\n\
-         After=netfilter-persistent.service iptables.service ip6tables.service ipset.service\n\
+         After=netfilter-persistent.service iptables.service ip6tables.service ipset.service nftables.service\n\
          Conflicts=shutdown.target\n\
          \n\
          [Service]\n\
@@ -215,7 +225,7 @@ pub(crate) fn unit_text(commands: &[Vec<String>]) -> String {
     for command in commands {
         let mut words = command.iter();
         let program = absolute(words.next().expect("a program"));
-        let args: Vec<&str> = words.map(String::as_str).collect();
+        let args: Vec<String> = words.map(|w| quoted(w)).collect();
         text.push_str(&format!("ExecStart={program} {}\n", args.join(" ")));
     }
     text.push_str("\n[Install]\nWantedBy=multi-user.target\n");

@@ -318,7 +318,7 @@ impl<'p> Change<'p> {
             .iter()
             .filter(|p| p.used)
             .map(|p| FamilyReport {
-                family: self.family,
+                family: Some(self.family),
                 direction: p.direction,
                 chain: p
                     .new

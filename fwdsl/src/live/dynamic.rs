@@ -2,14 +2,14 @@
 //! runs, without an apply, as fail2ban-like tools ban addresses minute by minute.
 //!
 //! Each change is one `ipset` call (one member) or one `ipset restore` batch (many,
-//! both families in it), after checking everything it can before changing anything:
+//! both families in it), or on nftables one `nft` batch per family, after checking everything it can before changing anything:
 //! the name, each member, and that the sets exist (a policy using them was applied).
 //! These calls take no lock: each ipset command is atomic in the kernel, an apply
 //! never changes a dynamic set's members, and a set an apply removes meanwhile makes
 //! the change fail as if it had come after.
 
 use super::exec;
-use super::Firewall;
+use super::{Backend, Firewall};
 use crate::error::Error;
 use crate::render::dynamic_set_name;
 use fwdsl_core::Family;
@@ -67,6 +67,10 @@ impl Firewall {
         }
         let mut out = Vec::new();
         for (_, name) in present {
+            if self.resolved_backend() == Backend::Nftables {
+                out.extend(super::nft::dynamic::members(&self.nft(), &name)?);
+                continue;
+            }
             let saved = exec::run_ok(IPSET, &["save", &name], None, self.command_timeout)?;
             let mut members: Vec<IpNet> = String::from_utf8_lossy(&saved.stdout)
                 .lines()
@@ -110,19 +114,36 @@ impl Firewall {
             }
         }
         let present = self.dynamic_sets_present(set)?;
-        let mut lines = String::new();
+        let mut by_set: Vec<(&str, Vec<IpNet>)> = Vec::new();
         for member in members {
             let family = Family::of(member);
             let Some((_, name)) = present.iter().find(|(f, _)| *f == family) else {
                 return Err(no_such_set(set, Some(family)));
             };
-            let verb = match change {
-                Change::Add => "add",
-                Change::Remove => "del",
-            };
-            lines.push_str(&format!("{verb} {name} {member}\n"));
+            match by_set.iter_mut().find(|(n, _)| n == name) {
+                Some((_, nets)) => nets.push(*member),
+                None => by_set.push((name, vec![*member])),
+            }
         }
-        match lines.lines().collect::<Vec<_>>()[..] {
+        if self.resolved_backend() == Backend::Nftables {
+            let nft = self.nft();
+            for (name, nets) in by_set {
+                match change {
+                    Change::Add => super::nft::dynamic::add(&nft, name, &nets)?,
+                    Change::Remove => super::nft::dynamic::remove(&nft, name, &nets)?,
+                }
+            }
+            return Ok(());
+        }
+        let verb = match change {
+            Change::Add => "add",
+            Change::Remove => "del",
+        };
+        let lines: Vec<String> = by_set
+            .iter()
+            .flat_map(|(name, nets)| nets.iter().map(move |m| format!("{verb} {name} {m}")))
+            .collect();
+        match &lines[..] {
             [] => Ok(()),
             // One member: one plain command, the cheapest way there is.
             [one] => {
@@ -133,7 +154,7 @@ impl Firewall {
             _ => exec::run_ok(
                 IPSET,
                 &["restore", "-exist"],
-                Some(lines.as_bytes()),
+                Some((lines.join("\n") + "\n").as_bytes()),
                 self.command_timeout,
             )
             .map(|_| ()),
@@ -153,7 +174,10 @@ impl Firewall {
                 problem: "no policy can declare a dynamic set of that name".into(),
             });
         }
-        let existing = self.sets().existing()?;
+        let existing = match self.resolved_backend() {
+            Backend::Iptables => self.sets().existing()?,
+            Backend::Nftables => self.nft().table()?.sets,
+        };
         Ok([Family::V4, Family::V6]
             .into_iter()
             .map(|f| (f, dynamic_set_name(set, f)))

@@ -50,6 +50,8 @@ pub(super) fn status(
         })
     });
     Ok(Status {
+        backend: super::Backend::Iptables,
+        others: Vec::new(),
         families,
         pending: revert::pending(state, ns),
         interrupted,
@@ -74,10 +76,10 @@ pub(super) fn plan(
         for direction in policy.directions() {
             if !statuses
                 .iter()
-                .any(|s| s.family == runner.family && s.direction == direction)
+                .any(|s| s.family == Some(runner.family) && s.direction == direction)
             {
                 statuses.push(FamilyStatus {
-                    family: runner.family,
+                    family: Some(runner.family),
                     direction,
                     hooked_in: None,
                     hooked: false,
@@ -89,7 +91,7 @@ pub(super) fn plan(
     }
     for status in statuses {
         let wanted: Vec<String> = policy
-            .chain_rules(status.direction, status.family)
+            .chain_rules(status.direction, status.family.expect("an iptables family"))
             .iter()
             .map(RenderedRule::to_command_line)
             .collect();
@@ -115,7 +117,9 @@ pub(super) fn plan(
         });
     }
     Ok(Plan {
+        backend: super::Backend::Iptables,
         families: plans,
+        others: Vec::new(),
         interrupted,
     })
 }
@@ -138,7 +142,7 @@ pub(super) fn read_status(runner: &Runner, table: &Table, direction: Direction) 
         None => Vec::new(),
     };
     FamilyStatus {
-        family: runner.family,
+        family: Some(runner.family),
         direction,
         hooked_in: layout.hook.as_ref().map(|(c, _)| c.clone()),
         hooked: layout.hook.is_some(),

@@ -12,6 +12,7 @@
 //! - [`dynamic`]: the members of dynamic sets, changed without an apply.
 
 mod apply;
+mod backend;
 mod boot;
 pub(crate) mod change;
 mod dynamic;
@@ -21,6 +22,7 @@ mod files;
 mod guard;
 mod inspect;
 mod ipset;
+mod iptables;
 mod journal;
 mod layout;
 mod lock;
@@ -35,12 +37,14 @@ mod state;
 mod txn;
 mod views;
 
+pub use backend::Backend;
 pub use boot::Boot;
 pub(crate) use guard::namespace_key;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
 pub use revert::Confirmed;
 pub use save::{SaveReport, SaveTarget};
+pub use nft::others::OtherChain;
 pub use views::{Interrupted, PendingRevert, Plan, Status};
 
 use crate::error::Error;
@@ -65,8 +69,8 @@ pub enum LoadPath {
 /// What an apply did for one direction of one family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyReport {
-    /// The family.
-    pub family: Family,
+    /// The family; `None` for both (the nftables backend's one `inet` table).
+    pub family: Option<Family>,
     /// The direction (its chain).
     pub direction: Direction,
     /// The generation chain now serving.
@@ -80,9 +84,11 @@ pub struct FamilyReport {
 /// What an apply did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
+    /// The backend it went through.
+    pub backend: Backend,
     /// Whether anything changed (`false`: the policy was already live, nothing was rewritten).
     pub changed: bool,
-    /// Mutating iptables commands run.
+    /// Mutating commands run (iptables commands, or nft transactions).
     pub commands: usize,
     /// Per family and direction the policy uses.
     pub families: Vec<FamilyReport>,
@@ -106,8 +112,8 @@ pub struct LiveRule {
 /// What is installed for one direction of one family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyStatus {
-    /// The family.
-    pub family: Family,
+    /// The family; `None` for both (the nftables backend's one `inet` table).
+    pub family: Option<Family>,
     /// The direction.
     pub direction: Direction,
     /// The built-in chain (or Docker's `DOCKER-USER`) that jumps to fwdsl, if one does.
@@ -123,8 +129,8 @@ pub struct FamilyStatus {
 /// What an apply of a policy would change, per family and direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyPlan {
-    /// The family.
-    pub family: Family,
+    /// The family; `None` for both (the nftables backend's one `inet` table).
+    pub family: Option<Family>,
     /// The direction.
     pub direction: Direction,
     /// Rules the policy has that are not live (as `iptables -S` prints them, without `-A CHAIN`).
@@ -165,6 +171,7 @@ pub enum RuleSelector {
 /// the knobs of how fwdsl changes it.
 #[derive(Debug, Clone)]
 pub struct Firewall {
+    backend: Option<Backend>,
     families: Vec<Family>,
     lock_path: PathBuf,
     lock_timeout: Duration,
@@ -182,6 +189,7 @@ pub struct Firewall {
 impl Default for Firewall {
     fn default() -> Self {
         Firewall {
+            backend: None,
             families: vec![Family::V4, Family::V6],
             lock_path: PathBuf::from("/run/xtables.lock"),
             lock_timeout: Duration::from_secs(10),
@@ -202,7 +210,9 @@ impl Default for Firewall {
 /// namespace it is in, the state directory, and that namespace's fwdsl lock, held
 /// until this is dropped.
 struct Session {
+    backend: Backend,
     runners: Vec<Runner>,
+    nft: nft::Nft,
     sets: Sets,
     ns: NsKey,
     state: StateDir,
@@ -218,6 +228,30 @@ impl Firewall {
     /// ```
     pub fn new() -> Firewall {
         Firewall::default()
+    }
+
+    /// The backend to use: [`Backend::Nftables`] on a host without iptables, say
+    /// (default: [`Backend::detect`], asked by each operation).
+    ///
+    /// ```
+    /// use fwdsl::{Backend, Firewall};
+    /// let nft = Firewall::new().backend(Backend::Nftables);
+    /// # let _ = nft;
+    /// ```
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The backend in use: the one chosen, or the one [`Backend::detect`] finds.
+    pub fn resolved_backend(&self) -> Backend {
+        self.backend.unwrap_or_else(Backend::detect)
+    }
+
+    fn nft(&self) -> nft::Nft {
+        nft::Nft {
+            timeout: self.command_timeout,
+        }
     }
 
     /// Only these families (a host without IPv6, say).
@@ -405,7 +439,10 @@ impl Firewall {
     fn session(&self) -> Result<Session, Error> {
         guard::check_permissions(self.namespaces_only)?;
         let runners = self.runners();
-        guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
+        let backend = self.resolved_backend();
+        if backend == Backend::Iptables {
+            guard::wait_for_lock(&self.lock_path, self.lock_timeout)?;
+        }
         let ns = namespace_key();
         let state = StateDir::open(&self.state_dir)?;
         let start = Instant::now();
@@ -436,7 +473,9 @@ impl Firewall {
         // Holding the lock with nothing pending: what finished windows left is stale.
         revert::clear_stale(&state, ns);
         Ok(Session {
+            backend,
             runners,
+            nft: self.nft(),
             sets: self.sets(),
             ns,
             state,
@@ -533,7 +572,10 @@ impl Firewall {
             // replaced rules used. The confirmation stands whatever happens here: the
             // next apply collects them otherwise.
             if let Ok(session) = self.session() {
-                let _ = apply::collect_sets(&session);
+                let _ = match session.backend {
+                    Backend::Iptables => iptables::collect_sets(&session),
+                    Backend::Nftables => nft::apply::collect_sets(&session),
+                };
             }
         }
         Ok(confirmed)
@@ -551,7 +593,26 @@ impl Firewall {
         // Reading the rules needs CAP_NET_ADMIN as much as changing them.
         guard::check_permissions(false)?;
         let (state, ns) = self.state()?;
-        inspect::status(&self.runners(), &state, ns, self.lock_timeout)
+        match self.resolved_backend() {
+            Backend::Iptables => inspect::status(&self.runners(), &state, ns, self.lock_timeout),
+            Backend::Nftables => {
+                let families = nft::ops::status(&self.nft().table()?);
+                let hooks: Vec<Direction> = families.iter().map(|f| f.direction).collect();
+                Ok(Status {
+                    backend: Backend::Nftables,
+                    others: self.others(&hooks)?,
+                    families,
+                    pending: revert::pending(&state, ns),
+                    interrupted: None,
+                })
+            }
+        }
+    }
+
+    /// The other tables' base chains on the hooks of `directions` (nftables only).
+    fn others(&self, directions: &[Direction]) -> Result<Vec<OtherChain>, Error> {
+        let hooks: Vec<&str> = directions.iter().map(|&d| nft::base_chain(d)).collect();
+        nft::others::on_hooks(&self.nft(), &hooks)
     }
 
     /// What applying `policy` would add and remove, per family.
@@ -564,7 +625,17 @@ impl Firewall {
     pub fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
         guard::check_permissions(false)?;
         let (state, ns) = self.state()?;
-        inspect::plan(&self.runners(), &state, ns, self.lock_timeout, policy)
+        match self.resolved_backend() {
+            Backend::Iptables => {
+                inspect::plan(&self.runners(), &state, ns, self.lock_timeout, policy)
+            }
+            Backend::Nftables => Ok(Plan {
+                backend: Backend::Nftables,
+                families: nft::ops::plan(&self.nft().table()?, policy),
+                others: self.others(&policy.directions())?,
+                interrupted: None,
+            }),
+        }
     }
 
     /// The state directory, checked, and the calling thread's namespace.
@@ -581,7 +652,11 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn remove_rule(&self, which: &RuleSelector) -> Result<usize, Error> {
-        remove::remove_rule(&self.session()?, which)
+        let session = self.session()?;
+        match session.backend {
+            Backend::Iptables => remove::remove_rule(&session, which),
+            Backend::Nftables => nft::ops::remove_rule(&session.nft, which),
+        }
     }
 
     /// Removes every fwdsl rule but keeps the chains and the hooks (the guide's
@@ -598,7 +673,11 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn flush(&self) -> Result<Flushed, Error> {
-        remove::flush(&self.session()?)
+        let session = self.session()?;
+        match session.backend {
+            Backend::Iptables => remove::flush(&session),
+            Backend::Nftables => nft::ops::flush(&session.nft),
+        }
     }
 
     /// The fail-closed flush: replaces the live rules with the operator's access path
@@ -626,7 +705,10 @@ impl Firewall {
     /// ```
     pub fn uninstall(&self) -> Result<(), Error> {
         let session = self.session()?;
-        remove::uninstall(&session, self.fault)?;
+        match session.backend {
+            Backend::Iptables => remove::uninstall(&session, self.fault)?,
+            Backend::Nftables => nft::ops::uninstall(&session.nft)?,
+        }
         boot::remove(&self.systemd_dir).map(|_| ())
     }
 
@@ -657,7 +739,12 @@ impl Firewall {
     /// ```
     pub fn save(&self, target: &SaveTarget) -> Result<SaveReport, Error> {
         let session = self.session()?;
-        save::save(&session.runners, &session.sets, target, &self.systemd_dir)
+        match session.backend {
+            Backend::Iptables => {
+                save::save(&session.runners, &session.sets, target, &self.systemd_dir)
+            }
+            Backend::Nftables => nft::save::save(&session.nft, target, &self.systemd_dir),
+        }
     }
 
     /// Makes this host load `target`'s files at boot, failing closed: installs and
@@ -677,9 +764,14 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn persist_at_boot(&self, target: &SaveTarget) -> Result<Boot, Error> {
-        let ipsets = target.ipsets.exists();
-        let saved = boot::fwdsl_saved(target, &self.families);
-        let commands = boot::commands(target, &self.families, ipsets, &saved);
+        let commands = match self.resolved_backend() {
+            Backend::Iptables => {
+                let ipsets = target.ipsets.exists();
+                let saved = boot::fwdsl_saved(target, &self.families);
+                boot::commands(target, &self.families, ipsets, &saved)
+            }
+            Backend::Nftables => nft::save::commands(target, nft::save::fwdsl_saved(target)),
+        };
         boot::install(&self.systemd_dir, &commands).map(Boot::FwdslUnit)
     }
 
@@ -695,6 +787,10 @@ impl Firewall {
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
     pub fn restore(&self, target: &SaveTarget) -> Result<(), Error> {
-        restore::restore(&self.session()?, target, self.fault)
+        let session = self.session()?;
+        match session.backend {
+            Backend::Iptables => restore::restore(&session, target, self.fault),
+            Backend::Nftables => nft::save::restore(&session.nft, target),
+        }
     }
 }

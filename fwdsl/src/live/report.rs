@@ -6,15 +6,17 @@ use super::{ApplyReport, FamilyPlan, FamilyReport, FamilyStatus, LoadPath, SaveR
 use fwdsl_core::{Direction, Family};
 use std::fmt;
 
-fn family(f: Family) -> &'static str {
+fn family(f: Option<Family>) -> &'static str {
     match f {
-        Family::V4 => "IPv4",
-        Family::V6 => "IPv6",
+        Some(Family::V4) => "IPv4",
+        Some(Family::V6) => "IPv6",
+        None => "inet",
     }
 }
 
-/// `IPv4` for input (what the reports always said), `IPv4 out`, `IPv6 forward`.
-fn chain(f: Family, d: Direction) -> String {
+/// `IPv4` for input (what the reports always said), `IPv4 out`, `IPv6 forward`;
+/// `inet`, `inet out` on nftables (both families in one chain).
+fn chain(f: Option<Family>, d: Direction) -> String {
     match d {
         Direction::In => family(f).to_string(),
         _ => format!("{} {}", family(f), d.keyword()),
@@ -46,7 +48,11 @@ impl fmt::Display for FamilyReport {
 impl fmt::Display for ApplyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.changed {
-            writeln!(f, "applied: {} iptables commands", self.commands)?;
+            let what = match self.backend {
+                super::Backend::Iptables => "iptables commands",
+                super::Backend::Nftables => "nft transaction",
+            };
+            writeln!(f, "applied: {} {what}", self.commands)?;
         } else {
             writeln!(f, "already live: nothing to change")?;
         }
@@ -131,7 +137,7 @@ impl fmt::Display for PendingRevert {
 }
 
 fn list(at: &[(Family, Direction)]) -> String {
-    let names: Vec<String> = at.iter().map(|&(f, d)| chain(f, d)).collect();
+    let names: Vec<String> = at.iter().map(|&(f, d)| chain(Some(f), d)).collect();
     names.join(", ")
 }
 
@@ -146,15 +152,25 @@ impl fmt::Display for Interrupted {
     }
 }
 
-/// The warnings first, then each family's listing.
+/// The other tables' base chains on fwdsl's hooks, a line each.
+fn others(f: &mut fmt::Formatter<'_>, others: &[super::OtherChain]) -> fmt::Result {
+    for other in others {
+        writeln!(f, "other {other}")?;
+    }
+    Ok(())
+}
+
+/// The backend and the warnings first, then each family's listing.
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "backend: {}", self.backend)?;
         if let Some(pending) = &self.pending {
             writeln!(f, "{pending}")?;
         }
         if let Some(interrupted) = &self.interrupted {
             writeln!(f, "{interrupted}")?;
         }
+        others(f, &self.others)?;
         for family in &self.families {
             write!(f, "{family}")?;
         }
@@ -164,6 +180,8 @@ impl fmt::Display for Status {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "backend: {}", self.backend)?;
+        others(f, &self.others)?;
         if let Some(interrupted) = &self.interrupted {
             writeln!(f, "{interrupted}")?;
         }
@@ -213,7 +231,7 @@ impl fmt::Display for super::Flushed {
             } else {
                 "closed by the chain's own policy"
             };
-            writeln!(f, "{} {builtin}: policy {policy}, {note}", family(*fam))?;
+            writeln!(f, "{} {builtin}: policy {policy}, {note}", family(Some(*fam)))?;
         }
         Ok(())
     }
@@ -226,7 +244,7 @@ mod tests {
     #[test]
     fn a_plan_reads_like_a_diff() {
         let plan = FamilyPlan {
-            family: Family::V4,
+            family: Some(Family::V4),
             direction: Direction::In,
             add: vec!["-p tcp -m tcp --dport 80 -j ACCEPT".into()],
             remove: vec!["-p tcp -m tcp --dport 8080 -j ACCEPT".into()],
@@ -241,10 +259,11 @@ mod tests {
     #[test]
     fn an_apply_report_has_a_line_per_family() {
         let report = ApplyReport {
+            backend: crate::Backend::Iptables,
             changed: true,
             commands: 2,
             families: vec![FamilyReport {
-                family: Family::V6,
+                family: Some(Family::V6),
                 direction: Direction::In,
                 chain: "FWDSL-G-1".into(),
                 rules: 9,

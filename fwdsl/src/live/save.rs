@@ -23,16 +23,20 @@ pub struct SaveTarget {
     pub v6: PathBuf,
     /// The ipsets file (`ipset save` output), written when the rules use sets.
     pub ipsets: PathBuf,
+    /// fwdsl's nftables table (`nft -s list table inet fwdsl`), on the nftables backend.
+    pub nft: PathBuf,
 }
 
 impl SaveTarget {
     /// Debian's and Ubuntu's iptables-persistent files (`/etc/iptables/rules.v4`,
-    /// `rules.v6`), and `/etc/iptables/ipsets`, where ipset-persistent loads sets from.
+    /// `rules.v6`), and `/etc/iptables/ipsets`, where ipset-persistent loads sets from;
+    /// on nftables, `/etc/fwdsl/fwdsl.nft` (fwdsl's unit loads it).
     pub fn debian() -> SaveTarget {
         SaveTarget {
             v4: "/etc/iptables/rules.v4".into(),
             v6: "/etc/iptables/rules.v6".into(),
             ipsets: "/etc/iptables/ipsets".into(),
+            nft: "/etc/fwdsl/fwdsl.nft".into(),
         }
     }
 
@@ -43,6 +47,7 @@ impl SaveTarget {
             v4: "/etc/sysconfig/iptables".into(),
             v6: "/etc/sysconfig/ip6tables".into(),
             ipsets: "/etc/sysconfig/ipset".into(),
+            nft: "/etc/fwdsl/fwdsl.nft".into(),
         }
     }
 
@@ -56,12 +61,13 @@ impl SaveTarget {
         }
     }
 
-    /// The files in one directory (`rules.v4`, `rules.v6`, `ipsets`).
+    /// The files in one directory (`rules.v4`, `rules.v6`, `ipsets`, `fwdsl.nft`).
     pub fn in_dir(dir: impl AsRef<Path>) -> SaveTarget {
         SaveTarget {
             v4: dir.as_ref().join("rules.v4"),
             v6: dir.as_ref().join("rules.v6"),
             ipsets: dir.as_ref().join("ipsets"),
+            nft: dir.as_ref().join("fwdsl.nft"),
         }
     }
 
@@ -85,6 +91,15 @@ impl SaveTarget {
             .unwrap_or(Path::new("/"))
             .join(name)
     }
+
+    /// The fail-closed state of the nftables backend, beside its table's file
+    /// (`fwdsl-fallback.nft`, libnftables JSON).
+    pub fn nft_fallback(&self) -> PathBuf {
+        self.nft
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join("fwdsl-fallback.nft")
+    }
 }
 
 /// What a save wrote, and how the host will load it at boot.
@@ -106,6 +121,24 @@ pub struct SaveReport {
 }
 
 impl SaveReport {
+    pub(crate) fn new(
+        written: Vec<PathBuf>,
+        backups: Vec<PathBuf>,
+        boot: Boot,
+        ipsets: bool,
+        fallback_access: String,
+        commands: Vec<Vec<String>>,
+    ) -> SaveReport {
+        SaveReport {
+            written,
+            backups,
+            boot,
+            ipsets,
+            fallback_access,
+            commands,
+        }
+    }
+
     /// The exact commands a boot runs to bring these rules back, in order, each as a
     /// program and its arguments, stopping at the first that fails: `iptables -w -P
     /// INPUT DROP` per family, the fail-closed state (`iptables-restore

@@ -5,7 +5,7 @@
 //! apply that was interrupted between the families' transactions.
 
 use super::journal::Entry;
-use super::{FamilyPlan, FamilyStatus};
+use super::{Backend, FamilyPlan, FamilyStatus, OtherChain};
 use fwdsl_core::{Direction, Family};
 
 /// An unconfirmed apply of this namespace.
@@ -59,8 +59,14 @@ impl Interrupted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Status {
-    /// Per family: the input direction always, the others where fwdsl is installed.
+    /// The backend read.
+    pub backend: Backend,
+    /// Per family: the input direction always, the others where fwdsl is installed
+    /// (on nftables, one entry per direction for both families).
     pub families: Vec<FamilyStatus>,
+    /// The other tables' base chains on the hooks fwdsl uses (nftables): each can drop
+    /// what fwdsl accepts.
+    pub others: Vec<OtherChain>,
     /// An unconfirmed apply, if one is pending.
     pub pending: Option<PendingRevert>,
     /// An apply interrupted between the families' transactions, until the next apply.
@@ -71,8 +77,12 @@ pub struct Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Plan {
+    /// The backend an apply would go through.
+    pub backend: Backend,
     /// Per family and direction.
     pub families: Vec<FamilyPlan>,
+    /// The other tables' base chains on the hooks the policy uses (nftables).
+    pub others: Vec<OtherChain>,
     /// An apply interrupted between the families' transactions (the plan's apply puts
     /// one policy everywhere).
     pub interrupted: Option<Interrupted>,

@@ -68,7 +68,7 @@ impl NftSet<'_> {
             }}),
             NftSet::Meter(name, f, timeout) => json!({"set": {
                 "family": "inet", "table": table, "name": name,
-                "type": family(f), "flags": ["dynamic", "timeout"], "timeout": timeout,
+                "type": family(f), "flags": ["timeout"], "timeout": timeout,
                 "size": 65_536,
             }}),
         }
@@ -155,6 +155,56 @@ impl Policy {
     }
 }
 
+impl NftRule {
+    /// The rule in one line, as status and plan show it: its statements as nft lists
+    /// them, and its comment.
+    pub fn to_text(&self) -> String {
+        format!("{} comment {:?}", Value::from(self.listed()), self.comment)
+    }
+
+    /// The statements as `nft -j -n list` prints them back: nft leaves out a `meta
+    /// nfproto` match that a later statement implies (`ip saddr`, `icmp type`, `meta
+    /// l4proto icmp`), though the kernel keeps it.
+    pub fn listed(&self) -> Vec<Value> {
+        let nfproto = |s: &Value| {
+            (s.pointer("/match/left/meta/key").and_then(Value::as_str) == Some("nfproto"))
+                .then(|| s.pointer("/match/right").and_then(Value::as_u64))
+                .flatten()
+        };
+        // The family a statement's payloads or protocol say (2: IPv4, 10: IPv6).
+        let says = |s: &Value| -> Vec<u64> {
+            let text = s.to_string();
+            let mut out = Vec::new();
+            for (needle, family) in [
+                (r#""protocol":"ip""#, 2),
+                (r#""protocol":"icmp""#, 2),
+                (r#""protocol":"ip6""#, 10),
+                (r#""protocol":"icmpv6""#, 10),
+            ] {
+                if text.contains(needle) {
+                    out.push(family);
+                }
+            }
+            if s.pointer("/match/left/meta/key").and_then(Value::as_str) == Some("l4proto") {
+                match s.pointer("/match/right").and_then(Value::as_u64) {
+                    Some(1) => out.push(2),
+                    Some(58) => out.push(10),
+                    _ => {}
+                }
+            }
+            out
+        };
+        self.expr
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                nfproto(s).is_none_or(|f| !self.expr[i + 1..].iter().any(|later| says(later).contains(&f)))
+            })
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+}
+
 /// Neighbour discovery ahead of the policy (see [`fwdsl_core::Builtin`]): one rule for
 /// the four types, hop limit 255 only.
 fn neighbour_discovery() -> NftRule {
@@ -175,6 +225,27 @@ fn neighbour_discovery() -> NftRule {
 /// verdict's where it logs; one pair per protocol. `marked`: the rule renders per
 /// family, and says its family where nothing else in it does.
 fn rules(c: &Clauses<'_>, marked: bool) -> Vec<(Vec<Value>, String)> {
+    // The port a connection was opened to is matched one port or range a rule: nft
+    // keeps no type for a set of `ct original proto-dst` values.
+    let originals: Vec<&[PortRange]> = match c.original_dports {
+        true => c.dports.chunks(1).collect(),
+        false => vec![&[]],
+    };
+    let mut out = Vec::new();
+    for original in originals {
+        let one = Clauses {
+            dports: match c.original_dports {
+                true => original,
+                false => c.dports,
+            },
+            ..c.clone()
+        };
+        out.extend(rules_of(&one, marked));
+    }
+    out
+}
+
+fn rules_of(c: &Clauses<'_>, marked: bool) -> Vec<(Vec<Value>, String)> {
     let comment = cut(&c.note);
     let mut out = Vec::new();
     for &proto in &c.protocols {

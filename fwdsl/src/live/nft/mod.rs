@@ -27,9 +27,13 @@
 //! `drop forward all` governs Docker's published ports whatever runs after, and what
 //! fwdsl accepts still meets the other tables' chains ([`others`]).
 
+pub(crate) mod apply;
+pub(crate) mod dynamic;
 pub(crate) mod listing;
+pub(crate) mod ops;
 pub(crate) mod others;
 pub(crate) mod plan;
+pub(crate) mod save;
 
 use crate::error::{Error, FailedCommand};
 use crate::live::exec;
@@ -66,20 +70,11 @@ const NFT: &str = "nft";
 impl Nft {
     /// Loads `commands` (libnftables JSON commands) as one transaction: all or nothing.
     pub(crate) fn load(&self, commands: &[Value]) -> Result<(), Error> {
-        self.batch(&["-j", "-f", "-"], commands)
-    }
-
-    /// Checks `commands` without loading them (`nft -c`).
-    pub(crate) fn check(&self, commands: &[Value]) -> Result<(), Error> {
-        self.batch(&["-c", "-j", "-f", "-"], commands)
-    }
-
-    fn batch(&self, args: &[&str], commands: &[Value]) -> Result<(), Error> {
         if commands.is_empty() {
             return Ok(());
         }
         let input = batch_text(commands);
-        exec::run_ok(NFT, args, Some(input.as_bytes()), self.timeout)
+        exec::run_ok(NFT, &["-j", "-f", "-"], Some(input.as_bytes()), self.timeout)
             .map(|_| ())
             .map_err(|e| named(e, "nft -j -f -"))
     }

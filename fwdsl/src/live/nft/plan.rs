@@ -169,8 +169,8 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
                 && listing.chains.get(&j.target).is_some_and(|c| {
                     c.rules
                         .iter()
-                        .map(|r| (&r.expr, r.comment.as_deref()))
-                        .eq(rules.iter().map(|r| (&r.expr, Some(r.comment.as_str()))))
+                        .map(|r| (r.expr.clone(), r.comment.as_deref()))
+.eq(rules.iter().map(|r| (r.listed(), Some(r.comment.as_str()))))
                 })
         });
         if let Some(serving) = serving {

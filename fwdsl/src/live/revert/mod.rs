@@ -191,17 +191,27 @@ fn read_token(state: &StateDir, ns: NsKey) -> Option<Result<Token, ()>> {
     Some(Token::parse(&text).ok_or(()))
 }
 
-/// The self-contained revert: `reverts` are (restore program, text) per family, loaded
-/// from here-documents, then the ipsets the apply created are destroyed.
-fn revert_script(reverts: &[(&str, String)], sets: &[String]) -> String {
+/// One transaction's undoing: a command that reads its input (`iptables-restore
+/// --noflush --wait`, `nft -j -f -`), and that input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Revert {
+    /// The command, as shell words.
+    pub command: String,
+    /// What it reads.
+    pub input: String,
+}
+
+/// The self-contained revert: each transaction's inverse fed to its command from a
+/// here-document, then the ipsets the apply created are destroyed.
+fn revert_script(reverts: &[Revert], sets: &[String]) -> String {
     const END: &str = "FWDSL-END-OF-RESTORE";
     let mut script = String::from("status=0\n");
-    for (program, text) in reverts {
-        // A restore text's lines start with `*`, `:`, `-`, `#` or are `COMMIT`: never
-        // the terminator.
-        debug_assert!(text.lines().all(|l| l != END));
+    for Revert { command, input } in reverts {
+        // A restore text's lines start with `*`, `:`, `-`, `#` or are `COMMIT`; nft's
+        // JSON lines with `{`, `,` or `]`: never the terminator.
+        debug_assert!(input.lines().all(|l| l != END));
         script.push_str(&format!(
-            "{program} --noflush --wait <<'{END}' || status=1\n{text}{END}\n"
+            "{command} <<'{END}' || status=1\n{input}{END}\n"
         ));
     }
     for set in sets {
@@ -238,7 +248,7 @@ pub(crate) fn arm(
     ns: NsKey,
     lock: &NsLock,
     window: Duration,
-    reverts: &[(&str, String)],
+    reverts: &[Revert],
     sets: &[String],
 ) -> Result<Pending, Error> {
     let id = format!("{}-{}", std::process::id(), now_ms());
@@ -503,7 +513,10 @@ mod tests {
     #[test]
     fn the_revert_script_is_self_contained() {
         let script = revert_script(
-            &[("iptables-restore", "*filter\n-D X\nCOMMIT\n".into())],
+            &[Revert {
+                command: "iptables-restore --noflush --wait".into(),
+                input: "*filter\n-D X\nCOMMIT\n".into(),
+            }],
             &["fwdsl-1".into()],
         );
         assert!(

@@ -1,0 +1,132 @@
+//! The nftables backend's side of an apply: one `nft -j -f` batch, both families, all
+//! or nothing ([`plan`](super::plan) works it out and its inverse); the sets no rule
+//! uses any more are collected after, in a batch of their own.
+
+use super::listing::Listing;
+use super::plan::{self, Change};
+use super::{batch_text, command, object, Nft, TABLE};
+use crate::error::Error;
+use crate::live::apply::Switch;
+use crate::live::{journal, revert, FamilyReport, LoadPath, Session};
+use crate::Policy;
+use serde_json::json;
+
+impl Nft {
+    /// fwdsl's table as it is now (empty where there is none).
+    pub(crate) fn table(&self) -> Result<Listing, Error> {
+        match self.list(&["list", "table", "inet", TABLE]) {
+            Ok(doc) => Ok(Listing::parse(&doc, TABLE)),
+            Err(Error::Iptables(failed)) if failed.stderr.contains("No such file") => {
+                Ok(Listing::default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// An nft apply, prepared.
+struct NftApply {
+    nft: Nft,
+    change: Change,
+    loaded: bool,
+}
+
+/// Reads fwdsl's table and works out the batch.
+pub(crate) fn prepare<'s>(
+    session: &'s Session,
+    policy: &Policy,
+) -> Result<Box<dyn Switch + 's>, Error> {
+    let listing = session.nft.table()?;
+    Ok(Box::new(NftApply {
+        nft: session.nft,
+        change: plan::read(&listing, policy),
+        loaded: false,
+    }))
+}
+
+impl Switch for NftApply {
+    fn changing(&self) -> bool {
+        !self.change.is_noop()
+    }
+
+    fn reverts(&self) -> Vec<revert::Revert> {
+        vec![revert::Revert {
+            command: "nft -j -f -".into(),
+            input: batch_text(&self.change.inverse),
+        }]
+    }
+
+    fn created_sets(&self) -> Vec<String> {
+        // The inverse deletes them itself.
+        Vec::new()
+    }
+
+    fn switches(&self) -> Vec<journal::Entry> {
+        // One transaction: nothing can be half done.
+        Vec::new()
+    }
+
+    fn switch(&mut self) -> Result<Vec<FamilyReport>, Error> {
+        if self.changing() {
+            self.nft.load(&self.change.forward)?;
+            self.loaded = true;
+        }
+        Ok(self
+            .change
+            .parts
+            .iter()
+            .map(|p| FamilyReport {
+                family: None,
+                direction: p.direction,
+                chain: p.chain.clone(),
+                rules: p.rules,
+                loaded: p.loaded.then_some(LoadPath::Batch),
+            })
+            .collect())
+    }
+
+    fn commands(&self) -> usize {
+        usize::from(self.loaded)
+    }
+
+    fn abort(self: Box<Self>, error: Error) -> Error {
+        if !self.loaded {
+            return error;
+        }
+        match self.nft.load(&self.change.inverse) {
+            Ok(()) => error,
+            Err(rollback) => Error::RollbackFailed {
+                error: Box::new(error),
+                rollback: Box::new(rollback),
+            },
+        }
+    }
+
+    fn forget(self: Box<Self>) {}
+
+    fn collect(self: Box<Self>) {
+        let _ = collect(&self.nft);
+    }
+}
+
+/// Deletes the sets of fwdsl's table that no rule refers to, from a fresh listing.
+pub(crate) fn collect_sets(session: &Session) -> Result<(), Error> {
+    collect(&session.nft)
+}
+
+fn collect(nft: &Nft) -> Result<(), Error> {
+    let listing = nft.table()?;
+    let rules: String = listing
+        .chains
+        .values()
+        .flat_map(|c| &c.rules)
+        .map(|r| json!(r.expr).to_string())
+        .collect();
+    let unused: Vec<_> = listing
+        .sets
+        .iter()
+        .filter(|name| !rules.contains(&format!("\"@{name}\"")))
+        .map(|name| command("delete", "set", object(json!({ "name": name }))))
+        .collect();
+    nft.load(&unused)
+}
