@@ -74,10 +74,9 @@ pub use fwdsl_core::{
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{
-    ApplyReport, Backend, Boot, Confirmed, FamilyPlan, FamilyReport, FamilyStatus, Firewall, Flushed,
-    Interrupted, LiveRule, LoadPath, OtherChain, PendingRevert, Plan, RuleSelector, SaveReport,
-    SaveTarget,
-    Status,
+    ApplyReport, Backend, Boot, Confirmed, FamilyPlan, FamilyReport, FamilyStatus, Firewall,
+    Flushed, Interrupted, LiveRule, LoadPath, OtherChain, PendingRevert, Plan, RuleSelector,
+    SaveReport, SaveTarget, Status,
 };
 pub use policy::Policy;
 pub use questions::{Opening, Openings, Query};

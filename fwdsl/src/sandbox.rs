@@ -214,8 +214,9 @@ impl Sandbox {
     /// them: root (or CAP_NET_ADMIN), and each program with the package that has it.
     /// Empty when nothing is missing.
     pub fn missing() -> Vec<String> {
-        const PROGRAMS: [(&str, &str); 10] = [
+        const PROGRAMS: [(&str, &str); 11] = [
             ("ip", "iproute2"),
+            ("nft", "nftables"),
             ("iptables", "iptables"),
             ("ip6tables", "iptables"),
             ("iptables-restore", "iptables"),

@@ -284,6 +284,59 @@ pub fn firewall() -> fwdsl::Firewall {
         .ssh_connection(None)
 }
 
+/// The kernel tests' firewall handle on `backend`.
+pub fn firewall_on(backend: fwdsl::Backend) -> fwdsl::Firewall {
+    firewall().backend(backend)
+}
+
+/// [`on_server`] with the handle on `backend`.
+pub fn on_backend<T: Send>(
+    sb: &Sandbox,
+    backend: fwdsl::Backend,
+    f: impl FnOnce(fwdsl::Firewall) -> Result<T, fwdsl::Error> + Send,
+) -> Result<T, fwdsl::Error> {
+    sb.server
+        .run(|| f(firewall_on(backend)))
+        .expect("enter the server namespace")
+}
+
+/// Everything of the server namespace's firewall, whichever backend wrote it, without
+/// counters: both families' iptables tables, the whole nftables ruleset, the ipsets.
+pub fn snapshot(sb: &Sandbox) -> String {
+    let (v4, v6) = both_saved(sb);
+    let nft = sb
+        .server
+        .exec("nft", &["-s", "list", "ruleset"])
+        .map(|o| canonical_ruleset(&String::from_utf8_lossy(&o.stdout)))
+        .unwrap_or_default();
+    let sets = sb
+        .server
+        .exec("ipset", &["save"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!("{v4}\n{v6}\n{nft}\n{sets}")
+}
+
+/// An nft ruleset listing with each table's chains and sets in name order: the order
+/// nft lists them in follows their creation, which a rollback that re-creates an
+/// iptables-nft chain may change without changing what the ruleset does.
+fn canonical_ruleset(listing: &str) -> String {
+    let mut tables: Vec<String> = Vec::new();
+    for table in listing.split("\ntable ").filter(|t| !t.trim().is_empty()) {
+        let table = table.trim_start_matches("table ").trim_end();
+        let (head, body) = table.split_once('\n').unwrap_or((table, ""));
+        let mut blocks: Vec<&str> = body
+            .trim_end_matches('}')
+            .split("\n\n")
+            .map(str::trim)
+            .collect();
+        blocks.sort_unstable();
+        tables.push(format!("table {head}\n{}\n}}", blocks.join("\n\n")));
+    }
+    tables.sort_unstable();
+    tables.join("\n")
+}
+
 /// Runs `f` with the tests' firewall handle inside the sandbox's server namespace.
 pub fn on_server<T: Send>(
     sb: &Sandbox,

@@ -3,15 +3,18 @@
 //! Nothing here runs in the machine's own namespace: every apply goes through
 //! `Netns::run`, which checks the thread is inside the sandbox, and a
 //! `namespaces_only()` firewall, which refuses the machine's own namespace by itself.
+//! What both backends do is tested on each (`each_backend!`).
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Error, Firewall, LoadPath, Policy, RuleSelector, SaveTarget};
+use fwdsl::{Backend, Error, Firewall, LoadPath, Policy, RuleSelector, SaveTarget};
 use std::net::IpAddr;
 use std::time::Duration;
 use tests::child;
+use tests::each_backend;
 use tests::guide_policy;
 use tests::probe::{
-    both_saved, firewall, on_server, sandbox, saved_rules, Outcome, Probe, Servers,
+    both_saved, firewall, firewall_on, on_backend, on_server, sandbox, saved_rules, snapshot,
+    Outcome, Probe, Servers,
 };
 
 /// A TCP probe from `src` to the server's IPv4 address.
@@ -31,8 +34,8 @@ fn v6() -> (IpAddr, IpAddr) {
     (Sandbox::CLIENT_V6.into(), Sandbox::SERVER_V6.into())
 }
 
-#[test]
-fn guide_policy_lets_in_exactly_what_it_says_on_both_families() {
+each_backend! {
+fn guide_policy_lets_in_exactly_what_it_says_on_both_families(backend) {
     let Some(sb) = sandbox("fwdsl-guide") else {
         return;
     };
@@ -40,10 +43,11 @@ fn guide_policy_lets_in_exactly_what_it_says_on_both_families() {
     let policy = guide_policy();
     let report = sb
         .server
-        .run(|| firewall().apply(&policy))
+        .run(|| firewall_on(backend).apply(&policy))
         .unwrap()
         .expect("apply");
     assert!(report.changed);
+    assert_eq!(report.backend, backend);
     for (client, server) in [v4(), v6()] {
         let tcp = |port| Probe::Tcp {
             src: client,
@@ -71,9 +75,10 @@ fn guide_policy_lets_in_exactly_what_it_says_on_both_families() {
         .check(&sb, &servers, &policy, Outcome::Dropped);
     }
 }
+}
 
-#[test]
-fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
+each_backend! {
+fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed(backend) {
     let Some(sb) = sandbox("fwdsl-src") else {
         return;
     };
@@ -84,7 +89,7 @@ fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
         reject tcp 113;
         drop all;
     };
-    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    on_backend(&sb, backend, |fw| fw.apply(&policy)).expect("apply");
     let server: IpAddr = Sandbox::SERVER_V4.into();
     tcp4(Sandbox::CLIENT_V4, 8080).check(&sb, &servers, &policy, Outcome::Delivered);
     tcp4(Sandbox::CLIENT_V4_ALT, 8080).check(&sb, &servers, &policy, Outcome::Dropped);
@@ -106,20 +111,22 @@ fn src_rule_admits_exactly_that_source_and_icmp_only_where_allowed() {
     .check(&sb, &servers, &policy, Outcome::Delivered);
     Probe::Ping { dst: s6 }.check(&sb, &servers, &policy, Outcome::Dropped);
 }
+}
 
-#[test]
-fn applying_twice_changes_nothing() {
+each_backend! {
+fn applying_twice_changes_nothing(backend) {
     let Some(sb) = sandbox("fwdsl-twice") else {
         return;
     };
     let policy = guide_policy();
+    // (How small generations load is iptables' knob; nftables always loads one batch.)
     for batch_above in [1000, 0] {
-        let fw = firewall().batch_above(batch_above);
+        let fw = firewall_on(backend).batch_above(batch_above);
         sb.server
             .run(|| fw.apply(&policy))
             .unwrap()
             .expect("first apply");
-        let before = both_saved(&sb);
+        let before = snapshot(&sb);
         let again = sb
             .server
             .run(|| fw.apply(&policy))
@@ -128,7 +135,7 @@ fn applying_twice_changes_nothing() {
         assert!(!again.changed, "{again:?}");
         assert_eq!(again.commands, 0);
         assert!(again.families.iter().all(|f| f.loaded.is_none()));
-        assert_eq!(both_saved(&sb), before);
+        assert_eq!(snapshot(&sb), before);
         let plan = sb.server.run(|| fw.plan(&policy)).unwrap().expect("plan");
         assert!(
             plan.iter()
@@ -137,9 +144,10 @@ fn applying_twice_changes_nothing() {
         );
     }
 }
+}
 
-#[test]
-fn a_failure_at_every_position_leaves_the_rules_as_they_were() {
+each_backend! {
+fn a_failure_at_every_position_leaves_the_rules_as_they_were(backend) {
     let Some(sb) = sandbox("fwdsl-fault") else {
         return;
     };
@@ -151,40 +159,49 @@ fn a_failure_at_every_position_leaves_the_rules_as_they_were() {
         .unwrap();
     let old = fwdsl::firewall! { allow ssh; allow tcp 8080; drop all; };
     let new = fwdsl::firewall! { allow ssh; allow http; allow https; allow icmp; reject tcp 113; drop all; };
-    on_server(&sb, |fw| fw.apply(&old)).expect("install the previous policy");
-    let before = both_saved(&sb);
-    for (path, batch_above) in [(LoadPath::PerRule, 1000), (LoadPath::Batch, 0)] {
+    on_backend(&sb, backend, |fw| fw.apply(&old)).expect("install the previous policy");
+    let before = snapshot(&sb);
+    // iptables loads per rule or in one transaction per family; nftables in one batch.
+    let paths = match backend {
+        Backend::Iptables => vec![(LoadPath::PerRule, 1000), (LoadPath::Batch, 0)],
+        Backend::Nftables => vec![(LoadPath::Batch, 0)],
+    };
+    for (path, batch_above) in paths {
         let mut position = 0;
         let report = loop {
             assert!(position < 200, "apply never completed");
-            let fw = firewall().batch_above(batch_above).inject_fault(position);
+            let fw = firewall_on(backend).batch_above(batch_above).inject_fault(position);
             match sb.server.run(|| fw.apply(&new)).unwrap() {
                 Ok(report) => break report,
                 Err(Error::Iptables(failed)) => {
-                    assert!(
-                        failed.stderr.contains("FWDSL-INJECTED-FAULT") || !failed.stderr.is_empty(),
-                        "{failed}"
-                    );
-                    assert!(failed.command.contains("FWDSL-INJECTED-FAULT"), "{failed}");
+                    assert!(!failed.stderr.is_empty(), "{failed}");
+                    if backend == Backend::Iptables {
+                        assert!(failed.command.contains("FWDSL-INJECTED-FAULT"), "{failed}");
+                    }
                 }
                 Err(other) => panic!("step {position}: unexpected error {other}"),
             }
             assert_eq!(
-                both_saved(&sb),
+                snapshot(&sb),
                 before,
                 "{path:?}: rules changed after a failure at step {position}"
             );
             position += 1;
         };
         // Per rule: the chain, each rule, then the switch; batched: one transaction
-        // per family.
-        let least = if path == LoadPath::PerRule { 5 } else { 2 };
+        // per family (one for both, on nftables).
+        let least = match (backend, path) {
+            (Backend::Nftables, _) => 1,
+            (_, LoadPath::PerRule) => 5,
+            _ => 2,
+        };
         assert!(position >= least, "{path:?}: only {position} steps");
         assert!(report.families.iter().all(|f| f.loaded == Some(path)));
         // Back to the old policy for the next round.
-        on_server(&sb, |fw| fw.apply(&old)).expect("reinstall");
-        assert_eq!(both_saved(&sb), before);
+        on_backend(&sb, backend, |fw| fw.apply(&old)).expect("reinstall");
+        assert_eq!(snapshot(&sb), before);
     }
+}
 }
 
 #[test]

@@ -36,7 +36,10 @@ fn iptables(policies: &[Policy]) -> String {
         for direction in policy.directions() {
             for family in [Family::V4, Family::V6] {
                 for rule in policy.chain_rules(direction, family) {
-                    out.push_str(&format!("{direction:?} {family:?} {}\n", rule.to_command_line()));
+                    out.push_str(&format!(
+                        "{direction:?} {family:?} {}\n",
+                        rule.to_command_line()
+                    ));
                 }
             }
         }
@@ -46,12 +49,17 @@ fn iptables(policies: &[Policy]) -> String {
 }
 
 fn check(name: &str, rendered: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("golden")
+        .join(name);
     if std::env::var("FWDSL_BLESS").is_ok() {
         std::fs::write(&path, rendered).unwrap();
     }
     let kept = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(kept == rendered, "{name} differs from what is rendered now (FWDSL_BLESS=1 writes it):\n{rendered}");
+    assert!(
+        kept == rendered,
+        "{name} differs from what is rendered now (FWDSL_BLESS=1 writes it):\n{rendered}"
+    );
 }
 
 fn nft(policies: &[Policy]) -> String {

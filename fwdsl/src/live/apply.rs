@@ -59,12 +59,10 @@ where
     let session = fw.session()?;
     let mut change: Box<dyn Switch + '_> = match session.backend {
         Backend::Iptables => super::iptables::prepare(fw, &session, policy)?,
-        Backend::Nftables => super::nft::apply::prepare(&session, policy)?,
+        Backend::Nftables => super::nft::apply::prepare(&session, policy, fw.fault)?,
     };
     let window = match &confirm {
-        Confirm::Wait(window, _) | Confirm::Detached(window) if change.changing() => {
-            Some(*window)
-        }
+        Confirm::Wait(window, _) | Confirm::Detached(window) if change.changing() => Some(*window),
         _ => None,
     };
     let mut pending = match window {

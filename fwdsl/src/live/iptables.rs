@@ -113,7 +113,13 @@ impl Switch for IptablesApply<'_, '_> {
     }
 }
 
-type Read<'p> = (Vec<Table>, Vec<Change<'p>>, BTreeSet<String>, Vec<String>, Vec<String>);
+type Read<'p> = (
+    Vec<Table>,
+    Vec<Change<'p>>,
+    BTreeSet<String>,
+    Vec<String>,
+    Vec<String>,
+);
 
 fn read<'p>(
     fw: &Firewall,
@@ -180,7 +186,6 @@ fn read<'p>(
     let wanted = needed.iter().map(|s| s.name.clone()).collect();
     Ok((tables, changes, existing, created, wanted))
 }
-
 
 /// Loads every family's new generations and switches to them: the chains loaded per
 /// rule first (small generations, when so configured), then one `iptables-restore`
@@ -265,4 +270,3 @@ pub(super) fn snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
         .into_iter()
         .collect()
 }
-

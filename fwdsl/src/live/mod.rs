@@ -42,9 +42,9 @@ pub use boot::Boot;
 pub(crate) use guard::namespace_key;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
+pub use nft::others::OtherChain;
 pub use revert::Confirmed;
 pub use save::{SaveReport, SaveTarget};
-pub use nft::others::OtherChain;
 pub use views::{Interrupted, PendingRevert, Plan, Status};
 
 use crate::error::Error;

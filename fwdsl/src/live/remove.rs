@@ -2,8 +2,8 @@
 //! fwdsl altogether, the last in one transaction per family: all or nothing. Every
 //! direction fwdsl has installed is covered.
 
-use super::iptables::{collect_sets, snapshots};
 use super::inspect::{comment_text, read_status};
+use super::iptables::{collect_sets, snapshots};
 use super::layout::{
     foreign_jumps, hook_rule, is_fwdsl_chain, recreate, restore_text, strip_append, Layout,
 };

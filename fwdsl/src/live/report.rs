@@ -231,7 +231,11 @@ impl fmt::Display for super::Flushed {
             } else {
                 "closed by the chain's own policy"
             };
-            writeln!(f, "{} {builtin}: policy {policy}, {note}", family(Some(*fam)))?;
+            writeln!(
+                f,
+                "{} {builtin}: policy {policy}, {note}",
+                family(Some(*fam))
+            )?;
         }
         Ok(())
     }

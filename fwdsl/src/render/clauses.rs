@@ -100,14 +100,13 @@ impl<'r> Clauses<'r> {
             note.push_str(" -- ");
             note.push_str(c);
         }
-        let addresses = |nets: &'r [IpNet], dynamic: Option<&str>, set: &Option<IpSet>| {
-            match (dynamic, set) {
+        let addresses =
+            |nets: &'r [IpNet], dynamic: Option<&str>, set: &Option<IpSet>| match (dynamic, set) {
                 (Some(name), _) => Addresses::Set(dynamic_set_name(name, family)),
                 _ if nets.is_empty() => Addresses::Any,
                 (None, Some(set)) => Addresses::Set(set.name.clone()),
                 (None, None) => Addresses::Nets(nets),
-            }
-        };
+            };
         let protocols = match m.protocol {
             Some(n) => vec![Some(Protocol::Number(n))],
             None => match m.protocols.iptables_names(family)[..] {

@@ -77,7 +77,11 @@ fn one(
     if c.action == Action::Log {
         return out;
     }
-    args.extend(c.limit.map(|rate| hashlimit(rate, c.text)).unwrap_or_default());
+    args.extend(
+        c.limit
+            .map(|rate| hashlimit(rate, c.text))
+            .unwrap_or_default(),
+    );
     args.extend(comment(&c.note));
     args.extend(verdict(c.action, c.family));
     out.push(args);

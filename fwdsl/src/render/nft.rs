@@ -102,7 +102,12 @@ impl Policy {
                 .matches
                 .families()
                 .iter()
-                .map(|&f| rules(&Clauses::of(rule, index, f, &self.list_sets()[index]), false))
+                .map(|&f| {
+                    rules(
+                        &Clauses::of(rule, index, f, &self.list_sets()[index]),
+                        false,
+                    )
+                })
                 .collect();
             // Both families alike: one rule serves both. Else each its own, marked
             // with its family where nothing else in it says which.
@@ -198,7 +203,11 @@ impl NftRule {
             .iter()
             .enumerate()
             .filter(|(i, s)| {
-                nfproto(s).is_none_or(|f| !self.expr[i + 1..].iter().any(|later| says(later).contains(&f)))
+                nfproto(s).is_none_or(|f| {
+                    !self.expr[i + 1..]
+                        .iter()
+                        .any(|later| says(later).contains(&f))
+                })
             })
             .map(|(_, s)| s.clone())
             .collect()
@@ -208,7 +217,10 @@ impl NftRule {
 /// Neighbour discovery ahead of the policy (see [`fwdsl_core::Builtin`]): one rule for
 /// the four types, hop limit 255 only.
 fn neighbour_discovery() -> NftRule {
-    let types: Vec<u8> = fwdsl_core::NEIGHBOUR_DISCOVERY.iter().map(|(t, _)| *t).collect();
+    let types: Vec<u8> = fwdsl_core::NEIGHBOUR_DISCOVERY
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
     NftRule {
         rule: None,
         expr: vec![
@@ -350,7 +362,9 @@ fn address(family: Family, field: &str, addresses: &Addresses<'_>) -> Vec<Value>
 /// `iifname "eth0"`; a `veth+` wildcard is nft's `veth*`.
 fn interface(key: &str, name: Option<&str>) -> Vec<Value> {
     name.map(|n| {
-        let n = n.strip_suffix('+').map_or(n.to_string(), |p| format!("{p}*"));
+        let n = n
+            .strip_suffix('+')
+            .map_or(n.to_string(), |p| format!("{p}*"));
         matches(meta(key), json!(n))
     })
     .into_iter()

@@ -7,6 +7,7 @@ use super::plan::{self, Change};
 use super::{batch_text, command, object, Nft, TABLE};
 use crate::error::Error;
 use crate::live::apply::Switch;
+use crate::live::txn::Fault;
 use crate::live::{journal, revert, FamilyReport, LoadPath, Session};
 use crate::Policy;
 use serde_json::json;
@@ -29,18 +30,21 @@ struct NftApply {
     nft: Nft,
     change: Change,
     loaded: bool,
+    fault: Option<Fault>,
 }
 
 /// Reads fwdsl's table and works out the batch.
 pub(crate) fn prepare<'s>(
     session: &'s Session,
     policy: &Policy,
+    fault: Option<Fault>,
 ) -> Result<Box<dyn Switch + 's>, Error> {
     let listing = session.nft.table()?;
     Ok(Box::new(NftApply {
         nft: session.nft,
         change: plan::read(&listing, policy),
         loaded: false,
+        fault,
     }))
 }
 
@@ -68,7 +72,18 @@ impl Switch for NftApply {
 
     fn switch(&mut self) -> Result<Vec<FamilyReport>, Error> {
         if self.changing() {
-            self.nft.load(&self.change.forward)?;
+            let mut batch = self.change.forward.clone();
+            match self.fault {
+                // The batch is one step: a command nft refuses makes all of it fail.
+                Some(Fault::Fail(0)) => batch.push(command(
+                    "add",
+                    "rule",
+                    object(json!({"chain": "fwdsl-injected-fault", "expr": [{"accept": null}]})),
+                )),
+                Some(Fault::Crash(0)) => std::process::abort(),
+                _ => {}
+            }
+            self.nft.load(&batch)?;
             self.loaded = true;
         }
         Ok(self

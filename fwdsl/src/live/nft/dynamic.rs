@@ -59,7 +59,9 @@ fn elements(verb: &str, name: &str, nets: &[IpNet]) -> Option<Value> {
         command(
             verb,
             "element",
-            object(json!({"name": name, "elem": nets.iter().map(element_value).collect::<Vec<_>>()})),
+            object(
+                json!({"name": name, "elem": nets.iter().map(element_value).collect::<Vec<_>>()}),
+            ),
         )
     })
 }
@@ -78,10 +80,13 @@ pub(crate) fn add(nft: &Nft, name: &str, new: &[IpNet]) -> Result<(), Error> {
         .filter(|m| adding.iter().any(|n| n.contains(*m)))
         .copied()
         .collect();
-    let batch: Vec<Value> = [elements("delete", name, &replaced), elements("add", name, &adding)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let batch: Vec<Value> = [
+        elements("delete", name, &replaced),
+        elements("add", name, &adding),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     nft.load(&batch)
 }
 
@@ -89,7 +94,11 @@ pub(crate) fn add(nft: &Nft, name: &str, new: &[IpNet]) -> Result<(), Error> {
 pub(crate) fn remove(nft: &Nft, name: &str, gone: &[IpNet]) -> Result<(), Error> {
     let live = members(nft, name)?;
     let present: Vec<IpNet> = gone.iter().filter(|n| live.contains(n)).copied().collect();
-    nft.load(&elements("delete", name, &present).into_iter().collect::<Vec<_>>())
+    nft.load(
+        &elements("delete", name, &present)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[cfg(test)]

@@ -95,7 +95,10 @@ fn without_counter(statement: &Value) -> (Value, Option<(u64, u64)>) {
     match statement.get("counter") {
         Some(Value::Object(c)) if statement.as_object().is_some_and(|o| o.len() == 1) => {
             let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
-            (serde_json::json!({"counter": null}), Some((n("packets"), n("bytes"))))
+            (
+                serde_json::json!({"counter": null}),
+                Some((n("packets"), n("bytes"))),
+            )
         }
         _ => (statement.clone(), None),
     }
@@ -153,13 +156,21 @@ impl Listing {
                         s
                     })
                     .collect();
-                listing.chains.entry(chain.to_string()).or_default().rules.push(Rule {
-                    handle: rule.get("handle").and_then(Value::as_u64).unwrap_or(0),
-                    expr,
-                    comment: rule.get("comment").and_then(Value::as_str).map(String::from),
-                    packets: counted.0,
-                    bytes: counted.1,
-                });
+                listing
+                    .chains
+                    .entry(chain.to_string())
+                    .or_default()
+                    .rules
+                    .push(Rule {
+                        handle: rule.get("handle").and_then(Value::as_u64).unwrap_or(0),
+                        expr,
+                        comment: rule
+                            .get("comment")
+                            .and_then(Value::as_str)
+                            .map(String::from),
+                        packets: counted.0,
+                        bytes: counted.1,
+                    });
             }
         }
         listing
@@ -221,9 +232,15 @@ pub(crate) mod tests {
         let input = listing.base(Direction::In).unwrap();
         assert_eq!(input.hook.as_ref().unwrap().prio, -10);
         let jump = listing.jump(Direction::In).unwrap();
-        assert_eq!((jump.handle, jump.target.as_str()), (7, "g-1111111111111111"));
+        assert_eq!(
+            (jump.handle, jump.target.as_str()),
+            (7, "g-1111111111111111")
+        );
         let rules = &listing.chains["g-1111111111111111"].rules;
-        assert_eq!((rules[0].packets, rules[0].bytes, rules[0].number()), (3, 180, Some(1)));
+        assert_eq!(
+            (rules[0].packets, rules[0].bytes, rules[0].number()),
+            (3, 180, Some(1))
+        );
         assert_eq!(rules[0].expr[1], serde_json::json!({"counter": null}));
         assert_eq!(listing.debris(), ["g-2222222222222222"]);
         assert!(listing.jump(Direction::Out).is_none());

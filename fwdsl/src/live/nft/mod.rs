@@ -74,14 +74,22 @@ impl Nft {
             return Ok(());
         }
         let input = batch_text(commands);
-        exec::run_ok(NFT, &["-j", "-f", "-"], Some(input.as_bytes()), self.timeout)
-            .map(|_| ())
-            .map_err(|e| named(e, "nft -j -f -"))
+        exec::run_ok(
+            NFT,
+            &["-j", "-f", "-"],
+            Some(input.as_bytes()),
+            self.timeout,
+        )
+        .map(|_| ())
+        .map_err(|e| named(e, "nft -j -f -"))
     }
 
     /// `nft -j -n -t ARGS` (numeric, sets without their elements), parsed.
     pub(crate) fn list(&self, args: &[&str]) -> Result<Value, Error> {
-        let all: Vec<&str> = ["-j", "-n", "-t"].into_iter().chain(args.iter().copied()).collect();
+        let all: Vec<&str> = ["-j", "-n", "-t"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         let out = exec::run_ok(NFT, &all, None, self.timeout)?;
         serde_json::from_slice(&out.stdout).map_err(|e| Error::Io {
             path: "nft -j list".into(),

@@ -45,9 +45,9 @@ pub(crate) fn status(listing: &Listing) -> Vec<FamilyStatus> {
             FamilyStatus {
                 family: None,
                 direction,
-                hooked_in: base.and_then(|b| b.hook.as_ref()).map(|h| {
-                    format!("hook {} (priority {}, table inet {TABLE})", h.hook, h.prio)
-                }),
+                hooked_in: base
+                    .and_then(|b| b.hook.as_ref())
+                    .map(|h| format!("hook {} (priority {}, table inet {TABLE})", h.hook, h.prio)),
                 hooked: base.is_some() && chain.is_some(),
                 chain,
                 rules,
@@ -64,7 +64,11 @@ pub(crate) fn plan(listing: &Listing, policy: &Policy) -> Vec<FamilyPlan> {
         .filter(|&d| policy.uses(d) || statuses.iter().any(|s| s.direction == d && s.hooked))
         .map(|direction| {
             let wanted: Vec<String> = match policy.uses(direction) {
-                true => policy.nft_rules(direction).iter().map(|r| r.to_text()).collect(),
+                true => policy
+                    .nft_rules(direction)
+                    .iter()
+                    .map(|r| r.to_text())
+                    .collect(),
                 false => Vec::new(),
             };
             let status = statuses.iter().find(|s| s.direction == direction);
@@ -74,8 +78,16 @@ pub(crate) fn plan(listing: &Listing, policy: &Policy) -> Vec<FamilyPlan> {
             FamilyPlan {
                 family: None,
                 direction,
-                add: wanted.iter().filter(|w| !live.contains(w)).cloned().collect(),
-                remove: live.iter().filter(|l| !wanted.contains(l)).cloned().collect(),
+                add: wanted
+                    .iter()
+                    .filter(|w| !live.contains(w))
+                    .cloned()
+                    .collect(),
+                remove: live
+                    .iter()
+                    .filter(|l| !wanted.contains(l))
+                    .cloned()
+                    .collect(),
                 hook: policy.uses(direction) && !status.is_some_and(|s| s.hooked),
             }
         })
@@ -83,7 +95,11 @@ pub(crate) fn plan(listing: &Listing, policy: &Policy) -> Vec<FamilyPlan> {
 }
 
 fn delete_rule(chain: &str, handle: u64) -> Value {
-    command("delete", "rule", object(json!({"chain": chain, "handle": handle})))
+    command(
+        "delete",
+        "rule",
+        object(json!({"chain": chain, "handle": handle})),
+    )
 }
 
 /// Deletes the live rules of one policy rule (by number, or by its text), in one batch.
@@ -94,7 +110,12 @@ pub(crate) fn remove_rule(nft: &Nft, which: &RuleSelector) -> Result<usize, Erro
         let Some(jump) = listing.jump(direction) else {
             continue;
         };
-        for rule in listing.chains.get(&jump.target).map(|c| &c.rules[..]).unwrap_or_default() {
+        for rule in listing
+            .chains
+            .get(&jump.target)
+            .map(|c| &c.rules[..])
+            .unwrap_or_default()
+        {
             let hit = match which {
                 RuleSelector::Number(n) => rule.number() == Some(*n),
                 RuleSelector::Text(t) => rule.number().is_some() && comment_text(rule) == Some(t),
@@ -140,7 +161,11 @@ pub(crate) fn flush(nft: &Nft) -> Result<Flushed, Error> {
     let mut open = Vec::new();
     for direction in Direction::ALL {
         if let Some(jump) = listing.jump(direction) {
-            batch.push(command("flush", "chain", object(json!({"name": jump.target}))));
+            batch.push(command(
+                "flush",
+                "chain",
+                object(json!({"name": jump.target})),
+            ));
             for family in [Family::V4, Family::V6] {
                 open.push((
                     family,
@@ -159,5 +184,9 @@ pub(crate) fn uninstall(nft: &Nft) -> Result<(), Error> {
     if !nft.table()?.exists {
         return Ok(());
     }
-    nft.load(&[command("delete", "table", json!({"family": "inet", "name": TABLE}))])
+    nft.load(&[command(
+        "delete",
+        "table",
+        json!({"family": "inet", "name": TABLE}),
+    )])
 }

@@ -61,7 +61,13 @@ pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Err
     let mut out = Vec::new();
     let mut dropping_tables: Vec<(String, String, bool)> = Vec::new();
     for chain in items(&doc, "chain") {
-        let text = |k: &str| chain.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let text = |k: &str| {
+            chain
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let (family, table, hook) = (text("family"), text("table"), text("hook"));
         if (family == "inet" && table == TABLE)
             || !hooks.contains(&hook.as_str())
@@ -69,7 +75,10 @@ pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Err
         {
             continue;
         }
-        let drops = match dropping_tables.iter().find(|(f, t, _)| *f == family && *t == table) {
+        let drops = match dropping_tables
+            .iter()
+            .find(|(f, t, _)| *f == family && *t == table)
+        {
             Some((_, _, d)) => *d,
             None => {
                 let d = table_drops(nft, &family, &table);
@@ -77,7 +86,11 @@ pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Err
                 d
             }
         };
-        let policy = chain.get("policy").and_then(Value::as_str).unwrap_or("accept").to_string();
+        let policy = chain
+            .get("policy")
+            .and_then(Value::as_str)
+            .unwrap_or("accept")
+            .to_string();
         out.push(OtherChain {
             can_drop: drops || policy == "drop",
             family,
@@ -105,9 +118,10 @@ fn table_drops(nft: &Nft, family: &str, table: &str) -> bool {
         return true;
     };
     let drops = items(&doc, "rule").any(|rule| {
-        rule.get("expr")
-            .and_then(Value::as_array)
-            .is_some_and(|e| e.iter().any(|s| s.get("drop").is_some() || s.get("reject").is_some()))
+        rule.get("expr").and_then(Value::as_array).is_some_and(|e| {
+            e.iter()
+                .any(|s| s.get("drop").is_some() || s.get("reject").is_some())
+        })
     });
     drops
 }

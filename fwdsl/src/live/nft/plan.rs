@@ -170,7 +170,7 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
                     c.rules
                         .iter()
                         .map(|r| (r.expr.clone(), r.comment.as_deref()))
-.eq(rules.iter().map(|r| (r.listed(), Some(r.comment.as_str()))))
+                        .eq(rules.iter().map(|r| (r.listed(), Some(r.comment.as_str()))))
                 })
         });
         if let Some(serving) = serving {
@@ -246,8 +246,16 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
             switches,
         };
     }
-    forward.push(command("add", "table", json!({"family": "inet", "name": TABLE})));
-    forward.extend(new_sets.iter().map(|s| command("add", "set", s.declaration(TABLE)["set"].clone())));
+    forward.push(command(
+        "add",
+        "table",
+        json!({"family": "inet", "name": TABLE}),
+    ));
+    forward.extend(
+        new_sets
+            .iter()
+            .map(|s| command("add", "set", s.declaration(TABLE)["set"].clone())),
+    );
     forward.extend(generations);
     forward.extend(hooks);
     forward.extend(unhook);
@@ -257,7 +265,11 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     }
     let inverse = match listing.exists {
         // Undone, the table goes as a whole: nothing of it was there before.
-        false => vec![command("delete", "table", json!({"family": "inet", "name": TABLE}))],
+        false => vec![command(
+            "delete",
+            "table",
+            json!({"family": "inet", "name": TABLE}),
+        )],
         true => {
             let mut inverse = restored;
             inverse.extend(rebased);
@@ -311,8 +323,17 @@ mod tests {
         assert_eq!(steps[0], "add table fwdsl");
         assert!(steps[1].starts_with("add chain g-"), "{steps:?}");
         // The ND rule and the policy's two.
-        assert_eq!(steps.iter().filter(|s| s.starts_with("add rule g-")).count(), 3);
-        assert_eq!(&steps[steps.len() - 2..], ["add chain input", "add rule input"]);
+        assert_eq!(
+            steps
+                .iter()
+                .filter(|s| s.starts_with("add rule g-"))
+                .count(),
+            3
+        );
+        assert_eq!(
+            &steps[steps.len() - 2..],
+            ["add chain input", "add rule input"]
+        );
         assert_eq!(verbs(&change.inverse), ["delete table fwdsl"]);
     }
 
@@ -322,7 +343,10 @@ mod tests {
         let policy = crate::firewall! { ssh none; allow tcp 80; drop all; };
         let change = read(&live, &policy);
         let steps = verbs(&change.forward);
-        assert!(steps.contains(&"replace rule input".to_string()), "{steps:?}");
+        assert!(
+            steps.contains(&"replace rule input".to_string()),
+            "{steps:?}"
+        );
         // The serving generation and the one a crash left both go.
         for old in ["g-1111111111111111", "g-2222222222222222"] {
             assert!(steps.contains(&format!("delete chain {old}")), "{steps:?}");
@@ -331,7 +355,10 @@ mod tests {
         // Both come back first (the crash's debris too: the undo restores what was).
         assert_eq!(
             undo[..2],
-            ["add chain g-2222222222222222", "add chain g-1111111111111111"],
+            [
+                "add chain g-2222222222222222",
+                "add chain g-1111111111111111"
+            ],
             "{undo:?}"
         );
         assert!(undo.contains(&"flush chain input".to_string()));

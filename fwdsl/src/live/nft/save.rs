@@ -39,14 +39,21 @@ fn access(nft: &Nft) -> Result<Option<String>, Error> {
     let listing = nft.table()?;
     Ok(listing
         .jump(fwdsl_core::Direction::In)
-        .and_then(|j| j.comment.strip_prefix(GENERATION_COMMENT).map(|n| n.trim().to_string()))
+        .and_then(|j| {
+            j.comment
+                .strip_prefix(GENERATION_COMMENT)
+                .map(|n| n.trim().to_string())
+        })
         .filter(|n| !n.is_empty()))
 }
 
 /// The commands a boot runs for `target`, in order.
 pub(crate) fn commands(target: &SaveTarget, fwdsl_saved: bool) -> Vec<Vec<String>> {
     let nft = |args: &[&str]| -> Vec<String> {
-        std::iter::once("nft").chain(args.iter().copied()).map(String::from).collect()
+        std::iter::once("nft")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
     };
     let saved = target.nft.display().to_string();
     let closed = format!("{{ type filter hook input priority {PRIORITY}; policy drop; }}");
@@ -73,7 +80,11 @@ pub(crate) fn fwdsl_saved(target: &SaveTarget) -> bool {
 }
 
 /// Writes the table and the fail-closed state to `target`.
-pub(crate) fn save(nft: &Nft, target: &SaveTarget, systemd_dir: &Path) -> Result<SaveReport, Error> {
+pub(crate) fn save(
+    nft: &Nft,
+    target: &SaveTarget,
+    systemd_dir: &Path,
+) -> Result<SaveReport, Error> {
     let listed = match nft.table()?.exists {
         true => nft.text(&["-s", "list", "table", "inet", TABLE], None)?,
         false => String::new(),
@@ -127,11 +138,7 @@ pub(crate) fn restore(nft: &Nft, target: &SaveTarget) -> Result<(), Error> {
 /// The line nft names in `FILE:LINE:COLUMN: Error: …`.
 fn line_of(message: &str, path: &str) -> Option<usize> {
     let rest = &message[message.find(path)? + path.len()..];
-    rest.strip_prefix(':')?
-        .split(':')
-        .next()?
-        .parse()
-        .ok()
+    rest.strip_prefix(':')?.split(':').next()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -147,10 +154,19 @@ mod tests {
             commands[1][5],
             "{ type filter hook input priority -10; policy drop; }"
         );
-        assert_eq!(commands[2], ["nft", "-j", "-f", "/etc/fwdsl/fwdsl-fallback.nft"]);
-        assert_eq!(commands.last().unwrap(), &["nft", "-f", "/etc/fwdsl/fwdsl.nft"]);
         assert_eq!(
-            line_of("/etc/fwdsl/fwdsl.nft:12:3-9: Error: syntax error", "/etc/fwdsl/fwdsl.nft"),
+            commands[2],
+            ["nft", "-j", "-f", "/etc/fwdsl/fwdsl-fallback.nft"]
+        );
+        assert_eq!(
+            commands.last().unwrap(),
+            &["nft", "-f", "/etc/fwdsl/fwdsl.nft"]
+        );
+        assert_eq!(
+            line_of(
+                "/etc/fwdsl/fwdsl.nft:12:3-9: Error: syntax error",
+                "/etc/fwdsl/fwdsl.nft"
+            ),
             Some(12)
         );
     }

@@ -210,9 +210,7 @@ fn revert_script(reverts: &[Revert], sets: &[String]) -> String {
         // A restore text's lines start with `*`, `:`, `-`, `#` or are `COMMIT`; nft's
         // JSON lines with `{`, `,` or `]`: never the terminator.
         debug_assert!(input.lines().all(|l| l != END));
-        script.push_str(&format!(
-            "{command} <<'{END}' || status=1\n{input}{END}\n"
-        ));
+        script.push_str(&format!("{command} <<'{END}' || status=1\n{input}{END}\n"));
     }
     for set in sets {
         // A set just released by a rule stays busy for a moment under iptables-nft.
