@@ -3,25 +3,33 @@
 //! outcome compared with `decide`.
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Action, Packet, Policy};
+use fwdsl::{Action, Backend, Packet, Policy};
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use tests::probe::{connect, on_server, sandbox, Outcome, Probe, Servers};
+use tests::each_backend;
+use tests::probe::{connect, on_backend, sandbox, Outcome, Probe, Servers};
 use tests::raw;
 
-fn apply(sb: &Sandbox, policy: &Policy) {
-    on_server(sb, |fw| fw.apply(policy)).unwrap_or_else(|e| panic!("apply: {e}"));
+fn apply(sb: &Sandbox, backend: Backend, policy: &Policy) {
+    on_backend(sb, backend, |fw| fw.apply(policy)).unwrap_or_else(|e| panic!("apply: {e}"));
 }
 
-/// Packet counter of the IPv4 rule whose listing contains every one of `needles`.
-fn counter(sb: &Sandbox, needles: &[&str]) -> u64 {
-    let out = sb.server.exec("iptables", &["-S", "-v"]).unwrap();
-    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+/// Packet counter of the rule whose listing contains every one of `needles`: the IPv4
+/// rule of `iptables -S -v`, or the rule of `nft list table inet fwdsl`.
+fn counter(sb: &Sandbox, backend: Backend, needles: &[&str]) -> u64 {
+    let (out, before) = match backend {
+        Backend::Iptables => (sb.server.exec("iptables", &["-S", "-v"]), " -c "),
+        Backend::Nftables => (
+            sb.server.exec("nft", &["list", "table", "inet", "fwdsl"]),
+            "counter packets ",
+        ),
+    };
+    let listing = String::from_utf8_lossy(&out.unwrap().stdout).into_owned();
     let line = listing
         .lines()
         .find(|l| needles.iter().all(|n| l.contains(n)))
         .unwrap_or_else(|| panic!("no rule with {needles:?} in\n{listing}"));
-    line.split(" -c ")
+    line.split(before)
         .nth(1)
         .unwrap()
         .split(' ')
@@ -31,8 +39,8 @@ fn counter(sb: &Sandbox, needles: &[&str]) -> u64 {
         .unwrap()
 }
 
-#[test]
-fn a_limit_counts_each_sources_new_connections() {
+each_backend! {
+fn a_limit_counts_each_sources_new_connections(backend) {
     let Some(sb) = sandbox("fwdsl-limit") else {
         return;
     };
@@ -40,7 +48,7 @@ fn a_limit_counts_each_sources_new_connections() {
     let policy =
         Policy::parse("ssh 8022;\nallow established;\nallow tcp 8022 limit 6/30s;\ndrop all;\n")
             .unwrap();
-    apply(&sb, &policy);
+    apply(&sb, backend, &policy);
     let server = Sandbox::SERVER_V4;
     let try_from = |src: Ipv4Addr| connect(&sb.client, src.into(), server.into(), 8022);
     let packet = |src: Ipv4Addr, sport| Packet::tcp(src, 8022).dst(server).sport(sport);
@@ -63,9 +71,10 @@ fn a_limit_counts_each_sources_new_connections() {
     let (outcome, _) = try_from(Sandbox::CLIENT_V4_ALT);
     assert_eq!(outcome, Outcome::Delivered);
 }
+}
 
-#[test]
-fn drop_invalid_drops_a_segment_of_no_connection() {
+each_backend! {
+fn drop_invalid_drops_a_segment_of_no_connection(backend) {
     let Some(sb) = sandbox("fwdsl-invalid") else {
         return;
     };
@@ -92,16 +101,16 @@ fn drop_invalid_drops_a_segment_of_no_connection() {
     let packet = Packet::tcp(Sandbox::CLIENT_V4, 22).sport(40404).invalid();
     // Without `drop invalid`, `allow tcp 22` takes the stray ACK.
     let lenient = fwdsl::firewall! { allow tcp 22; drop all; };
-    apply(&sb, &lenient);
-    let before = counter(&sb, &["fwdsl:1 allow tcp 22"]);
+    apply(&sb, backend, &lenient);
+    let before = counter(&sb, backend, &["fwdsl:1 allow tcp 22"]);
     bare_ack();
-    assert_eq!(counter(&sb, &["fwdsl:1 allow tcp 22"]), before + 1);
+    assert_eq!(counter(&sb, backend, &["fwdsl:1 allow tcp 22"]), before + 1);
     assert_eq!(lenient.decide(&packet).index, 0);
     let strict = fwdsl::firewall! { drop invalid; allow tcp 22; drop all; };
-    apply(&sb, &strict);
+    apply(&sb, backend, &strict);
     bare_ack();
-    assert_eq!(counter(&sb, &["fwdsl:1 drop invalid"]), 1);
-    assert_eq!(counter(&sb, &["fwdsl:2 allow tcp 22"]), 0);
+    assert_eq!(counter(&sb, backend, &["fwdsl:1 drop invalid"]), 1);
+    assert_eq!(counter(&sb, backend, &["fwdsl:2 allow tcp 22"]), 0);
     assert_eq!(strict.decide(&packet).index, 0);
     // A real connection is not invalid.
     Probe::Tcp {
@@ -111,9 +120,10 @@ fn drop_invalid_drops_a_segment_of_no_connection() {
     }
     .check(&sb, &_servers, &strict, Outcome::Delivered);
 }
+}
 
-#[test]
-fn icmp_types_let_ping_in_and_keep_timestamps_out() {
+each_backend! {
+fn icmp_types_let_ping_in_and_keep_timestamps_out(backend) {
     let Some(sb) = sandbox("fwdsl-icmptype") else {
         return;
     };
@@ -128,7 +138,7 @@ fn icmp_types_let_ping_in_and_keep_timestamps_out() {
         14,
         Duration::from_millis(1500)
     ));
-    apply(&sb, &policy);
+    apply(&sb, backend, &policy);
     Probe::Ping { dst: server.into() }.check(&sb, &servers, &policy, Outcome::Delivered);
     Probe::Ping {
         dst: Sandbox::SERVER_V6.into(),
@@ -139,9 +149,10 @@ fn icmp_types_let_ping_in_and_keep_timestamps_out() {
     let timestamp = Packet::icmp(Sandbox::CLIENT_V4).dst(server).icmp_type(13);
     assert_eq!(policy.decide(&timestamp).action(), Action::Drop);
 }
+}
 
-#[test]
-fn log_rules_fire_with_their_prefix_and_let_packets_go_on() {
+each_backend! {
+fn log_rules_fire_with_their_prefix_and_let_packets_go_on(backend) {
     let Some(sb) = sandbox("fwdsl-log") else {
         return;
     };
@@ -152,17 +163,12 @@ fn log_rules_fire_with_their_prefix_and_let_packets_go_on() {
         allow tcp 80;
         drop all log;
     };
-    apply(&sb, &policy);
-    let rules: Vec<String> = tests::command_lines(&policy, fwdsl::Family::V4);
-    assert!(
-        rules[0].ends_with("-j LOG --log-prefix \"fw-web: \""),
-        "{rules:?}"
-    );
-    assert!(
-        rules[3].ends_with("-j LOG --log-prefix \"fwdsl:4 \""),
-        "{rules:?}"
-    );
-    assert!(rules[4].ends_with("-j DROP"), "{rules:?}");
+    apply(&sb, backend, &policy);
+    // How each backend lists the logging and the dropping half of `drop all log`.
+    let (logged, dropped) = match backend {
+        Backend::Iptables => ("--log-prefix \"fwdsl:4 \"", "-j DROP"),
+        Backend::Nftables => ("log prefix \"fwdsl:4 \"", "drop comment"),
+    };
     let tcp = |port| Probe::Tcp {
         src: Sandbox::CLIENT_V4.into(),
         dst: Sandbox::SERVER_V4.into(),
@@ -170,14 +176,15 @@ fn log_rules_fire_with_their_prefix_and_let_packets_go_on() {
     };
     // The logged packet goes on to be accepted; the dropped one is logged first.
     tcp(80).check(&sb, &servers, &policy, Outcome::Delivered);
-    assert!(counter(&sb, &["fw-web: "]) >= 1);
+    assert!(counter(&sb, backend, &["fw-web: "]) >= 1);
     let d = policy.decide(&Packet::tcp(Sandbox::CLIENT_V4, 80));
     assert_eq!((d.index, d.logged_by.as_slice()), (2, &[0][..]));
     tcp(3306).check(&sb, &servers, &policy, Outcome::Dropped);
-    assert!(counter(&sb, &["--log-prefix \"fwdsl:4 \""]) >= 1);
+    assert!(counter(&sb, backend, &[logged]) >= 1);
     assert_eq!(
-        counter(&sb, &["--log-prefix \"fwdsl:4 \""]),
-        counter(&sb, &["fwdsl:4 drop all log", "-j DROP"]),
+        counter(&sb, backend, &[logged]),
+        counter(&sb, backend, &["fwdsl:4 drop all log", dropped]),
         "every dropped packet is logged (under the log limit)"
     );
+}
 }
