@@ -314,12 +314,31 @@ pub fn snapshot(sb: &Sandbox) -> String {
         .exec("ipset", &["save"])
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
+    let (v4, v6) = (without_empty_tables(&v4), without_empty_tables(&v6));
     format!("{v4}\n{v6}\n{nft}\n{sets}")
+}
+
+/// An `iptables-save` listing without the tables that hold nothing but built-in chains
+/// of policy ACCEPT: iptables-nft creates a table on first use (a failed transaction
+/// or an uninstall can leave it behind), and such a table decides nothing.
+fn without_empty_tables(saved: &str) -> String {
+    saved
+        .split_inclusive("COMMIT\n")
+        .filter(|table| {
+            !table.lines().all(|l| {
+                l.starts_with('*')
+                    || l == "COMMIT"
+                    || (l.starts_with(':') && l.ends_with(" ACCEPT"))
+            })
+        })
+        .collect()
 }
 
 /// An nft ruleset listing with each table's chains and sets in name order: the order
 /// nft lists them in follows their creation, which a rollback that re-creates an
-/// iptables-nft chain may change without changing what the ruleset does.
+/// iptables-nft chain may change without changing what the ruleset does. Empty base
+/// chains of policy accept are left out: iptables-nft creates its built-in chains on
+/// first use (even in a transaction that fails), and they decide nothing.
 fn canonical_ruleset(listing: &str) -> String {
     let mut tables: Vec<String> = Vec::new();
     for table in listing.split("\ntable ").filter(|t| !t.trim().is_empty()) {
@@ -329,8 +348,15 @@ fn canonical_ruleset(listing: &str) -> String {
             .trim_end_matches('}')
             .split("\n\n")
             .map(str::trim)
+            .filter(|block| {
+                let lines: Vec<&str> = block.lines().map(str::trim).collect();
+                !(lines.len() == 3 && lines[1].ends_with("policy accept;") && lines[2] == "}")
+            })
             .collect();
         blocks.sort_unstable();
+        if blocks.iter().all(|b| b.is_empty()) {
+            continue;
+        }
         tables.push(format!("table {head}\n{}\n}}", blocks.join("\n\n")));
     }
     tables.sort_unstable();

@@ -1,18 +1,20 @@
 //! Outgoing and forwarded traffic against the kernel: egress from the server namespace,
 //! routing through a router namespace between a client and a backend, and Docker's
 //! chain layout rebuilt by hand (DOCKER-USER, a DNAT'ed published port) with fwdsl's
-//! forward rules hooked into it. Every probe's fate is compared with `decide`. All of
-//! it happens in namespaces this test creates.
+//! forward rules hooked into it, and Docker 29's nftables layout (no DOCKER-USER: its
+//! own `docker-bridges` table). Every probe's fate is compared with `decide`, on both
+//! backends. All of it happens in namespaces this test creates.
 
 use fwdsl::sandbox::{Netns, Sandbox};
-use fwdsl::{Action, Error, Packet, Policy};
+use fwdsl::{Action, Backend, Direction, Error, Packet, Policy};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
-use tests::probe::{connect, firewall, listen, sandbox, saved_rules, Outcome};
+use tests::each_backend;
+use tests::probe::{connect, firewall_on, listen, sandbox, saved_rules, snapshot, Outcome};
 
-fn apply(ns: &Netns, policy: &Policy) {
-    ns.run(|| firewall().apply(policy))
+fn apply(ns: &Netns, backend: Backend, policy: &Policy) {
+    ns.run(|| firewall_on(backend).apply(policy))
         .unwrap()
         .unwrap_or_else(|e| panic!("apply: {e}"));
 }
@@ -33,8 +35,8 @@ fn check(
     assert_eq!(decided, outcome, "decide vs kernel: {src} -> {dst}:{port}");
 }
 
-#[test]
-fn egress_rules_decide_what_the_host_may_send() {
+each_backend! {
+fn egress_rules_decide_what_the_host_may_send(backend) {
     let Some(sb) = sandbox("fwdsl-egress") else {
         return;
     };
@@ -44,7 +46,7 @@ fn egress_rules_decide_what_the_host_may_send() {
     // The host is under fwdsl already (its `allow established` has connection tracking
     // running), then the operator's session opens, then the out policy goes live.
     let input_only = fwdsl::firewall! { allow ssh; allow established; drop all; };
-    apply(&sb.server, &input_only);
+    apply(&sb.server, backend, &input_only);
     let mut session = sb
         .client
         .run(|| TcpStream::connect_timeout(&(server, 22).into(), Duration::from_secs(2)))
@@ -61,7 +63,7 @@ fn egress_rules_decide_what_the_host_may_send() {
         allow out dns;
         drop out all;
     };
-    apply(&sb.server, &policy);
+    apply(&sb.server, backend, &policy);
     let out = |port| Packet::tcp(server, port).dst(client).outgoing();
     check(
         &sb.server,
@@ -107,8 +109,9 @@ fn egress_rules_decide_what_the_host_may_send() {
         .outgoing();
     assert_eq!(policy.decide(&reply).action(), Action::Allow);
     // Uninstall takes OUTPUT's hook and chain too.
-    sb.server.run(|| firewall().uninstall()).unwrap().unwrap();
-    assert!(!saved_rules(&sb, "iptables-save").contains("FWDSL"));
+    sb.server.run(|| firewall_on(backend).uninstall()).unwrap().unwrap();
+    assert!(!snapshot(&sb).to_lowercase().contains("fwdsl"));
+}
 }
 
 /// Client, router and backend namespaces: the client and the backend reach each other
@@ -176,10 +179,19 @@ impl Routed {
     fn saved(&self, program: &str) -> String {
         self.router.saved(program).unwrap()
     }
+
+    /// The router's nftables table `ip NAME`, without counters.
+    fn saved_nft(&self, name: &str) -> String {
+        let out = self
+            .router
+            .exec("nft", &["-s", "list", "table", "ip", name])
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
-#[test]
-fn forward_rules_decide_what_the_host_routes() {
+each_backend! {
+fn forward_rules_decide_what_the_host_routes(backend) {
     if sandbox_missing() {
         return;
     }
@@ -192,7 +204,7 @@ fn forward_rules_decide_what_the_host_routes() {
         allow forward established;
         drop forward all;
     };
-    apply(&net.router, &policy);
+    apply(&net.router, backend, &policy);
     let fwd = |src: Ipv4Addr, port| Packet::tcp(src, port).dst(BACKEND).forwarded();
     check(
         &net.client,
@@ -221,9 +233,12 @@ fn forward_rules_decide_what_the_host_routes() {
         fwd(CLIENT, 8081),
         Outcome::Dropped,
     );
-    assert!(net
-        .saved("iptables-save")
-        .contains("-A FORWARD -m comment --comment \"fwdsl:hook\" -j FWDSL-FORWARD"));
+    let status = net.router.run(|| firewall_on(backend).status()).unwrap().unwrap();
+    assert!(
+        status.iter().any(|s| s.direction == Direction::Forward && s.hooked),
+        "{status}"
+    );
+}
 }
 
 fn sandbox_missing() -> bool {
@@ -246,8 +261,8 @@ const DOCKER_RULES: [&str; 10] = [
     "-t nat -A PREROUTING -d 198.51.100.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 203.0.113.2:80",
 ];
 
-#[test]
-fn a_docker_published_port_obeys_the_forward_rules() {
+each_backend! {
+fn a_docker_published_port_obeys_the_forward_rules(backend) {
     if sandbox_missing() {
         return;
     }
@@ -290,12 +305,16 @@ fn a_docker_published_port_obeys_the_forward_rules() {
         allow forward established;
         drop forward all;
     };
-    apply(&net.router, &policy);
-    let saved = net.saved("iptables-save");
-    assert!(
-        saved.contains("-A DOCKER-USER -m comment --comment \"fwdsl:hook\" -j FWDSL-FORWARD\n-A DOCKER-USER -j RETURN"),
-        "{saved}"
-    );
+    apply(&net.router, backend, &policy);
+    // On iptables fwdsl hooks into DOCKER-USER; on nftables its forward chain runs
+    // before iptables-nft's FORWARD (priority -10 against 0) and drops first.
+    if backend == Backend::Iptables {
+        let saved = net.saved("iptables-save");
+        assert!(
+            saved.contains("-A DOCKER-USER -m comment --comment \"fwdsl:hook\" -j FWDSL-FORWARD\n-A DOCKER-USER -j RETURN"),
+            "{saved}"
+        );
+    }
     // The client connects to the host's port 8080; the packet is forwarded to the
     // container's port 80. fwdsl's rule names the published port.
     let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
@@ -319,7 +338,7 @@ fn a_docker_published_port_obeys_the_forward_rules() {
     );
     // Docker's own chains are as they were once fwdsl is gone.
     net.router
-        .run(|| firewall().uninstall())
+        .run(|| firewall_on(backend).uninstall())
         .unwrap()
         .expect("uninstall");
     assert_eq!(net.saved("iptables-save"), docker);
@@ -327,9 +346,117 @@ fn a_docker_published_port_obeys_the_forward_rules() {
     let (after, _) = connect(&net.client, CLIENT_ALT.into(), ROUTER_OUTSIDE.into(), 8080);
     assert_eq!(after, Outcome::Delivered);
 }
+}
 
+/// Docker 29's nftables layout for the same published port (`--firewall-backend=
+/// nftables`, after moby's nftablesdoc): its own `ip docker-bridges` table with base
+/// chains at the standard priorities, a verdict map per bridge, and no DOCKER-USER.
+const DOCKER_NFT: &str = r#"
+table ip docker-bridges {
+    map filter-forward-in-jumps {
+        type ifname : verdict
+        elements = { "inside" : jump filter-forward-in__inside }
+    }
+    map filter-forward-out-jumps {
+        type ifname : verdict
+        elements = { "inside" : jump filter-forward-out__inside }
+    }
+    chain filter-FORWARD {
+        type filter hook forward priority filter; policy accept;
+        oifname vmap @filter-forward-in-jumps
+        iifname vmap @filter-forward-out-jumps
+    }
+    chain filter-forward-in__inside {
+        ct state established,related counter accept
+        iifname != "inside" ip daddr 203.0.113.2 tcp dport 80 counter accept comment "PUBLISHED PORT"
+        counter drop comment "DROP DIRECT ACCESS"
+    }
+    chain filter-forward-out__inside {
+        ct state established,related counter accept
+        counter accept comment "OUTGOING"
+    }
+    chain nat-PREROUTING {
+        type nat hook prerouting priority dstnat; policy accept;
+        fib daddr type local counter jump nat-prerouting-and-output
+    }
+    chain nat-prerouting-and-output {
+        iifname != "inside" tcp dport 8080 counter dnat to 203.0.113.2:80 comment "DNAT"
+    }
+    chain nat-POSTROUTING {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname != "inside" ip saddr 203.0.113.0/24 counter masquerade
+    }
+}
+"#;
+
+/// On a host where Docker speaks nftables there is no DOCKER-USER to hook into: fwdsl's
+/// forward chain runs before Docker's (priority -10 against 0), its drops are final,
+/// status names Docker's chain as one that can drop too, and uninstall leaves Docker's
+/// table exactly as it was.
 #[test]
-fn a_direction_the_policy_drops_is_unhooked_and_foreign_rules_stay() {
+fn a_docker_published_port_in_nftables_mode_obeys_the_forward_rules() {
+    if sandbox_missing() {
+        return;
+    }
+    let backend = Backend::Nftables;
+    let net = Routed::new("fwdsl-dnft");
+    let docker_table = || net.saved_nft("docker-bridges");
+    net.router.exec("nft", &[DOCKER_NFT]).unwrap();
+    let docker = docker_table();
+    let _container = listen(&net.backend, &[BACKEND.into()], &[80]);
+    let (before, _) = connect(&net.client, CLIENT_ALT.into(), ROUTER_OUTSIDE.into(), 8080);
+    assert_eq!(before, Outcome::Delivered, "Docker's table publishes 8080");
+    let policy = fwdsl::firewall! {
+        allow ssh;
+        drop all;
+        allow forward tcp 8080 src 198.51.100.2;
+        allow forward established;
+        drop forward all;
+    };
+    apply(&net.router, backend, &policy);
+    let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
+    check(
+        &net.client,
+        CLIENT,
+        ROUTER_OUTSIDE,
+        8080,
+        &policy,
+        published(CLIENT),
+        Outcome::Delivered,
+    );
+    check(
+        &net.client,
+        CLIENT_ALT,
+        ROUTER_OUTSIDE,
+        8080,
+        &policy,
+        published(CLIENT_ALT),
+        Outcome::Dropped,
+    );
+    // What else decides forwarded packets: Docker's chain, after fwdsl's, able to drop.
+    let status = net
+        .router
+        .run(|| firewall_on(backend).status())
+        .unwrap()
+        .unwrap();
+    let theirs = status
+        .others
+        .iter()
+        .find(|o| o.table == "docker-bridges" && o.chain == "filter-FORWARD")
+        .unwrap_or_else(|| panic!("Docker's chain not named:\n{status}"));
+    assert!(theirs.can_drop && !theirs.before_fwdsl(), "{theirs:?}");
+    assert!(status.to_string().contains("docker-bridges"), "{status}");
+    net.router
+        .run(|| firewall_on(backend).uninstall())
+        .unwrap()
+        .expect("uninstall");
+    assert_eq!(docker_table(), docker);
+    let (after, _) = connect(&net.client, CLIENT_ALT.into(), ROUTER_OUTSIDE.into(), 8080);
+    assert_eq!(after, Outcome::Delivered);
+}
+
+each_backend! {
+fn a_direction_the_policy_drops_is_unhooked_and_foreign_rules_stay(backend) {
     let Some(sb) = sandbox("fwdsl-dirswitch") else {
         return;
     };
@@ -338,70 +465,66 @@ fn a_direction_the_policy_drops_is_unhooked_and_foreign_rules_stay() {
             .exec(program, &["-A", chain, "-d", "192.0.2.99/32", "-j", "DROP"])
             .unwrap();
     }
-    let pristine = saved_rules(&sb, "iptables-save");
+    let pristine = snapshot(&sb);
+    let hooked = |direction| {
+        let status = sb.server.run(|| firewall_on(backend).status()).unwrap().unwrap();
+        status.iter().any(|s| s.direction == direction && s.hooked)
+    };
     let with_out = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; drop out all; };
-    apply(&sb.server, &with_out);
+    apply(&sb.server, backend, &with_out);
+    assert!(hooked(Direction::Out));
     let saved = saved_rules(&sb, "iptables-save");
-    assert!(
-        saved.contains("-A OUTPUT -m comment --comment \"fwdsl:hook\" -j FWDSL-OUTPUT"),
-        "{saved}"
-    );
-    assert!(saved.contains("-A OUTPUT -d 192.0.2.99/32 -j DROP"));
+    assert!(saved.contains("-A OUTPUT -d 192.0.2.99/32 -j DROP"), "{saved}");
     let input_only = fwdsl::firewall! { allow ssh; drop all; };
-    apply(&sb.server, &input_only);
-    let saved = saved_rules(&sb, "iptables-save");
-    assert!(!saved.contains("FWDSL-OUTPUT"), "{saved}");
+    apply(&sb.server, backend, &input_only);
+    assert!(!hooked(Direction::Out));
     // A failure at every step of a switch that adds out and forward leaves it as it was.
     let everything = fwdsl::firewall! {
         allow ssh; drop all;
         allow out established; allow out dns; drop out all;
         allow forward established; drop forward all;
     };
-    let before = (
-        saved_rules(&sb, "iptables-save"),
-        saved_rules(&sb, "ip6tables-save"),
-    );
+    let before = snapshot(&sb);
     let mut position = 0;
     while let Err(e) = sb
         .server
-        .run(|| firewall().inject_fault(position).apply(&everything))
+        .run(|| firewall_on(backend).inject_fault(position).apply(&everything))
         .unwrap()
     {
         assert!(matches!(e, Error::Iptables(_)), "{e}");
         assert_eq!(
-            (
-                saved_rules(&sb, "iptables-save"),
-                saved_rules(&sb, "ip6tables-save")
-            ),
+            snapshot(&sb),
             before,
             "after a failure at step {position}"
         );
         position += 1;
         assert!(position < 20);
     }
-    let status = sb.server.run(|| firewall().status()).unwrap().unwrap();
-    assert_eq!(
-        status.len(),
-        6,
-        "three directions, two families: {status:?}"
-    );
-    sb.server.run(|| firewall().uninstall()).unwrap().unwrap();
-    assert_eq!(saved_rules(&sb, "iptables-save"), pristine);
+    let status = sb.server.run(|| firewall_on(backend).status()).unwrap().unwrap();
+    // Three directions, for each family on iptables, for both at once on nftables.
+    let families = match backend {
+        Backend::Iptables => 2,
+        Backend::Nftables => 1,
+    };
+    assert_eq!(status.len(), 3 * families, "{status:?}");
+    sb.server.run(|| firewall_on(backend).uninstall()).unwrap().unwrap();
+    assert_eq!(snapshot(&sb), pristine);
+}
 }
 
+each_backend! {
 /// `drop out all` must not cut IPv6 off: the host's own neighbour solicitations and
 /// advertisements are not tracked by conntrack (neither `allow out established` nor
 /// any `new` rule lets them out), so fwdsl accepts them ahead of the `out` rules as it
 /// does on input (hop limit 255 only). With the neighbour caches flushed, a ping over
 /// IPv6 needs both directions of neighbour discovery to work again.
-#[test]
-fn neighbour_discovery_survives_an_out_policy() {
+fn neighbour_discovery_survives_an_out_policy(backend) {
     let Some(sb) = sandbox("fwdsl-ndout") else {
         return;
     };
     let policy =
         Policy::parse("ssh none;\nallow all;\nallow out established;\ndrop out all;\n").unwrap();
-    apply(&sb.server, &policy);
+    apply(&sb.server, backend, &policy);
     for ns in [&sb.server, &sb.client] {
         ns.exec("ip", &["-6", "neigh", "flush", "all"]).unwrap();
     }
@@ -425,4 +548,5 @@ fn neighbour_discovery_survives_an_out_policy() {
     assert_eq!(on_link.action(), Action::Allow);
     assert_eq!(on_link.builtin, Some(fwdsl::Builtin::NeighbourDiscovery));
     assert_eq!(policy.decide(&solicitation).rule.text, "drop out all");
+}
 }
