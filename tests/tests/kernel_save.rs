@@ -2,13 +2,16 @@
 //! every table and the ipsets they use are saved from one network namespace, and the
 //! boot commands the save reports are replayed in a fresh one, which must then hold the
 //! same rules and sets and decide real packets as `decide` says. Everything happens in
-//! namespaces and a temporary directory this test creates.
+//! namespaces and a temporary directory this test creates. On both backends: iptables
+//! saves every table and the ipsets, nftables fwdsl's own table (the other tables are
+//! their owners' files, `/etc/nftables.conf`).
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Boot, Error, Policy, SaveTarget};
+use fwdsl::{Backend, Boot, Error, Policy, SaveTarget};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use tests::probe::{firewall, sandbox, saved_rules, Outcome, Probe, Servers};
+use tests::each_backend;
+use tests::probe::{firewall_on, sandbox, saved_rules, Outcome, Probe, Servers};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fwdsl-{name}-{}", std::process::id()));
@@ -17,8 +20,16 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Everything a boot must bring back: both families' tables and the sets.
-fn state(sb: &Sandbox) -> (String, String, String) {
+/// Everything a boot must bring back: both families' tables and the sets on iptables;
+/// fwdsl's table (its sets in it) on nftables.
+fn state(sb: &Sandbox, backend: Backend) -> (String, String, String) {
+    if backend == Backend::Nftables {
+        let out = sb
+            .server
+            .exec("nft", &["-s", "list", "table", "inet", "fwdsl"]);
+        let table = String::from_utf8_lossy(&out.unwrap().stdout).into_owned();
+        return (table, String::new(), String::new());
+    }
     let sets = sb.server.exec("ipset", &["save"]).unwrap();
     let mut sets: Vec<String> = String::from_utf8_lossy(&sets.stdout)
         .lines()
@@ -42,6 +53,18 @@ fn blocklist() -> Policy {
     .unwrap()
 }
 
+/// The files a save writes: the rules (and sets) files, then the fail-closed state.
+fn files(target: &SaveTarget, backend: Backend) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    use fwdsl::Family::{V4, V6};
+    match backend {
+        Backend::Iptables => (
+            vec![target.v4.clone(), target.v6.clone(), target.ipsets.clone()],
+            vec![target.fallback(V4), target.fallback(V6)],
+        ),
+        Backend::Nftables => (vec![target.nft.clone()], vec![target.nft_fallback()]),
+    }
+}
+
 fn run_in(sb: &Sandbox, command: &[String]) {
     let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
     sb.server
@@ -49,17 +72,18 @@ fn run_in(sb: &Sandbox, command: &[String]) {
         .unwrap_or_else(|e| panic!("boot command {command:?}: {e}"));
 }
 
-#[test]
-fn a_reboot_brings_back_exactly_what_was_running() {
+each_backend! {
+fn a_reboot_brings_back_exactly_what_was_running(backend) {
     let Some(a) = sandbox("fwdsl-save") else {
         return;
     };
     let policy = blocklist();
     a.server
-        .run(|| firewall().apply(&policy))
+        .run(|| firewall_on(backend).apply(&policy))
         .unwrap()
         .expect("apply");
-    // What a VPN host has besides fwdsl: NAT, and a rule of the admin's own.
+    // What a VPN host has besides fwdsl: NAT, and a rule of the admin's own (saved
+    // with fwdsl's on iptables, where one file holds a table).
     a.server
         .exec(
             "iptables",
@@ -83,27 +107,19 @@ fn a_reboot_brings_back_exactly_what_was_running() {
         .unwrap();
     let dir = temp_dir("save");
     let target = SaveTarget::in_dir(&dir);
+    let (rules, fallbacks) = files(&target, backend);
     // The rules file there already: root-only, owned by someone else, as a VPN host has it.
-    std::fs::write(&target.v4, "*nat\nCOMMIT\n").unwrap();
-    std::fs::set_permissions(&target.v4, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::os::unix::fs::chown(&target.v4, Some(4242), Some(4243)).unwrap();
+    std::fs::write(&rules[0], "*nat\nCOMMIT\n").unwrap();
+    std::fs::set_permissions(&rules[0], std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&rules[0], Some(4242), Some(4243)).unwrap();
 
     let report = a
         .server
-        .run(|| firewall().save(&target))
+        .run(|| firewall_on(backend).save(&target))
         .unwrap()
         .expect("save");
-    assert!(report.ipsets, "{report:?}");
-    assert_eq!(
-        report.written,
-        [
-            target.v4.clone(),
-            target.v6.clone(),
-            target.ipsets.clone(),
-            target.fallback(fwdsl::Family::V4),
-            target.fallback(fwdsl::Family::V6),
-        ]
-    );
+    assert_eq!(report.ipsets, backend == Backend::Iptables, "{report:?}");
+    assert_eq!(report.written, [rules.clone(), fallbacks].concat());
     assert_eq!(report.fallback_access, "ssh 22");
     assert_eq!(report.backups.len(), 1);
     assert_eq!(
@@ -111,29 +127,37 @@ fn a_reboot_brings_back_exactly_what_was_running() {
         Boot::Nothing,
         "nothing loads a temporary directory at boot"
     );
-    let meta = std::fs::metadata(&target.v4).unwrap();
+    let meta = std::fs::metadata(&rules[0]).unwrap();
     assert_eq!(
         (meta.mode() & 0o777, meta.uid(), meta.gid()),
         (0o600, 4242, 4243)
     );
     assert_eq!(
-        std::fs::metadata(&target.ipsets).unwrap().mode() & 0o777,
+        std::fs::metadata(rules.last().unwrap()).unwrap().mode() & 0o777,
         0o600
     );
-    let saved = std::fs::read_to_string(&target.v4).unwrap();
-    assert!(
-        saved.contains("*nat") && saved.contains("MASQUERADE"),
-        "{saved}"
-    );
+    let saved = std::fs::read_to_string(&rules[0]).unwrap();
+    match backend {
+        Backend::Iptables => assert!(
+            saved.contains("*nat") && saved.contains("MASQUERADE"),
+            "{saved}"
+        ),
+        Backend::Nftables => assert!(saved.contains("table inet fwdsl {"), "{saved}"),
+    }
 
     // The boot: a fresh namespace, the commands the report gives, in order.
     let commands = report.boot_commands();
-    assert_eq!(commands[0], ["iptables", "-w", "-P", "INPUT", "DROP"]);
+    // The first closes the input hook, and needs no file.
+    let first = match backend {
+        Backend::Iptables => "iptables -w -P INPUT DROP",
+        Backend::Nftables => "nft add table inet fwdsl",
+    };
+    assert_eq!(commands[0].join(" "), first);
     let b = sandbox("fwdsl-boot").unwrap();
     for command in commands {
         run_in(&b, command);
     }
-    assert_eq!(state(&b), state(&a));
+    assert_eq!(state(&b, backend), state(&a, backend));
     let servers = Servers::start(&b, &[22], &[]);
     let ssh = |src: std::net::Ipv4Addr| Probe::Tcp {
         src: src.into(),
@@ -146,14 +170,14 @@ fn a_reboot_brings_back_exactly_what_was_running() {
     // `restore` brings the same into another fresh namespace, through fwdsl.
     let c = sandbox("fwdsl-restore").unwrap();
     c.server
-        .run(|| firewall().restore(&target))
+        .run(|| firewall_on(backend).restore(&target))
         .unwrap()
         .expect("restore");
-    assert_eq!(state(&c), state(&a));
+    assert_eq!(state(&c, backend), state(&a, backend));
 
     // A unit that runs exactly those commands, enabled, and gone again with uninstall.
     let systemd = dir.join("systemd");
-    let fw = || firewall().systemd_dir(&systemd);
+    let fw = || firewall_on(backend).systemd_dir(&systemd);
     let boot = a
         .server
         .run(|| fw().persist_at_boot(&target))
@@ -170,7 +194,15 @@ fn a_reboot_brings_back_exactly_what_was_running() {
     for (line, command) in exec.iter().zip(commands) {
         let (program, args) = line.split_once(' ').unwrap();
         assert!(program.ends_with(&format!("/{}", command[0])), "{line}");
-        assert_eq!(args, command[1..].join(" "));
+        // The unit quotes what has spaces or `;` in it (nft's chain declaration).
+        let quoted: Vec<String> = command[1..]
+            .iter()
+            .map(|a| match a.contains([' ', ';']) {
+                true => format!("\"{a}\""),
+                false => a.clone(),
+            })
+            .collect();
+        assert_eq!(args, quoted.join(" "));
     }
     assert!(systemd
         .join("multi-user.target.wants/fwdsl-restore.service")
@@ -189,6 +221,7 @@ fn a_reboot_brings_back_exactly_what_was_running() {
         .exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+}
 
 /// `systemd-analyze verify`, where the tool exists.
 fn verify_unit(unit: &Path) {
@@ -204,69 +237,73 @@ fn verify_unit(unit: &Path) {
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
 }
 
-#[test]
-fn a_saved_file_that_does_not_load_changes_nothing() {
+each_backend! {
+fn a_saved_file_that_does_not_load_changes_nothing(backend) {
     let Some(sb) = sandbox("fwdsl-badfile") else {
         return;
     };
+    let fw = || firewall_on(backend);
     let policy = blocklist();
-    sb.server
-        .run(|| firewall().apply(&policy))
-        .unwrap()
-        .expect("apply");
-    let dir = temp_dir("badfile");
+    sb.server.run(|| fw().apply(&policy)).unwrap().expect("apply");
+    let dir = temp_dir(&format!("badfile-{backend}"));
     let good = SaveTarget::in_dir(dir.join("good"));
-    sb.server
-        .run(|| firewall().save(&good))
-        .unwrap()
-        .expect("save");
+    sb.server.run(|| fw().save(&good)).unwrap().expect("save");
     // A different policy is live when the bad files are restored.
     let other = fwdsl::firewall! { allow ssh; allow http; drop all; };
-    sb.server.run(|| firewall().apply(&other)).unwrap().unwrap();
-    let before = state(&sb);
-    let v4 = std::fs::read_to_string(&good.v4).unwrap();
-    let ipsets = std::fs::read_to_string(&good.ipsets).unwrap();
-    let lines: Vec<&str> = v4.lines().collect();
-    let middle = lines.len() / 2;
-    let mut bad_line = lines.clone();
-    bad_line.insert(middle, "-A INPUT -p tcp -m tcp --dport 99999 -j ACCEPT");
-    let cases = [
-        ("truncated", lines[..middle].join("\n"), ipsets.clone()),
-        ("bad line", bad_line.join("\n") + "\n", ipsets.clone()),
-        (
-            "set missing",
-            v4.clone(),
-            ipsets
-                .lines()
-                .filter(|l| !l.contains("fwdsl-"))
-                .collect::<Vec<_>>()
-                .join("\n"),
+    sb.server.run(|| fw().apply(&other)).unwrap().unwrap();
+    let before = state(&sb, backend);
+    let (good_files, _) = files(&good, backend);
+    let text = std::fs::read_to_string(&good_files[0]).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // A rule the kernel refuses, in the middle of the rules.
+    let (at, bad) = match backend {
+        Backend::Iptables => (lines.len() / 2, "-A INPUT -p tcp -m tcp --dport 99999 -j ACCEPT"),
+        Backend::Nftables => (
+            lines.iter().position(|l| l.contains("\"fwdsl:2 ")).unwrap() + 1,
+            "\t\ttcp dport 99999 accept",
         ),
+    };
+    let mut bad_line = lines.clone();
+    bad_line.insert(at, bad);
+    let mut cases = vec![
+        ("truncated", lines[..lines.len() / 2].join("\n"), None),
+        ("bad line", bad_line.join("\n") + "\n", None),
     ];
+    if backend == Backend::Iptables {
+        let ipsets = std::fs::read_to_string(&good.ipsets).unwrap();
+        let no_sets: Vec<&str> = ipsets.lines().filter(|l| !l.contains("fwdsl-")).collect();
+        cases.push(("set missing", text.clone(), Some(no_sets.join("\n"))));
+    }
     for (what, rules, sets) in cases {
         let target = SaveTarget::in_dir(dir.join(what.replace(' ', "-")));
         std::fs::create_dir_all(target.v4.parent().unwrap()).unwrap();
-        std::fs::write(&target.v4, rules).unwrap();
-        std::fs::copy(&good.v6, &target.v6).unwrap();
-        std::fs::write(&target.ipsets, sets).unwrap();
+        let (files, _) = files(&target, backend);
+        for (from, to) in good_files.iter().zip(&files) {
+            std::fs::copy(from, to).unwrap();
+        }
+        std::fs::write(&files[0], rules).unwrap();
+        if let Some(sets) = sets {
+            std::fs::write(&target.ipsets, sets).unwrap();
+        }
         let err = sb
             .server
-            .run(|| firewall().restore(&target))
+            .run(|| fw().restore(&target))
             .unwrap()
             .unwrap_err();
         assert!(
-            matches!(&err, Error::BadSavedFile { path, .. } if *path == target.v4),
+            matches!(&err, Error::BadSavedFile { path, .. } if *path == files[0]),
             "{what}: {err}"
         );
         if what == "bad line" {
             assert!(
-                matches!(&err, Error::BadSavedFile { line: Some(l), .. } if *l == middle + 1),
+                matches!(&err, Error::BadSavedFile { line: Some(l), .. } if *l == at + 1),
                 "{what}: {err}"
             );
         }
-        assert_eq!(state(&sb), before, "{what}: the host changed");
+        assert_eq!(state(&sb, backend), before, "{what}: the host changed");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
 }
 
 /// Replays `commands` in order as a oneshot unit runs them: stops at the first that
@@ -281,14 +318,14 @@ fn boot_as_a_unit(sb: &Sandbox, commands: &[Vec<String>]) -> Option<String> {
     })
 }
 
+each_backend! {
 /// A boot fails closed: whatever is wrong with the saved files (missing, truncated,
 /// empty, a set the rules use missing, the fail-closed state itself missing), the boot
 /// commands, run as a oneshot unit runs them, leave both families filtered: nothing
 /// but the operator's SSH gets in, and where even the fail-closed state is gone,
 /// nothing at all. With good files the saved policy is back. Each case boots a fresh
 /// namespace and probes it from its own client.
-#[test]
-fn a_boot_with_bad_files_leaves_the_host_filtered() {
+fn a_boot_with_bad_files_leaves_the_host_filtered(backend) {
     let Some(a) = sandbox("fwdsl-bootsrc") else {
         return;
     };
@@ -299,69 +336,76 @@ fn a_boot_with_bad_files_leaves_the_host_filtered() {
     ))
     .unwrap();
     a.server
-        .run(|| firewall().apply(&policy))
+        .run(|| firewall_on(backend).apply(&policy))
         .unwrap()
         .expect("apply");
-    let dir = temp_dir("failclosed");
+    let dir = temp_dir(&format!("failclosed-{backend}"));
     let good = SaveTarget::in_dir(dir.join("good"));
     let report = a
         .server
-        .run(|| firewall().save(&good))
+        .run(|| firewall_on(backend).save(&good))
         .unwrap()
         .expect("save");
     assert_eq!(report.fallback_access, "ssh 22 from 192.0.2.0/24");
-    let v4 = std::fs::read_to_string(&good.v4).unwrap();
-    let half = v4[..v4.len() / 2].to_string();
-    let ipsets = std::fs::read_to_string(&good.ipsets).unwrap();
-    let no_sets: String = ipsets
-        .lines()
-        .filter(|l| !l.contains("fwdsl-"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    use fwdsl::Family::{V4, V6};
+    let (good_files, good_fallbacks) = files(&good, backend);
+    let rules = good_files[0].clone();
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let half = text[..text.len() / 2].to_string();
     // (case, what to do to a copy of the good files, whether SSH still gets in)
     type Spoil = Box<dyn Fn(&SaveTarget)>;
-    let cases: Vec<(&str, Spoil, bool)> = vec![
+    let main = move |t: &SaveTarget| files(t, backend).0[0].clone();
+    let mut cases: Vec<(&str, Spoil, bool)> = vec![
         (
-            "no ipsets file",
-            Box::new(|t| std::fs::remove_file(&t.ipsets).unwrap()),
+            "no rules file",
+            Box::new(move |t| std::fs::remove_file(main(t)).unwrap()),
             true,
         ),
         (
-            "no rules.v4",
-            Box::new(|t| std::fs::remove_file(&t.v4).unwrap()),
+            "truncated rules",
+            Box::new(move |t| std::fs::write(main(t), &half).unwrap()),
             true,
         ),
         (
-            "truncated rules.v4",
-            Box::new(move |t| std::fs::write(&t.v4, &half).unwrap()),
-            true,
-        ),
-        (
-            "empty rules.v4",
-            Box::new(|t| std::fs::write(&t.v4, "").unwrap()),
-            true,
-        ),
-        (
-            "no rules.v6",
-            Box::new(|t| std::fs::remove_file(&t.v6).unwrap()),
-            true,
-        ),
-        (
-            "a set missing",
-            Box::new(move |t| std::fs::write(&t.ipsets, &no_sets).unwrap()),
+            "empty rules",
+            Box::new(move |t| std::fs::write(main(t), "").unwrap()),
             true,
         ),
         (
             "no fail-closed state either",
-            Box::new(|t| {
-                std::fs::remove_file(t.fallback(V4)).unwrap();
-                std::fs::remove_file(t.fallback(V6)).unwrap();
-                std::fs::remove_file(&t.v4).unwrap();
+            Box::new(move |t| {
+                for file in files(t, backend).1 {
+                    std::fs::remove_file(file).unwrap();
+                }
+                std::fs::remove_file(main(t)).unwrap();
             }),
             false,
         ),
     ];
+    if backend == Backend::Iptables {
+        let ipsets = std::fs::read_to_string(&good.ipsets).unwrap();
+        let no_sets: String = ipsets
+            .lines()
+            .filter(|l| !l.contains("fwdsl-"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        cases.extend([
+            (
+                "no ipsets file",
+                Box::new(|t: &SaveTarget| std::fs::remove_file(&t.ipsets).unwrap()) as Spoil,
+                true,
+            ),
+            (
+                "no rules.v6",
+                Box::new(|t: &SaveTarget| std::fs::remove_file(&t.v6).unwrap()),
+                true,
+            ),
+            (
+                "a set missing",
+                Box::new(move |t: &SaveTarget| std::fs::write(&t.ipsets, &no_sets).unwrap()),
+                true,
+            ),
+        ]);
+    }
     let (ssh_v4, ssh_v6): (std::net::IpAddr, std::net::IpAddr) =
         (Sandbox::SERVER_V4.into(), Sandbox::SERVER_V6.into());
     let probe = |sb: &Sandbox, servers: &Servers, dst: std::net::IpAddr, port: u16| {
@@ -374,15 +418,10 @@ fn a_boot_with_bad_files_leaves_the_host_filtered() {
     for (case, spoil, ssh) in &cases {
         let target = SaveTarget::in_dir(dir.join(case.replace(' ', "-")));
         std::fs::create_dir_all(target.v4.parent().unwrap()).unwrap();
-        for (from, to) in [
-            (&good.v4, &target.v4),
-            (&good.v6, &target.v6),
-            (&good.ipsets, &target.ipsets),
-        ] {
+        let (files, fallbacks) = files(&target, backend);
+        let copies = good_files.iter().chain(&good_fallbacks);
+        for (from, to) in copies.zip(files.iter().chain(&fallbacks)) {
             std::fs::copy(from, to).unwrap();
-        }
-        for family in [V4, V6] {
-            std::fs::copy(good.fallback(family), target.fallback(family)).unwrap();
         }
         spoil(&target);
         let commands = report
@@ -431,4 +470,5 @@ fn a_boot_with_bad_files_leaves_the_host_filtered() {
     assert_eq!(probe(&b, &servers, ssh_v4, 8080), Outcome::Delivered);
     assert_eq!(probe(&b, &servers, ssh_v6, 8080), Outcome::Delivered);
     std::fs::remove_dir_all(dir).unwrap();
+}
 }
