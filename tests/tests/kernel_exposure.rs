@@ -7,7 +7,8 @@
 use fwdsl::sandbox::Sandbox;
 use fwdsl::{Exposure, Policy, Transport};
 use std::net::{IpAddr, TcpListener};
-use tests::probe::{on_server, sandbox, Outcome, Probe, Servers};
+use tests::each_backend;
+use tests::probe::{on_backend, sandbox, Outcome, Probe, Servers};
 
 const POLICY: &str = "ssh 22 from 10.0.0.0/8;
 allow established;
@@ -30,8 +31,8 @@ fn ports(group: &[fwdsl::Exposed]) -> Vec<(Transport, u16)> {
     out
 }
 
-#[test]
-fn listening_sockets_against_the_policy_and_the_rule_counters() {
+each_backend! {
+fn listening_sockets_against_the_policy_and_the_rule_counters(backend) {
     let Some(sb) = sandbox("fwdsl-exp") else {
         return;
     };
@@ -103,7 +104,7 @@ fn listening_sockets_against_the_policy_and_the_rule_counters() {
     assert!(shown.contains("by rule 8 `drop all` (line 9)"), "{shown}");
 
     // The kernel agrees with each "reachable" and "dropped" entry.
-    on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
+    on_backend(&sb, backend, |fw| fw.apply(&policy)).expect("apply");
     let (client, server) = (
         IpAddr::from(Sandbox::CLIENT_V4),
         IpAddr::from(Sandbox::SERVER_V4),
@@ -127,10 +128,11 @@ fn listening_sockets_against_the_policy_and_the_rule_counters() {
     // Counters: N new connections to 8080 are N packets of `allow tcp 8080` (the rest
     // of each connection is `allow established`'s).
     let counted = |text: &str| -> u64 {
-        let status = on_server(&sb, |fw| fw.status()).expect("status");
+        let status = on_backend(&sb, backend, |fw| fw.status()).expect("status");
         status
             .iter()
-            .filter(|s| s.family == Some(fwdsl::Family::V4))
+            // The IPv4 chain on iptables, the one for both families on nftables.
+            .filter(|s| s.family != Some(fwdsl::Family::V6))
             .flat_map(|s| &s.rules)
             .filter(|r| r.spec.contains(&format!("\"fwdsl:{text}")))
             .map(|r| r.packets)
@@ -143,6 +145,7 @@ fn listening_sockets_against_the_policy_and_the_rule_counters() {
     }
     assert_eq!(counted("4 allow tcp 8080") - before, n);
     assert_eq!(counted("5 allow udp 5353"), other);
-    let status = on_server(&sb, |fw| fw.status()).unwrap();
+    let status = on_backend(&sb, backend, |fw| fw.status()).unwrap();
     assert!(status[0].to_string().contains("packets"), "{}", status[0]);
+}
 }
