@@ -4,28 +4,138 @@
 //! network namespaces this test creates; the processes it starts run there too and
 //! are ended by their id.
 //!
-//! Trial counts are small by default and grow with `FWDSL_RACE_TRIALS` and
-//! `FWDSL_CRASH_TRIALS`.
+//! What both backends do (races, crashes, a dead confirmation window) runs on each;
+//! what only iptables has (two families' transactions, an admin's rule inside fwdsl's
+//! chain, a foreign jump into it) on iptables. Trial counts are small by default and
+//! grow with `FWDSL_RACE_TRIALS` and `FWDSL_CRASH_TRIALS`.
 
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Error, Family, Firewall, Policy, RenderedRule};
+use fwdsl::{Backend, Direction, Error, Family, Firewall, NftRule, Policy, RenderedRule};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 use tests::child::{self, env_count, Rng};
-use tests::probe::{both_saved, firewall, on_server, sandbox, Outcome, Probe, Servers};
+use tests::each_backend;
+use tests::probe::{
+    both_saved, firewall, on_backend, on_server, sandbox, snapshot, Outcome, Probe, Servers,
+};
 
-/// Every fwdsl ipset in the server namespace, sorted (`ipset list -n`).
-fn fwdsl_sets(sb: &Sandbox) -> Vec<String> {
-    let out = sb
-        .server
-        .exec("ipset", &["list", "-n"])
-        .expect("ipset list");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+/// Every fwdsl set in the server namespace, sorted: its ipsets (`ipset list -n`), or
+/// the sets of fwdsl's nftables table.
+fn fwdsl_sets(sb: &Sandbox, backend: Backend) -> Vec<String> {
+    let out = match backend {
+        Backend::Iptables => sb.server.exec("ipset", &["list", "-n"]),
+        Backend::Nftables => sb.server.exec("nft", &["list", "sets", "inet"]),
+    };
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.expect("list the sets").stdout)
         .lines()
+        .map(|l| l.trim().trim_start_matches("set ").trim_end_matches(" {"))
         .filter(|l| l.starts_with("fwdsl-"))
         .map(String::from)
         .collect();
     names.sort();
     names
+}
+
+/// What serves input, per family (one for nftables' `inet` table): the rules of the
+/// generation the hook jumps to, and how many generation chains there are.
+fn served(sb: &Sandbox, backend: Backend) -> Vec<(Vec<String>, usize)> {
+    if backend == Backend::Nftables {
+        return vec![nft_served(sb)];
+    }
+    let (v4, v6) = both_saved(sb);
+    [v4, v6]
+        .iter()
+        .map(|saved| {
+            let chains = generations(saved);
+            let serving = serving(saved);
+            let rules = chains
+                .iter()
+                .find(|(c, _)| Some(c) == serving.as_ref())
+                .map(|(_, rules)| rules.clone())
+                .unwrap_or_default();
+            (rules, chains.len())
+        })
+        .collect()
+}
+
+/// What `policy` serves as, in the form of [`served`].
+fn expected(policy: &Policy, backend: Backend) -> Vec<Vec<String>> {
+    match backend {
+        Backend::Iptables => vec![rendered(policy, Family::V4), rendered(policy, Family::V6)],
+        Backend::Nftables => vec![policy
+            .nft_rules(Direction::In)
+            .iter()
+            .map(NftRule::to_text)
+            .collect()],
+    }
+}
+
+/// Whether exactly `policy` serves, from the only generation chain of each family.
+fn serves_only(sb: &Sandbox, backend: Backend, policy: &Policy) -> bool {
+    let served = served(sb, backend);
+    served.iter().all(|(_, chains)| *chains == 1)
+        && served
+            .into_iter()
+            .map(|(rules, _)| rules)
+            .collect::<Vec<_>>()
+            == expected(policy, backend)
+}
+
+/// [`served`] on nftables, read from `nft -j` as fwdsl reads it: the generation
+/// chains `g-…` of fwdsl's table, and the rules of the one the input chain's
+/// `fwdsl:generation` jump names, as [`NftRule::to_text`] writes them (counters
+/// without their values).
+fn nft_served(sb: &Sandbox) -> (Vec<String>, usize) {
+    let args = ["-j", "-n", "-t", "list", "table", "inet", "fwdsl"];
+    let Ok(out) = sb.server.exec("nft", &args) else {
+        return (Vec::new(), 0);
+    };
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("nft's JSON");
+    let items = doc["nftables"].as_array().cloned().unwrap_or_default();
+    let chains = items
+        .iter()
+        .filter(|i| {
+            i["chain"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("g-"))
+        })
+        .count();
+    let rules: Vec<&Value> = items.iter().filter_map(|i| i.get("rule")).collect();
+    let target = rules
+        .iter()
+        .filter(|r| r["chain"] == "input")
+        .filter(|r| {
+            r["comment"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("fwdsl:generation"))
+        })
+        .find_map(|r| {
+            r["expr"]
+                .as_array()?
+                .iter()
+                .find_map(|e| e["jump"]["target"].as_str())
+        });
+    let served = rules
+        .iter()
+        .filter(|r| target.is_some() && r["chain"].as_str() == target)
+        .map(|r| {
+            let expr: Vec<Value> = r["expr"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| match e.get("counter") {
+                    Some(_) => serde_json::json!({"counter": null}),
+                    None => e.clone(),
+                })
+                .collect();
+            format!(
+                "{} comment {:?}",
+                Value::from(expr),
+                r["comment"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    (served, chains)
 }
 
 /// The live generation chains of one family, each with its rules as `iptables -S`
@@ -95,8 +205,9 @@ fn policy_file(sb: &Sandbox, name: &str, text: &str) -> std::path::PathBuf {
 
 /// The child role shared by the tests below: apply the policy in the file
 /// `FWDSL_POLICY_FILE` (with a confirmation window of `FWDSL_CONFIRM_MS` that never
-/// confirms, if set; aborting before mutating step `FWDSL_CRASH_STEP`, if set) and
-/// report the outcome on standard output.
+/// confirms, if set; aborting before mutating step `FWDSL_CRASH_STEP`, if set) on the
+/// backend `FWDSL_BACKEND` (detected if unset) and report the outcome on standard
+/// output.
 #[test]
 fn child_apply() {
     if child::role().as_deref() != Some("child_apply") {
@@ -105,6 +216,9 @@ fn child_apply() {
     let text = std::fs::read_to_string(std::env::var("FWDSL_POLICY_FILE").unwrap()).unwrap();
     let policy = Policy::parse(&text).unwrap();
     let mut fw = Firewall::new().namespaces_only().ssh_connection(None);
+    if let Ok(backend) = std::env::var("FWDSL_BACKEND") {
+        fw = fw.backend(backend.parse().unwrap());
+    }
     if let Ok(step) = std::env::var("FWDSL_CRASH_STEP") {
         fw = fw.inject_crash(step.parse().unwrap());
     }
@@ -127,8 +241,8 @@ const POLICY_A: &str = "allow ssh;\nallow tcp 8001;\ndrop all;\n";
 const POLICY_B: &str = "allow ssh;\nallow tcp 8002;\ndrop all;\n";
 const POLICY_C: &str = "allow ssh;\nallow tcp 8003;\nallow tcp 8004;\ndrop all;\n";
 
-#[test]
-fn concurrent_applies_leave_one_whole_policy() {
+each_backend! {
+fn concurrent_applies_leave_one_whole_policy(backend) {
     if child::role().is_some() {
         return;
     }
@@ -148,7 +262,7 @@ fn concurrent_applies_leave_one_whole_policy() {
     let trials = env_count("FWDSL_RACE_TRIALS", 6);
     let mut failures = Vec::new();
     for trial in 0..trials {
-        on_server(&sb, |fw| fw.apply(&b)).expect("policy B live");
+        on_backend(&sb, backend, |fw| fw.apply(&b)).expect("policy B live");
         let children: Vec<_> = files
             .iter()
             .map(|file| {
@@ -156,7 +270,10 @@ fn concurrent_applies_leave_one_whole_policy() {
                     &sb.server,
                     "child_apply",
                     &[],
-                    &[("FWDSL_POLICY_FILE", file.display().to_string())],
+                    &[
+                        ("FWDSL_POLICY_FILE", file.display().to_string()),
+                        ("FWDSL_BACKEND", backend.to_string()),
+                    ],
                 )
             })
             .collect();
@@ -165,29 +282,18 @@ fn concurrent_applies_leave_one_whole_policy() {
             assert!(passed, "a child failed:\n{output}");
             assert!(output.contains("child-apply: ok"), "{output}");
         }
-        let (v4, _) = both_saved(&sb);
-        let live =
-            serving(&v4).and_then(|chain| generations(&v4).into_iter().find(|(c, _)| *c == chain));
-        let whole = [&a, &c].iter().any(|p| {
-            live.as_ref()
-                .is_some_and(|(_, rules)| *rules == rendered(p, Family::V4))
-        });
-        if !whole || generations(&v4).len() != 1 {
-            failures.push(format!("trial {trial}:\n{v4}"));
+        if ![&a, &c].iter().any(|p| serves_only(&sb, backend, p)) {
+            failures.push(format!("trial {trial}:\n{}", snapshot(&sb)));
         }
     }
     eprintln!(
-        "concurrent applies: {} trials, {} failures",
+        "concurrent applies ({backend}): {} trials, {} failures",
         trials,
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     // Whatever won, a port no policy opens is closed, as `decide` says.
-    let live = if generations(&both_saved(&sb).0)[0].1 == rendered(&a, Family::V4) {
-        a
-    } else {
-        c
-    };
+    let live = if serves_only(&sb, backend, &a) { a } else { c };
     Probe::Tcp {
         src: Sandbox::CLIENT_V4.into(),
         dst: Sandbox::SERVER_V4.into(),
@@ -197,6 +303,7 @@ fn concurrent_applies_leave_one_whole_policy() {
     for file in files {
         let _ = std::fs::remove_file(file);
     }
+}
 }
 
 #[test]
@@ -281,8 +388,8 @@ fn big_policy(seed: u64) -> String {
     text
 }
 
-#[test]
-fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
+each_backend! {
+fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next(backend) {
     if child::role().is_some() {
         return;
     }
@@ -303,35 +410,30 @@ fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
             &sb.server,
             "child_apply",
             &[],
-            &[(
-                "FWDSL_POLICY_FILE",
-                files[trial as usize % 2].display().to_string(),
-            )],
+            &[
+                (
+                    "FWDSL_POLICY_FILE",
+                    files[trial as usize % 2].display().to_string(),
+                ),
+                ("FWDSL_BACKEND", backend.to_string()),
+            ],
         );
         // The child needs ~100 ms to start and several hundred to apply.
         std::thread::sleep(Duration::from_millis(50 + rng.below(900)));
         child::kill(&mut child);
-        // Killed between the families' commits: status must say so.
+        // Killed between the families' commits (iptables: a transaction each; on
+        // nftables one holds both): status must say so.
         let applied = Policy::parse(&big_policy(trial % 2)).unwrap();
-        let serves = |saved: &str, policy: &Policy, f: Family| {
-            let serving = serving(saved);
-            generations(saved).into_iter().any(|(chain, rules)| {
-                Some(&chain) == serving.as_ref() && rules == rendered(policy, f)
-            })
-        };
         if let Some(previous) = &previous {
             // Status first: it waits for a switch the killed child's programs finish.
-            let status = on_server(&sb, |fw| fw.status());
-            let (v4, v6) = both_saved(&sb);
-            let new = [
-                serves(&v4, &applied, Family::V4),
-                serves(&v6, &applied, Family::V6),
-            ];
-            let old = [
-                serves(&v4, previous, Family::V4),
-                serves(&v6, previous, Family::V6),
-            ];
-            if new[0] != new[1] && old[0] != old[1] {
+            let status = on_backend(&sb, backend, |fw| fw.status());
+            let live: Vec<Vec<String>> = served(&sb, backend).into_iter().map(|s| s.0).collect();
+            let serves = |policy: &Policy| -> Vec<bool> {
+                let expected = expected(policy, backend);
+                live.iter().zip(&expected).map(|(l, e)| l == e).collect()
+            };
+            let (new, old) = (serves(&applied), serves(previous));
+            if new.iter().any(|&n| n != new[0]) && old.iter().any(|&o| o != old[0]) {
                 splits += 1;
                 if !status.as_ref().is_ok_and(|s| s.interrupted.is_some()) {
                     failures.push(format!(
@@ -347,51 +449,45 @@ fn a_crash_at_any_moment_of_an_apply_is_cleaned_up_by_the_next() {
             Policy::parse(&big_policy(trial % 2)).unwrap()
         };
         previous = Some(target.clone());
-        match on_server(&sb, |fw| fw.apply(&target)) {
+        match on_backend(&sb, backend, |fw| fw.apply(&target)) {
             Err(e) => failures.push(format!("trial {trial}: apply after the crash failed: {e}")),
             Ok(_) => {
-                let (v4, v6) = both_saved(&sb);
-                let ok = [(Family::V4, &v4), (Family::V6, &v6)].iter().all(|(f, s)| {
-                    let chains = generations(s);
-                    chains.len() == 1 && chains[0].1 == rendered(&target, *f)
-                });
-                let sets: Vec<String> = target
+                let ok = serves_only(&sb, backend, &target);
+                let mut sets: Vec<String> = target
                     .ipsets(Family::V4)
                     .into_iter()
                     .chain(target.ipsets(Family::V6))
                     .map(|s| s.name)
                     .collect();
+                sets.sort();
                 if !ok {
                     failures.push(format!("trial {trial}: debris chains or wrong rules"));
-                } else if fwdsl_sets(&sb) != sets {
+                } else if fwdsl_sets(&sb, backend) != sets {
                     failures.push(format!(
                         "trial {trial}: sets {:?}, policy uses {sets:?}",
-                        fwdsl_sets(&sb)
+                        fwdsl_sets(&sb, backend)
                     ));
                 }
             }
         }
     }
     eprintln!(
-        "crash mid-apply: {trials} trials, {splits} left the families split, {} failures",
+        "crash mid-apply ({backend}): {trials} trials, {splits} left the families split, {} failures",
         failures.len()
     );
-    let uninstalled = on_server(&sb, |fw| fw.uninstall());
+    let uninstalled = on_backend(&sb, backend, |fw| fw.uninstall());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     uninstalled.expect("uninstall");
-    let (v4, v6) = both_saved(&sb);
-    assert!(
-        !(v4 + &v6).to_lowercase().contains("fwdsl"),
-        "left after uninstall"
-    );
-    assert!(fwdsl_sets(&sb).is_empty());
+    let left = snapshot(&sb);
+    assert!(!left.to_lowercase().contains("fwdsl"), "left after uninstall:\n{left}");
     for file in files {
         let _ = std::fs::remove_file(file);
     }
 }
+}
 
-#[test]
-fn a_confirmation_window_reverts_even_when_the_process_dies() {
+each_backend! {
+fn a_confirmation_window_reverts_even_when_the_process_dies(backend) {
     if child::role().is_some() {
         return;
     }
@@ -399,8 +495,8 @@ fn a_confirmation_window_reverts_even_when_the_process_dies() {
         return;
     };
     let old = fwdsl::firewall! { allow ssh; drop all; };
-    on_server(&sb, |fw| fw.apply(&old)).expect("apply");
-    let before = both_saved(&sb);
+    on_backend(&sb, backend, |fw| fw.apply(&old)).expect("apply");
+    let before = snapshot(&sb);
     let file = policy_file(&sb, "new", "allow ssh;\nallow http;\ndrop all;\n");
     let mut child = child::spawn(
         &sb.server,
@@ -409,33 +505,35 @@ fn a_confirmation_window_reverts_even_when_the_process_dies() {
         &[
             ("FWDSL_POLICY_FILE", file.display().to_string()),
             ("FWDSL_CONFIRM_MS", "4000".into()),
+            ("FWDSL_BACKEND", backend.to_string()),
         ],
     );
     // Killed in the middle of its window, after the new rules went live.
     let start = Instant::now();
-    while both_saved(&sb) == before && start.elapsed() < Duration::from_secs(3) {
+    while snapshot(&sb) == before && start.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_ne!(
-        both_saved(&sb),
+        snapshot(&sb),
         before,
         "the unconfirmed rules never went live"
     );
     std::thread::sleep(Duration::from_millis(500));
     child::kill(&mut child);
     let reverted = Instant::now();
-    while both_saved(&sb) != before && reverted.elapsed() < Duration::from_secs(8) {
+    while snapshot(&sb) != before && reverted.elapsed() < Duration::from_secs(8) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = std::fs::remove_file(file);
     assert_eq!(
-        both_saved(&sb),
+        snapshot(&sb),
         before,
         "the unconfirmed policy stayed after its process died"
     );
     // And the namespace is free for the next apply at once.
-    on_server(&sb, |fw| fw.apply(&old)).expect("apply after the revert");
-    assert_serves(&sb, &old, "after the revert");
+    on_backend(&sb, backend, |fw| fw.apply(&old)).expect("apply after the revert");
+    assert!(serves_only(&sb, backend, &old), "after the revert");
+}
 }
 
 /// A kill between the two families' commits leaves IPv4 on the new policy and IPv6 on
@@ -513,18 +611,21 @@ fn uninstall_is_all_or_nothing() {
     sb.server
         .exec("ip6tables", &["-A", "FORWARD", "-j", "FWDSL-INPUT"])
         .unwrap();
-    let before = (both_saved(&sb), fwdsl_sets(&sb));
+    let before = (both_saved(&sb), fwdsl_sets(&sb, Backend::Iptables));
     let refused = on_server(&sb, |fw| fw.uninstall());
     assert!(
         matches!(&refused, Err(Error::InUse { rule }) if rule.contains("FORWARD")),
         "{refused:?}"
     );
-    assert_eq!((both_saved(&sb), fwdsl_sets(&sb)), before);
+    assert_eq!(
+        (both_saved(&sb), fwdsl_sets(&sb, Backend::Iptables)),
+        before
+    );
     sb.server
         .exec("ip6tables", &["-D", "FORWARD", "-j", "FWDSL-INPUT"])
         .unwrap();
     // A failure at either family's step leaves everything as it was.
-    let before = (both_saved(&sb), fwdsl_sets(&sb));
+    let before = (both_saved(&sb), fwdsl_sets(&sb, Backend::Iptables));
     for position in 0..2 {
         let failed = sb
             .server
@@ -532,7 +633,7 @@ fn uninstall_is_all_or_nothing() {
             .unwrap();
         assert!(matches!(failed, Err(Error::Iptables(_))), "{failed:?}");
         assert_eq!(
-            (both_saved(&sb), fwdsl_sets(&sb)),
+            (both_saved(&sb), fwdsl_sets(&sb, Backend::Iptables)),
             before,
             "step {position}"
         );
@@ -540,7 +641,7 @@ fn uninstall_is_all_or_nothing() {
     on_server(&sb, |fw| fw.uninstall()).expect("uninstall");
     let (v4, v6) = both_saved(&sb);
     assert!(!(v4 + &v6).contains("FWDSL"));
-    assert!(fwdsl_sets(&sb).is_empty());
+    assert!(fwdsl_sets(&sb, Backend::Iptables).is_empty());
 }
 
 /// A policy with a rule that has a long source list and a long destination list: two
@@ -570,10 +671,19 @@ fn every_set_of_a_rule_is_collected_on_a_switch() {
     };
     let policy = blocklist();
     on_server(&sb, |fw| fw.apply(&policy)).expect("apply");
-    assert_eq!(fwdsl_sets(&sb).len(), 2, "{:?}", fwdsl_sets(&sb));
+    assert_eq!(
+        fwdsl_sets(&sb, Backend::Iptables).len(),
+        2,
+        "{:?}",
+        fwdsl_sets(&sb, Backend::Iptables)
+    );
     let plain = fwdsl::firewall! { allow ssh; drop all; };
     on_server(&sb, |fw| fw.apply(&plain)).expect("switch");
-    assert!(fwdsl_sets(&sb).is_empty(), "{:?}", fwdsl_sets(&sb));
+    assert!(
+        fwdsl_sets(&sb, Backend::Iptables).is_empty(),
+        "{:?}",
+        fwdsl_sets(&sb, Backend::Iptables)
+    );
 }
 
 #[test]
