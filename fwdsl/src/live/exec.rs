@@ -19,7 +19,18 @@ pub(crate) fn run(
     timeout: Duration,
 ) -> Result<Output, Error> {
     let missing = |e: std::io::Error| Error::missing(program, e);
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(fd) = super::lock::handed_here() {
+        // SAFETY: fcntl(2) only, between fork and exec, on the child's copy of the
+        // operation's lock: the child inherits it, the parent's stays close-on-exec.
+        unsafe {
+            command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            });
+        }
+    }
+    let mut child = command
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()

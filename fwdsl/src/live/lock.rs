@@ -3,12 +3,16 @@
 //! confirmation window, remove, flush, uninstall, save). The kernel drops the lock
 //! when its last holder exits, so a crashed process never leaves it taken.
 //!
-//! The lock is inherited by every program the operation starts (the descriptor is
-//! not close-on-exec while held): an `iptables-restore` still running after its fwdsl
-//! process was killed keeps the lock until it has committed or failed, so the next
-//! operation never reads a table that is about to change under it. (A program the
-//! same process starts for other reasons during an operation inherits it too, and
-//! delays the next fwdsl operation until it exits.)
+//! The lock is handed to every program the operation starts in its namespace
+//! ([`handed_here`], which [`exec`](super::exec) clears close-on-exec for in the child
+//! only): an `iptables-restore` still running after its fwdsl process was killed keeps
+//! the lock until it has committed or failed, so the next operation never reads a
+//! table that is about to change under it. Everything else the process starts (another
+//! thread's operation on another namespace, its revert watchdog, the program's own
+//! children) does not get it: the descriptor stays close-on-exec, so a watchdog of
+//! namespace A never holds namespace B's lock through its window.(The `iptables` crate's
+//! single-rule commands, which only the opt-in per-rule path and `remove_rule` use,
+//! start their programs themselves and are not handed it: each is one short command.)
 //!
 //! The xtables lock cannot serve: iptables-nft does not take it, and iptables holds it
 //! per command, not across the several commands of an apply.
@@ -18,13 +22,37 @@ use crate::error::Error;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The locks this process holds, by namespace: what [`handed_here`] looks up.
+static HELD: Mutex<Vec<(NsKey, RawFd)>> = Mutex::new(Vec::new());
+
+/// The lock this process holds on the calling thread's namespace, if any: the
+/// descriptor a program started for the operation inherits.
+pub(crate) fn handed_here() -> Option<RawFd> {
+    let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if held.is_empty() {
+        return None;
+    }
+    let here = super::guard::namespace_key();
+    held.iter().find(|(ns, _)| *ns == here).map(|(_, fd)| *fd)
+}
 
 /// The held lock of one network namespace; released when dropped (and when every
 /// process it was handed to, such as a revert watchdog, has exited).
 #[derive(Debug)]
 pub(crate) struct NsLock {
     file: File,
+    ns: NsKey,
+}
+
+impl Drop for NsLock {
+    fn drop(&mut self) {
+        let fd = self.file.as_raw_fd();
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|&(ns, f)| (ns, f) != (self.ns, fd));
+    }
 }
 
 /// What the process a lock file names is doing, for a message about a lock that is
@@ -78,13 +106,14 @@ impl NsLock {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        // SAFETY: fcntl(2) on a descriptor this function owns.
-        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) };
+        HELD.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((ns, file.as_raw_fd()));
         // Who holds it, for the message another process gets while it waits.
         let _ = file.set_len(0);
         let _ = file.rewind();
         let _ = write!(file, "process {}", std::process::id());
-        Ok(NsLock { file })
+        Ok(NsLock { file, ns })
     }
 
     /// The lock file (what the systemd revert agent takes with `flock`).
