@@ -3,12 +3,13 @@
 //! Ansible's own `_ansible_*` keys), and reads one JSON object from its output.
 //!
 //! Arguments: `role` or `policy_file`, `state` (`present`, `absent`), `confirm_timeout`
-//! (seconds), `confirm`, `save`, `force`. Reply: `changed`, `failed`, `msg`, `warnings`,
+//! (seconds), `confirm`, `save`, `force`, `backend` (`auto`, `iptables`, `nftables`).
+//! Reply: `changed`, `failed`, `msg`, `warnings`,
 //! and `diff` (`before`, `after`) when Ansible asks for one. In check mode nothing is
 //! changed and `changed` says whether something would be.
 
 use crate::roles;
-use fwdsl::{Direction, Family, FamilyStatus, Firewall, Policy, SaveTarget};
+use fwdsl::{Backend, Direction, Family, FamilyStatus, Firewall, Policy, SaveTarget};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ const PARAMETERS: &[&str] = &[
     "confirm",
     "save",
     "force",
+    "backend",
 ];
 
 /// The longest revert window accepted: a typo of minutes for seconds should not leave
@@ -54,6 +56,8 @@ struct Args {
     task: Task,
     save: bool,
     force: bool,
+    /// `None`: the one fwdsl detects on the host.
+    backend: Option<Backend>,
     check_mode: bool,
     diff: bool,
 }
@@ -175,6 +179,9 @@ fn parse(text: &str) -> Result<Args, String> {
     let confirm = noted(&mut problems, boolean(&map, "confirm")).unwrap_or(false);
     let save = noted(&mut problems, boolean(&map, "save")).unwrap_or(false);
     let force = noted(&mut problems, boolean(&map, "force")).unwrap_or(false);
+    let backend = noted(&mut problems, string(&map, "backend"))
+        .and_then(|name| crate::backend(&name).map_err(|e| problems.push(e)).ok())
+        .flatten();
     let check_mode = noted(&mut problems, boolean(&map, "_ansible_check_mode")).unwrap_or(false);
     let diff = noted(&mut problems, boolean(&map, "_ansible_diff")).unwrap_or(false);
 
@@ -257,6 +264,7 @@ fn parse(text: &str) -> Result<Args, String> {
             task,
             save,
             force,
+            backend,
             check_mode,
             diff,
         }),
@@ -319,7 +327,7 @@ fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
 }
 
 fn run(args: &Args) -> Result<Reply, String> {
-    let firewall = Firewall::new().force(args.force);
+    let firewall = crate::firewall(args.backend).force(args.force);
     let mut reply = match &args.task {
         Task::Confirm => confirm(&firewall, args)?,
         Task::Absent => absent(&firewall, args)?,
@@ -447,7 +455,7 @@ fn save(firewall: &Firewall, reply: &mut Reply) -> Result<(), String> {
 /// The saved rules without what changes on every save (comments with the time,
 /// packet counters).
 fn saved_rules(target: &SaveTarget) -> Vec<String> {
-    [&target.v4, &target.v6]
+    [&target.v4, &target.v6, &target.nft]
         .iter()
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .map(|text| fwdsl::sandbox::without_counters(&text))
@@ -468,8 +476,12 @@ fn live_text(statuses: &[FamilyStatus]) -> String {
     for status in statuses.iter().filter(|s| s.hooked || s.chain.is_some()) {
         text.push_str(&header(status.family, status.direction));
         for rule in &status.rules {
-            // `-A <chain> <rule>`: the generation chain's name changes on every apply.
-            let spec = rule.spec.splitn(3, ' ').nth(2).unwrap_or_default();
+            // iptables: `-A <chain> <rule>`, and the generation chain's name changes on
+            // every apply; nftables: the rule as the policy's side writes it.
+            let spec = match status.family {
+                Some(_) => rule.spec.splitn(3, ' ').nth(2).unwrap_or_default(),
+                None => &rule.spec,
+            };
             text.push_str(spec);
             text.push('\n');
         }

@@ -20,7 +20,7 @@ mod roles;
 
 use clap::Parser;
 use fwdsl::sandbox::Sandbox;
-use fwdsl::{Error, Family, Firewall, Packet, Policy, SaveTarget};
+use fwdsl::{Backend, Error, Family, Firewall, Packet, Policy, SaveTarget};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +69,26 @@ struct Args {
     /// Then save the running rules where the distribution loads them at boot (root).
     #[arg(long, conflicts_with = "sandbox")]
     save: bool,
+    /// What to change the firewall with: `auto` (iptables where it runs, else nft),
+    /// `iptables` or `nftables`.
+    #[arg(long, value_name = "BACKEND", default_value = "auto", value_parser = backend)]
+    backend: Option<Backend>,
+}
+
+/// `auto` (fwdsl decides on each host), or a backend by name.
+fn backend(name: &str) -> Result<Option<Backend>, String> {
+    match name {
+        "auto" => Ok(None),
+        name => name.parse().map(Some),
+    }
+}
+
+/// The firewall handle on `backend`, or on the one fwdsl detects.
+fn firewall(backend: Option<Backend>) -> Firewall {
+    match backend {
+        Some(backend) => Firewall::new().backend(backend),
+        None => Firewall::new(),
+    }
 }
 
 fn plan(policy: &Policy) {
@@ -160,7 +180,7 @@ fn confirm_on_stdin(secs: u64, ended: Arc<AtomicBool>) -> impl FnOnce() -> bool 
 }
 
 /// Applies in a throwaway namespace, shows the live rules, probes a few ports for real.
-fn sandbox(policy: &Policy) -> Result<(), Box<dyn std::error::Error>> {
+fn sandbox(policy: &Policy, backend: Option<Backend>) -> Result<(), Box<dyn std::error::Error>> {
     let sb = Sandbox::new("fwdsl-provision")?;
     let ports = [22u16, 80, 443, 3306];
     let server: IpAddr = Sandbox::SERVER_V4.into();
@@ -170,7 +190,7 @@ fn sandbox(policy: &Policy) -> Result<(), Box<dyn std::error::Error>> {
             .map(|&p| TcpListener::bind((server, p)))
             .collect::<Result<Vec<_>, _>>()
     })??;
-    let firewall = Firewall::new().namespaces_only().ssh_connection(None);
+    let firewall = firewall(backend).namespaces_only().ssh_connection(None);
     let report = sb.server.run(|| firewall.apply(policy))??;
     println!("namespace {}: {report}", sb.server.name());
     for status in sb.server.run(|| firewall.status())?? {
@@ -224,9 +244,9 @@ fn run(args: Args) -> Result<(), String> {
         }),
     };
     if args.sandbox {
-        return sandbox(&policy).map_err(|e| e.to_string());
+        return sandbox(&policy, args.backend).map_err(|e| e.to_string());
     }
-    let firewall = Firewall::new();
+    let firewall = firewall(args.backend);
     if args.flush {
         let flushed = firewall.flush().map_err(|e| e.to_string())?;
         print!("{flushed}");

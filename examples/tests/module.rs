@@ -78,6 +78,10 @@ fn bad_arguments_are_refused_all_at_once() {
         ),
         (r#"[1]"#, "not a JSON object"),
         (
+            r#"{"role": "web", "backend": "pf"}"#,
+            "`pf` is no backend: iptables or nftables",
+        ),
+        (
             r#"{"role": "web", "confirm_timeout": 9, "save": true}"#,
             "not yet confirmed",
         ),
@@ -157,6 +161,44 @@ fn check_mode_apply_again_and_absent() {
     );
     let again = module(&ns, r#"{"state": "absent"}"#);
     assert_eq!(again["changed"], false, "{again}");
+}
+
+/// `backend: nftables`: the same module, fwdsl's own nftables table; the diff of a
+/// policy that is live shows nothing to change.
+#[test]
+fn the_nftables_backend_by_argument() {
+    if !root() {
+        return;
+    }
+    let ns = Netns::create("fwdsl-modnft").unwrap();
+    let table = |ns: &Netns| {
+        ns.exec("nft", &["list", "table", "inet", "fwdsl"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let check = module(
+        &ns,
+        r#"{"role": "web", "backend": "nftables", "_ansible_check_mode": true, "_ansible_diff": true}"#,
+    );
+    assert_eq!(check["changed"], true, "{check}");
+    let after = check["diff"]["after"].as_str().unwrap();
+    assert!(after.starts_with("# nft inet fwdsl in"), "{after}");
+    assert!(table(&ns).is_empty(), "check mode changed the rules");
+
+    let apply = module(&ns, r#"{"role": "web", "backend": "nftables"}"#);
+    assert_eq!(apply["changed"], true, "{apply}");
+    assert!(table(&ns).contains("tcp dport 443"), "{}", table(&ns));
+    assert!(!rules(&ns).contains("FWDSL"), "iptables was not to be used");
+    let again = module(
+        &ns,
+        r#"{"role": "web", "backend": "nftables", "_ansible_diff": true}"#,
+    );
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["diff"]["before"], again["diff"]["after"], "{again}");
+
+    let absent = module(&ns, r#"{"state": "absent", "backend": "nftables"}"#);
+    assert_eq!(absent["changed"], true, "{absent}");
+    assert!(table(&ns).is_empty(), "{}", table(&ns));
 }
 
 #[test]
