@@ -6,6 +6,7 @@
 //! from the operator network only, dropped, bound to loopback only; and the openings
 //! of the policy that no socket listens behind.
 
+mod diag;
 mod sockets;
 
 pub(crate) use sockets::ssh_sessions;

@@ -1,15 +1,12 @@
-//! The sockets of the calling thread's network namespace, read from
-//! `/proc/thread-self/net/{tcp,tcp6,udp,udp6}` (`/proc/net` would show the process's
-//! first thread's namespace, not the one a thread entered), with the name of the
-//! process holding each where `/proc/PID/fd` can be read: the listening ones (for the
-//! exposure report) and the established SSH sessions (for the session guard).
+//! The sockets of the calling thread's network namespace, asked of the kernel
+//! ([`diag`](super::diag)), with the name of the process holding each where
+//! `/proc/PID/fd` can be read: the listening ones (for the exposure report) and the
+//! established SSH sessions (for the session guard).
 
+use super::diag::{self, Entry, Protocol, States};
 use crate::error::Error;
-use procfs::net::{TcpNetEntries, TcpState, UdpNetEntries, UdpState};
-use procfs::FromReadSI;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 
 /// The transport of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,48 +47,26 @@ impl Socket {
     }
 }
 
-fn table_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("/proc/thread-self/net/{name}"))
-}
-
-fn unreadable(name: &str, e: procfs::ProcError) -> Error {
-    Error::Io {
-        path: table_path(name),
-        source: std::io::Error::other(e.to_string()),
-    }
-}
-
-/// Every TCP socket of the calling thread's namespace, both families.
-fn tcp_sockets() -> Result<Vec<procfs::net::TcpNetEntry>, Error> {
-    let info = procfs::current_system_info();
-    let mut out = Vec::new();
-    for name in ["tcp", "tcp6"] {
-        let entries =
-            TcpNetEntries::from_file(table_path(name), info).map_err(|e| unreadable(name, e))?;
-        out.extend(entries.0);
-    }
-    Ok(out)
+/// A dump of `protocol`'s sockets in `states`, or why it could not be had.
+fn sockets(protocol: Protocol, states: States) -> Result<Vec<Entry>, Error> {
+    diag::dump(protocol, states).map_err(|source| Error::Io {
+        path: "NETLINK_SOCK_DIAG".into(),
+        source,
+    })
 }
 
 /// Every listening TCP and bound UDP socket of the calling thread's namespace.
 pub(crate) fn listening() -> Result<Vec<Socket>, Error> {
-    let info = procfs::current_system_info();
-    let mut found: Vec<(Transport, SocketAddr, u64)> = tcp_sockets()?
+    let mut found: Vec<(Transport, SocketAddr, u64)> = sockets(Protocol::Tcp, States::LISTEN)?
         .into_iter()
-        .filter(|e| e.state == TcpState::Listen)
-        .map(|e| (Transport::Tcp, e.local_address, e.inode))
+        .map(|e| (Transport::Tcp, e.local, e.inode))
         .collect();
-    for name in ["udp", "udp6"] {
-        let entries =
-            UdpNetEntries::from_file(table_path(name), info).map_err(|e| unreadable(name, e))?;
-        found.extend(
-            entries
-                .0
-                .into_iter()
-                .filter(|e| e.state == UdpState::Close && e.remote_address.port() == 0)
-                .map(|e| (Transport::Udp, e.local_address, e.inode)),
-        );
-    }
+    found.extend(
+        sockets(Protocol::Udp, States::CLOSE)?
+            .into_iter()
+            .filter(|e| e.state == diag::CLOSE && e.remote.port() == 0)
+            .map(|e| (Transport::Udp, e.local, e.inode)),
+    );
     let owners = owners(|_| true);
     let mut sockets: Vec<Socket> = found
         .into_iter()
@@ -160,19 +135,19 @@ fn is_sshd(comm: &str) -> bool {
 /// (the policy's `ssh PORT`). Read from the kernel, not from `$SSH_CONNECTION`, which
 /// `sudo` and Ansible's `become` drop.
 pub(crate) fn ssh_sessions(declared: Option<u16>) -> Result<Vec<SshSession>, Error> {
-    let sockets = tcp_sockets()?;
+    let sockets = sockets(Protocol::Tcp, States::ESTABLISHED | States::LISTEN)?;
     let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
     let established: Vec<_> = sockets
         .iter()
-        .filter(|e| e.state == TcpState::Established)
+        .filter(|e| e.state == diag::ESTABLISHED)
         .collect();
     if established.is_empty() {
         return Ok(Vec::new());
     }
-    let ports: Vec<u16> = established.iter().map(|e| e.local_address.port()).collect();
+    let ports: Vec<u16> = established.iter().map(|e| e.local.port()).collect();
     let listeners: Vec<_> = sockets
         .iter()
-        .filter(|e| e.state == TcpState::Listen && ports.contains(&e.local_address.port()))
+        .filter(|e| e.state == diag::LISTEN && ports.contains(&e.local.port()))
         .collect();
     let wanted: Vec<u64> = established
         .iter()
@@ -182,7 +157,7 @@ pub(crate) fn ssh_sessions(declared: Option<u16>) -> Result<Vec<SshSession>, Err
     let owners = owners(|inode| wanted.contains(&inode));
     let sshd_listens = |local: SocketAddr| {
         listeners.iter().any(|l| {
-            let at = canonical(l.local_address);
+            let at = canonical(l.local);
             at.port() == local.port()
                 && (at.ip().is_unspecified() || at.ip() == local.ip())
                 && owners.get(&l.inode).is_some_and(|c| is_sshd(c))
@@ -191,7 +166,7 @@ pub(crate) fn ssh_sessions(declared: Option<u16>) -> Result<Vec<SshSession>, Err
     let mut sessions: Vec<SshSession> = established
         .into_iter()
         .filter_map(|e| {
-            let (server, client) = (canonical(e.local_address), canonical(e.remote_address));
+            let (server, client) = (canonical(e.local), canonical(e.remote));
             let process = owners.get(&e.inode).cloned();
             let ssh = process.as_deref().is_some_and(is_sshd)
                 || sshd_listens(server)
