@@ -16,7 +16,7 @@ impl Nft {
     /// fwdsl's table as it is now (empty where there is none).
     pub(crate) fn table(&self) -> Result<Listing, Error> {
         match self.list(&["list", "table", "inet", TABLE]) {
-            Ok(doc) => Ok(Listing::parse(&doc, TABLE)),
+            Ok(doc) => Ok(Listing::parse(doc, TABLE)),
             Err(Error::Iptables(failed)) if failed.stderr.contains("No such file") => {
                 Ok(Listing::default())
             }
@@ -28,6 +28,8 @@ impl Nft {
 /// An nft apply, prepared.
 struct NftApply {
     nft: Nft,
+    /// The table before: what the inverse puts back.
+    listing: Listing,
     change: Change,
     loaded: bool,
     fault: Option<Fault>,
@@ -43,6 +45,7 @@ pub(crate) fn prepare<'s>(
     Ok(Box::new(NftApply {
         nft: session.nft,
         change: plan::read(&listing, policy),
+        listing,
         loaded: false,
         fault,
     }))
@@ -56,7 +59,7 @@ impl Switch for NftApply {
     fn reverts(&self) -> Vec<revert::Revert> {
         vec![revert::Revert {
             command: "nft -j -f -".into(),
-            input: batch_text(&self.change.inverse),
+            input: batch_text(&self.change.inverse(&self.listing)),
         }]
     }
 
@@ -108,7 +111,7 @@ impl Switch for NftApply {
         if !self.loaded {
             return error;
         }
-        match self.nft.load(&self.change.inverse) {
+        match self.nft.load(&self.change.inverse(&self.listing)) {
             Ok(()) => error,
             Err(rollback) => Error::RollbackFailed {
                 error: Box::new(error),
@@ -120,8 +123,16 @@ impl Switch for NftApply {
     fn forget(self: Box<Self>) {}
 
     fn collect(self: Box<Self>) {
-        let _ = collect(&self.nft);
+        // Known from the listing read before and the policy: no second listing.
+        let _ = self.nft.load(&delete_sets(&self.change.unused_sets));
     }
+}
+
+fn delete_sets(names: &[String]) -> Vec<serde_json::Value> {
+    names
+        .iter()
+        .map(|name| command("delete", "set", object(json!({ "name": name }))))
+        .collect()
 }
 
 /// Deletes the sets of fwdsl's table that no rule refers to, from a fresh listing.
@@ -137,11 +148,11 @@ fn collect(nft: &Nft) -> Result<(), Error> {
         .flat_map(|c| &c.rules)
         .map(|r| json!(r.expr).to_string())
         .collect();
-    let unused: Vec<_> = listing
+    let unused: Vec<String> = listing
         .sets
         .iter()
         .filter(|name| !rules.contains(&format!("\"@{name}\"")))
-        .map(|name| command("delete", "set", object(json!({ "name": name }))))
+        .cloned()
         .collect();
-    nft.load(&unused)
+    nft.load(&delete_sets(&unused))
 }

@@ -91,33 +91,31 @@ pub(crate) const GENERATION_COMMENT: &str = "fwdsl:generation";
 
 /// A statement's counter values, taken out of it (`{"counter": {...}}` becomes
 /// `{"counter": null}`, as fwdsl writes it).
-fn without_counter(statement: &Value) -> (Value, Option<(u64, u64)>) {
+fn without_counter(statement: Value) -> (Value, Option<(u64, u64)>) {
     match statement.get("counter") {
         Some(Value::Object(c)) if statement.as_object().is_some_and(|o| o.len() == 1) => {
             let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
-            (
-                serde_json::json!({"counter": null}),
-                Some((n("packets"), n("bytes"))),
-            )
+            let counted = (n("packets"), n("bytes"));
+            (serde_json::json!({"counter": null}), Some(counted))
         }
-        _ => (statement.clone(), None),
+        _ => (statement, None),
     }
 }
 
 impl Listing {
-    /// The table `table` of a listing document (`{"nftables": [...]}`).
-    pub(crate) fn parse(doc: &Value, table: &str) -> Listing {
+    /// The table `table` of a listing document (`{"nftables": [...]}`), taken apart
+    /// (a rule's statements move into the listing, uncopied).
+    pub(crate) fn parse(mut doc: Value, table: &str) -> Listing {
         let mut listing = Listing::default();
-        let items = doc
-            .get("nftables")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let items = match doc.get_mut("nftables").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
         let ours = |o: &Value| {
             o.get("family").and_then(Value::as_str) == Some("inet")
                 && o.get("table").and_then(Value::as_str) == Some(table)
         };
-        for item in items {
+        for mut item in items {
             if let Some(t) = item.get("table") {
                 listing.exists |= t.get("family").and_then(Value::as_str) == Some("inet")
                     && t.get("name").and_then(Value::as_str) == Some(table);
@@ -137,17 +135,18 @@ impl Listing {
                     policy: text("policy").unwrap_or_else(|| "accept".into()),
                 });
                 listing.chains.entry(name.to_string()).or_default().hook = hook;
-            } else if let Some(rule) = item.get("rule").filter(|r| ours(r)) {
-                let Some(chain) = rule.get("chain").and_then(Value::as_str) else {
+            } else if let Some(rule) = item.get_mut("rule").filter(|r| ours(r)) {
+                let Some(chain) = rule.get("chain").and_then(Value::as_str).map(String::from)
+                else {
                     continue;
                 };
                 let mut counted = (0, 0);
-                let expr = rule
-                    .get("expr")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
+                let statements = match rule.get_mut("expr").map(Value::take) {
+                    Some(Value::Array(statements)) => statements,
+                    _ => Vec::new(),
+                };
+                let expr = statements
+                    .into_iter()
                     .map(|s| {
                         let (s, c) = without_counter(s);
                         if let Some(c) = c {
@@ -156,21 +155,16 @@ impl Listing {
                         s
                     })
                     .collect();
-                listing
-                    .chains
-                    .entry(chain.to_string())
-                    .or_default()
-                    .rules
-                    .push(Rule {
-                        handle: rule.get("handle").and_then(Value::as_u64).unwrap_or(0),
-                        expr,
-                        comment: rule
-                            .get("comment")
-                            .and_then(Value::as_str)
-                            .map(String::from),
-                        packets: counted.0,
-                        bytes: counted.1,
-                    });
+                listing.chains.entry(chain).or_default().rules.push(Rule {
+                    handle: rule.get("handle").and_then(Value::as_u64).unwrap_or(0),
+                    expr,
+                    comment: rule
+                        .get("comment")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                    packets: counted.0,
+                    bytes: counted.1,
+                });
             }
         }
         listing
@@ -226,7 +220,7 @@ pub(crate) mod tests {
 
     #[test]
     fn reads_chains_rules_counters_and_the_jump() {
-        let listing = Listing::parse(&serde_json::from_str(LISTED).unwrap(), "fwdsl");
+        let listing = Listing::parse(serde_json::from_str(LISTED).unwrap(), "fwdsl");
         assert!(listing.exists);
         assert!(listing.sets.contains("fwdsl-d4-banned"));
         let input = listing.base(Direction::In).unwrap();
@@ -244,7 +238,7 @@ pub(crate) mod tests {
         assert_eq!(rules[0].expr[1], serde_json::json!({"counter": null}));
         assert_eq!(listing.debris(), ["g-2222222222222222"]);
         assert!(listing.jump(Direction::Out).is_none());
-        let none = Listing::parse(&serde_json::json!({"nftables": []}), "fwdsl");
+        let none = Listing::parse(serde_json::json!({"nftables": []}), "fwdsl");
         assert!(!none.exists);
     }
 }

@@ -29,33 +29,107 @@ pub(crate) struct Part {
     pub loaded: bool,
 }
 
-/// One apply's batch, its inverse, and what serves after it.
+/// One apply's batch, what undoes it, and what serves after it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Change {
     pub forward: Vec<Value>,
-    pub inverse: Vec<Value>,
+    undo: Undo,
     pub parts: Vec<Part>,
     /// The generation switches (direction, from, to), for reports and the journal.
     pub switches: Vec<(Direction, Option<String>, String)>,
+    /// The listing's sets no rule uses after the batch.
+    pub unused_sets: Vec<String>,
+}
+
+/// What undoes a batch, by name: written out only when a revert needs it (a batch
+/// that fails changes nothing, so an apply without a window never does), because it
+/// copies every rule of the generations the batch deletes.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Undo {
+    /// The table is new: deleting it undoes everything.
+    new_table: bool,
+    /// Chains the batch deletes, recreated as the listing has them.
+    restored: Vec<String>,
+    /// Base chains whose rules the batch changes, refilled as the listing has them.
+    rebased: Vec<String>,
+    /// Chains the batch creates (`flush` and `delete` commands).
+    created: Vec<Value>,
+    /// Sets the batch creates.
+    new_sets: Vec<String>,
 }
 
 impl Change {
     pub(crate) fn is_noop(&self) -> bool {
         self.forward.is_empty()
     }
+
+    /// The batch that undoes this one on the table `listing` shows (the listing this
+    /// change was read from).
+    pub(crate) fn inverse(&self, listing: &Listing) -> Vec<Value> {
+        let undo = &self.undo;
+        if self.is_noop() {
+            return Vec::new();
+        }
+        if undo.new_table {
+            return vec![command(
+                "delete",
+                "table",
+                json!({"family": "inet", "name": TABLE}),
+            )];
+        }
+        let mut inverse: Vec<Value> = undo
+            .restored
+            .iter()
+            .flat_map(|name| recreate(listing, name))
+            .collect();
+        for name in &undo.rebased {
+            inverse.push(command("flush", "chain", chain(name)));
+            inverse.extend(refill(listing, name));
+        }
+        inverse.extend(undo.created.iter().cloned());
+        inverse.extend(
+            undo.new_sets
+                .iter()
+                .map(|s| command("delete", "set", object(json!({ "name": s })))),
+        );
+        inverse
+    }
 }
 
-/// A generation chain's name: a hash of its direction and rules.
+/// A generation chain's name: a hash of its direction and rules (their JSON streamed
+/// into the hash, never built as a string).
 fn base_name(direction: Direction, rules: &[NftRule]) -> String {
-    let mut text = direction.name().to_string();
+    let mut hash = Fnv(fnv1a(direction.name()));
     for rule in rules {
-        text.push('\n');
-        text.push_str(&rule.comment);
+        hash.feed(b"\n");
+        hash.feed(rule.comment.as_bytes());
         for statement in &rule.expr {
-            text.push_str(&statement.to_string());
+            let _ = serde_json::to_writer(&mut hash, statement);
         }
     }
-    format!("{GENERATION_PREFIX}{:016x}", fnv1a(text))
+    format!("{GENERATION_PREFIX}{:016x}", hash.0)
+}
+
+/// FNV-1a as an `io::Write`, continuing from a hash.
+struct Fnv(u64);
+
+impl Fnv {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.feed(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The comment of the jump to a generation of `direction`.
@@ -77,7 +151,7 @@ fn base(direction: Direction) -> Value {
     }))
 }
 
-fn rule(chain: &str, expr: &[Value], comment: Option<&str>) -> Value {
+fn rule(chain: &str, expr: Vec<Value>, comment: Option<&str>) -> Value {
     let mut body = object(json!({ "chain": chain, "expr": expr }));
     if let Some(comment) = comment {
         body["comment"] = json!(comment);
@@ -119,7 +193,7 @@ fn refill(listing: &Listing, name: &str) -> Vec<Value> {
     listing.chains.get(name).map_or_else(Vec::new, |live| {
         live.rules
             .iter()
-            .map(|r| rule(name, &r.expr, r.comment.as_deref()))
+            .map(|r| rule(name, r.expr.clone(), r.comment.as_deref()))
             .collect()
     })
 }
@@ -129,7 +203,8 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     let mut forward = Vec::new();
     // Undoing: chains the batch deletes come back first, then each base chain it
     // touches gets its rules back, then what it created goes.
-    let (mut restored, mut rebased, mut created) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut restored, mut rebased, mut created): (Vec<String>, Vec<String>, Vec<Value>) =
+        (Vec::new(), Vec::new(), Vec::new());
     let mut retire: Vec<String> = listing.debris();
     let mut parts = Vec::new();
     let mut switches = Vec::new();
@@ -138,6 +213,12 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     let new_sets: Vec<_> = wanted_sets
         .iter()
         .filter(|s| !listing.sets.contains(s.name()))
+        .collect();
+    let unused_sets: Vec<String> = listing
+        .sets
+        .iter()
+        .filter(|name| !wanted_sets.iter().any(|s| s.name() == name.as_str()))
+        .cloned()
         .collect();
     let mut generations = Vec::new();
     let mut hooks = Vec::new();
@@ -150,7 +231,7 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
         if !used {
             if live_base.is_some() {
                 unhook.extend(remove(name));
-                restored.extend(recreate(listing, name));
+                restored.push(name.to_string());
                 retire.extend(live_jump.map(|j| j.target));
             }
             continue;
@@ -167,10 +248,11 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
                 && j.comment == comment
                 && j.target.starts_with(&stem)
                 && listing.chains.get(&j.target).is_some_and(|c| {
-                    c.rules
-                        .iter()
-                        .map(|r| (r.expr.clone(), r.comment.as_deref()))
-                        .eq(rules.iter().map(|r| (r.listed(), Some(r.comment.as_str()))))
+                    c.rules.len() == rules.len()
+                        && c.rules.iter().zip(&rules).all(|(live, want)| {
+                            live.comment.as_deref() == Some(want.comment.as_str())
+                                && live.expr == want.listed()
+                        })
                 })
         });
         if let Some(serving) = serving {
@@ -192,7 +274,12 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
         }
         taken.push(new.clone());
         generations.push(command("add", "chain", chain(&new)));
-        generations.extend(rules.iter().map(|r| rule(&new, &r.expr, Some(&r.comment))));
+        let count = rules.len();
+        generations.extend(
+            rules
+                .into_iter()
+                .map(|r| rule(&new, r.expr, Some(&r.comment))),
+        );
         created.extend(remove(&new));
         match (live_base, &live_jump) {
             (Some(_), Some(j)) if hooked_right => {
@@ -201,8 +288,7 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
                 }));
                 body["family"] = json!("inet");
                 hooks.push(command("replace", "rule", body));
-                rebased.extend([command("flush", "chain", chain(name))]);
-                rebased.extend(refill(listing, name));
+                rebased.push(name.to_string());
                 retire.push(j.target.clone());
             }
             (Some(_), None) if hooked_right => {
@@ -211,18 +297,17 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
                     "rule",
                     object(json!({"chain": name, "expr": jump(&new), "comment": comment})),
                 ));
-                rebased.extend([command("flush", "chain", chain(name))]);
-                rebased.extend(refill(listing, name));
+                rebased.push(name.to_string());
             }
             (live, j) => {
                 // Missing, or hooked in another way (an older fwdsl): made anew.
                 if live.is_some() {
                     unhook.extend(remove(name));
-                    restored.extend(recreate(listing, name));
+                    restored.push(name.to_string());
                     retire.extend(j.as_ref().map(|j| j.target.clone()));
                 }
                 hooks.push(command("add", "chain", wanted_hook));
-                hooks.push(rule(name, &jump(&new), Some(&comment)));
+                hooks.push(rule(name, jump(&new), Some(&comment)));
                 created.splice(0..0, remove(name));
             }
         }
@@ -230,7 +315,7 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
         parts.push(Part {
             direction,
             chain: new,
-            rules: rules.len(),
+            rules: count,
             loaded: true,
         });
     }
@@ -241,9 +326,10 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     if !changing && new_sets.is_empty() {
         return Change {
             forward,
-            inverse: Vec::new(),
+            undo: Undo::default(),
             parts,
             switches,
+            unused_sets,
         };
     }
     forward.push(command(
@@ -261,32 +347,21 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     forward.extend(unhook);
     for old in &retire {
         forward.extend(remove(old));
-        restored.splice(0..0, recreate(listing, old));
+        restored.insert(0, old.clone());
     }
-    let inverse = match listing.exists {
-        // Undone, the table goes as a whole: nothing of it was there before.
-        false => vec![command(
-            "delete",
-            "table",
-            json!({"family": "inet", "name": TABLE}),
-        )],
-        true => {
-            let mut inverse = restored;
-            inverse.extend(rebased);
-            inverse.extend(created);
-            inverse.extend(
-                new_sets
-                    .iter()
-                    .map(|s| command("delete", "set", object(json!({"name": s.name()})))),
-            );
-            inverse
-        }
-    };
     Change {
         forward,
-        inverse,
+        undo: Undo {
+            // Undone, the table goes as a whole: nothing of it was there before.
+            new_table: !listing.exists,
+            restored,
+            rebased,
+            created,
+            new_sets: new_sets.iter().map(|s| s.name().to_string()).collect(),
+        },
         parts,
         switches,
+        unused_sets,
     }
 }
 
@@ -296,7 +371,7 @@ mod tests {
     use super::*;
 
     fn listing(text: &str) -> Listing {
-        Listing::parse(&serde_json::from_str(text).unwrap(), TABLE)
+        Listing::parse(serde_json::from_str(text).unwrap(), TABLE)
     }
 
     fn verbs(commands: &[Value]) -> Vec<String> {
@@ -334,7 +409,10 @@ mod tests {
             &steps[steps.len() - 2..],
             ["add chain input", "add rule input"]
         );
-        assert_eq!(verbs(&change.inverse), ["delete table fwdsl"]);
+        assert_eq!(
+            verbs(&change.inverse(&Listing::default())),
+            ["delete table fwdsl"]
+        );
     }
 
     #[test]
@@ -351,7 +429,7 @@ mod tests {
         for old in ["g-1111111111111111", "g-2222222222222222"] {
             assert!(steps.contains(&format!("delete chain {old}")), "{steps:?}");
         }
-        let undo = verbs(&change.inverse);
+        let undo = verbs(&change.inverse(&live));
         // Both come back first (the crash's debris too: the undo restores what was).
         assert_eq!(
             undo[..2],
@@ -366,7 +444,7 @@ mod tests {
         assert_eq!(undo.last().unwrap(), &format!("delete chain {new}"));
         // What is live again after the undo is what the listing had.
         let refilled = change
-            .inverse
+            .inverse(&live)
             .iter()
             .filter(|c| c["add"]["rule"]["chain"] == "g-1111111111111111")
             .count();
@@ -391,7 +469,7 @@ mod tests {
                 items.push(json!({ "rule": rule }));
             }
         }
-        let live = Listing::parse(&json!({ "nftables": items }), TABLE);
+        let live = Listing::parse(json!({ "nftables": items }), TABLE);
         let again = read(&live, &policy);
         assert!(again.is_noop(), "{:?}", verbs(&again.forward));
         // Another ssh declaration alone changes the jump's note: a new generation.

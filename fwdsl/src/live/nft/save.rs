@@ -151,7 +151,7 @@ mod tests {
         let commands = commands(&target, true);
         assert_eq!(commands[0], ["nft", "add", "table", "inet", "fwdsl"]);
         assert_eq!(
-            commands[1][5],
+            commands[1][6],
             "{ type filter hook input priority -10; policy drop; }"
         );
         assert_eq!(
