@@ -596,11 +596,19 @@ impl Firewall {
         match self.resolved_backend() {
             Backend::Iptables => inspect::status(&self.runners(), &state, ns, self.lock_timeout),
             Backend::Nftables => {
-                let families = nft::ops::status(&self.nft().table()?);
-                let hooks: Vec<Direction> = families.iter().map(|f| f.direction).collect();
+                let (listing, others) = self.nft_read(&Direction::ALL)?;
+                let families = nft::ops::status(&listing);
+                let others = others
+                    .into_iter()
+                    .filter(|o| {
+                        families
+                            .iter()
+                            .any(|f| nft::base_chain(f.direction) == o.hook)
+                    })
+                    .collect();
                 Ok(Status {
                     backend: Backend::Nftables,
-                    others: self.others(&hooks)?,
+                    others,
                     families,
                     pending: revert::pending(&state, ns),
                     interrupted: None,
@@ -609,10 +617,13 @@ impl Firewall {
         }
     }
 
-    /// The other tables' base chains on the hooks of `directions` (nftables only).
-    fn others(&self, directions: &[Direction]) -> Result<Vec<OtherChain>, Error> {
+    /// fwdsl's table and the other tables' base chains on the hooks of `directions`
+    /// (nftables only), from one listing.
+    fn nft_read(&self, directions: &[Direction]) -> Result<(nft::Listing, Vec<OtherChain>), Error> {
+        let doc = self.nft().ruleset()?;
         let hooks: Vec<&str> = directions.iter().map(|&d| nft::base_chain(d)).collect();
-        nft::others::on_hooks(&self.nft(), &hooks)
+        let others = nft::others::on_hooks(&doc, &hooks);
+        Ok((nft::Listing::parse(doc, nft::TABLE), others))
     }
 
     /// What applying `policy` would add and remove, per family.
@@ -629,12 +640,15 @@ impl Firewall {
             Backend::Iptables => {
                 inspect::plan(&self.runners(), &state, ns, self.lock_timeout, policy)
             }
-            Backend::Nftables => Ok(Plan {
-                backend: Backend::Nftables,
-                families: nft::ops::plan(&self.nft().table()?, policy),
-                others: self.others(&policy.directions())?,
-                interrupted: None,
-            }),
+            Backend::Nftables => {
+                let (listing, others) = self.nft_read(&policy.directions())?;
+                Ok(Plan {
+                    backend: Backend::Nftables,
+                    families: nft::ops::plan(&listing, policy),
+                    others,
+                    interrupted: None,
+                })
+            }
         }
     }
 

@@ -13,15 +13,16 @@ use crate::Policy;
 use serde_json::json;
 
 impl Nft {
+    /// The whole ruleset, without set elements. (`list table` would be narrower, but
+    /// nft 1.0 fetches every element of the table's sets for it, terse or not: 340 ms
+    /// for a 60,000-network list, against 7 ms for `list ruleset`.)
+    pub(crate) fn ruleset(&self) -> Result<serde_json::Value, Error> {
+        self.list(&["list", "ruleset"])
+    }
+
     /// fwdsl's table as it is now (empty where there is none).
     pub(crate) fn table(&self) -> Result<Listing, Error> {
-        match self.list(&["list", "table", "inet", TABLE]) {
-            Ok(doc) => Ok(Listing::parse(doc, TABLE)),
-            Err(Error::Iptables(failed)) if failed.stderr.contains("No such file") => {
-                Ok(Listing::default())
-            }
-            Err(e) => Err(e),
-        }
+        Ok(Listing::parse(self.ruleset()?, TABLE))
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) mod ops;
 pub(crate) mod others;
 pub(crate) mod plan;
 pub(crate) mod save;
+pub(crate) use listing::Listing;
 
 use crate::error::{Error, FailedCommand};
 use crate::live::exec;

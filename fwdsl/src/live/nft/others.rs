@@ -4,8 +4,7 @@
 //! still drop it. Status and plan name each, when it runs against fwdsl's (by
 //! priority), and whether it can drop what fwdsl accepts.
 
-use super::{Nft, PRIORITY, TABLE};
-use crate::error::Error;
+use super::{PRIORITY, TABLE};
 use serde_json::Value;
 
 /// Another table's base chain on a hook fwdsl uses.
@@ -55,9 +54,8 @@ impl std::fmt::Display for OtherChain {
     }
 }
 
-/// The base chains of other tables on `hooks`.
-pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Error> {
-    let doc = nft.list(&["list", "chains"])?;
+/// The base chains of other tables on `hooks`, in a listing of the ruleset.
+pub(crate) fn on_hooks(doc: &Value, hooks: &[&str]) -> Vec<OtherChain> {
     let mut out = Vec::new();
     let mut dropping_tables: Vec<(String, String, bool)> = Vec::new();
     for chain in items(&doc, "chain") {
@@ -81,7 +79,7 @@ pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Err
         {
             Some((_, _, d)) => *d,
             None => {
-                let d = table_drops(nft, &family, &table);
+                let d = table_drops(doc, &family, &table);
                 dropping_tables.push((family.clone(), table.clone(), d));
                 d
             }
@@ -101,7 +99,7 @@ pub(crate) fn on_hooks(nft: &Nft, hooks: &[&str]) -> Result<Vec<OtherChain>, Err
             policy,
         });
     }
-    Ok(out)
+    out
 }
 
 fn items<'a>(doc: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
@@ -112,16 +110,14 @@ fn items<'a>(doc: &'a Value, kind: &'a str) -> impl Iterator<Item = &'a Value> +
         .filter_map(move |i| i.get(kind))
 }
 
-/// Whether some rule of a table drops or rejects (where it cannot be read: yes).
-fn table_drops(nft: &Nft, family: &str, table: &str) -> bool {
-    let Ok(doc) = nft.list(&["list", "table", family, table]) else {
-        return true;
-    };
-    let drops = items(&doc, "rule").any(|rule| {
-        rule.get("expr").and_then(Value::as_array).is_some_and(|e| {
-            e.iter()
-                .any(|s| s.get("drop").is_some() || s.get("reject").is_some())
+/// Whether some rule of a table drops or rejects.
+fn table_drops(doc: &Value, family: &str, table: &str) -> bool {
+    items(doc, "rule")
+        .filter(|rule| rule["family"] == family && rule["table"] == table)
+        .any(|rule| {
+            rule.get("expr").and_then(Value::as_array).is_some_and(|e| {
+                e.iter()
+                    .any(|s| s.get("drop").is_some() || s.get("reject").is_some())
+            })
         })
-    });
-    drops
 }
