@@ -245,6 +245,24 @@ fn sandbox_missing() -> bool {
     sandbox("fwdsl-probe-tools").is_none()
 }
 
+/// The client connects to the host's port 8080, forwarded to the container's port 80:
+/// the policy (`allow forward tcp 8080 src CLIENT; … drop forward all;`, which names
+/// the published port) lets `CLIENT` in and drops `CLIENT_ALT`, as `decide` says.
+fn only_client_reaches_published_port(net: &Routed, policy: &Policy) {
+    let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
+    for (src, expected) in [(CLIENT, Outcome::Delivered), (CLIENT_ALT, Outcome::Dropped)] {
+        check(
+            &net.client,
+            src,
+            ROUTER_OUTSIDE,
+            8080,
+            policy,
+            published(src),
+            expected,
+        );
+    }
+}
+
 /// Docker's filter and nat layout for one published port (host 8080 -> container 80),
 /// as `dockerd` writes it, with the router as the Docker host and the backend as the
 /// container.
@@ -315,27 +333,7 @@ fn a_docker_published_port_obeys_the_forward_rules(backend) {
             "{saved}"
         );
     }
-    // The client connects to the host's port 8080; the packet is forwarded to the
-    // container's port 80. fwdsl's rule names the published port.
-    let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
-    check(
-        &net.client,
-        CLIENT,
-        ROUTER_OUTSIDE,
-        8080,
-        &policy,
-        published(CLIENT),
-        Outcome::Delivered,
-    );
-    check(
-        &net.client,
-        CLIENT_ALT,
-        ROUTER_OUTSIDE,
-        8080,
-        &policy,
-        published(CLIENT_ALT),
-        Outcome::Dropped,
-    );
+    only_client_reaches_published_port(&net, &policy);
     // Docker's own chains are as they were once fwdsl is gone.
     net.router
         .run(|| firewall_on(backend).uninstall())
@@ -414,25 +412,7 @@ fn a_docker_published_port_in_nftables_mode_obeys_the_forward_rules() {
         drop forward all;
     };
     apply(&net.router, backend, &policy);
-    let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(BACKEND).forwarded();
-    check(
-        &net.client,
-        CLIENT,
-        ROUTER_OUTSIDE,
-        8080,
-        &policy,
-        published(CLIENT),
-        Outcome::Delivered,
-    );
-    check(
-        &net.client,
-        CLIENT_ALT,
-        ROUTER_OUTSIDE,
-        8080,
-        &policy,
-        published(CLIENT_ALT),
-        Outcome::Dropped,
-    );
+    only_client_reaches_published_port(&net, &policy);
     // What else decides forwarded packets: Docker's chain, after fwdsl's, able to drop.
     let status = net
         .router

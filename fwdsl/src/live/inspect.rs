@@ -100,21 +100,14 @@ pub(super) fn plan(
             .iter()
             .map(|r| strip_append(&r.spec).to_string())
             .collect();
-        plans.push(FamilyPlan {
-            family: status.family,
-            direction: status.direction,
-            add: wanted
-                .iter()
-                .filter(|w| !live.contains(w))
-                .cloned()
-                .collect(),
-            remove: live
-                .iter()
-                .filter(|l| !wanted.contains(l))
-                .cloned()
-                .collect(),
-            hook: !status.hooked && policy.uses(status.direction),
-        });
+        let hook = !status.hooked && policy.uses(status.direction);
+        plans.push(FamilyPlan::diff(
+            status.family,
+            status.direction,
+            &wanted,
+            &live,
+            hook,
+        ));
     }
     Ok(Plan {
         backend: super::Backend::Iptables,

@@ -167,6 +167,52 @@ pub enum RuleSelector {
     Text(String),
 }
 
+impl RuleSelector {
+    /// Checks that the live rules it selected, by their policy rule numbers, are those
+    /// of exactly one policy rule: rule texts shorten long lists, so two different
+    /// rules can read the same.
+    pub(crate) fn one_rule(&self, mut numbers: Vec<usize>) -> Result<(), Error> {
+        numbers.sort_unstable();
+        numbers.dedup();
+        match (self, numbers.len()) {
+            (RuleSelector::Text(text), 2..) => Err(Error::AmbiguousRule {
+                text: text.clone(),
+                numbers,
+            }),
+            (_, 0) => Err(Error::NoSuchRule(match self {
+                RuleSelector::Number(n) => format!("rule number {n}"),
+                RuleSelector::Text(t) => format!("`{t}`"),
+            })),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FamilyPlan {
+    /// The plan that turns the `live` rules into the `wanted` ones.
+    pub(crate) fn diff(
+        family: Option<Family>,
+        direction: Direction,
+        wanted: &[String],
+        live: &[String],
+        hook: bool,
+    ) -> FamilyPlan {
+        let missing = |from: &[String], other: &[String]| {
+            from.iter()
+                .filter(|r| !other.contains(r))
+                .cloned()
+                .collect()
+        };
+        FamilyPlan {
+            family,
+            direction,
+            add: missing(wanted, live),
+            remove: missing(live, wanted),
+            hook,
+        }
+    }
+}
+
 /// A handle on a host's firewall (the network namespace of the calling thread), with
 /// the knobs of how fwdsl changes it.
 #[derive(Debug, Clone)]

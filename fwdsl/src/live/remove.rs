@@ -34,22 +34,7 @@ pub(super) fn remove_rule(session: &Session, which: &RuleSelector) -> Result<usi
             }
         }
     }
-    // Rule texts shorten long lists: two different rules can read the same.
-    let mut numbers: Vec<usize> = hits.iter().filter_map(|(_, _, r)| r.number).collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-    if let (RuleSelector::Text(text), true) = (which, numbers.len() > 1) {
-        return Err(Error::AmbiguousRule {
-            text: text.clone(),
-            numbers,
-        });
-    }
-    if hits.is_empty() {
-        return Err(Error::NoSuchRule(match which {
-            RuleSelector::Number(n) => format!("rule number {n}"),
-            RuleSelector::Text(t) => format!("`{t}`"),
-        }));
-    }
+    which.one_rule(hits.iter().filter_map(|(_, _, r)| r.number).collect())?;
     for (f, chain, rule) in &hits {
         session.runners[*f].delete(chain, strip_append(&rule.spec), &Context::default())?;
     }

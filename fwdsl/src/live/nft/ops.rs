@@ -75,21 +75,8 @@ pub(crate) fn plan(listing: &Listing, policy: &Policy) -> Vec<FamilyPlan> {
             let live: Vec<String> = status
                 .map(|s| s.rules.iter().map(|r| r.spec.clone()).collect())
                 .unwrap_or_default();
-            FamilyPlan {
-                family: None,
-                direction,
-                add: wanted
-                    .iter()
-                    .filter(|w| !live.contains(w))
-                    .cloned()
-                    .collect(),
-                remove: live
-                    .iter()
-                    .filter(|l| !wanted.contains(l))
-                    .cloned()
-                    .collect(),
-                hook: policy.uses(direction) && !status.is_some_and(|s| s.hooked),
-            }
+            let hook = policy.uses(direction) && !status.is_some_and(|s| s.hooked);
+            FamilyPlan::diff(None, direction, &wanted, &live, hook)
         })
         .collect()
 }
@@ -125,22 +112,7 @@ pub(crate) fn remove_rule(nft: &Nft, which: &RuleSelector) -> Result<usize, Erro
             }
         }
     }
-    // Rule texts shorten long lists: two different rules can read the same.
-    let mut numbers: Vec<usize> = hits.iter().filter_map(|(_, r)| r.number()).collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-    if let (RuleSelector::Text(text), true) = (which, numbers.len() > 1) {
-        return Err(Error::AmbiguousRule {
-            text: text.clone(),
-            numbers,
-        });
-    }
-    if hits.is_empty() {
-        return Err(Error::NoSuchRule(match which {
-            RuleSelector::Number(n) => format!("rule number {n}"),
-            RuleSelector::Text(t) => format!("`{t}`"),
-        }));
-    }
+    which.one_rule(hits.iter().filter_map(|(_, r)| r.number()).collect())?;
     let batch: Vec<Value> = hits.iter().map(|(c, r)| delete_rule(c, r.handle)).collect();
     nft.load(&batch)?;
     Ok(hits.len())

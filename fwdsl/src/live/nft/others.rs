@@ -58,7 +58,7 @@ impl std::fmt::Display for OtherChain {
 pub(crate) fn on_hooks(doc: &Value, hooks: &[&str]) -> Vec<OtherChain> {
     let mut out = Vec::new();
     let mut dropping_tables: Vec<(String, String, bool)> = Vec::new();
-    for chain in items(&doc, "chain") {
+    for chain in items(doc, "chain") {
         let text = |k: &str| {
             chain
                 .get(k)
