@@ -71,8 +71,9 @@ struct Args {
     save: bool,
     /// What to change the firewall with: `auto` (iptables where it runs, else nft),
     /// `iptables` or `nftables`.
-    #[arg(long, value_name = "BACKEND", default_value = "auto", value_parser = backend)]
-    backend: Option<Backend>,
+    #[arg(long, value_name = "BACKEND", default_value = "auto",
+          value_parser = ["auto", "iptables", "nftables"])]
+    backend: String,
 }
 
 /// `auto` (fwdsl decides on each host), or a backend by name.
@@ -243,10 +244,11 @@ fn run(args: Args) -> Result<(), String> {
             roles::policy(r).expect("clap checked the name")
         }),
     };
+    let backend = backend(&args.backend)?;
     if args.sandbox {
-        return sandbox(&policy, args.backend).map_err(|e| e.to_string());
+        return sandbox(&policy, backend).map_err(|e| e.to_string());
     }
-    let firewall = firewall(args.backend);
+    let firewall = firewall(backend);
     if args.flush {
         let flushed = firewall.flush().map_err(|e| e.to_string())?;
         print!("{flushed}");
