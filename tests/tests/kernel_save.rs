@@ -118,6 +118,7 @@ fn a_reboot_brings_back_exactly_what_was_running(backend) {
         .run(|| firewall_on(backend).save(&target))
         .unwrap()
         .expect("save");
+    assert_eq!(report.backend, backend);
     assert_eq!(report.ipsets, backend == Backend::Iptables, "{report:?}");
     assert_eq!(report.written, [rules.clone(), fallbacks].concat());
     assert_eq!(report.fallback_access, "ssh 22");

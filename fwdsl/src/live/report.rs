@@ -195,7 +195,7 @@ impl fmt::Display for Plan {
 impl fmt::Display for SaveReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for path in &self.written {
-            writeln!(f, "saved {}", path.display())?;
+            writeln!(f, "saved {} ({})", path.display(), self.backend)?;
         }
         for path in &self.backups {
             writeln!(f, "  previous file kept as {}", path.display())?;

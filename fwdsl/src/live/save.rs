@@ -8,6 +8,7 @@ use super::fallback;
 use super::files::NewFile;
 use super::ipset::{self, Sets};
 use super::runner::Runner;
+use super::Backend;
 use crate::error::Error;
 use fwdsl_core::Family;
 use std::collections::BTreeSet;
@@ -105,6 +106,8 @@ impl SaveTarget {
 /// What a save wrote, and how the host will load it at boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaveReport {
+    /// The backend whose rules were saved.
+    pub backend: Backend,
     /// The files written: rules per family, the ipsets file if the rules use sets, then
     /// the fail-closed state per family ([`SaveTarget::fallback`]).
     pub written: Vec<PathBuf>,
@@ -122,6 +125,7 @@ pub struct SaveReport {
 
 impl SaveReport {
     pub(crate) fn new(
+        backend: Backend,
         written: Vec<PathBuf>,
         backups: Vec<PathBuf>,
         boot: Boot,
@@ -130,6 +134,7 @@ impl SaveReport {
         commands: Vec<Vec<String>>,
     ) -> SaveReport {
         SaveReport {
+            backend,
             written,
             backups,
             boot,
@@ -227,6 +232,7 @@ pub(crate) fn save(
         boot::install(systemd_dir, &commands)?;
     }
     Ok(SaveReport {
+        backend: Backend::Iptables,
         written: files.into_iter().map(|f| f.path).collect(),
         backups,
         boot: boot::detect(systemd_dir, target, &commands),

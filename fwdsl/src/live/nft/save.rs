@@ -105,6 +105,7 @@ pub(crate) fn save(
     }
     let closed = fallback::policy(access.as_deref());
     Ok(SaveReport::new(
+        crate::Backend::Nftables,
         files.into_iter().map(|f| f.path).collect(),
         backups,
         boot::detect(systemd_dir, target, &commands),
