@@ -105,7 +105,7 @@ fn a_reboot_brings_back_exactly_what_was_running(backend) {
             &["-A", "INPUT", "-s", "203.0.113.9/32", "-j", "DROP"],
         )
         .unwrap();
-    let dir = temp_dir("save");
+    let dir = temp_dir(&format!("save-{backend}"));
     let target = SaveTarget::in_dir(&dir);
     let (rules, fallbacks) = files(&target, backend);
     // The rules file there already: root-only, owned by someone else, as a VPN host has it.
