@@ -78,6 +78,8 @@ impl Decider {
             builtin: None,
             above_limit,
             logged_by,
+            nat: None,
+            source_nat: None,
         })
     }
 

@@ -19,6 +19,7 @@ pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
 mod list_file;
 mod model;
+mod nat;
 mod packet;
 mod parse;
 mod queries;
@@ -36,6 +37,7 @@ pub use model::{
     Access, Action, Assertion, ConnState, Direction, Expect, Family, IcmpType, Log, Matches,
     PortRange, ProtoSet, Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
+pub use nat::{source_nat, translate, NatKind, NatRule, Translation};
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
 pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
@@ -51,6 +53,10 @@ pub struct Compiled {
     pub rules: Vec<Rule>,
     /// For each rule in `rules`, the tokens it was written with.
     pub rule_tokens: Vec<TokenRange>,
+    /// The NAT statements, in order (their own list: they are not filter rules).
+    pub nat: Vec<NatRule>,
+    /// For each NAT statement, the tokens it was written with.
+    pub nat_tokens: Vec<TokenRange>,
     /// The operator's declared access path (`ssh …;`), checked for lockout.
     pub access: Access,
     /// The assertions (`assert open …;`, `assert closed …;`), proved against the rules.
@@ -82,6 +88,8 @@ pub fn compile(tokens: &[Token]) -> Compiled {
     Compiled {
         rules: parsed.rules,
         rule_tokens: parsed.rule_tokens,
+        nat: parsed.nat,
+        nat_tokens: parsed.nat_tokens,
         access: parsed.access,
         assertions: parsed.assertions,
         diagnostics,

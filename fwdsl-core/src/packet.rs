@@ -259,6 +259,12 @@ pub struct Decision<'a> {
     pub above_limit: Option<usize>,
     /// The `log` rules the packet passed on its way, in order.
     pub logged_by: Vec<usize>,
+    /// The `dnat` or `redirect` that rewrote the packet before the filter saw it, and
+    /// where it really goes; the rule above decided the packet as translated.
+    pub nat: Option<crate::nat::Translation<'a>>,
+    /// The `masquerade` or `snat` (0-based among the NAT statements) that rewrites the
+    /// source of the accepted packet as it leaves.
+    pub source_nat: Option<usize>,
 }
 
 impl<'a> Decision<'a> {
@@ -283,6 +289,8 @@ impl<'a> Decision<'a> {
             builtin: Some(builtin),
             above_limit: None,
             logged_by: Vec::new(),
+            nat: None,
+            source_nat: None,
         })
     }
 }
@@ -353,5 +361,7 @@ fn decision<'a>(
         builtin: None,
         above_limit,
         logged_by,
+        nat: None,
+        source_nat: None,
     }
 }

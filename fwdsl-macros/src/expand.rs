@@ -4,7 +4,8 @@
 
 use crate::tokens::Tokens;
 use fwdsl_core::{
-    Access, Action, Compiled, ConnState, Diagnostic, Direction, PortRange, Rate, Rule, Severity,
+    Access, Action, Compiled, ConnState, Diagnostic, Direction, Matches, NatKind, NatRule,
+    PortRange, Rate, Rule, Severity,
 };
 use ipnet::IpNet;
 use proc_macro2::{Span, TokenStream};
@@ -28,6 +29,8 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
     let warnings = compiled.diagnostics.iter().map(|d| warning(&tokens, d));
     let rules = compiled.rules.iter().map(QuoteRule);
     let count = compiled.rules.len();
+    let nat = compiled.nat.iter().map(QuoteNat);
+    let nat_count = compiled.nat.len();
     let access = QuoteAccess(&compiled.access);
     // Each assertion's parts in a static of their own, which the assertion refers to.
     let part_statics = compiled.assertions.iter().enumerate().map(|(i, a)| {
@@ -51,9 +54,10 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
             #(const _: &[u8] = include_bytes!(#files);)*
             use #fwdsl::__private as __fwdsl;
             static __FWDSL_RULES: [__fwdsl::Rule; #count] = [#(#rules),*];
+            static __FWDSL_NAT: [__fwdsl::NatRule; #nat_count] = [#(#nat),*];
             #(#part_statics)*
             static __FWDSL_ASSERTIONS: [__fwdsl::Assertion; #asserted] = [#(#assertions),*];
-            __fwdsl::policy(&__FWDSL_RULES, #access, &__FWDSL_ASSERTIONS)
+            __fwdsl::policy(&__FWDSL_RULES, &__FWDSL_NAT, #access, &__FWDSL_ASSERTIONS)
         }
     }
 }
@@ -127,7 +131,6 @@ struct QuoteRule<'a>(&'a Rule);
 impl ToTokens for QuoteRule<'_> {
     fn to_tokens(&self, out: &mut TokenStream) {
         let rule = self.0;
-        let m = &rule.matches;
         let action = match rule.action {
             Action::Allow => quote!(__fwdsl::ALLOW),
             Action::Drop => quote!(__fwdsl::DROP),
@@ -139,15 +142,7 @@ impl ToTokens for QuoteRule<'_> {
             Direction::Out => quote!(__fwdsl::OUT),
             Direction::Forward => quote!(__fwdsl::FORWARD),
         };
-        let protocols = m.protocols.bits();
-        let dports = m.dports.iter().map(quote_ports);
-        let sports = m.sports.iter().map(quote_ports);
-        let src = m.src.iter().map(quote_net);
-        let dst = m.dst.iter().map(quote_net);
-        let src_set = quote_str(m.src_set.as_deref());
-        let dst_set = quote_str(m.dst_set.as_deref());
-        let iface = quote_str(m.iface.as_deref());
-        let oface = quote_str(m.oface.as_deref());
+        let matches = QuoteMatches(&rule.matches);
         let rate = |r: &Rate| {
             let (count, seconds, burst) = (r.count, r.seconds, r.burst);
             quote!(__fwdsl::rate(#count, #seconds, #burst))
@@ -167,33 +162,107 @@ impl ToTokens for QuoteRule<'_> {
                 quote!(::core::option::Option::Some((#prefix, #r)))
             }
         };
-        let protocol = match m.protocol {
-            None => quote!(::core::option::Option::None),
-            Some(n) => quote!(::core::option::Option::Some(#n)),
-        };
-        let icmp_type = match m.icmp_type {
-            None => quote!(::core::option::Option::None),
-            Some(t) => {
-                let byte = |b: Option<u8>| match b {
-                    None => quote!(::core::option::Option::None),
-                    Some(b) => quote!(::core::option::Option::Some(#b)),
-                };
-                let (v4, v6) = (byte(t.v4), byte(t.v6));
-                quote!(::core::option::Option::Some((#v4, #v6)))
-            }
-        };
-        let state: u8 = match m.state {
-            None => 0,
-            Some(ConnState::New) => 1,
-            Some(ConnState::Established) => 2,
-            Some(ConnState::Invalid) => 3,
-        };
         let text = rule.text.as_ref();
         let comment = quote_str(rule.comment.as_deref());
         let line = rule.line;
         out.extend(quote! {
-            __fwdsl::rule(#action, #direction, #protocols, &[#(#dports),*], &[#(#sports),*], &[#(#src),*], &[#(#dst),*], #src_set, #dst_set, #iface, #oface, #icmp_type, #protocol, #state, #limit, #log, #text, #comment, #line)
+            __fwdsl::rule(#action, #direction, #matches, #limit, #log, #text, #comment, #line)
         });
+    }
+}
+
+/// A rule's matches as a struct, field by field: the compiler checks each by name.
+struct QuoteMatches<'a>(&'a Matches);
+
+impl ToTokens for QuoteMatches<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let m = self.0;
+        let protocols = m.protocols.bits();
+        let dports = m.dports.iter().map(quote_ports);
+        let sports = m.sports.iter().map(quote_ports);
+        let src = m.src.iter().map(quote_net);
+        let dst = m.dst.iter().map(quote_net);
+        let cow = |text: Option<&str>| match text {
+            None => quote!(::core::option::Option::None),
+            Some(t) => quote!(::core::option::Option::Some(__fwdsl::Cow::Borrowed(#t))),
+        };
+        let (src_set, dst_set) = (cow(m.src_set.as_deref()), cow(m.dst_set.as_deref()));
+        let (iface, oface) = (cow(m.iface.as_deref()), cow(m.oface.as_deref()));
+        let byte = |b: Option<u8>| match b {
+            None => quote!(::core::option::Option::None),
+            Some(b) => quote!(::core::option::Option::Some(#b)),
+        };
+        let protocol = byte(m.protocol);
+        let icmp_type = match m.icmp_type {
+            None => quote!(::core::option::Option::None),
+            Some(t) => {
+                let (v4, v6) = (byte(t.v4), byte(t.v6));
+                quote!(::core::option::Option::Some(__fwdsl::IcmpType { v4: #v4, v6: #v6 }))
+            }
+        };
+        let state = match m.state {
+            None => quote!(::core::option::Option::None),
+            Some(ConnState::New) => quote!(::core::option::Option::Some(__fwdsl::ConnState::New)),
+            Some(ConnState::Established) => {
+                quote!(::core::option::Option::Some(
+                    __fwdsl::ConnState::Established
+                ))
+            }
+            Some(ConnState::Invalid) => {
+                quote!(::core::option::Option::Some(__fwdsl::ConnState::Invalid))
+            }
+        };
+        out.extend(quote! {
+            __fwdsl::Matches {
+                protocols: __fwdsl::ProtoSet::from_bits(#protocols),
+                dports: __fwdsl::Cow::Borrowed(&[#(#dports),*]),
+                sports: __fwdsl::Cow::Borrowed(&[#(#sports),*]),
+                src: __fwdsl::Cow::Borrowed(&[#(#src),*]),
+                dst: __fwdsl::Cow::Borrowed(&[#(#dst),*]),
+                src_set: #src_set,
+                dst_set: #dst_set,
+                iface: #iface,
+                oface: #oface,
+                icmp_type: #icmp_type,
+                protocol: #protocol,
+                state: #state,
+            }
+        });
+    }
+}
+
+struct QuoteNat<'a>(&'a NatRule);
+
+impl ToTokens for QuoteNat<'_> {
+    fn to_tokens(&self, out: &mut TokenStream) {
+        let rule = self.0;
+        let addr = |a: &std::net::IpAddr| match a {
+            std::net::IpAddr::V4(a) => {
+                let octets = a.octets();
+                quote!(__fwdsl::ip4([#(#octets),*]))
+            }
+            std::net::IpAddr::V6(a) => {
+                let bits = u128::from(*a);
+                quote!(__fwdsl::ip6(#bits))
+            }
+        };
+        let kind = match &rule.kind {
+            NatKind::Dnat { addr: a, port } => {
+                let (a, port) = (addr(a), port.unwrap_or(0));
+                quote!(__fwdsl::dnat(#a, #port))
+            }
+            NatKind::Redirect { port } => quote!(__fwdsl::NatKind::Redirect { port: #port }),
+            NatKind::Masquerade => quote!(__fwdsl::NatKind::Masquerade),
+            NatKind::Snat { addr: a } => {
+                let a = addr(a);
+                quote!(__fwdsl::NatKind::Snat { addr: #a })
+            }
+        };
+        let matches = QuoteMatches(&rule.matches);
+        let text = rule.text.as_ref();
+        let comment = quote_str(rule.comment.as_deref());
+        let line = rule.line;
+        out.extend(quote!(__fwdsl::nat(#kind, #matches, #text, #comment, #line)));
     }
 }
 

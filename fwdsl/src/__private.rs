@@ -2,11 +2,13 @@
 //! compiles to one `static` array of plain data. Not public API.
 
 pub use crate::Policy;
-pub use fwdsl_core::{Access, Assertion, Matches, PortRange, ProtoSet, Rule};
-use fwdsl_core::{Action, ConnState, Direction, Expect, IcmpType, Log, Rate};
+pub use fwdsl_core::{
+    Access, Assertion, ConnState, IcmpType, Matches, NatKind, NatRule, PortRange, ProtoSet, Rule,
+};
+use fwdsl_core::{Action, Direction, Expect, Log, Rate};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
-use std::borrow::Cow;
-use std::net::{Ipv4Addr, Ipv6Addr};
+pub use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const ALLOW: Action = Action::Allow;
 pub const DROP: Action = Action::Drop;
@@ -45,22 +47,13 @@ pub const fn v6(bits: u128, prefix: u8) -> IpNet {
     IpNet::V6(Ipv6Net::new_assert(Ipv6Addr::from_bits(bits), prefix))
 }
 
+/// One rule: its action and direction, its [`Matches`] (written out by the expansion
+/// as a struct, field by field), limit, logging, text, comment and line.
 #[allow(clippy::too_many_arguments)]
 pub const fn rule(
     action: Action,
     direction: Direction,
-    protocols: u8,
-    dports: &'static [PortRange],
-    sports: &'static [PortRange],
-    src: &'static [IpNet],
-    dst: &'static [IpNet],
-    src_set: Option<&'static str>,
-    dst_set: Option<&'static str>,
-    iface: Option<&'static str>,
-    oface: Option<&'static str>,
-    icmp_type: Option<(Option<u8>, Option<u8>)>,
-    protocol: Option<u8>,
-    state: u8,
+    matches: Matches,
     limit: Option<Rate>,
     log: Option<(Option<&'static str>, Rate)>,
     text: &'static str,
@@ -78,28 +71,7 @@ pub const fn rule(
             None => None,
         },
         direction,
-        matches: Matches {
-            protocols: ProtoSet::from_bits(protocols),
-            dports: Cow::Borrowed(dports),
-            sports: Cow::Borrowed(sports),
-            src: Cow::Borrowed(src),
-            dst: Cow::Borrowed(dst),
-            src_set: name(src_set),
-            dst_set: name(dst_set),
-            iface: name(iface),
-            oface: name(oface),
-            protocol,
-            icmp_type: match icmp_type {
-                Some((v4, v6)) => Some(IcmpType { v4, v6 }),
-                None => None,
-            },
-            state: match state {
-                1 => Some(ConnState::New),
-                2 => Some(ConnState::Established),
-                3 => Some(ConnState::Invalid),
-                _ => None,
-            },
-        },
+        matches,
         text: Cow::Borrowed(text),
         comment: match comment {
             Some(c) => Some(Cow::Borrowed(c)),
@@ -117,14 +89,63 @@ pub const fn ssh(port: u16, from: Option<IpNet>, iface: Option<&'static str>) ->
     }
 }
 
-/// The checked rules and assertions of a `firewall!`, wrapped without copying.
-pub fn policy(rules: &'static [Rule], access: Access, assertions: &'static [Assertion]) -> Policy {
+/// The checked rules, NAT statements and assertions of a `firewall!`, wrapped without
+/// copying.
+pub fn policy(
+    rules: &'static [Rule],
+    nat: &'static [NatRule],
+    access: Access,
+    assertions: &'static [Assertion],
+) -> Policy {
     Policy::from_checked(
         Cow::Borrowed(rules),
         access,
         Cow::Borrowed(assertions),
         Vec::new(),
     )
+    .with_nat(Cow::Borrowed(nat))
+}
+
+/// One NAT statement: what it rewrites, its matches, its text, comment and line.
+pub const fn nat(
+    kind: NatKind,
+    matches: Matches,
+    text: &'static str,
+    comment: Option<&'static str>,
+    line: u32,
+) -> NatRule {
+    NatRule {
+        kind,
+        matches,
+        text: Cow::Borrowed(text),
+        comment: match comment {
+            Some(c) => Some(Cow::Borrowed(c)),
+            None => None,
+        },
+        line,
+    }
+}
+
+/// `dnat … to ADDR[:PORT]` (`port` 0: kept).
+pub const fn dnat(addr: IpAddr, port: u16) -> NatKind {
+    NatKind::Dnat {
+        addr,
+        port: match port {
+            0 => None,
+            p => Some(p),
+        },
+    }
+}
+
+/// An IPv4 address.
+pub const fn ip4(octets: [u8; 4]) -> IpAddr {
+    let [a, b, c, d] = octets;
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+/// An IPv6 address.
+pub const fn ip6(bits: u128) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::from_bits(bits))
 }
 
 /// One assertion: `open`, its parts (rules whose matches it speaks of), its text, line.

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Problem, Problems};
 use crate::policy_file::Sources;
-use fwdsl_core::{Access, Assertion, Decider, Decision, Packet, Rule, Severity};
+use fwdsl_core::{Access, Assertion, Decider, Decision, NatRule, Packet, Rule, Severity};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone)]
 pub struct Policy {
     rules: Cow<'static, [Rule]>,
+    nat: Cow<'static, [NatRule]>,
     access: Access,
     assertions: Cow<'static, [Assertion]>,
     warnings: Vec<Problem>,
@@ -23,13 +24,19 @@ pub struct Policy {
 
 impl PartialEq for Policy {
     fn eq(&self, other: &Self) -> bool {
-        (&self.rules, &self.access, &self.assertions, &self.warnings)
-            == (
-                &other.rules,
-                &other.access,
-                &other.assertions,
-                &other.warnings,
-            )
+        (
+            &self.rules,
+            &self.nat,
+            &self.access,
+            &self.assertions,
+            &self.warnings,
+        ) == (
+            &other.rules,
+            &other.nat,
+            &other.access,
+            &other.assertions,
+            &other.warnings,
+        )
     }
 }
 
@@ -47,12 +54,19 @@ impl Policy {
     ) -> Policy {
         Policy {
             rules,
+            nat: Cow::Borrowed(&[]),
             access,
             assertions,
             warnings,
             decider: OnceLock::new(),
             list_sets: OnceLock::new(),
         }
+    }
+
+    /// The same policy with NAT statements `nat`.
+    pub(crate) fn with_nat(mut self, nat: Cow<'static, [NatRule]>) -> Policy {
+        self.nat = nat;
+        self
     }
 
     /// Parses and checks a policy written as text (a file, a string): the language of
@@ -109,12 +123,24 @@ impl Policy {
             compiled.access,
             Cow::Owned(compiled.assertions),
             warnings,
-        ))
+        )
+        .with_nat(Cow::Owned(compiled.nat)))
     }
 
     /// The rules, in the order the kernel evaluates them.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The NAT statements (`dnat`, `redirect`, `masquerade`, `snat`), in order: their
+    /// own list, wherever they stand in the policy.
+    ///
+    /// ```
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
+    /// assert_eq!(policy.nat()[0].text, "dnat tcp 8080 to 10.0.0.5:80");
+    /// ```
+    pub fn nat(&self) -> &[NatRule] {
+        &self.nat
     }
 
     /// The invariants written in the policy and its pieces (`assert closed tcp 3306;`),
@@ -176,13 +202,51 @@ impl Policy {
 
     /// Which rule decides `packet`, or `None` when the policy has no rules for its
     /// direction (the host's built-in chain then decides, untouched by fwdsl).
+    ///
+    /// A packet a `dnat` or `redirect` rewrites is decided as the filter sees it after
+    /// the translation ([`Decision::nat`](fwdsl_core::Decision) says which statement and
+    /// where the packet really goes):
+    ///
+    /// ```
+    /// use fwdsl::{Action, Packet};
+    /// let policy = fwdsl::firewall! {
+    ///     allow ssh; drop all;
+    ///     allow forward established; allow forward tcp 8080 dst 10.0.0.5; drop forward all;
+    ///     dnat tcp 8080 to 10.0.0.5:80;
+    /// };
+    /// let d = policy.decide(&Packet::tcp([203, 0, 113, 9], 8080).dst([198, 51, 100, 1]));
+    /// assert_eq!((d.action(), d.rule.text.as_ref()), (Action::Allow, "allow forward tcp 8080 dst 10.0.0.5"));
+    /// let to = d.nat.unwrap().packet;
+    /// assert_eq!((to.dst, to.dport), ([10, 0, 0, 5].into(), 80));
+    /// ```
     pub fn try_decide(&self, packet: &Packet) -> Option<Decision<'_>> {
-        if self.rules.len() <= INDEX_ABOVE {
-            return fwdsl_core::decide(&self.rules, packet);
+        self.through_nat(packet, |seen| {
+            if self.rules.len() <= INDEX_ABOVE {
+                return fwdsl_core::decide(&self.rules, seen);
+            }
+            self.decider
+                .get_or_init(|| Decider::new(&self.rules))
+                .decide(&self.rules, seen)
+        })
+    }
+
+    /// `decide` of the packet as the filter sees it after the NAT statements, with
+    /// what they did.
+    fn through_nat<'p>(
+        &'p self,
+        packet: &Packet,
+        decide: impl FnOnce(&Packet) -> Option<Decision<'p>>,
+    ) -> Option<Decision<'p>> {
+        let (translation, seen) = match fwdsl_core::translate(&self.nat, packet) {
+            Some((t, seen)) => (Some(t), seen),
+            None => (None, packet.clone()),
+        };
+        let mut decision = decide(&seen)?;
+        decision.nat = translation;
+        if decision.action() == fwdsl_core::Action::Allow {
+            decision.source_nat = fwdsl_core::source_nat(&self.nat, &seen);
         }
-        self.decider
-            .get_or_init(|| Decider::new(&self.rules))
-            .decide(&self.rules, packet)
+        Some(decision)
     }
 
     /// [`Policy::decide`] with the members of the policy's dynamic sets: `members(set,
@@ -202,7 +266,9 @@ impl Policy {
         packet: &Packet,
         members: fwdsl_core::Members<'_>,
     ) -> Option<Decision<'_>> {
-        fwdsl_core::decide_with(&self.rules, packet, members)
+        self.through_nat(packet, |seen| {
+            fwdsl_core::decide_with(&self.rules, seen, members)
+        })
     }
 
     /// The names of the dynamic sets the policy's rules use (`set banned dynamic;`

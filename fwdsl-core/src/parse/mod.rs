@@ -27,6 +27,7 @@ mod comments;
 mod interfaces;
 mod limits;
 mod names;
+mod nat;
 pub use names::DYNAMIC_SET_NAME_MAX;
 mod ports;
 mod protocols;
@@ -63,6 +64,9 @@ pub const IPTABLES_COMMENT_MAX: usize = 255;
 pub(crate) struct Parsed {
     pub rules: Vec<Rule>,
     pub rule_tokens: Vec<TokenRange>,
+    /// The NAT statements, each with where it was written.
+    pub nat: Vec<crate::nat::NatRule>,
+    pub nat_tokens: Vec<TokenRange>,
     pub access: Access,
     pub access_tokens: Option<TokenRange>,
     /// The assertions, each with where it was written.
@@ -176,6 +180,14 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
                     }
                     parsed.ends_with_rule = true;
                 }
+                Some(Parsed1::Nat(rules)) => {
+                    for rule in rules {
+                        parsed.nat.push(rule);
+                        parsed.nat_tokens.push(range);
+                    }
+                    // NAT statements may stand anywhere, after the catch-alls too.
+                    parsed.ends_with_rule = false;
+                }
                 Some(Parsed1::Assertion(assertion)) => {
                     parsed.assertions.push(assertion);
                     parsed.assertion_tokens.push(range);
@@ -214,10 +226,21 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     parsed
 }
 
-/// The words a statement starts with.
 /// The words a statement starts with (`include` aside, which policy files splice).
-pub const STATEMENT_WORDS: [&str; 9] = [
-    "allow", "drop", "reject", "log", "ssh", "service", "set", "ports", "assert",
+pub const STATEMENT_WORDS: [&str; 13] = [
+    "allow",
+    "drop",
+    "reject",
+    "log",
+    "ssh",
+    "service",
+    "set",
+    "ports",
+    "assert",
+    "dnat",
+    "redirect",
+    "masquerade",
+    "snat",
 ];
 
 /// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment

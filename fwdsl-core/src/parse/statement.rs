@@ -19,6 +19,8 @@ pub(super) enum Parsed1 {
     Assertion(crate::model::Assertion),
     /// One rule, or one per part of a service of the policy's own.
     Rules(Vec<Rule>),
+    /// One NAT statement (one per part of a service of the policy's own).
+    Nat(Vec<crate::nat::NatRule>),
     Access(Access),
     Service(UserService),
     Name(Name),
@@ -87,6 +89,11 @@ impl Statement<'_, '_> {
             TokenKind::Ident(w) if w == "ssh" => {
                 self.pos += 1;
                 return self.access().map(Parsed1::Access);
+            }
+            TokenKind::Ident(w) if super::nat::NAT_WORDS.contains(&w.as_str()) => {
+                let word = w.clone();
+                self.pos += 1;
+                return self.nat_statement(&word, first.line).map(Parsed1::Nat);
             }
             _ => {
                 let help = match first.text().as_str() {
