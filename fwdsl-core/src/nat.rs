@@ -59,28 +59,22 @@ impl NatKind {
 }
 
 impl fmt::Display for NatKind {
-    /// The target as written after `to` (empty for `masquerade`).
+    /// The target as the statement's text shows it after `to` (an IPv6 address with a
+    /// port in brackets, no quotes: the text goes into rule comments), empty for
+    /// `masquerade`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NatKind::Dnat {
                 addr: IpAddr::V6(a),
                 port: Some(p),
-            } => write!(f, "\"[{a}]:{p}\""),
-            NatKind::Dnat {
-                addr: a @ IpAddr::V6(_),
-                port: None,
-            } => write!(f, "\"{a}\""),
+            } => write!(f, "[{a}]:{p}"),
             NatKind::Dnat {
                 addr,
                 port: Some(p),
             } => write!(f, "{addr}:{p}"),
-            NatKind::Dnat { addr, port: None } => write!(f, "{addr}"),
+            NatKind::Dnat { addr, port: None } | NatKind::Snat { addr } => write!(f, "{addr}"),
             NatKind::Redirect { port } => write!(f, "{port}"),
             NatKind::Masquerade => Ok(()),
-            NatKind::Snat {
-                addr: a @ IpAddr::V6(_),
-            } => write!(f, "\"{a}\""),
-            NatKind::Snat { addr } => write!(f, "{addr}"),
         }
     }
 }

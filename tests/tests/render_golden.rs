@@ -18,6 +18,7 @@ pub fn policies() -> Vec<Policy> {
         "ssh none;\nallow all;\nallow forward tcp 8080, 8443 src 203.0.113.0/24;\nallow forward in docker0 via eth0;\nallow forward established;\ndrop forward all;\n",
         "ssh none;\nset banned dynamic;\ndrop src $banned;\ndrop out dst $banned;\nallow all;\ndrop out all;\n",
         "allow tcp 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20;\nallow ssh;\ndrop all;\n",
+        "ssh none;\nallow all;\nallow forward established;\nallow forward tcp 8080 dst 10.0.0.5;\ndrop forward all;\ndnat tcp 8080 in eth0 to 10.0.0.5:80;\ndnat udp 51820 to \"[2001:db8::5]:51820\";\ndnat tcp 8443 src 203.0.113.0/24 to 10.0.0.6;\nredirect tcp 80 to 8080;\nmasquerade src 10.8.0.0/24 via eth0;\nsnat src \"2001:db8:8::/64\" via eth0 to \"2001:db8::1\";\n",
     ];
     // (The operator's access path is beside the point here.)
     texts
@@ -40,6 +41,13 @@ fn iptables(policies: &[Policy]) -> String {
                         "{direction:?} {family:?} {}\n",
                         rule.to_command_line()
                     ));
+                }
+            }
+        }
+        for (hook, destination) in [("Prerouting", true), ("Postrouting", false)] {
+            for family in [Family::V4, Family::V6] {
+                for rule in policy.nat_rules(destination, family) {
+                    out.push_str(&format!("{hook} {family:?} {rule}\n"));
                 }
             }
         }
@@ -69,6 +77,12 @@ fn nft(policies: &[Policy]) -> String {
             for rule in policy.nft_rules(direction) {
                 let expr = serde_json::to_string(&rule.expr).unwrap();
                 out.push_str(&format!("{direction:?} {:?} {expr}\n", rule.comment));
+            }
+        }
+        for (hook, destination) in [("Prerouting", true), ("Postrouting", false)] {
+            for rule in policy.nft_nat_rules(destination) {
+                let expr = serde_json::to_string(&rule.expr).unwrap();
+                out.push_str(&format!("{hook} {:?} {expr}\n", rule.comment));
             }
         }
         out.push('\n');

@@ -6,7 +6,9 @@
 //! and one function per backend (CONTRIBUTING.md lists every place it touches).
 
 use super::{dynamic_set_name, IpSet, COMMENT_PREFIX};
-use fwdsl_core::{Action, ConnState, Direction, Family, Log, PortRange, Rate, Rule};
+use fwdsl_core::{
+    Action, ConnState, Direction, Family, Log, Matches, NatKind, NatRule, PortRange, Rate, Rule,
+};
 use ipnet::IpNet;
 
 /// The protocol a rendered rule matches.
@@ -80,6 +82,8 @@ pub(crate) struct Clauses<'r> {
     pub log: Option<&'r Log>,
     /// The verdict (`Log`: none).
     pub action: Action,
+    /// The translation, for a NAT statement (its verdict, in place of `action`).
+    pub nat: Option<NatKind>,
     /// The rule's DSL text, for names that must stay the same while the rule does.
     pub text: &'r str,
     /// `fwdsl:N text -- comment`: how live rules are told to be fwdsl's, and which.
@@ -92,14 +96,45 @@ impl<'r> Clauses<'r> {
         rule: &'r Rule,
         index: usize,
         family: Family,
-        [src_set, dst_set]: &'r [Option<IpSet>; 2],
+        sets: &'r [Option<IpSet>; 2],
     ) -> Clauses<'r> {
-        let m = &rule.matches;
-        let mut note = format!("{COMMENT_PREFIX}{} {}", index + 1, rule.text);
-        if let Some(c) = &rule.comment {
-            note.push_str(" -- ");
-            note.push_str(c);
-        }
+        let note = note(
+            &format!("{}", index + 1),
+            &rule.text,
+            rule.comment.as_deref(),
+        );
+        let mut c = Clauses::matching(&rule.matches, index, family, sets, note, &rule.text);
+        c.original_dports = rule.direction == Direction::Forward && !rule.matches.dports.is_empty();
+        c.limit = rule.limit;
+        c.log = rule.log.as_ref();
+        c.action = rule.action;
+        c
+    }
+
+    /// NAT statement `index` of a policy for `family` (its lists as networks: NAT
+    /// statements are few and short). Its note is `fwdsl:natN text`, which no rule
+    /// number parses from.
+    pub(crate) fn of_nat(rule: &'r NatRule, index: usize, family: Family) -> Clauses<'r> {
+        const NO_SETS: [Option<IpSet>; 2] = [None, None];
+        let note = note(
+            &format!("nat{}", index + 1),
+            &rule.text,
+            rule.comment.as_deref(),
+        );
+        let mut c = Clauses::matching(&rule.matches, index, family, &NO_SETS, note, &rule.text);
+        c.nat = Some(rule.kind);
+        c
+    }
+
+    /// The clauses of `m`, a rule without limit, logging or verdict yet.
+    fn matching(
+        m: &'r Matches,
+        index: usize,
+        family: Family,
+        [src_set, dst_set]: &'r [Option<IpSet>; 2],
+        note: String,
+        text: &'r str,
+    ) -> Clauses<'r> {
         let addresses =
             |nets: &'r [IpNet], dynamic: Option<&str>, set: &Option<IpSet>| match (dynamic, set) {
                 (Some(name), _) => Addresses::Set(dynamic_set_name(name, family)),
@@ -132,13 +167,14 @@ impl<'r> Clauses<'r> {
             oface: m.oface.as_deref(),
             sports: &m.sports,
             dports: &m.dports,
-            original_dports: rule.direction == Direction::Forward && !m.dports.is_empty(),
+            original_dports: false,
             icmp_type: m.icmp_type.and_then(|t| t.of(family)),
             state: m.state,
-            limit: rule.limit,
-            log: rule.log.as_ref(),
-            action: rule.action,
-            text: &rule.text,
+            limit: None,
+            log: None,
+            action: Action::Allow,
+            nat: None,
+            text,
             note,
         }
     }
@@ -151,4 +187,14 @@ impl<'r> Clauses<'r> {
                 .map_or(format!("{COMMENT_PREFIX}{} ", self.index + 1), String::from)
         })
     }
+}
+
+/// `fwdsl:ID text -- comment`: how live rules are told to be fwdsl's, and which.
+fn note(id: &str, text: &str, comment: Option<&str>) -> String {
+    let mut note = format!("{COMMENT_PREFIX}{id} {text}");
+    if let Some(c) = comment {
+        note.push_str(" -- ");
+        note.push_str(c);
+    }
+    note
 }

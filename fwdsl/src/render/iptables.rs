@@ -6,7 +6,7 @@
 
 use super::clauses::{Addresses, Clauses, Protocol};
 use super::fnv1a;
-use fwdsl_core::{Action, ConnState, Family, PortRange, Rate};
+use fwdsl_core::{Action, ConnState, Family, NatKind, PortRange, Rate};
 use ipnet::IpNet;
 
 /// iptables refuses comments longer than this.
@@ -83,7 +83,10 @@ fn one(
             .unwrap_or_default(),
     );
     args.extend(comment(&c.note));
-    args.extend(verdict(c.action, c.family));
+    args.extend(match c.nat {
+        Some(nat) => translation(nat),
+        None => verdict(c.action, c.family),
+    });
     out.push(args);
     out
 }
@@ -283,6 +286,36 @@ fn verdict(action: Action, family: Family) -> Vec<String> {
         out.extend(["--reject-with".to_string(), with.to_string()]);
     }
     out
+}
+
+/// A NAT statement's target, as `iptables -t nat -S` prints it.
+fn translation(nat: NatKind) -> Vec<String> {
+    let to = |addr: std::net::IpAddr, port: Option<u16>| match (addr, port) {
+        (std::net::IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+        (a, Some(p)) => format!("{a}:{p}"),
+        (a, None) => a.to_string(),
+    };
+    match nat {
+        NatKind::Dnat { addr, port } => vec![
+            "-j".into(),
+            "DNAT".into(),
+            "--to-destination".into(),
+            to(addr, port),
+        ],
+        NatKind::Redirect { port } => vec![
+            "-j".into(),
+            "REDIRECT".into(),
+            "--to-ports".into(),
+            port.to_string(),
+        ],
+        NatKind::Masquerade => strings(&["-j", "MASQUERADE"]),
+        NatKind::Snat { addr } => vec![
+            "-j".into(),
+            "SNAT".into(),
+            "--to-source".into(),
+            to(addr, None),
+        ],
+    }
 }
 
 pub(super) fn strings(args: &[&str]) -> Vec<String> {

@@ -223,6 +223,40 @@ impl Policy {
         out
     }
 
+    /// The iptables rules (as `iptables -t nat -S` prints them, without `-A CHAIN`) of
+    /// the policy's NAT statements for one family: those that rewrite the destination
+    /// (`destination`: `dnat`, `redirect`, for `nat PREROUTING`) or the source
+    /// (`masquerade`, `snat`, for `nat POSTROUTING`).
+    ///
+    /// ```
+    /// use fwdsl::Family;
+    /// let policy = fwdsl::firewall! { allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
+    /// assert_eq!(
+    ///     policy.nat_rules(true, Family::V4),
+    ///     ["-p tcp -m tcp --dport 8080 -m comment --comment \"fwdsl:nat1 dnat tcp 8080 to 10.0.0.5:80\" -j DNAT --to-destination 10.0.0.5:80"]
+    /// );
+    /// assert!(policy.nat_rules(true, Family::V6).is_empty());
+    /// ```
+    pub fn nat_rules(&self, destination: bool, family: Family) -> Vec<String> {
+        self.nat()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.kind.is_destination() == destination && r.families().contains(&family)
+            })
+            .flat_map(|(index, r)| iptables::rules(&Clauses::of_nat(r, index, family)))
+            .map(|args| {
+                RenderedRule {
+                    rule: None,
+                    direction: Direction::In,
+                    family,
+                    args,
+                }
+                .to_command_line()
+            })
+            .collect()
+    }
+
     /// Whether the policy has rules for `direction`: a direction it never mentions is
     /// left alone on the host (no hook, no chain).
     pub fn uses(&self, direction: Direction) -> bool {

@@ -8,7 +8,7 @@
 use super::clauses::{Addresses, Clauses, Protocol};
 use super::{fnv1a, IpSet, COMMENT_PREFIX};
 use crate::Policy;
-use fwdsl_core::{Action, ConnState, Direction, Family, PortRange, Rate};
+use fwdsl_core::{Action, ConnState, Direction, Family, NatKind, PortRange, Rate};
 use ipnet::IpNet;
 use serde_json::{json, Value};
 
@@ -131,6 +131,38 @@ impl Policy {
         out
     }
 
+    /// The nft rules of the policy's NAT statements that rewrite the destination
+    /// (`destination`: `dnat`, `redirect`, for the prerouting chain) or the source
+    /// (`masquerade`, `snat`, for the postrouting chain). A statement that translates
+    /// to an address is of that address's family; nft adds the family match itself.
+    pub fn nft_nat_rules(&self, destination: bool) -> Vec<NftRule> {
+        let mut out = Vec::new();
+        for (index, rule) in self.nat().iter().enumerate() {
+            if rule.kind.is_destination() != destination {
+                continue;
+            }
+            let per_family: Vec<Vec<(Vec<Value>, String)>> = rule
+                .families()
+                .iter()
+                .map(|&f| rules(&Clauses::of_nat(rule, index, f), false))
+                .collect();
+            let rendered = match &per_family[..] {
+                [v4, v6] if v4 != v6 => rule
+                    .families()
+                    .iter()
+                    .flat_map(|&f| rules(&Clauses::of_nat(rule, index, f), true))
+                    .collect(),
+                _ => per_family.into_iter().next().unwrap_or_default(),
+            };
+            out.extend(rendered.into_iter().map(|(expr, comment)| NftRule {
+                rule: None,
+                expr,
+                comment,
+            }));
+        }
+        out
+    }
+
     /// The named sets the nft rules use: long lists, dynamic sets, rate limits' buckets.
     pub(crate) fn nft_sets(&self) -> Vec<NftSet<'_>> {
         let mut out: Vec<NftSet<'_>> = Vec::new();
@@ -185,6 +217,8 @@ impl NftRule {
                 (r#""protocol":"icmp""#, 2),
                 (r#""protocol":"ip6""#, 10),
                 (r#""protocol":"icmpv6""#, 10),
+                (r#""family":"ip""#, 2),
+                (r#""family":"ip6""#, 10),
             ] {
                 if text.contains(needle) {
                     out.push(family);
@@ -288,7 +322,10 @@ fn rules_of(c: &Clauses<'_>, marked: bool) -> Vec<(Vec<Value>, String)> {
             m.push(meter(c, rate));
         }
         m.push(counter());
-        m.push(verdict(c.action));
+        m.push(match c.nat {
+            Some(nat) => translation(nat),
+            None => verdict(c.action),
+        });
         out.push((m, comment.clone()));
     }
     out
@@ -301,6 +338,28 @@ pub(crate) fn cut(text: &str) -> String {
         cut -= 1;
     }
     text[..cut].to_string()
+}
+
+/// A NAT statement's translation, as `nft -j list` prints it.
+fn translation(nat: NatKind) -> Value {
+    let family = |a: &std::net::IpAddr| match a {
+        std::net::IpAddr::V4(_) => "ip",
+        std::net::IpAddr::V6(_) => "ip6",
+    };
+    match nat {
+        NatKind::Dnat { addr, port } => {
+            let mut body = json!({"family": family(&addr), "addr": addr.to_string()});
+            if let Some(port) = port {
+                body["port"] = json!(port);
+            }
+            json!({ "dnat": body })
+        }
+        NatKind::Redirect { port } => json!({"redirect": {"port": port}}),
+        NatKind::Masquerade => json!({"masquerade": null}),
+        NatKind::Snat { addr } => {
+            json!({"snat": {"family": family(&addr), "addr": addr.to_string()}})
+        }
+    }
 }
 
 fn matches(left: Value, right: Value) -> Value {
