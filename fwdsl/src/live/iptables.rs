@@ -4,10 +4,13 @@
 //! apply left behind; the ipsets the policy needs are created first. There is no state
 //! in between for a crash or a second process to find. Each transaction's inverse is
 //! written before it runs: it is what a rollback loads, and what a revert agent loads.
+//! The policy's NAT statements go into fwdsl's chains of the nat table ([`nat`](super::nat)),
+//! in a transaction of their own after the filter's.
 
 use super::apply::{side_by_side, Switch};
 use super::change::{Change, Part, Rendered};
 use super::ipset::{self, Sets};
+use super::nat::NatChange;
 use super::runner::{Context, Runner, Table};
 use super::txn::{Load, Txn, Undo};
 use super::{guard, journal, revert, FamilyReport, Firewall, LoadPath, Session};
@@ -21,6 +24,8 @@ struct IptablesApply<'s, 'p> {
     sets: &'s Sets,
     tables: Vec<Table>,
     changes: Vec<Change<'p>>,
+    /// Each family's NAT change.
+    nat: Vec<NatChange>,
     /// fwdsl sets that existed before.
     existing: BTreeSet<String>,
     /// fwdsl sets this apply created.
@@ -39,11 +44,12 @@ pub(super) fn prepare<'s, 'p: 's>(
 ) -> Result<Box<dyn Switch + 's>, Error> {
     let mut txn = Txn::new(&session.runners, session.sets, fw.fault);
     match read(fw, session, &mut txn, policy) {
-        Ok((tables, changes, existing, created, wanted)) => Ok(Box::new(IptablesApply {
+        Ok((tables, changes, nat, existing, created, wanted)) => Ok(Box::new(IptablesApply {
             txn,
             sets: &session.sets,
             tables,
             changes,
+            nat,
             existing,
             created,
             wanted,
@@ -55,20 +61,32 @@ pub(super) fn prepare<'s, 'p: 's>(
 
 impl Switch for IptablesApply<'_, '_> {
     fn changing(&self) -> bool {
-        self.changes.iter().any(|c| !c.is_noop())
+        self.changes.iter().any(|c| !c.is_noop()) || self.nat.iter().any(|n| !n.is_noop())
     }
 
     fn reverts(&self) -> Vec<revert::Revert> {
-        self.changes
+        let restore = |r: &Runner| format!("{} --noflush --wait", r.restore_program());
+        // The NAT transactions came last: they are undone first.
+        let nat = self
+            .nat
+            .iter()
+            .zip(self.txn.runners)
+            .filter(|(n, _)| !n.is_noop())
+            .map(|(n, r)| revert::Revert {
+                command: restore(r),
+                input: n.inverse(),
+            });
+        let filter = self
+            .changes
             .iter()
             .zip(self.txn.runners)
             .zip(&self.tables)
             .filter(|((c, _), _)| !c.is_noop())
             .map(|((c, r), t)| revert::Revert {
-                command: format!("{} --noflush --wait", r.restore_program()),
+                command: restore(r),
                 input: c.inverse(t, |_| true),
-            })
-            .collect()
+            });
+        nat.chain(filter).collect()
     }
 
     fn created_sets(&self) -> Vec<String> {
@@ -80,7 +98,17 @@ impl Switch for IptablesApply<'_, '_> {
     }
 
     fn switch(&mut self) -> Result<Vec<FamilyReport>, Error> {
-        switch(&mut self.txn, &self.changes, &self.tables, self.batch_above)
+        let reports = switch(&mut self.txn, &self.changes, &self.tables, self.batch_above)?;
+        for (f, nat) in self.nat.iter().enumerate().filter(|(_, n)| !n.is_noop()) {
+            let forward = nat.forward();
+            self.txn.step(
+                f,
+                &Context::default(),
+                |r| r.restore(&forward, |_| None),
+                Some(Undo::Restore(f, nat.inverse())),
+            )?;
+        }
+        Ok(reports)
     }
 
     fn commands(&self) -> usize {
@@ -116,6 +144,7 @@ impl Switch for IptablesApply<'_, '_> {
 type Read<'p> = (
     Vec<Table>,
     Vec<Change<'p>>,
+    Vec<NatChange>,
     BTreeSet<String>,
     Vec<String>,
     Vec<String>,
@@ -134,13 +163,14 @@ fn read<'p>(
         .collect();
     // The listings side by side (the sets, each family's table), and the policy
     // rendered meanwhile: it needs no listing.
-    let (existing, tables, rendered) = std::thread::scope(|scope| {
+    let (existing, tables, nat_tables, rendered) = std::thread::scope(|scope| {
         let caller = guard::namespace_id();
         let sets = scope.spawn(move || {
             super::apply::in_namespace(caller)?;
             session.sets.existing()
         });
         let tables = scope.spawn(|| snapshots(&session.runners));
+        let nat_tables = scope.spawn(|| nat_snapshots(&session.runners));
         let rendered: Vec<Rendered> = session
             .runners
             .iter()
@@ -150,7 +180,10 @@ fn read<'p>(
         let tables = tables
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (sets, tables, rendered)
+        let nat_tables = nat_tables
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sets, tables, nat_tables, rendered)
     });
     // Without the ipset program there are no sets to collect; a policy that needs
     // sets fails on it below.
@@ -160,6 +193,12 @@ fn read<'p>(
         Err(e) => return Err(e),
     };
     let tables = tables?;
+    let nat = session
+        .runners
+        .iter()
+        .zip(nat_tables?)
+        .map(|(r, t)| NatChange::read(&t, Some(policy), r.family))
+        .collect();
     let missing: Vec<&crate::IpSet> = needed
         .iter()
         .map(|s| s.as_ref())
@@ -184,7 +223,7 @@ fn read<'p>(
         .map(|((r, t), rendered)| Change::read(t, r.family, policy, rendered))
         .collect();
     let wanted = needed.iter().map(|s| s.name.clone()).collect();
-    Ok((tables, changes, existing, created, wanted))
+    Ok((tables, changes, nat, existing, created, wanted))
 }
 
 /// Loads every family's new generations and switches to them: the chains loaded per
@@ -260,6 +299,13 @@ pub(super) fn collect_sets(session: &Session) -> Result<(), Error> {
         Err(Error::ProgramMissing { .. }) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// One snapshot of the nat table per family, side by side.
+pub(super) fn nat_snapshots(runners: &[Runner]) -> Result<Vec<Table>, Error> {
+    side_by_side(runners.iter().map(|runner| move || runner.nat_table()))
+        .into_iter()
+        .collect()
 }
 
 /// One snapshot of the filter table per family, taken side by side: the listing is most

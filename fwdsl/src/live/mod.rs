@@ -26,6 +26,7 @@ mod iptables;
 mod journal;
 mod layout;
 mod lock;
+mod nat;
 mod nft;
 mod remove;
 mod report;

@@ -7,6 +7,7 @@ use super::iptables::{collect_sets, snapshots};
 use super::layout::{
     foreign_jumps, hook_rule, is_fwdsl_chain, recreate, restore_text, strip_append, Layout,
 };
+use super::nat::NatChange;
 use super::runner::{Context, Table};
 use super::txn::{Txn, Undo};
 use super::{Flushed, RuleSelector, Session};
@@ -69,8 +70,22 @@ pub(super) fn uninstall(session: &Session, fault: Option<super::txn::Fault>) -> 
     if let Some(rule) = tables.iter().flat_map(foreign_jumps).next() {
         return Err(Error::InUse { rule });
     }
+    let nat_tables = super::iptables::nat_snapshots(&session.runners)?;
     let mut txn = Txn::new(&session.runners, session.sets, fault);
-    for (f, table) in tables.iter().enumerate() {
+    for ((f, table), runner) in tables.iter().enumerate().zip(&session.runners) {
+        let nat = NatChange::read(&nat_tables[f], None, runner.family);
+        if !nat.is_noop() {
+            let forward = nat.forward();
+            let step = txn.step(
+                f,
+                &Context::default(),
+                |r| r.restore(&forward, |_| None),
+                Some(Undo::Restore(f, nat.inverse())),
+            );
+            if let Err(e) = step {
+                return Err(txn.abort(e));
+            }
+        }
         if let Some((forward, inverse)) = removal(table) {
             let step = txn.step(
                 f,

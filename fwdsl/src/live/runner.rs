@@ -211,6 +211,11 @@ impl Runner {
         self.listing(&["-t", TABLE, "-S"])
     }
 
+    /// The `nat` table (`-t nat -S`), where fwdsl's NAT chains are.
+    pub(crate) fn nat_table(&self) -> Result<Table, Error> {
+        self.listing(&["-t", "nat", "-S"])
+    }
+
     /// [`Runner::table`] with each rule's packet and byte counters, from the same one
     /// listing (`-S -v`).
     pub(crate) fn counted_table(&self) -> Result<Table, Error> {

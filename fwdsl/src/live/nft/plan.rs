@@ -151,6 +151,73 @@ fn base(direction: Direction) -> Value {
     }))
 }
 
+/// fwdsl's NAT base chains: (name, hook, priority, whether they rewrite the
+/// destination). Ten before the standard priorities (`dstnat`, -100; `srcnat`, 100), as
+/// fwdsl's filter chains are: of several NAT chains on a hook, the first that
+/// translates a connection wins, so fwdsl's translations come before Docker's.
+pub(crate) const NAT_CHAINS: [(&str, &str, i64, bool); 2] = [
+    ("nat-prerouting", "prerouting", -110, true),
+    ("nat-postrouting", "postrouting", 90, false),
+];
+
+fn nat_base(name: &str, hook: &str, prio: i64) -> Value {
+    object(json!({
+        "name": name, "type": "nat", "hook": hook, "prio": prio, "policy": "accept",
+    }))
+}
+
+/// What is undone, and done, for fwdsl's NAT chains: each holds the policy's NAT rules
+/// of its hook directly (a few rules, replaced whole in the batch), and goes when the
+/// policy has none.
+fn nat_chains(listing: &Listing, policy: &Policy, undo: &mut Undo) -> Vec<Value> {
+    let mut forward = Vec::new();
+    for (name, hook, prio, destination) in NAT_CHAINS {
+        let wanted = policy.nft_nat_rules(destination);
+        let live = listing.chains.get(name);
+        if wanted.is_empty() {
+            if live.is_some() {
+                forward.extend(remove(name));
+                undo.restored.push(name.to_string());
+            }
+            continue;
+        }
+        let hooked_right = live.and_then(|c| c.hook.as_ref()).is_some_and(|h| {
+            (h.kind.as_str(), h.hook.as_str(), h.prio, h.policy.as_str())
+                == ("nat", hook, prio, "accept")
+        });
+        let same = hooked_right
+            && live.is_some_and(|c| {
+                c.rules.len() == wanted.len()
+                    && c.rules.iter().zip(&wanted).all(|(l, w)| {
+                        l.comment.as_deref() == Some(w.comment.as_str()) && l.expr == w.listed()
+                    })
+            });
+        if same {
+            continue;
+        }
+        match (live, hooked_right) {
+            (Some(_), true) => {
+                forward.push(command("flush", "chain", chain(name)));
+                undo.rebased.push(name.to_string());
+            }
+            (live, _) => {
+                if live.is_some() {
+                    forward.extend(remove(name));
+                    undo.restored.push(name.to_string());
+                }
+                forward.push(command("add", "chain", nat_base(name, hook, prio)));
+                undo.created.splice(0..0, remove(name));
+            }
+        }
+        forward.extend(
+            wanted
+                .into_iter()
+                .map(|r| rule(name, r.expr, Some(&r.comment))),
+        );
+    }
+    forward
+}
+
 fn rule(chain: &str, expr: Vec<Value>, comment: Option<&str>) -> Value {
     let mut body = object(json!({ "chain": chain, "expr": expr }));
     if let Some(comment) = comment {
@@ -322,7 +389,10 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     retire.sort();
     retire.dedup();
     retire.retain(|c| c.starts_with(GENERATION_PREFIX) && listing.chains.contains_key(c));
-    let changing = !generations.is_empty() || !unhook.is_empty() || !retire.is_empty();
+    let mut nat_undo = Undo::default();
+    let nat = nat_chains(listing, policy, &mut nat_undo);
+    let changing =
+        !generations.is_empty() || !unhook.is_empty() || !retire.is_empty() || !nat.is_empty();
     if !changing && new_sets.is_empty() {
         return Change {
             forward,
@@ -344,6 +414,7 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
     );
     forward.extend(generations);
     forward.extend(hooks);
+    forward.extend(nat);
     forward.extend(unhook);
     for old in &retire {
         forward.extend(remove(old));
@@ -354,9 +425,9 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
         undo: Undo {
             // Undone, the table goes as a whole: nothing of it was there before.
             new_table: !listing.exists,
-            restored,
-            rebased,
-            created,
+            restored: [restored, nat_undo.restored].concat(),
+            rebased: [rebased, nat_undo.rebased].concat(),
+            created: [nat_undo.created, created].concat(),
             new_sets: new_sets.iter().map(|s| s.name().to_string()).collect(),
         },
         parts,
