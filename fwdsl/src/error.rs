@@ -288,6 +288,20 @@ pub enum Error {
         /// When its window ends or ended, as a phrase (`window ended 42 s ago`).
         deadline: String,
     },
+    /// The policy translates packets on to other hosts (`dnat` to another host,
+    /// `masquerade`, `snat`) but the host does not forward that family: the NAT would
+    /// be silently useless.
+    #[error("`{statement}` (line {line}) needs this host to forward {family}, and it does not ({sysctl} = 0); set `sysctl -w {sysctl}=1` (and keep it in /etc/sysctl.d), or let fwdsl set it with `Firewall::enable_forwarding(true)`; nothing was changed")]
+    ForwardingDisabled {
+        /// The NAT statement that needs it.
+        statement: String,
+        /// Its line.
+        line: u32,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+        /// The sysctl (`net.ipv4.ip_forward`).
+        sysctl: &'static str,
+    },
     /// The state directory could have been written by another user: fwdsl would act
     /// on what it finds there as root (a lock, a revert script), so it refuses it.
     #[error("refusing the state directory {path}: {reason}; make it owned by root and writable by root only (or point `Firewall::state_dir` elsewhere); nothing was changed")]

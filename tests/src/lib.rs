@@ -45,6 +45,7 @@ fwdsl::rules! {
 pub mod backends;
 pub mod probe;
 pub mod raw;
+pub mod routed;
 
 /// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its
 /// source-port rules included, whose warnings are silenced here on purpose).

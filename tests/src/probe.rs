@@ -303,14 +303,18 @@ pub fn on_backend<T: Send>(
 /// Everything of the server namespace's firewall, whichever backend wrote it, without
 /// counters: both families' iptables tables, the whole nftables ruleset, the ipsets.
 pub fn snapshot(sb: &Sandbox) -> String {
-    let (v4, v6) = both_saved(sb);
-    let nft = sb
-        .server
+    snapshot_of(&sb.server)
+}
+
+/// [`snapshot`] of any namespace.
+pub fn snapshot_of(ns: &Netns) -> String {
+    let saved = |program| ns.saved(program).expect("iptables-save");
+    let (v4, v6) = (saved("iptables-save"), saved("ip6tables-save"));
+    let nft = ns
         .exec("nft", &["-s", "list", "ruleset"])
         .map(|o| canonical_ruleset(&String::from_utf8_lossy(&o.stdout)))
         .unwrap_or_default();
-    let sets = sb
-        .server
+    let sets = ns
         .exec("ipset", &["save"])
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();

@@ -56,6 +56,7 @@ where
     if !fw.force {
         guard::check_sessions(policy, &fw.sessions(Some(policy))?)?;
     }
+    let forwarding = super::forwarding::check(policy, fw.enable_forwarding)?;
     let session = fw.session()?;
     let mut change: Box<dyn Switch + '_> = match session.backend {
         Backend::Iptables => super::iptables::prepare(fw, &session, policy)?,
@@ -92,7 +93,11 @@ where
         },
         false => None,
     };
-    let reports = match change.switch() {
+    // Forwarding is turned on only once the rules that govern it are live.
+    let switched = change
+        .switch()
+        .and_then(|reports| super::forwarding::enable(&forwarding).map(|()| reports));
+    let reports = match switched {
         Ok(reports) => reports,
         Err(e) => {
             if pending.take().is_none_or(|p| p.revert_here()) {

@@ -19,6 +19,7 @@ mod dynamic;
 mod exec;
 mod fallback;
 mod files;
+mod forwarding;
 mod guard;
 mod inspect;
 mod ipset;
@@ -230,6 +231,7 @@ pub struct Firewall {
     ssh_connection: Option<String>,
     kernel_sessions: bool,
     force: bool,
+    enable_forwarding: bool,
     fault: Option<txn::Fault>,
 }
 
@@ -248,6 +250,7 @@ impl Default for Firewall {
             ssh_connection: std::env::var("SSH_CONNECTION").ok(),
             kernel_sessions: true,
             force: false,
+            enable_forwarding: false,
             fault: None,
         }
     }
@@ -449,6 +452,20 @@ impl Firewall {
     /// ```
     pub fn force(mut self, force: bool) -> Self {
         self.force = force;
+        self
+    }
+
+    /// Sets `net.ipv4.ip_forward` (or IPv6's `forwarding`) when the policy's NAT needs it
+    /// and it is off, after the apply's switch; by default such an apply is refused
+    /// ([`Error::ForwardingDisabled`]). Not undone by a revert.
+    ///
+    /// ```no_run
+    /// let gateway = fwdsl::firewall! { allow ssh; drop all; masquerade src 10.8.0.0/24 via eth0; };
+    /// fwdsl::Firewall::new().enable_forwarding(true).apply(&gateway)?;
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn enable_forwarding(mut self, enable: bool) -> Self {
+        self.enable_forwarding = enable;
         self
     }
 
