@@ -68,6 +68,23 @@ pub(crate) fn check(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let Some(broken) = violation(&parsed.rules, assertion) else {
+            // Closed here, but perhaps open on a host behind this one, through a dnat.
+            let through = assertion.parts.iter().find_map(|part| {
+                crate::check_nat::closed_through_nat(parsed, assertion.expect, &part.matches)
+            });
+            if let Some((nat, witness)) = through {
+                let mut d = Diagnostic::error(
+                    at,
+                    format!(
+                        "`{assertion}` does not hold: `{}` (line {}) lets a new connection {} on to a host behind this one",
+                        nat.text,
+                        nat.line,
+                        shown(&witness)
+                    ),
+                );
+                d.help("narrow the dnat's sources, or drop those connections in the forward rules");
+                out.push(d);
+            }
             continue;
         };
         let what = match assertion.expect {

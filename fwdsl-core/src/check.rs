@@ -254,6 +254,7 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
         check_forward_replies(parsed, &model, &mut out);
         check_loopback(parsed, &model, &mut out);
         crate::assertions::check(parsed, &mut out);
+        crate::check_nat::check(parsed, &mut out);
     }
     check_source_ports(parsed, &mut out);
     out

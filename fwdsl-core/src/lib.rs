@@ -13,6 +13,7 @@
 mod assertions;
 mod builtin;
 mod check;
+mod check_nat;
 mod decider;
 pub use assertions::{rust as packet_as_rust, violation, Violation};
 pub use check::{analyze, Analysis, Lockout, Reach};

@@ -288,6 +288,11 @@ impl ProtoSet {
         self.0 & other.0 == other.0
     }
 
+    /// Whether the two sets share a protocol.
+    pub const fn intersects(self, other: ProtoSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
     /// The iptables `-p` names of the members, one rule per name when rendering; `None`
     /// stands for "every protocol" (no `-p` at all).
     pub fn iptables_names(self, family: Family) -> Vec<Option<&'static str>> {

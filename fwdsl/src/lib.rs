@@ -70,7 +70,7 @@ pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use exposure::{Exposed, Exposure, Socket, Transport, Unused};
 pub use fwdsl_core::{
     Access, Action, Assertion, Builtin, ConnState, Decision, Direction, Expect, Family, Matches,
-    Members, Packet, PortRange, Proto, ProtoSet, Rule, Severity,
+    Members, NatKind, NatRule, Packet, PortRange, Proto, ProtoSet, Rule, Severity, Translation,
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{

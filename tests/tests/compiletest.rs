@@ -14,5 +14,6 @@ fn ui() {
     t.compile_fail("ui/names/*.rs");
     t.compile_fail("ui/pieces/*.rs");
     t.compile_fail("ui/assertions/*.rs");
+    t.compile_fail("ui/nat/*.rs");
     t.pass("ui/pass/*.rs");
 }
