@@ -162,6 +162,15 @@ impl<'r> Model<'r> {
     }
 }
 
+impl Model<'_> {
+    /// Whether rule `j` decides some packet of `matches` in its direction.
+    fn rule_decides_some(&self, j: usize, matches: &Matches) -> bool {
+        let direction = self.rules[j].direction;
+        let query = space::query_regions(matches, direction, false, &self.interfaces);
+        decides_some(&self.index, &self.regions, j, &query)
+    }
+}
+
 /// Whether rule `j` decides some packet of `parts` (matches it, and no earlier rule
 /// does). `index` holds at least the rules before `j`.
 fn decides_some(index: &Index, regions: &[Vec<Region>], j: usize, parts: &[Region]) -> bool {
@@ -252,6 +261,7 @@ pub(crate) fn check(parsed: &Parsed, complete: bool) -> Vec<Diagnostic> {
         check_reply_lockout(parsed, &analysis, &mut out);
         check_name_resolution(parsed, &model, &mut out);
         check_forward_replies(parsed, &model, &mut out);
+        check_own_replies(parsed, &model, &mut out);
         check_loopback(parsed, &model, &mut out);
         crate::assertions::check(parsed, &mut out);
         crate::check_nat::check(parsed, &mut out);
@@ -613,6 +623,48 @@ fn check_forward_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagn
     d.help(format!(
         "add `allow forward established;` before line {}",
         rules[catch_all].line
+    ));
+    out.push(d);
+}
+
+/// An input catch-all that drops the replies to this host's own connections (DNS
+/// answers, package downloads, whatever `allow out …` lets out): nothing before it
+/// accepts established packets, so every connection the host opens hangs. A warning
+/// with the fix, unless the policy shows it means it: an `out` policy that lets
+/// nothing out.
+fn check_own_replies(parsed: &Parsed, model: &Model<'_>, out: &mut Vec<Diagnostic>) {
+    let rules = &parsed.rules;
+    let Some(catch_all) = rules.iter().position(|r| {
+        r.direction == Direction::In && r.is_catch_all() && r.action != Action::Allow
+    }) else {
+        return;
+    };
+    let mut outgoing = rules
+        .iter()
+        .filter(|r| r.direction == Direction::Out)
+        .peekable();
+    if outgoing.peek().is_some() && outgoing.all(|r| r.action != Action::Allow) {
+        return;
+    }
+    let replies = Matches {
+        state: Some(ConnState::Established),
+        ..Matches::ANY
+    };
+    if !model.rule_decides_some(catch_all, &replies) {
+        return;
+    }
+    let rule = &rules[catch_all];
+    let mut d = Diagnostic::warning(
+        parsed.rule_tokens[catch_all],
+        "own_replies_dropped",
+        format!(
+            "rule `{}` drops the replies to this host's own connections (DNS answers, package downloads, …): no rule before it accepts established packets",
+            rule.text
+        ),
+    );
+    d.help(format!(
+        "add `allow established;` before line {}",
+        rule.line
     ));
     out.push(d);
 }

@@ -75,6 +75,21 @@ impl Compiled {
     }
 }
 
+/// The problems a piece of policy (`rules! { base { … } }`) has on its own, where it is
+/// defined: every statement's own errors (a bad port, an unknown service). What needs
+/// the whole policy (ordering, lockout, a catch-all, names defined by the policy that
+/// uses the piece) waits for each `firewall!` that uses it.
+pub fn check_piece(tokens: &[Token]) -> Vec<Diagnostic> {
+    parse::parse(tokens)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .filter(|d| {
+            !d.message.starts_with("unknown set `$") && !d.message.starts_with("unknown ports `$")
+        })
+        .collect()
+}
+
 /// Parses and checks a policy given as tokens: the one entry point both the macro and
 /// the runtime use.
 pub fn compile(tokens: &[Token]) -> Compiled {

@@ -3,7 +3,6 @@
 //! at run time) finds the file relative to its own base and splices the entries into the
 //! list as one token ([`TokenKind::Nets`]); these helpers are what both share.
 
-use crate::model::Family;
 use crate::token::{Token, TokenKind};
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -21,8 +20,8 @@ pub fn list_file_at(tokens: &[Token], i: usize) -> Option<&str> {
 }
 
 /// A list file's entries as one token of the list, checked: `Err((line, message))` for
-/// the first bad line (an entry that is not a network, or one of the other family than
-/// the first entry). `None` when the file lists nothing.
+/// the first bad line (an entry that is not a network). Both families may be listed:
+/// the rule becomes one rule per family. `None` when the file lists nothing.
 pub fn list_file_token(text: &str) -> Result<Option<Token>, (u32, String)> {
     let mut nets: Vec<IpNet> = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -41,13 +40,6 @@ pub fn list_file_token(text: &str) -> Result<Option<Token>, (u32, String)> {
             ),
             false => (line, message),
         })?;
-        if let Some(first) = nets.first().filter(|f| Family::of(f) != Family::of(&net)) {
-            let message = format!(
-                "address list mixes IPv4 and IPv6: `{entry}` after `{}`; keep one file per family",
-                crate::model::net_text(first)
-            );
-            return Err((line, message));
-        }
         nets.push(net);
     }
     Ok((!nets.is_empty()).then(|| Token::at(TokenKind::Nets(nets.into()), 1)))
@@ -101,12 +93,14 @@ mod tests {
         let (line, message) = list_file_token("10.0.0.1\n10.0.0.1/8\nx\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(message.contains("host bits"), "{message}");
-        let (line, message) = list_file_token("10.0.0.1\n# v6\n2001:db8::1\n").unwrap_err();
-        assert_eq!(line, 3);
-        assert!(
-            message.contains("mixes IPv4 and IPv6: `2001:db8::1` after `10.0.0.1`"),
-            "{message}"
-        );
+        // Both families: the rule becomes one rule per family.
+        let both = list_file_token("10.0.0.1\n# v6\n2001:db8::1\n")
+            .unwrap()
+            .unwrap();
+        let TokenKind::Nets(both) = both.kind else {
+            panic!("not a list")
+        };
+        assert_eq!(both.len(), 2);
         assert!(list_file_token("# nothing\n\n").unwrap().is_none());
     }
 }

@@ -62,7 +62,7 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
     }
 }
 
-fn message(d: &Diagnostic) -> String {
+pub(crate) fn message(d: &Diagnostic) -> String {
     match &d.help {
         Some(help) => format!("{}\nhelp: {help}", d.message),
         None => d.message.clone(),

@@ -89,9 +89,25 @@ pub(crate) fn rules(input: TokenStream) -> syn::Result<TokenStream> {
             }
         };
         out.extend(attributes);
+        out.extend(checked(&body));
         out.extend(piece(&name, body, export));
     }
     Ok(out)
+}
+
+/// A piece's own errors, at its spans, where it is defined (so that a piece nobody uses
+/// yet is still checked): every statement's own problems; the rest waits for a policy.
+fn checked(body: &TokenStream) -> TokenStream {
+    let tokens = crate::tokens::Tokens::new(body.clone());
+    fwdsl_core::check_piece(&tokens.tokens)
+        .iter()
+        .map(|d| syn::Error::new_spanned(tokens.spanned(d.tokens), crate::expand::message(d)))
+        .reduce(|mut all, e| {
+            all.combine(e);
+            all
+        })
+        .map(|e| e.into_compile_error())
+        .unwrap_or_default()
 }
 
 /// The name `$` takes inside a piece: a literal `$` cannot stand in a `macro_rules!`

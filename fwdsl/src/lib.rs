@@ -2,12 +2,13 @@
 //!
 //! ```
 //! let policy: fwdsl::Policy = fwdsl::firewall! {
+//!     allow established;
 //!     allow tcp 22;
 //!     allow tcp 80;
 //!     allow in lo;
 //!     drop all;
 //! };
-//! assert_eq!(policy.rules().len(), 4);
+//! assert_eq!(policy.rules().len(), 5);
 //! ```
 //!
 //! At compile time [`firewall!`] parses the rules and rejects, each at its own span and

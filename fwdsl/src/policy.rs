@@ -136,7 +136,7 @@ impl Policy {
     /// own list, wherever they stand in the policy.
     ///
     /// ```
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
     /// assert_eq!(policy.nat()[0].text, "dnat tcp 8080 to 10.0.0.5:80");
     /// ```
     pub fn nat(&self) -> &[NatRule] {
@@ -148,7 +148,7 @@ impl Policy {
     /// what each role keeps.
     ///
     /// ```
-    /// let policy = fwdsl::firewall! { assert closed tcp 3306; allow ssh; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; assert closed tcp 3306; allow ssh; allow https; drop all; };
     /// assert_eq!(policy.assertions()[0].text, "assert closed tcp 3306");
     /// ```
     pub fn assertions(&self) -> &[Assertion] {
@@ -170,9 +170,9 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { allow tcp 22; allow tcp 80; allow in lo; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow tcp 22; allow tcp 80; allow in lo; drop all; };
     /// let web = policy.decide(&Packet::tcp([203, 0, 113, 9], 80));
-    /// assert_eq!((web.action(), web.index, web.rule.text.as_ref()), (Action::Allow, 1, "allow tcp 80"));
+    /// assert_eq!((web.action(), web.index, web.rule.text.as_ref()), (Action::Allow, 2, "allow tcp 80"));
     /// assert_eq!(policy.decide(&Packet::udp([203, 0, 113, 9], 53)).action(), Action::Drop);
     /// ```
     ///
@@ -180,7 +180,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; allow out tcp 443; drop out all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; drop all; allow out established; allow out dns; allow out tcp 443; drop out all; };
     /// let https = Packet::tcp([192, 0, 2, 1], 443).dst([203, 0, 113, 9]).outgoing();
     /// assert_eq!(policy.decide(&https).action(), Action::Allow);
     /// assert_eq!(policy.decide(&Packet::tcp([192, 0, 2, 1], 25).outgoing()).action(), Action::Drop);
@@ -210,7 +210,7 @@ impl Policy {
     /// ```
     /// use fwdsl::{Action, Packet};
     /// let policy = fwdsl::firewall! {
-    ///     allow ssh; drop all;
+    ///     allow established; allow ssh; drop all;
     ///     allow forward established; allow forward tcp 8080 dst 10.0.0.5; drop forward all;
     ///     dnat tcp 8080 to 10.0.0.5:80;
     /// };
@@ -255,7 +255,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { set banned dynamic; drop src $banned; allow tcp 22; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; set banned dynamic; drop src $banned; allow tcp 22; drop all; };
     /// let probe = Packet::tcp([203, 0, 113, 9], 22);
     /// assert_eq!(policy.decide(&probe).action(), Action::Allow);
     /// let banned = |set: &str, address| set == "banned" && address == probe.src;
@@ -292,7 +292,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Action, Packet};
-    /// let policy = fwdsl::firewall! { ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
     /// let lockdown = policy.access_only();
     /// assert_eq!(lockdown.decide(&Packet::tcp([10, 1, 2, 3], 22)).action(), Action::Allow);
     /// assert_eq!(lockdown.decide(&Packet::tcp([10, 1, 2, 3], 443)).action(), Action::Drop);

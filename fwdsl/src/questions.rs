@@ -21,7 +21,7 @@ impl Query {
     ///
     /// ```
     /// let other_ports = fwdsl::Query::parse("tcp 1-21, 23-79, 81-442, 444-65535 src 0.0.0.0/0").unwrap();
-    /// let policy = fwdsl::firewall! { allow ssh; allow http; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow http; allow https; drop all; };
     /// assert_eq!(policy.accepts(&other_ports), None);
     /// ```
     pub fn parse(text: &str) -> Result<Query, Error> {
@@ -159,7 +159,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::Query;
-    /// let policy = fwdsl::firewall! { allow ssh; allow tcp 8080 src 10.0.0.0/8; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow tcp 8080 src 10.0.0.0/8; drop all; };
     /// let world_8080 = Query::parse("tcp 8080 src 0.0.0.0/0").unwrap();
     /// let witness = policy.accepts(&world_8080).expect("10/8 reaches 8080");
     /// assert!(witness.src.to_string().starts_with("10."));
@@ -172,8 +172,8 @@ impl Policy {
     /// asks of a firewall change.
     ///
     /// ```
-    /// let old = fwdsl::firewall! { allow ssh; allow https; drop all; };
-    /// let new = fwdsl::firewall! { allow ssh; allow https; allow tcp 8080; drop all; };
+    /// let old = fwdsl::firewall! { allow established; allow ssh; allow https; drop all; };
+    /// let new = fwdsl::firewall! { allow established; allow ssh; allow https; allow tcp 8080; drop all; };
     /// let opened = new.opens_beyond(&old);
     /// assert_eq!(opened.openings.len(), 1);
     /// let diff = opened.to_string();
@@ -200,8 +200,8 @@ impl Policy {
 /// Fails, with a diff-like message, when `new` accepts anything `old` did not.
 ///
 /// ```should_panic
-/// let old = fwdsl::firewall! { allow ssh; drop all; };
-/// let new = fwdsl::firewall! { allow ssh; allow tcp 3306; drop all; };
+/// let old = fwdsl::firewall! { allow established; allow ssh; drop all; };
+/// let new = fwdsl::firewall! { allow established; allow ssh; allow tcp 3306; drop all; };
 /// fwdsl::assert_opens_nothing!(new, old);
 /// ```
 #[macro_export]

@@ -130,9 +130,9 @@ fn a_dnat_the_forward_rules_drop_is_dead_and_the_error_names_the_fix() {
 
 #[test]
 fn rules_blind_to_a_translation_are_warned_about() {
-    let blind = warnings(&format!(
-        "ssh none;\nallow tcp 8080;\ndrop all;\nallow forward established;\nallow forward tcp 80 dst 10.0.0.5;\nallow forward tcp 8080 dst 10.0.0.5;\ndrop forward all;\ndnat tcp 8080 to 10.0.0.5:80;\n"
-    ));
+    let blind = warnings(
+        "ssh none;\nallow tcp 8080;\ndrop all;\nallow forward established;\nallow forward tcp 80 dst 10.0.0.5;\nallow forward tcp 8080 dst 10.0.0.5;\ndrop forward all;\ndnat tcp 8080 to 10.0.0.5:80;\n",
+    );
     assert!(
         blind.iter().any(|w| w
             .contains("rule `allow tcp 8080` never sees the new connections it is written for")),

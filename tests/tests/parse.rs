@@ -350,8 +350,10 @@ fn an_ipv4_only_loopback_rule_is_warned_about() {
         "{:?}",
         warned.warnings()
     );
-    let fine =
-        Policy::parse("allow ssh;\nallow src 127.0.0.1;\nallow src ::1;\ndrop all;\n").unwrap();
+    let fine = Policy::parse(
+        "allow ssh;\nallow src 127.0.0.1;\nallow src ::1;\nallow established;\ndrop all;\n",
+    )
+    .unwrap();
     assert!(fine.warnings().is_empty(), "{:?}", fine.warnings());
 }
 

@@ -18,7 +18,7 @@ pub fn policies() -> Vec<Policy> {
         "ssh none;\nallow all;\nallow forward tcp 8080, 8443 src 203.0.113.0/24;\nallow forward in docker0 via eth0;\nallow forward established;\ndrop forward all;\n",
         "ssh none;\nset banned dynamic;\ndrop src $banned;\ndrop out dst $banned;\nallow all;\ndrop out all;\n",
         "allow tcp 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20;\nallow ssh;\ndrop all;\n",
-        "ssh none;\nallow all;\nallow forward established;\nallow forward tcp 8080 dst 10.0.0.5;\ndrop forward all;\ndnat tcp 8080 in eth0 to 10.0.0.5:80;\ndnat udp 51820 to \"[2001:db8::5]:51820\";\ndnat tcp 8443 src 203.0.113.0/24 to 10.0.0.6;\nredirect tcp 80 to 8080;\nmasquerade src 10.8.0.0/24 via eth0;\nsnat src \"2001:db8:8::/64\" via eth0 to \"2001:db8::1\";\n",
+        "ssh none;\nallow all;\nallow forward established;\nallow forward tcp 8080 dst 10.0.0.5;\nallow forward udp 51820 dst \"2001:db8::5\";\nallow forward tcp 8443 src 203.0.113.0/24 dst 10.0.0.6;\ndrop forward all;\ndnat tcp 8080 in eth0 to 10.0.0.5:80;\ndnat udp 51820 to \"[2001:db8::5]:51820\";\ndnat tcp 8443 src 203.0.113.0/24 to 10.0.0.6;\nredirect tcp 80 to 8080;\nmasquerade src 10.8.0.0/24 via eth0;\nsnat src \"2001:db8:8::/64\" via eth0 to \"2001:db8::1\";\n",
     ];
     // (The operator's access path is beside the point here.)
     texts

@@ -3,7 +3,7 @@
 
 use super::statement::{Clauses, Statement};
 use crate::diag::{Diagnostic, TokenRange};
-use crate::model::{net_text, nets_text};
+use crate::model::nets_text;
 use crate::token::TokenKind;
 use ipnet::IpNet;
 use std::sync::Arc;
@@ -141,7 +141,7 @@ impl Statement<'_, '_> {
         }
         self.pos += 1;
         // Each element with where it was written: an address, or a list file's
-        // entries (one token, checked to be of one family when the file was read).
+        // entries (one token).
         let mut elements: Vec<(Arc<[IpNet]>, TokenRange)> = Vec::new();
         loop {
             let start = self.pos;
@@ -182,16 +182,7 @@ impl Statement<'_, '_> {
             .help("write `[198.51.100.7, 203.0.113.0/24]`");
             return None;
         }
-        let family = crate::Family::of(&elements[0].0[0]);
-        if let Some((odd, at)) = elements
-            .iter()
-            .find(|(nets, _)| crate::Family::of(&nets[0]) != family)
-        {
-            let message = format!("address list mixes IPv4 and IPv6: `{}`", net_text(&odd[0]));
-            self.push(Diagnostic::error(*at, message))
-                .help("write one rule per address family");
-            return None;
-        }
+        // A list may hold both families: the rule is then one rule per family.
         let mut nets = Vec::with_capacity(elements.iter().map(|(n, _)| n.len()).sum());
         for (element, _) in &elements {
             nets.extend_from_slice(element);

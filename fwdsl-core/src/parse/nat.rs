@@ -82,9 +82,12 @@ impl Statement<'_, '_> {
             .help("filter with a rule of its own: `allow forward … limit …`");
             return None;
         }
-        let rules = self.rule(Action::Allow, direction, line, clauses)?;
-        if let (Some(family), Some(rule)) = (kind.family(), rules.first()) {
-            if !rule.matches.families().contains(&family) {
+        let mut rules = self.rule(Action::Allow, direction, line, clauses)?;
+        // Translating to an address of one family: of a match of both (a list of both
+        // families), the part of that family.
+        if let Some(family) = kind.family() {
+            rules.retain(|r| r.matches.families().contains(&family));
+            if rules.is_empty() {
                 self.push(Diagnostic::error(
                     self.range(to),
                     format!("`{word}` translates {family:?} packets to {family:?} addresses only, but its match is of the other family"),

@@ -64,6 +64,18 @@ impl Statement<'_, '_> {
             } else {
                 first
             };
+            // iptables' `8000:9000`: the range the user meant, written fwdsl's way.
+            if self.peek_punct(':') {
+                let colon = self.pos;
+                self.pos += 1;
+                let hint = match self.peek().map(|t| &t.kind) {
+                    Some(TokenKind::Number(n)) => format!("write `{first}-{n}`"),
+                    _ => format!("write a range as `{first}-LAST`"),
+                };
+                self.error_at(colon, "port ranges are written with `-`, not `:`".into())
+                    .help(hint);
+                return None;
+            }
             if first > last {
                 self.push(Diagnostic::error(
                     self.range(start),

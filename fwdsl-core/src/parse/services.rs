@@ -70,11 +70,20 @@ impl Statement<'_, '_> {
             return self.set(&mut c.user_service, i, range, "service");
         }
         let Some(service) = Service::find(&name) else {
+            // The policy's own services first: `apq` is more likely its `app`.
+            let own = self
+                .services
+                .iter()
+                .map(|s| (strsim::damerau_levenshtein(&name, &s.name), s.name.as_str()))
+                .filter(|&(distance, known)| distance <= 2.max(known.len() / 3))
+                .min()
+                .map(|(_, known)| known.to_string());
+            let close = own.or_else(|| Service::closest(&name).map(String::from));
             let d = self.push(Diagnostic::error(
                 range,
                 format!("unknown service or match `{name}`"),
             ));
-            match Service::closest(&name) {
+            match close {
                 Some(close) => d.help(format!("did you mean `{close}`?")),
                 None => d.help("use `tcp PORT` or `udp PORT`, or one of the services: ssh, http, https, dns, smtp, …"),
             };

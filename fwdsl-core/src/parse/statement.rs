@@ -347,20 +347,28 @@ impl Statement<'_, '_> {
                 ));
             }
         }
-        if let (Some((t, range)), Some(nets)) = (&c.icmp_type, nets_of(&c.src).or(nets_of(&c.dst)))
+        // The families the rule is about: those its addresses have in common.
+        let families: Vec<crate::Family> = [crate::Family::V4, crate::Family::V6]
+            .into_iter()
+            .filter(|&f| [&c.src, &c.dst].iter().all(|a| has_family(a, f)))
+            .collect();
+        if let (Some((t, range)), true) =
+            (&c.icmp_type, nets_of(&c.src).or(nets_of(&c.dst)).is_some())
         {
-            let family = crate::Family::of(&nets[0]);
-            if t.of(family).is_none() {
+            if !families.iter().any(|&f| t.of(f).is_some()) {
                 self.push(Diagnostic::error(
                     *range,
-                    format!("this ICMP type does not exist in {family:?}, the family of the rule's addresses"),
+                    format!(
+                        "this ICMP type does not exist in {:?}, the family of the rule's addresses",
+                        families.first().copied().unwrap_or(crate::Family::V4)
+                    ),
                 ))
                 .help("name a type of that family, or write one rule per family");
             }
         }
         if let (Some(src), Some(dst), Some((_, range))) = (nets_of(&c.src), nets_of(&c.dst), &c.dst)
         {
-            if crate::Family::of(&src[0]) != crate::Family::of(&dst[0]) {
+            if families.is_empty() {
                 self.push(Diagnostic::error(
                     *range,
                     format!(
@@ -441,10 +449,42 @@ impl Statement<'_, '_> {
             comment: c.comment.map(|(t, _)| Cow::Owned(t)),
             line,
         };
+        // Lists of both families: one rule per family, each with its own addresses
+        // (and only where the rule's ICMP type exists).
+        let rule_families: Vec<crate::Family> = families
+            .into_iter()
+            .filter(|&f| rule.matches.icmp_type.is_none_or(|t| t.of(f).is_some()))
+            .collect();
+        let split = |rule: Rule| -> Vec<Rule> {
+            let mixed = [&rule.matches.src, &rule.matches.dst].iter().any(|nets| {
+                nets.iter()
+                    .any(|n| crate::Family::of(n) != crate::Family::of(&nets[0]))
+            });
+            if !mixed {
+                return vec![rule];
+            }
+            rule_families
+                .iter()
+                .map(|&f| {
+                    let only = |nets: &Cow<'static, [IpNet]>| -> Cow<'static, [IpNet]> {
+                        Cow::Owned(
+                            nets.iter()
+                                .filter(|n| crate::Family::of(n) == f)
+                                .copied()
+                                .collect(),
+                        )
+                    };
+                    let mut one = rule.clone();
+                    one.matches.src = only(&rule.matches.src);
+                    one.matches.dst = only(&rule.matches.dst);
+                    one
+                })
+                .collect()
+        };
         // A service of the policy's own is one rule per part (`tcp 8000-8010, udp
         // 9000`): a rule has one protocol and one port list.
         Some(match c.user_service {
-            None => vec![rule],
+            None => split(rule),
             Some((i, _)) => self.services[i]
                 .parts
                 .iter()
@@ -454,6 +494,7 @@ impl Statement<'_, '_> {
                     part.matches.dports = Cow::Owned(ports.clone());
                     part
                 })
+                .flat_map(split)
                 .collect(),
         })
     }
@@ -492,6 +533,12 @@ impl Statement<'_, '_> {
         }
         Some(text)
     }
+}
+
+/// Whether an address clause admits addresses of `family` (any clause but a list or
+/// set of the other family's networks does).
+fn has_family(seen: &Seen<Addresses>, family: crate::Family) -> bool {
+    nets_of(seen).is_none_or(|nets| nets.iter().any(|n| crate::Family::of(n) == family))
 }
 
 /// The networks an address clause names, if it names networks.

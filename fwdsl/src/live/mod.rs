@@ -390,7 +390,7 @@ impl Firewall {
     /// # #[cfg(feature = "sandbox")] {
     /// use fwdsl::{sandbox::Sandbox, Firewall};
     /// let sb = Sandbox::new("my-test")?;
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; drop all; };
     /// sb.server.run(|| Firewall::new().namespaces_only().apply(&policy))??;
     /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -446,7 +446,7 @@ impl Firewall {
     ///
     /// ```no_run
     /// // The policy moves SSH to another port on purpose.
-    /// let policy = fwdsl::firewall! { ssh 2222; allow tcp 2222; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; ssh 2222; allow tcp 2222; drop all; };
     /// fwdsl::Firewall::new().force(true).apply(&policy)?;
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
@@ -460,7 +460,7 @@ impl Firewall {
     /// ([`Error::ForwardingDisabled`]). Not undone by a revert.
     ///
     /// ```no_run
-    /// let gateway = fwdsl::firewall! { allow ssh; drop all; masquerade src 10.8.0.0/24 via eth0; };
+    /// let gateway = fwdsl::firewall! { allow established; allow ssh; drop all; masquerade src 10.8.0.0/24 via eth0; };
     /// fwdsl::Firewall::new().enable_forwarding(true).apply(&gateway)?;
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
@@ -551,7 +551,7 @@ impl Firewall {
     /// taken back if one fails.
     ///
     /// ```no_run
-    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow https; drop all; };
     /// let report = fwdsl::Firewall::new().apply(&policy)?;
     /// print!("{report}"); // `already live: nothing to change` the second time
     /// # Ok::<(), fwdsl::Error>(())
@@ -570,7 +570,7 @@ impl Firewall {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow https; drop all; };
     /// let still_reachable = || std::net::TcpStream::connect("192.0.2.1:443").is_ok();
     /// fwdsl::Firewall::new().apply_with_confirm(&policy, Duration::from_secs(30), still_reachable)?;
     /// # Ok::<(), fwdsl::Error>(())
@@ -596,7 +596,7 @@ impl Firewall {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow https; drop all; };
     /// fwdsl::Firewall::new().apply_unconfirmed(&policy, Duration::from_secs(60))?;
     /// // … later, from a new SSH connection, perhaps another process:
     /// fwdsl::Firewall::new().confirm()?;
@@ -693,7 +693,7 @@ impl Firewall {
     /// What applying `policy` would add and remove, per family.
     ///
     /// ```no_run
-    /// let policy = fwdsl::firewall! { allow ssh; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow https; drop all; };
     /// print!("{}", fwdsl::Firewall::new().plan(&policy)?); // `+` rules to come, `-` rules to go
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
@@ -765,7 +765,7 @@ impl Firewall {
     /// [`Firewall::uninstall`].
     ///
     /// ```no_run
-    /// let policy = fwdsl::firewall! { ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; ssh 22 from 10.0.0.0/8; allow tcp 22 src 10.0.0.0/8; allow https; drop all; };
     /// fwdsl::Firewall::new().flush_to_access(&policy)?; // only the admin net's SSH gets in
     /// # Ok::<(), fwdsl::Error>(())
     /// ```
@@ -796,7 +796,7 @@ impl Firewall {
     /// policy nothing listens behind. Reads `/proc`; needs no root and changes nothing.
     ///
     /// ```no_run
-    /// let policy = fwdsl::firewall! { allow ssh; allow tcp 80, 443; drop all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; allow tcp 80, 443; drop all; };
     /// print!("{}", fwdsl::Firewall::new().exposure(&policy)?);
     /// # Ok::<(), fwdsl::Error>(())
     /// ```

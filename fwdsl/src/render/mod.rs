@@ -180,11 +180,12 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::Family;
-    /// let policy = fwdsl::firewall! { ssh none; allow tcp 80, 443; drop all; };
+    /// let policy = fwdsl::firewall! { ssh none; allow established; allow tcp 80, 443; drop all; };
     /// let rules: Vec<String> = policy.iptables_rules(Family::V4).iter().map(|r| r.to_command_line()).collect();
     /// assert_eq!(rules, [
-    ///     "-p tcp -m multiport --dports 80,443 -m comment --comment \"fwdsl:1 allow tcp 80,443\" -j ACCEPT",
-    ///     "-m comment --comment \"fwdsl:2 drop all\" -j DROP",
+    ///     "-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment \"fwdsl:1 allow established\" -j ACCEPT",
+    ///     "-p tcp -m multiport --dports 80,443 -m comment --comment \"fwdsl:2 allow tcp 80,443\" -j ACCEPT",
+    ///     "-m comment --comment \"fwdsl:3 drop all\" -j DROP",
     /// ]);
     /// ```
     pub fn iptables_rules(&self, family: Family) -> Vec<RenderedRule> {
@@ -195,7 +196,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::{Direction, Family};
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; allow out established; allow out dns; drop out all; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; drop all; allow out established; allow out dns; drop out all; };
     /// let out = policy.chain_rules(Direction::Out, Family::V4);
     /// assert_eq!(out.len(), 4); // established, dns over udp and over tcp, the catch-all
     /// ```
@@ -230,7 +231,7 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::Family;
-    /// let policy = fwdsl::firewall! { allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
+    /// let policy = fwdsl::firewall! { allow established; allow ssh; drop all; dnat tcp 8080 to 10.0.0.5:80; };
     /// assert_eq!(
     ///     policy.nat_rules(true, Family::V4),
     ///     ["-p tcp -m tcp --dport 8080 -m comment --comment \"fwdsl:nat1 dnat tcp 8080 to 10.0.0.5:80\" -j DNAT --to-destination 10.0.0.5:80"]

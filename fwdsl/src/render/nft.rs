@@ -81,11 +81,11 @@ impl Policy {
     ///
     /// ```
     /// use fwdsl::Direction;
-    /// let policy = fwdsl::firewall! { ssh none; allow tcp 80, 443; drop all; };
-    /// let rules = policy.nft_rules(Direction::In);
-    /// assert_eq!(rules[1].comment, "fwdsl:1 allow tcp 80,443");
+    /// let policy = fwdsl::firewall! { ssh none; allow established; allow tcp 80, 443; drop all; };
+    /// let rules = policy.nft_rules(Direction::In); // neighbour discovery first
+    /// assert_eq!(rules[2].comment, "fwdsl:2 allow tcp 80,443");
     /// assert_eq!(
-    ///     rules[1].expr[0].to_string(),
+    ///     rules[2].expr[0].to_string(),
     ///     r#"{"match":{"left":{"payload":{"field":"dport","protocol":"tcp"}},"op":"==","right":{"set":[80,443]}}}"#
     /// );
     /// ```

@@ -2,5 +2,5 @@
 
 /// A policy built through the renamed dependency.
 pub fn policy() -> fw::Policy {
-    fw::firewall! { allow ssh; allow https; drop all; }
+    fw::firewall! { allow ssh; allow https; allow established; drop all; }
 }

@@ -3,7 +3,7 @@
 fn main() {
     let _ = fwdsl::firewall! {
         allow ssh;
-        drop all;
+        allow established; drop all;
         allow out established;
         allow out tcp 443;
         drop out all;

@@ -4,7 +4,7 @@ fn main() {
     let _ = fwdsl::firewall! {
         allow ssh;
         allow tcp 8080;
-        drop all;
+        allow established; drop all;
         allow forward established;
         allow forward tcp 80 dst 10.0.0.5;
         allow forward tcp 8080 dst 10.0.0.5;

@@ -7,7 +7,7 @@ use fwdsl::{Action, Packet};
 fn main() {
     let policy = fwdsl::firewall! {
         allow ssh;
-        drop all;
+        allow established; drop all;
         allow forward tcp 8080;
         allow forward in docker0 via eth0 tcp 443;
         allow forward in eth0 via docker0 established;

@@ -6,7 +6,7 @@ fn main() {
         allow ssh;
         allow tcp 80;
         allow tcp 1-1024 src 10.0.0.0/8;
-        drop all;
+        allow established; drop all;
     };
     let banned = fwdsl::Packet::tcp([203, 0, 113, 7], 22);
     assert_eq!(policy.decide(&banned).index, 0);

@@ -4,6 +4,6 @@ fn main() {
     let _ = fwdsl::firewall! {
         allow ssh;
         allow src 127.0.0.1;
-        drop all;
+        allow established; drop all;
     };
 }

@@ -5,6 +5,6 @@ fn main() {
         allow tcp 22;
         allow tcp 80-90;
         allow tcp 85;
-        drop all;
+        allow established; drop all;
     };
 }

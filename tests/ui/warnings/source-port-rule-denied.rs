@@ -4,6 +4,6 @@ fn main() {
     let _ = fwdsl::firewall! {
         allow ssh;
         allow udp sport 53;
-        drop all;
+        allow established; drop all;
     };
 }

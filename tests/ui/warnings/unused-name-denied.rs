@@ -4,6 +4,6 @@ fn main() {
     let _ = fwdsl::firewall! {
         ports web = 80, 443;
         allow ssh;
-        drop all;
+        allow established; drop all;
     };
 }

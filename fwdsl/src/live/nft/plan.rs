@@ -437,6 +437,9 @@ pub(crate) fn read(listing: &Listing, policy: &Policy) -> Change {
 }
 
 #[cfg(test)]
+// Minimal policies on purpose: their warnings (no `allow established;`) are beside
+// the point here.
+#[allow(deprecated)]
 mod tests {
     use super::super::listing::tests::LISTED;
     use super::*;
