@@ -94,12 +94,12 @@ fn a_ban_that_could_reach_the_operator_network_is_a_warning_with_the_exemption()
     let exempt = "ssh 22 from 10.0.0.0/8;\nset banned dynamic;\nallow tcp 22 src 10.0.0.0/8;\ndrop src $banned;\nallow tcp 80;\nallow established;\ndrop all;";
     assert!(Policy::parse(exempt).unwrap().warnings().is_empty());
     // Without a declared operator network, banning SSH clients is the set's purpose.
-    assert!(
-        Policy::parse("set banned dynamic;\ndrop src $banned;\nallow ssh;\nallow established;\ndrop all;")
-            .unwrap()
-            .warnings()
-            .is_empty()
-    );
+    assert!(Policy::parse(
+        "set banned dynamic;\ndrop src $banned;\nallow ssh;\nallow established;\ndrop all;"
+    )
+    .unwrap()
+    .warnings()
+    .is_empty());
 }
 
 #[test]

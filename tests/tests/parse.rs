@@ -557,3 +557,26 @@ fn address_lists_from_files_in_policy_files() {
     assert!(err.to_string().contains("needs a policy file"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn what_a_new_user_writes_gets_the_fix() {
+    let said = |text: &str| fwdsl::Policy::parse(text).unwrap_err().to_string();
+    // iptables' range syntax.
+    let e = said("allow tcp 8000:9000;\ndrop all;\n");
+    assert!(
+        e.contains("port ranges are written with `-`") && e.contains("write `8000-9000`"),
+        "{e}"
+    );
+    // An unquoted IPv6 address Rust reads part of as a number.
+    let e = said("ssh none;\nallow src 2001:db8:::1;\ndrop all;\n");
+    assert!(e.contains("write an IPv6 address as a string"), "{e}");
+    // The policy's own service, misspelt.
+    let e = said("service app = tcp 8000;\nallow apq;\ndrop all;\n");
+    assert!(e.contains("did you mean `app`?"), "{e}");
+    // Any word a statement can start with is named.
+    let e = said("permit tcp 22;\ndrop all;\n");
+    assert!(
+        e.contains("expected a statement, found `permit`") && e.contains("`dnat`"),
+        "{e}"
+    );
+}

@@ -111,8 +111,17 @@ impl Statement<'_, '_> {
             }
         };
         let range = self.range(start);
+        let quoted = matches!(tokens[start].kind, TokenKind::Str(_));
         match crate::list_file::net_from_text(&text) {
             Ok(net) => Some(net),
+            // Rust's tokenizer reads parts of an unquoted IPv6 address as numbers
+            // (`1e5` as a float), or refuses it before the macro sees it (`::1e`).
+            Err((message, _)) if !quoted && text.contains(':') => {
+                self.push(Diagnostic::error(range, message)).help(format!(
+                    "write an IPv6 address as a string, `\"{text}\"`: unquoted, Rust reads parts of it as numbers"
+                ));
+                None
+            }
             Err((message, help)) => {
                 self.push(Diagnostic::error(range, message)).help(help);
                 None

@@ -3,16 +3,24 @@
 //!
 //! ```text
 //! policy    := statement*
-//! statement := action direction? match* ";" | "ssh" access ";"
+//! statement := action direction? match* ";"              (a rule)
+//!            | nat match* ("to" target)? ";"            (`masquerade` takes no target)
+//!            | "ssh" access ";"
 //!            | "service" NAME "=" ("tcp" | "udp") ports ("," ("tcp" | "udp") ports)* ";"
+//!            | "set" NAME ("=" addrs | "dynamic") ";" | "ports" NAME "=" ports ";"
+//!            | "assert" ("open" | "closed") direction? match* ";"
+//!            | "use" PATH ";"                             (`firewall!`: a piece's rules)
+//!            | "include" STRING ";"                       (policy files: another file)
 //! action    := "allow" | "drop" | "reject" | "log"
 //! direction := "out" | "forward"              (none: an input rule)
-//! match     := ("tcp" | "udp") ports? | "icmp" | "all" | SERVICE
+//! nat       := "dnat" | "redirect" | "masquerade" | "snat"
+//! target    := addr (":" port)? | STRING | port          (`"[2001:db8::5]:80"` for IPv6)
+//! match     := ("tcp" | "udp") ports? | "icmp" TYPE? | "proto" (NAME | N) | "all" | SERVICE
 //!            | "dport" ports | "sport" ports | "src" addrs | "dst" addrs
 //!            | "in" IFACE | "via" IFACE | "new" | "established" | "invalid"
 //!            | "limit" (RATE ("burst" N)?)? | "log" | "prefix" STRING | "comment" STRING
-//! ports     := port ("-" port)? ("," port ("-" port)?)*
-//! addrs     := addr | "[" item ("," item)* "]"     item := addr | "file" STRING
+//! ports     := port ("-" port)? ("," port ("-" port)?)* | "$" NAME
+//! addrs     := addr | "[" item ("," item)* "]" | "$" NAME    item := addr | "file" STRING
 //! access    := "none" | port ("from" addr)? ("in" IFACE)?
 //! ```
 //!
@@ -31,6 +39,7 @@ mod nat;
 pub use names::DYNAMIC_SET_NAME_MAX;
 mod ports;
 mod protocols;
+mod rule_checks;
 mod services;
 mod statement;
 mod states;

@@ -3,11 +3,12 @@
 
 use super::addresses::Addresses;
 use super::names::Name;
+use super::rule_checks::{families, nets_of, Whole, CHECKS};
 use super::services::UserService;
 use crate::diag::{Diagnostic, TokenRange};
 use crate::model::{
-    nets_text, ports_text, Access, Action, ConnState, Direction, IcmpType, Matches, PortRange,
-    ProtoSet, Rate, Rule,
+    ports_text, Access, Action, ConnState, Direction, IcmpType, Matches, PortRange, ProtoSet, Rate,
+    Rule,
 };
 use crate::services::Service;
 use crate::token::{Token, TokenKind};
@@ -39,7 +40,7 @@ pub(super) struct Statement<'t, 'd> {
 }
 
 /// A match clause seen in a rule, remembered with its tokens for later messages.
-type Seen<T> = Option<(T, TokenRange)>;
+pub(super) type Seen<T> = Option<(T, TokenRange)>;
 
 /// The matches of one rule as written, before the checks that need all of them.
 #[derive(Default)]
@@ -96,19 +97,24 @@ impl Statement<'_, '_> {
                 return self.nat_statement(&word, first.line).map(Parsed1::Nat);
             }
             _ => {
+                let words: Vec<String> = super::STATEMENT_WORDS
+                    .iter()
+                    .map(|w| format!("`{w}`"))
+                    .collect();
                 let help = match first.text().as_str() {
-                    "accept" | "pass" => "write `allow` to accept packets",
+                    "accept" | "pass" => "write `allow` to accept packets".to_string(),
                     "deny" | "block" => {
                         "write `drop` to discard packets silently, `reject` to refuse them"
+                            .to_string()
                     }
-                    _ => "a statement starts with `allow`, `drop`, `reject` or `ssh`",
+                    "nat" | "dnat-to" | "portforward" | "forward-port" => {
+                        "forward a port with `dnat tcp 8080 to 10.0.0.5:80;`".to_string()
+                    }
+                    _ => format!("a statement starts with one of {}", words.join(", ")),
                 };
                 self.error_at(
                     self.pos,
-                    format!(
-                        "expected `allow`, `drop`, `reject` or `ssh`, found `{}`",
-                        first.text()
-                    ),
+                    format!("expected a statement, found `{}`", first.text()),
                 )
                 .help(help);
                 return None;
@@ -269,125 +275,24 @@ impl Statement<'_, '_> {
         c: Clauses,
     ) -> Option<Vec<Rule>> {
         let errors_before = self.diagnostics.len();
-        match (direction, &c.iface, &c.oface) {
-            (Direction::In, _, Some((name, range))) => {
-                self.push(Diagnostic::error(
-                    *range,
-                    format!("an incoming packet leaves through no interface: `via {name}` is for `out` and `forward` rules"),
-                ))
-                .help(format!("write `in {name}` for the interface it arrives on"));
-            }
-            (Direction::Out, Some((name, range)), _) => {
-                self.push(Diagnostic::error(
-                    *range,
-                    format!("an outgoing packet arrives on no interface: `in {name}` is for input and `forward` rules"),
-                ))
-                .help(format!("write `via {name}` for the interface it leaves through"));
-            }
-            _ => {}
+        let whole = Whole {
+            action,
+            direction,
+            c: &c,
+        };
+        for check in CHECKS {
+            check(self, &whole);
         }
+        let families = families(&c);
         let mut protocols = c.proto.as_ref().map_or(ProtoSet::ALL, |((p, _), _)| *p);
         let mut dports = c
             .dports
             .as_ref()
             .map(|(p, _)| p.clone())
             .unwrap_or_default();
-        if let Some((service, range)) = c.service {
-            if let Some(((_, name), _)) = c.proto {
-                self.push(Diagnostic::error(
-                    range,
-                    format!(
-                        "`{}` already names its protocol; `{name}` is not needed",
-                        service.name
-                    ),
-                ))
-                .help(format!(
-                    "write `{} {}` alone, or `{} {name} {}`",
-                    action.keyword(),
-                    service.name,
-                    action.keyword(),
-                    service.port
-                ));
-            }
-            if let Some((_, ports)) = &c.dports {
-                self.push(Diagnostic::error(
-                    *ports,
-                    format!(
-                        "`{}` already names its port ({})",
-                        service.name, service.port
-                    ),
-                ))
-                .help("write the service or the ports, not both");
-            }
+        if let Some((service, _)) = c.service {
             protocols = service.protocols;
             dports = vec![PortRange::new(service.port, service.port)];
-        }
-        if let Some(all) = c.all {
-            if c.proto.is_some() || c.service.is_some() {
-                self.push(Diagnostic::error(
-                    all,
-                    "`all` means every protocol, but the rule also names one",
-                ))
-                .help("remove `all`, or the protocol");
-            }
-        }
-        for (ports, keyword) in [(&c.dports, "dport"), (&c.sports, "sport")] {
-            let Some((list, range)) = ports else { continue };
-            let shown = ports_text(list);
-            let problem = match c.proto {
-                _ if c.service.is_some() => None,
-                Some(((p, _), _)) if ProtoSet::TCP_UDP.contains(p) => None,
-                Some(((_, name), _)) => Some(format!("`{name}` has no ports, so `{keyword} {shown}` can never match")),
-                None if c.all.is_some() => Some(format!("`all` includes protocols without ports, so `{keyword} {shown}` needs `tcp` or `udp`")),
-                None => Some(format!("port `{shown}` has no protocol")),
-            };
-            if let Some(problem) = problem {
-                self.push(Diagnostic::error(*range, problem)).help(format!(
-                    "name the protocol: `tcp {keyword} {shown}` or `udp {keyword} {shown}`"
-                ));
-            }
-        }
-        // The families the rule is about: those its addresses have in common.
-        let families: Vec<crate::Family> = [crate::Family::V4, crate::Family::V6]
-            .into_iter()
-            .filter(|&f| [&c.src, &c.dst].iter().all(|a| has_family(a, f)))
-            .collect();
-        if let (Some((t, range)), true) =
-            (&c.icmp_type, nets_of(&c.src).or(nets_of(&c.dst)).is_some())
-        {
-            if !families.iter().any(|&f| t.of(f).is_some()) {
-                self.push(Diagnostic::error(
-                    *range,
-                    format!(
-                        "this ICMP type does not exist in {:?}, the family of the rule's addresses",
-                        families.first().copied().unwrap_or(crate::Family::V4)
-                    ),
-                ))
-                .help("name a type of that family, or write one rule per family");
-            }
-        }
-        if let (Some(src), Some(dst), Some((_, range))) = (nets_of(&c.src), nets_of(&c.dst), &c.dst)
-        {
-            if families.is_empty() {
-                self.push(Diagnostic::error(
-                    *range,
-                    format!(
-                        "rule mixes IPv4 and IPv6: `src {}` and `dst {}`",
-                        nets_text(src),
-                        nets_text(dst)
-                    ),
-                ))
-                .help("write one rule per address family");
-            }
-        }
-        if let Some((_, range)) = &c.user_service {
-            if c.proto.is_some() || c.dports.is_some() || c.service.is_some() {
-                self.push(Diagnostic::error(
-                    *range,
-                    "a service of the policy's own names its protocols and ports already",
-                ))
-                .help("write the service alone, or the protocol and ports");
-            }
         }
         let has_match = c.user_service.is_some()
             || c.proto.is_some()
@@ -533,17 +438,6 @@ impl Statement<'_, '_> {
         }
         Some(text)
     }
-}
-
-/// Whether an address clause admits addresses of `family` (any clause but a list or
-/// set of the other family's networks does).
-fn has_family(seen: &Seen<Addresses>, family: crate::Family) -> bool {
-    nets_of(seen).is_none_or(|nets| nets.iter().any(|n| crate::Family::of(n) == family))
-}
-
-/// The networks an address clause names, if it names networks.
-fn nets_of(seen: &Seen<Addresses>) -> Option<&[IpNet]> {
-    seen.as_ref().and_then(|(a, _)| a.nets())
 }
 
 /// The dynamic set an address clause names, if it names one.
