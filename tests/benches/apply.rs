@@ -60,15 +60,8 @@ fn append_each(policy: &Policy) {
 }
 
 fn main() {
-    if !fwdsl::sandbox::Sandbox::available() {
-        eprintln!("the apply benchmark needs root, iproute2 and iptables");
-        std::process::exit(1);
-    }
-    let sizes: Vec<usize> = std::env::var("FWDSL_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1000,10000".into())
-        .split(',')
-        .map(|s| s.trim().parse().expect("sizes are numbers"))
-        .collect();
+    tests::bench::require_root("root, iproute2 and iptables");
+    let sizes = tests::bench::sizes("FWDSL_BENCH_SIZES", &[100, 1000, 10000]);
     println!("| rules | iptables rules (v4+v6) | iptables-restore ×2 (ms) | fwdsl batch (ms) | ratio | save, then restore ×2 (ms) | ratio | fwdsl per-rule (ms) | iptables -A each (ms) | iptables-save ×2 (ms) | fwdsl no-op (ms) | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {

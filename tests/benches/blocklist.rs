@@ -67,16 +67,8 @@ fn main() {
         parse_child(Path::new(&args[i + 1]));
         return;
     }
-    if !fwdsl::sandbox::Sandbox::available() {
-        eprintln!("the blocklist benchmark needs root, iproute2, iptables and ipset");
-        std::process::exit(1);
-    }
-    let sizes: Vec<usize> = std::env::var("FWDSL_BLOCKLIST_SIZES")
-        .unwrap_or_else(|_| "10000,100000,1000000".into())
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().expect("sizes are numbers"))
-        .collect();
+    tests::bench::require_root("root, iproute2, iptables and ipset");
+    let sizes = tests::bench::sizes("FWDSL_BLOCKLIST_SIZES", &[10_000, 100_000, 1_000_000]);
     let nothing = |_: &Netns| {};
     println!("| networks | parse + check (ms) | peak memory (MiB) | ipset restore of the list (ms) | ratio | fwdsl apply (ms) | ipset restore + iptables-restore ×2 (ms) | ratio | fwdsl no-op (ms) | ipset save + iptables-save ×2 (ms) | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -25,7 +25,7 @@ fn packets(n: usize) -> Vec<Packet> {
 fn main() {
     println!("| rules | parse + check (ms) | per rule (µs) | decide (packets/s) |");
     println!("|---:|---:|---:|---:|");
-    for n in [100, 1_000, 10_000] {
+    for n in tests::bench::sizes("FWDSL_BENCH_SIZES", &[100, 1_000, 10_000]) {
         let text = tests::large_policy(n);
         // Best of three: the first run pays for page faults, not for the analysis.
         let (best, policy) = (0..3)

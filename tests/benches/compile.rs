@@ -70,7 +70,7 @@ fn literal(rule: &Rule) -> String {
         Action::Log => "Log",
     };
     format!(
-        "Rule {{ action: Action::{action}, limit: None, log: None, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, iface: None, oface: None, icmp_type: None, protocol: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
+        "Rule {{ action: Action::{action}, limit: None, log: None, matches: Matches {{ protocols: ProtoSet::from_bits({}), dports: {}, sports: {}, src: {}, dst: {}, src_set: None, dst_set: None, iface: None, oface: None, icmp_type: None, protocol: None, state: {} }}, direction: Direction::In, text: Cow::Borrowed({:?}), comment: None, line: {} }}",
         m.protocols.bits(),
         ports(&m.dports),
         ports(&m.sports),
@@ -135,7 +135,10 @@ fn build_time(krate: &Path, target: &Path, command: &str) -> Duration {
         start.elapsed()
     };
     build(); // warm: dependencies
-    (0..RUNS).map(|_| build()).min().unwrap()
+    (0..tests::bench::runs(RUNS))
+        .map(|_| build())
+        .min()
+        .unwrap()
 }
 
 fn secs(d: Duration) -> String {
@@ -143,11 +146,7 @@ fn secs(d: Duration) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("FWDSL_BENCH_SIZES")
-        .unwrap_or_else(|_| "100,1000,10000".into())
-        .split(',')
-        .map(|s| s.trim().parse().expect("sizes are numbers"))
-        .collect();
+    let sizes = tests::bench::sizes("FWDSL_BENCH_SIZES", &[100, 1000, 10000]);
     let dir = workspace().join("target/fwdsl-compile-bench");
     let target = dir.join("target");
     println!("| rules | the check itself, release build (ms) | cargo check: macro (s) | cargo check: data (s) | ratio | cargo build: macro (s) | cargo build: data (s) | ratio |");

@@ -83,14 +83,11 @@ fn ping(sb: &Sandbox) -> (f64, f64) {
 }
 
 fn main() {
-    if !Sandbox::available() {
-        eprintln!("the lookup benchmark needs root, iproute2 and iptables");
-        std::process::exit(1);
-    }
+    tests::bench::require_root("root, iproute2 and iptables");
     println!("| list size | rules per address: avg rtt (µs) | total (ms) | ipset: avg rtt (µs) | total (ms) | no list: avg rtt (µs) |");
     println!("|---:|---:|---:|---:|---:|---:|");
     let fw = Firewall::new().namespaces_only().ssh_connection(None);
-    for n in [100, 1_000, 10_000] {
+    for n in tests::bench::sizes("FWDSL_BENCH_SIZES", &[100, 1_000, 10_000]) {
         let hosts = blocklist(n);
         let expanded = Sandbox::new("fwdsl-lookup").expect("sandbox");
         load_expanded(&expanded, &hosts);

@@ -16,15 +16,6 @@ use std::process::Command;
 use std::time::Duration;
 use tests::bench::{firewall, hwm_kib, measure, ms};
 
-fn sizes(var: &str, default: &str) -> Vec<usize> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().expect("sizes are numbers"))
-        .collect()
-}
-
 fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
 }
@@ -89,13 +80,10 @@ fn row(runs: usize, policy: &Policy, fresh: impl Fn() -> Policy + Sync) -> Row {
 }
 
 fn main() {
-    if !fwdsl::sandbox::Sandbox::available() {
-        eprintln!("the nft benchmark needs root, iproute2, iptables and nft");
-        std::process::exit(1);
-    }
+    tests::bench::require_root("root, iproute2, iptables and nft");
     println!("| rules | nft -f (ms) | fwdsl nft apply (ms) | ratio | fwdsl iptables apply (ms) | nft / iptables | nft -j -t list ruleset (ms) | fwdsl nft no-op (ms) | ratio |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in sizes("FWDSL_BENCH_SIZES", "100,1000,10000") {
+    for n in tests::bench::sizes("FWDSL_BENCH_SIZES", &[100, 1000, 10000]) {
         let policy = Policy::parse(&tests::large_policy(n)).expect("generated policy");
         let r = row(5, &policy, || policy.clone());
         let iptables = measure(5, |_| {}, || apply(Backend::Iptables, &policy));
@@ -116,7 +104,7 @@ fn main() {
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     const POLICY: &str =
         "drop src [file \"drop.txt\"];\nallow ssh;\nallow tcp 80, 443;\ndrop all;\n";
-    for n in sizes("FWDSL_BLOCKLIST_SIZES", "10000,100000,1000000") {
+    for n in tests::bench::sizes("FWDSL_BLOCKLIST_SIZES", &[10_000, 100_000, 1_000_000]) {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("drop.txt"), tests::blocklist(n, 7)).unwrap();
         std::fs::write(dir.path().join("host.policy"), POLICY).unwrap();

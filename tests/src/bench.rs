@@ -1,5 +1,7 @@
-//! What the kernel benchmarks share: the firewall handle they apply with, a best-of-N
-//! measurement in fresh network namespaces, and the process's peak memory.
+//! What the benchmarks share: the firewall handle they apply with, a best-of-N
+//! measurement in fresh network namespaces, the process's peak memory, and the smoke
+//! run (`cargo test --benches`, part of the test command) in which each runs once at
+//! its smallest size, so that none stops building or running unnoticed.
 
 use fwdsl::sandbox::Netns;
 use fwdsl::Firewall;
@@ -13,7 +15,7 @@ pub fn firewall() -> Firewall {
 /// Best of `runs`, each in a fresh namespace prepared by `prepare` (untimed) and
 /// timed over `work`, which runs inside it.
 pub fn measure(runs: usize, prepare: impl Fn(&Netns), work: impl Fn() + Sync) -> Duration {
-    (0..runs)
+    (0..self::runs(runs))
         .map(|_| {
             let ns = Netns::create("fwdsl-bench").expect("namespace");
             prepare(&ns);
@@ -41,4 +43,48 @@ pub fn hwm_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Whether this is a smoke run: `cargo bench` passes `--bench`, `cargo test --benches`
+/// (the test command, in CI) does not.
+pub fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// The sizes to measure: `var` (`100,1000`) if set, else `default`; in a smoke run the
+/// smallest of them alone.
+pub fn sizes(var: &str, default: &[usize]) -> Vec<usize> {
+    let mut sizes: Vec<usize> = match std::env::var(var) {
+        Ok(list) => list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().parse().expect("sizes are numbers"))
+            .collect(),
+        Err(_) => default.to_vec(),
+    };
+    if smoke() {
+        sizes.sort_unstable();
+        sizes.truncate(1);
+    }
+    sizes
+}
+
+/// `runs` measurements, or one in a smoke run.
+pub fn runs(runs: usize) -> usize {
+    if smoke() {
+        1
+    } else {
+        runs
+    }
+}
+
+/// Ends a kernel benchmark that cannot run on this machine (`needs` says what it
+/// lacks): a failure under `cargo bench` and in CI, a skip in a smoke run elsewhere.
+pub fn require_root(needs: &str) {
+    if fwdsl::sandbox::Sandbox::available() {
+        return;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    eprintln!("this benchmark needs {needs}");
+    std::process::exit(if smoke() && !ci { 0 } else { 1 });
 }
