@@ -171,63 +171,68 @@ impl ToTokens for QuoteRule<'_> {
     }
 }
 
-/// A rule's matches as a struct, field by field: the compiler checks each by name.
+/// A rule's matches as a struct, field by field (the compiler checks each by name), of
+/// the fields that differ from [`Matches::ANY`] only: most rules name two or three, and
+/// every token written is one rustc reads.
 struct QuoteMatches<'a>(&'a Matches);
 
 impl ToTokens for QuoteMatches<'_> {
     fn to_tokens(&self, out: &mut TokenStream) {
         let m = self.0;
-        let protocols = m.protocols.bits();
-        let dports = m.dports.iter().map(quote_ports);
-        let sports = m.sports.iter().map(quote_ports);
-        let src = m.src.iter().map(quote_net);
-        let dst = m.dst.iter().map(quote_net);
-        let cow = |text: Option<&str>| match text {
-            None => quote!(::core::option::Option::None),
-            Some(t) => quote!(::core::option::Option::Some(__fwdsl::Cow::Borrowed(#t))),
-        };
-        let (src_set, dst_set) = (cow(m.src_set.as_deref()), cow(m.dst_set.as_deref()));
-        let (iface, oface) = (cow(m.iface.as_deref()), cow(m.oface.as_deref()));
+        let mut fields = TokenStream::new();
+        if m.protocols != Matches::ANY.protocols {
+            let protocols = m.protocols.bits();
+            fields.extend(quote!(protocols: __fwdsl::ProtoSet::from_bits(#protocols),));
+        }
+        let list = |items: Vec<TokenStream>| quote!(__fwdsl::Cow::Borrowed(&[#(#items),*]));
+        if !m.dports.is_empty() {
+            let dports = list(m.dports.iter().map(quote_ports).collect());
+            fields.extend(quote!(dports: #dports,));
+        }
+        if !m.sports.is_empty() {
+            let sports = list(m.sports.iter().map(quote_ports).collect());
+            fields.extend(quote!(sports: #sports,));
+        }
+        if !m.src.is_empty() {
+            let src = list(m.src.iter().map(quote_net).collect());
+            fields.extend(quote!(src: #src,));
+        }
+        if !m.dst.is_empty() {
+            let dst = list(m.dst.iter().map(quote_net).collect());
+            fields.extend(quote!(dst: #dst,));
+        }
+        let cow = |text: &str| quote!(::core::option::Option::Some(__fwdsl::Cow::Borrowed(#text)));
+        for (name, value) in [
+            ("src_set", &m.src_set),
+            ("dst_set", &m.dst_set),
+            ("iface", &m.iface),
+            ("oface", &m.oface),
+        ] {
+            if let Some(text) = value {
+                let (name, value) = (format_ident!("{name}"), cow(text));
+                fields.extend(quote!(#name: #value,));
+            }
+        }
         let byte = |b: Option<u8>| match b {
             None => quote!(::core::option::Option::None),
             Some(b) => quote!(::core::option::Option::Some(#b)),
         };
-        let protocol = byte(m.protocol);
-        let icmp_type = match m.icmp_type {
-            None => quote!(::core::option::Option::None),
-            Some(t) => {
-                let (v4, v6) = (byte(t.v4), byte(t.v6));
-                quote!(::core::option::Option::Some(__fwdsl::IcmpType { v4: #v4, v6: #v6 }))
-            }
-        };
-        let state = match m.state {
-            None => quote!(::core::option::Option::None),
-            Some(ConnState::New) => quote!(::core::option::Option::Some(__fwdsl::ConnState::New)),
-            Some(ConnState::Established) => {
-                quote!(::core::option::Option::Some(
-                    __fwdsl::ConnState::Established
-                ))
-            }
-            Some(ConnState::Invalid) => {
-                quote!(::core::option::Option::Some(__fwdsl::ConnState::Invalid))
-            }
-        };
-        out.extend(quote! {
-            __fwdsl::Matches {
-                protocols: __fwdsl::ProtoSet::from_bits(#protocols),
-                dports: __fwdsl::Cow::Borrowed(&[#(#dports),*]),
-                sports: __fwdsl::Cow::Borrowed(&[#(#sports),*]),
-                src: __fwdsl::Cow::Borrowed(&[#(#src),*]),
-                dst: __fwdsl::Cow::Borrowed(&[#(#dst),*]),
-                src_set: #src_set,
-                dst_set: #dst_set,
-                iface: #iface,
-                oface: #oface,
-                icmp_type: #icmp_type,
-                protocol: #protocol,
-                state: #state,
-            }
-        });
+        if let Some(t) = m.icmp_type {
+            let (v4, v6) = (byte(t.v4), byte(t.v6));
+            fields.extend(quote!(icmp_type: ::core::option::Option::Some(__fwdsl::IcmpType { v4: #v4, v6: #v6 }),));
+        }
+        if let Some(n) = m.protocol {
+            fields.extend(quote!(protocol: ::core::option::Option::Some(#n),));
+        }
+        if let Some(state) = m.state {
+            let state = match state {
+                ConnState::New => quote!(New),
+                ConnState::Established => quote!(Established),
+                ConnState::Invalid => quote!(Invalid),
+            };
+            fields.extend(quote!(state: ::core::option::Option::Some(__fwdsl::ConnState::#state),));
+        }
+        out.extend(quote!(__fwdsl::Matches { #fields ..__fwdsl::Matches::ANY }));
     }
 }
 
