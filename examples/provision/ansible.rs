@@ -380,9 +380,10 @@ fn present(
         }
     };
     let plans = firewall.plan(&policy).map_err(|e| e.to_string())?;
-    let would_change = plans
-        .iter()
-        .any(|p| p.hook || !p.add.is_empty() || !p.remove.is_empty());
+    let would_change = !plans.nat.is_empty()
+        || plans
+            .iter()
+            .any(|p| p.hook || !p.add.is_empty() || !p.remove.is_empty());
     let diff = if args.diff {
         let statuses = firewall.status().map_err(|e| e.to_string())?;
         Some((live_text(&statuses), policy_text(&policy, &plans)))

@@ -117,7 +117,12 @@ fn dnat_redirect_and_masquerade_through_the_gateway(backend) {
     let _backend = PeerReporter::start(&net.backend, BACKEND, 80);
     let _local = PeerReporter::start(&net.router, ROUTER_OUTSIDE, 9090);
     let policy = Policy::parse(GATEWAY).unwrap();
+    let plan = |policy: &Policy| net.router.run(|| firewall_on(backend).plan(policy)).unwrap().unwrap();
+    let before = plan(&policy);
+    assert!(!before.nat.is_empty(), "the prerouting chains to fill: {before}");
+    assert!(before.to_string().contains("redirect tcp 8081 to 9090"), "{before}");
     assert!(apply(&net, backend, &policy));
+    assert!(plan(&policy).nat.is_empty(), "{}", plan(&policy));
 
     let published = |src: Ipv4Addr| Packet::tcp(src, 8080).dst(ROUTER_OUTSIDE);
     let seen = ask(&net.client, CLIENT, ROUTER_OUTSIDE, 8080);

@@ -109,9 +109,18 @@ pub(super) fn plan(
             hook,
         ));
     }
+    let mut nat = Vec::new();
+    for runner in runners {
+        nat.extend(super::nat::plans(
+            &runner.nat_table()?,
+            policy,
+            runner.family,
+        ));
+    }
     Ok(Plan {
         backend: super::Backend::Iptables,
         families: plans,
+        nat,
         others: Vec::new(),
         interrupted,
     })

@@ -47,7 +47,7 @@ pub(crate) use guard::{has_net_admin, in_own_namespace};
 pub use nft::others::OtherChain;
 pub use revert::Confirmed;
 pub use save::{SaveReport, SaveTarget};
-pub use views::{Interrupted, PendingRevert, Plan, Status};
+pub use views::{Interrupted, NatPlan, PendingRevert, Plan, Status};
 
 use crate::error::Error;
 use crate::Policy;
@@ -709,6 +709,7 @@ impl Firewall {
                 Ok(Plan {
                     backend: Backend::Nftables,
                     families: nft::ops::plan(&listing, policy),
+                    nat: nft::ops::nat_plan(&listing, policy),
                     others,
                     interrupted: None,
                 })

@@ -107,6 +107,23 @@ fn text(lines: &[String]) -> String {
     text
 }
 
+/// What an apply of `policy` would change in `table`'s NAT chains, per chain that
+/// changes.
+pub(super) fn plans(table: &Table, policy: &Policy, family: Family) -> Vec<super::NatPlan> {
+    CHAINS
+        .iter()
+        .filter_map(|&(_, ours, destination)| {
+            let wanted = policy.nat_rules(destination, family);
+            let live: Vec<String> = table
+                .rules(ours)
+                .iter()
+                .map(|l| strip_append(l).to_string())
+                .collect();
+            super::NatPlan::diff(Some(family), ours, &wanted, &live)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,6 +188,21 @@ impl fmt::Display for Plan {
         for family in &self.families {
             write!(f, "{family}")?;
         }
+        for nat in &self.nat {
+            let family = match nat.family {
+                Some(Family::V4) => "IPv4 ",
+                Some(Family::V6) => "IPv6 ",
+                None => "",
+            };
+            writeln!(f, "--- {family}{} live", nat.chain)?;
+            writeln!(f, "+++ {family}{} policy", nat.chain)?;
+            for rule in &nat.remove {
+                writeln!(f, "- {rule}")?;
+            }
+            for rule in &nat.add {
+                writeln!(f, "+ {rule}")?;
+            }
+        }
         Ok(())
     }
 }

@@ -86,6 +86,46 @@ pub struct Plan {
     /// An apply interrupted between the families' transactions (the plan's apply puts
     /// one policy everywhere).
     pub interrupted: Option<Interrupted>,
+    /// fwdsl's NAT chains an apply would change (none listed: no change).
+    pub nat: Vec<NatPlan>,
+}
+
+/// What an apply would change in one of fwdsl's NAT chains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatPlan {
+    /// The family (`None`: both, the nftables backend's one table).
+    pub family: Option<Family>,
+    /// The chain (`FWDSL-PREROUTING`, `nat-prerouting`, …).
+    pub chain: String,
+    /// Rules it would add.
+    pub add: Vec<String>,
+    /// Rules it would remove.
+    pub remove: Vec<String>,
+}
+
+impl NatPlan {
+    /// The plan that turns `live` into `wanted`, if they differ.
+    pub(crate) fn diff(
+        family: Option<Family>,
+        chain: &str,
+        wanted: &[String],
+        live: &[String],
+    ) -> Option<NatPlan> {
+        (wanted != live).then(|| NatPlan {
+            family,
+            chain: chain.to_string(),
+            add: wanted
+                .iter()
+                .filter(|w| !live.contains(w))
+                .cloned()
+                .collect(),
+            remove: live
+                .iter()
+                .filter(|l| !wanted.contains(l))
+                .cloned()
+                .collect(),
+        })
+    }
 }
 
 /// Both read as the list of their families, as they did before they said more.

@@ -56,6 +56,26 @@ pub(crate) fn status(listing: &Listing) -> Vec<FamilyStatus> {
         .collect()
 }
 
+/// What applying `policy` would change in fwdsl's NAT chains, per chain that changes.
+pub(crate) fn nat_plan(listing: &Listing, policy: &Policy) -> Vec<crate::live::NatPlan> {
+    super::plan::NAT_CHAINS
+        .iter()
+        .filter_map(|&(name, _, _, destination)| {
+            let wanted: Vec<String> = policy
+                .nft_nat_rules(destination)
+                .iter()
+                .map(crate::NftRule::to_text)
+                .collect();
+            let live: Vec<String> = listing
+                .chains
+                .get(name)
+                .map(|c| c.rules.iter().map(text).collect())
+                .unwrap_or_default();
+            crate::live::NatPlan::diff(None, name, &wanted, &live)
+        })
+        .collect()
+}
+
 /// What applying `policy` would add and remove, per direction.
 pub(crate) fn plan(listing: &Listing, policy: &Policy) -> Vec<FamilyPlan> {
     let statuses = status(listing);
