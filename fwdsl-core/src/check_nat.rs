@@ -224,27 +224,91 @@ pub(crate) fn closed_through_nat<'p>(
         let NatKind::Dnat { addr, port } = nat.kind else {
             return None;
         };
-        let reached: Vec<PortRange> = match port {
-            Some(p) => vec![PortRange::new(p, p)],
-            None => nat.matches.dports.to_vec(),
-        };
-        let hits = part.dports.is_empty()
-            || reached.is_empty()
-            || reached.iter().any(|r| {
-                part.dports
-                    .iter()
-                    .any(|a| a.first <= r.last && r.first <= a.last)
-            });
-        if !hits || !part.protocols.intersects(nat.matches.protocols) {
-            return None;
-        }
+        let region = asserted_through(nat, port, part)?;
         queries::witness(
             &parsed.rules,
             Direction::Forward,
-            &forwarded(nat, addr),
+            &forwarded(
+                &NatRule {
+                    matches: region,
+                    ..nat.clone()
+                },
+                addr,
+            ),
             true,
             true,
         )
         .map(|w| (nat, w))
     })
+}
+
+/// The connections `nat` sends on that an assertion about `part` speaks of, as they
+/// arrive (client side): the statement's match narrowed by the assertion's sources,
+/// source ports, interface and protocols, and by its ports where they are the ports
+/// the backend sees (the translated port, or the one kept). `None`: none of them.
+fn asserted_through(nat: &NatRule, port: Option<u16>, part: &Matches) -> Option<Matches> {
+    let m = &nat.matches;
+    if !m.protocols.intersects(part.protocols) || part.is_dynamic() {
+        return None;
+    }
+    let protocols = ProtoSet::from_bits(m.protocols.bits() & part.protocols.bits());
+    let dports = match port {
+        // Every port the statement takes lands on `p`.
+        Some(p)
+            if part.dports.is_empty()
+                || part.dports.iter().any(|r| r.first <= p && p <= r.last) =>
+        {
+            m.dports.to_vec()
+        }
+        Some(_) => return None,
+        None => ranges_meet(&m.dports, &part.dports)?,
+    };
+    let iface = match (&m.iface, &part.iface) {
+        (Some(a), Some(b)) if a != b => return None,
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
+    Some(Matches {
+        protocols,
+        dports: dports.into(),
+        sports: ranges_meet(&m.sports, &part.sports)?.into(),
+        src: nets_meet(&m.src, &part.src)?.into(),
+        iface,
+        ..m.clone()
+    })
+}
+
+/// Where two port lists meet (empty: any port); `None` when they do not.
+fn ranges_meet(a: &[PortRange], b: &[PortRange]) -> Option<Vec<PortRange>> {
+    if a.is_empty() || b.is_empty() {
+        return Some(if a.is_empty() { b } else { a }.to_vec());
+    }
+    let met: Vec<PortRange> = a
+        .iter()
+        .flat_map(|x| {
+            b.iter().filter_map(move |y| {
+                let (first, last) = (x.first.max(y.first), x.last.min(y.last));
+                (first <= last).then(|| PortRange::new(first, last))
+            })
+        })
+        .collect();
+    (!met.is_empty()).then_some(met)
+}
+
+/// Where two network lists meet (empty: any address); `None` when they do not.
+fn nets_meet(a: &[IpNet], b: &[IpNet]) -> Option<Vec<IpNet>> {
+    if a.is_empty() || b.is_empty() {
+        return Some(if a.is_empty() { b } else { a }.to_vec());
+    }
+    // Two prefixes meet only where one holds the other: the smaller is the meet.
+    let met: Vec<IpNet> = a
+        .iter()
+        .flat_map(|x| {
+            b.iter().filter_map(move |y| match () {
+                _ if x.contains(y) => Some(*y),
+                _ if y.contains(x) => Some(*x),
+                _ => None,
+            })
+        })
+        .collect();
+    (!met.is_empty()).then_some(met)
 }

@@ -156,9 +156,11 @@ fn rules_blind_to_a_translation_are_warned_about() {
     );
 }
 
+/// A host part every assertion test here shares.
+const HOST: &str = "ssh none;\nallow tcp 443;\ndrop all;\nallow forward established;\n";
+
 #[test]
 fn assert_closed_holds_through_nat() {
-    const HOST: &str = "ssh none;\nallow tcp 443;\ndrop all;\nallow forward established;\n";
     let e = errors(&format!(
         "assert closed tcp 3306;\n{HOST}allow forward tcp 13306;\ndrop forward all;\ndnat tcp 13306 to 10.0.0.5:3306;\n"
     ));
@@ -209,4 +211,30 @@ fn decide_follows_the_translation() {
         .via("eth0");
     let d = policy.decide(&vpn);
     assert_eq!((d.action(), d.source_nat), (Action::Allow, Some(2)));
+}
+
+/// `assert closed` through a dnat speaks of the translated connection exactly: the
+/// assertion's sources and ports narrow it, so a dnat whose forwarded connections are
+/// allowed only from elsewhere, or on other ports, does not break it.
+#[test]
+fn assert_closed_through_nat_is_narrowed_by_the_assertion() {
+    let broken = |text: &str| fwdsl::Policy::parse(text).err().map(|e| e.to_string());
+    // A port range kept by the dnat: only 3306 of it is the assertion's concern, and
+    // the forward rules let only 3307 through.
+    let p = format!(
+        "assert closed tcp 3306;\n{HOST}allow forward tcp 3307 dst 10.0.0.5;\ndrop forward all;\ndnat tcp 3300-3310 to 10.0.0.5;\n"
+    );
+    assert_eq!(broken(&p), None);
+    let p = p.replace("3307", "3306");
+    assert!(broken(&p).is_some_and(|e| e.contains("tcp port 3306")));
+    // The assertion's sources: the forward rules let only 10/8 through.
+    let p = format!(
+        "assert closed tcp 3306 src 203.0.113.0/24;\n{HOST}allow forward tcp 3306 src 10.0.0.0/8;\ndrop forward all;\ndnat tcp 3306 to 10.0.0.5;\n"
+    );
+    assert_eq!(broken(&p), None);
+    let p = p.replace("10.0.0.0/8", "203.0.0.0/8");
+    assert!(
+        broken(&p).is_some_and(|e| e.contains("from 203.0.113.")),
+        "{p}"
+    );
 }

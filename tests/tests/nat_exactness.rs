@@ -1,6 +1,8 @@
 //! The NAT analysis against brute force, on random gateways: a `dnat` is reported dead
-//! exactly when no new connection it translates is accepted by the forward rules, and
-//! `decide` agrees with a first-match walk of the translated packet. The pools are
+//! exactly when no new connection it translates is accepted by the forward rules,
+//! `decide` agrees with a first-match walk of the translated packet, and `assert closed`
+//! of the backend's port breaks exactly when some connection from the asserted sources
+//! gets through the dnat. The pools are
 //! small enough that the candidate packets hold one of every cell the rules carve.
 
 use fwdsl::{Action, Packet, Policy};
@@ -18,6 +20,9 @@ const NAT_SRCS: [Option<&str>; 2] = [None, Some("10.0.0.0/8")];
 const CANDIDATE_PORTS: [u16; 5] = [80, 8000, 8050, 8080, 8100];
 const CANDIDATE_SRCS: [[u8; 4]; 3] = [[10, 1, 2, 3], [10, 2, 0, 1], [11, 0, 0, 1]];
 const BACKEND: [u8; 4] = [192, 0, 2, 5];
+/// `assert closed tcp PORT [src NET]`: the backend's port (80) or another one.
+const ASSERT_PORTS: [u16; 2] = [80, 443];
+const ASSERT_SRCS: [Option<&str>; 3] = [None, Some("10.1.0.0/16"), Some("11.0.0.0/8")];
 
 #[derive(Debug, Clone)]
 struct ForwardRule {
@@ -82,8 +87,10 @@ proptest! {
         catch_all_allows in any::<bool>(),
         nat_ports in prop::sample::select(&NAT_PORTS[..]),
         nat_src in prop::sample::select(&NAT_SRCS[..]),
+        assert_port in prop::sample::select(&ASSERT_PORTS[..]),
+        assert_src in prop::sample::select(&ASSERT_SRCS[..]),
     ) {
-        let mut text = String::from("ssh none;\nallow all;\nallow forward established;\n");
+        let mut text = String::from("ssh none;\nallow established;\ndrop all;\nallow forward established;\n");
         for rule in &rules {
             text.push_str(&format!("{};\n", rule.text()));
         }
@@ -105,15 +112,28 @@ proptest! {
                 .find(|r| r.matches(s, backend, p))
                 .map_or(catch_all_allows, |r| r.allow)
         };
-        let mut accepted_any = false;
+        let asserted = |s: IpAddr| {
+            assert_port == 80 && assert_src.is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&s))
+        };
+        let (mut accepted_any, mut assertion_broken) = (false, false);
         for s in CANDIDATE_SRCS {
             for p in CANDIDATE_PORTS {
                 let s = IpAddr::from(s);
                 if taken(s, p) && verdict(s, p) {
                     accepted_any = true;
+                    assertion_broken |= asserted(s);
                 }
             }
         }
+        let assertion = format!(
+            "assert closed tcp {assert_port}{};\n",
+            assert_src.map_or(String::new(), |n| format!(" src {n}"))
+        );
+        let with_assertion = Policy::parse(&format!("{assertion}{text}"));
+        let reported_broken = with_assertion
+            .err()
+            .is_some_and(|e| e.to_string().contains("does not hold"));
+        prop_assert_eq!(reported_broken, assertion_broken, "{}{}", assertion, text);
         let parsed = Policy::parse(&text);
         let reported_dead = parsed.as_ref().err().is_some_and(|e| e.to_string().contains("is dead"));
         prop_assert_eq!(reported_dead, !accepted_any, "{}", text);
