@@ -22,6 +22,7 @@ mod list_file;
 mod model;
 mod nat;
 mod packet;
+mod packet_text;
 mod parse;
 mod queries;
 mod services;
@@ -40,6 +41,7 @@ pub use model::{
 };
 pub use nat::{source_nat, translate, NatKind, NatRule, Translation};
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
+pub use packet_text::PacketSyntaxError;
 pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
 pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};

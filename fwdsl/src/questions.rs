@@ -4,9 +4,8 @@
 
 use crate::error::{Error, Problem, Problems};
 use crate::{Policy, Severity};
-use fwdsl_core::{ConnState, Direction, Matches, Packet, Proto};
+use fwdsl_core::{Direction, Matches, Packet};
 use std::fmt;
-use std::net::IpAddr;
 
 /// A region of packets, written as a rule's matches: `tcp 1-21, 23-79 src 0.0.0.0/0`,
 /// `out tcp 25`, `udp 53 in eth0`. It stands for the first packets of new connections.
@@ -90,46 +89,6 @@ impl Openings {
     }
 }
 
-/// A packet in one line: `tcp 203.0.113.9:49152 -> 192.0.2.1:8080 new`.
-pub(crate) fn describe(p: &Packet) -> String {
-    let host = |a: IpAddr| match a {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
-    let mut text = match p.proto {
-        Proto::Tcp | Proto::Udp => format!(
-            "{} {}:{} -> {}:{}",
-            if p.proto == Proto::Tcp { "tcp" } else { "udp" },
-            host(p.src),
-            p.sport,
-            host(p.dst),
-            p.dport
-        ),
-        Proto::Icmp => format!(
-            "icmp type {} {} -> {}",
-            p.icmp_type,
-            host(p.src),
-            host(p.dst)
-        ),
-        Proto::Other(n) => format!("proto {n} {} -> {}", host(p.src), host(p.dst)),
-    };
-    text.push_str(match p.state {
-        ConnState::New => " new",
-        ConnState::Established => " established",
-        ConnState::Invalid => " invalid",
-    });
-    if p.direction != Direction::In {
-        text.push_str(&format!(" ({})", p.direction.keyword()));
-    }
-    if let Some(i) = &p.iface {
-        text.push_str(&format!(" in {i}"));
-    }
-    if let Some(o) = &p.oface {
-        text.push_str(&format!(" via {o}"));
-    }
-    text
-}
-
 /// Like a diff: `+` what the new policy lets through, against what the old one did.
 impl fmt::Display for Openings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,9 +103,7 @@ impl fmt::Display for Openings {
             writeln!(
                 f,
                 "+ `{}` (line {}) accepts what {before}: e.g. {}",
-                o.rule.0,
-                o.rule.1,
-                describe(&o.witness)
+                o.rule.0, o.rule.1, o.witness
             )?;
         }
         Ok(())
