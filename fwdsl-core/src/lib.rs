@@ -18,6 +18,7 @@ mod decider;
 pub use assertions::{rust as packet_as_rust, violation, Violation};
 pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
+mod format;
 mod list_file;
 mod model;
 mod nat;
@@ -33,6 +34,7 @@ mod token;
 pub use builtin::{neighbour_discovery_in, Builtin, ND_HOP_LIMIT, NEIGHBOUR_DISCOVERY};
 pub use decider::Decider;
 pub use diag::{Diagnostic, Severity, TokenRange};
+pub use format::format;
 pub use list_file::{list_file_at, list_file_token};
 pub use model::protocol_name;
 pub use model::{

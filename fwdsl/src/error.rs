@@ -88,6 +88,15 @@ impl fmt::Display for InFile<'_> {
             write!(f, ": {kind}: {}", p.message)?;
             if let (Some(source), Some(line)) = (&p.source_line, p.line) {
                 write!(f, "\n{line:>5} | {source}")?;
+                if let Some(column) = p.column {
+                    // Under the column, tabs kept so the caret lines up as the line does.
+                    let pad: String = source
+                        .chars()
+                        .take(column.saturating_sub(1) as usize)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    write!(f, "\n      | {pad}^")?;
+                }
             }
             if let Some(help) = &p.help {
                 write!(f, "\n  help: {help}")?;

@@ -69,9 +69,11 @@ pub mod sandbox;
 
 pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use exposure::{Exposed, Exposure, Socket, Transport, Unused};
+pub use fwdsl_core::format as format_policy;
 pub use fwdsl_core::{
     Access, Action, Assertion, Builtin, ConnState, Decision, Direction, Expect, Family, Matches,
-    Members, NatKind, NatRule, Packet, PortRange, Proto, ProtoSet, Rule, Severity, Translation,
+    Members, NatKind, NatRule, Packet, PacketSyntaxError, PortRange, Proto, ProtoSet, Rule,
+    Severity, Translation,
 };
 pub use fwdsl_macros::{firewall, rules};
 pub use live::{

@@ -97,7 +97,25 @@ impl Policy {
         Policy::from_sources(&Sources::of_file(path.as_ref())?)
     }
 
-    fn from_sources(sources: &Sources) -> Result<Policy, Error> {
+    /// Every problem of a policy file, errors and warnings, in file and line order (what
+    /// `fwdsl check` prints): empty for a clean policy. `Err` only where the file and
+    /// what it includes cannot be read as a policy at all.
+    ///
+    /// ```no_run
+    /// for problem in fwdsl::Policy::problems_of_file("web.policy")? {
+    ///     eprintln!("{problem}");
+    /// }
+    /// # Ok::<(), fwdsl::Error>(())
+    /// ```
+    pub fn problems_of_file(path: impl AsRef<std::path::Path>) -> Result<Vec<Problem>, Error> {
+        let (_, mut errors, warnings) = Policy::diagnose(&Sources::of_file(path.as_ref())?);
+        errors.extend(warnings);
+        errors.sort_by_key(|p| (p.file.clone(), p.line, p.column));
+        Ok(errors)
+    }
+
+    /// The policy compiled, its errors and its warnings, each in order.
+    fn diagnose(sources: &Sources) -> (fwdsl_core::Compiled, Vec<Problem>, Vec<Problem>) {
         let compiled = fwdsl_core::compile(&sources.tokens);
         let (mut errors, mut warnings): (Vec<Problem>, Vec<Problem>) = compiled
             .diagnostics
@@ -115,6 +133,11 @@ impl Policy {
         for problems in [&mut errors, &mut warnings] {
             problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
         }
+        (compiled, errors, warnings)
+    }
+
+    fn from_sources(sources: &Sources) -> Result<Policy, Error> {
+        let (compiled, errors, warnings) = Policy::diagnose(sources);
         if !errors.is_empty() {
             return Err(Error::Policy(Problems(errors)));
         }

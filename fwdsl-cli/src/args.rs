@@ -1,0 +1,200 @@
+//! The command line: global options and one subcommand, as clap reads them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Host firewall policies, checked and applied: iptables or nftables, atomically, with
+/// rollback, never touching rules fwdsl did not write.
+#[derive(Debug, Parser)]
+#[command(name = "fwdsl", version, about, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 ok, 1 refused or failed (nothing changed, and it says so), 2 usage, 3 another fwdsl holds the lock (retry)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// What changes the firewall: iptables where it runs, else nftables (`auto`).
+    #[arg(long, global = true, value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Enter the named network namespace (`ip netns add NAME`) before anything else.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub netns: Option<String>,
+    /// Print reports as JSON where they are data (check, explain, diff, assertions, bans).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say what is being done, step by step, on standard error.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    Auto,
+    Iptables,
+    Nftables,
+}
+
+/// Output of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `FILE:LINE:COL: error: …`, the line, a caret and the help, as rustc prints.
+    Human,
+    /// One JSON object per problem, a line each.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check policy files: every problem, compiler-style; exit 1 on errors.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Fail on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Rewrite policy files in the one canonical layout (comments kept).
+    Fmt {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 and name the files that would change.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Which rule decides a packet, and why: `fwdsl explain web.fw tcp 203.0.113.9 -> :443`.
+    Explain {
+        file: PathBuf,
+        /// The packet: `[out|forward] PROTO SRC[:SPORT] -> [DST][:DPORT] [type T] [new|established|invalid] [in IF] [via IF]`.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        packet: Vec<String>,
+    },
+    /// What NEW accepts that OLD did not (and the other way), with witnesses; exit 1
+    /// when NEW opens anything.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Report what NEW opens but exit 0.
+        #[arg(long)]
+        allow_openings: bool,
+    },
+    /// The invariants a policy proves (its `assert` statements).
+    Assertions { file: PathBuf },
+    /// What an apply would change on this host; changes nothing.
+    Plan { file: PathBuf },
+    /// Make a policy file the live firewall, atomically.
+    Apply {
+        file: PathBuf,
+        /// Revert unless `fwdsl confirm` comes within this time, from any session (`30s`, `2m`).
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        confirm: Option<Duration>,
+        #[command(flatten)]
+        change: Change,
+        /// Turn on forwarding (net.ipv4.ip_forward, IPv6 forwarding) where NAT needs it.
+        #[arg(long)]
+        enable_forwarding: bool,
+    },
+    /// Keep the rules of a pending `apply --confirm`.
+    Confirm,
+    /// What fwdsl has installed, and what else hooks the same places.
+    Status,
+    /// Listening sockets of this host judged against a policy.
+    Exposure { file: PathBuf },
+    /// Save the running rules where the distribution loads them at boot.
+    Save {
+        /// Save into this directory instead (rules.v4, rules.v6, ipsets, fwdsl.nft).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Load saved rules back (what a boot does).
+    Restore {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Save, and make the saved rules load at boot (fwdsl's systemd unit where needed).
+    Persist {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Remove everything fwdsl installed: chains, hooks, sets, its table.
+    Uninstall {
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Remove fwdsl's rules but keep its chains (the guide's `iptables -F`): says what is now open.
+    Flush {
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Add addresses or networks to a dynamic set (`set banned dynamic;`).
+    Ban {
+        set: String,
+        #[arg(required = true, value_name = "ADDR")]
+        members: Vec<String>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// Remove addresses or networks from a dynamic set.
+    Unban {
+        set: String,
+        #[arg(required = true, value_name = "ADDR")]
+        members: Vec<String>,
+        #[command(flatten)]
+        change: Change,
+    },
+    /// The members of a dynamic set.
+    Bans { set: String },
+    /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output.
+    Completions { shell: clap_complete::Shell },
+    /// The man page (roff), on standard output.
+    Man,
+}
+
+/// Options of every command that changes the host.
+#[derive(Debug, Args)]
+pub struct Change {
+    /// Say what would change and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go on even where the current SSH session would be cut.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `30s`, `2m`, `1h`, or seconds.
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (30s, 2m, 1h)"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}`: the unit is s, m or h")),
+    };
+    match seconds {
+        0 => Err("a confirmation window of 0 s would revert at once".into()),
+        s => Ok(Duration::from_secs(s)),
+    }
+}
