@@ -208,7 +208,11 @@ fn policy_errors(problems: &Problems) -> String {
 }
 
 /// Everything that can go wrong in fwdsl.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` is its `Display` (as anyhow's errors do): `fn main() -> Result<(),
+/// fwdsl::Error>` prints what went wrong as a sentence, a policy's problems as a
+/// compiler prints them, rather than the enum's fields.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A policy given as text has errors (the same ones `firewall!` reports at compile
@@ -378,4 +382,10 @@ pub enum Error {
         /// What made the rollback fail.
         rollback: Box<Error>,
     },
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
