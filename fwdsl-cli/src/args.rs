@@ -36,6 +36,10 @@ pub struct Global {
     /// Say what is being done, step by step, on standard error.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// How long to wait for another fwdsl operation in this namespace (or the xtables
+    /// lock's holder) before giving up with exit status 3.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = duration, default_value = "10s")]
+    pub wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,7 +102,7 @@ pub enum Command {
     Apply {
         file: PathBuf,
         /// Revert unless `fwdsl confirm` comes within this time, from any session (`30s`, `2m`).
-        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        #[arg(long, value_name = "DURATION", value_parser = window)]
         confirm: Option<Duration>,
         #[command(flatten)]
         change: Change,
@@ -193,8 +197,13 @@ fn duration(text: &str) -> Result<Duration, String> {
         "h" => n * 3600,
         _ => return Err(format!("`{text}`: the unit is s, m or h")),
     };
-    match seconds {
-        0 => Err("a confirmation window of 0 s would revert at once".into()),
-        s => Ok(Duration::from_secs(s)),
+    Ok(Duration::from_secs(seconds))
+}
+
+/// A confirmation window: a duration, never 0.
+fn window(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        Duration::ZERO => Err("a confirmation window of 0 s would revert at once".into()),
+        d => Ok(d),
     }
 }

@@ -18,6 +18,7 @@ pub fn firewall(global: &Global) -> Firewall {
         BackendArg::Iptables => Firewall::new().backend(Backend::Iptables),
         BackendArg::Nftables => Firewall::new().backend(Backend::Nftables),
     };
+    let fw = fw.lock("/run/xtables.lock", global.wait);
     match global.netns {
         Some(_) => fw.namespaces_only(),
         None => fw,
