@@ -78,7 +78,8 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Which rule decides a packet, and why: `fwdsl explain web.fw tcp 203.0.113.9 -> :443`.
+    /// Which rule decides a packet, and why: `fwdsl explain web.fw 'tcp 203.0.113.9 -> :443'`
+    /// (or `tcp 203.0.113.9 to :443`, no quotes needed).
     Explain {
         file: PathBuf,
         /// The packet: `[out|forward] PROTO SRC[:SPORT] -> [DST][:DPORT] [type T] [new|established|invalid] [in IF] [via IF]`.

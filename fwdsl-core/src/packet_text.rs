@@ -6,7 +6,8 @@
 //!               [in IFACE] [via IFACE] [hop-limit N]
 //! ```
 //!
-//! `PROTO` is `tcp`, `udp`, `icmp` or `proto NAME|NUMBER`; an IPv6 address with a port
+//! `to` may stand for `->` (a shell takes an unquoted `>` as a redirection). `PROTO`
+//! is `tcp`, `udp`, `icmp` or `proto NAME|NUMBER`; an IPv6 address with a port
 //! is written in brackets (`[2001:db8::1]:443`); a missing destination is "this host"
 //! (the unspecified address), a missing source port 49152, a missing state `new`.
 
@@ -193,8 +194,9 @@ impl FromStr for Packet {
         let Some(src) = src else {
             return err("the packet needs a source address".into());
         };
-        if words.next() != Some("->") {
-            return err("expected `->` after the source".into());
+        // `to` for a shell, where an unquoted `->` is a redirection.
+        if !matches!(words.next(), Some("->" | "to")) {
+            return err("expected `->` (or `to`) after the source".into());
         }
         let (dst, dport) = match words.peek() {
             Some(w) if !TAIL_WORDS.contains(w) => {
@@ -301,6 +303,7 @@ mod tests {
     fn reads_the_short_forms() {
         let p: Packet = "tcp 203.0.113.9 -> :443".parse().unwrap();
         assert_eq!(p, Packet::tcp([203, 0, 113, 9], 443));
+        assert_eq!("tcp 203.0.113.9 to :443".parse(), Ok(p));
         let p: Packet = "icmp 203.0.113.9 -> 192.0.2.1 type echo-request"
             .parse()
             .unwrap();
