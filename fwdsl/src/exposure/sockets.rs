@@ -87,25 +87,41 @@ pub(crate) fn listening() -> Result<Vec<Socket>, Error> {
 /// come and go meanwhile).
 fn owners(wanted: impl Fn(u64) -> bool) -> HashMap<u64, String> {
     let mut owners = HashMap::new();
-    let Ok(processes) = procfs::process::all_processes() else {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
         return owners;
     };
     for process in processes.flatten() {
-        let Ok(fds) = process.fd() else {
+        let pid = process.file_name();
+        if !pid.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else {
             continue;
         };
         let mut comm = None;
         for fd in fds.flatten() {
-            if let procfs::process::FDTarget::Socket(inode) = fd.target {
-                if !wanted(inode) || owners.contains_key(&inode) {
-                    continue;
-                }
-                if comm.is_none() {
-                    comm = process.stat().ok().map(|s| s.comm);
-                }
-                if let Some(comm) = &comm {
-                    owners.insert(inode, comm.clone());
-                }
+            // A socket's descriptor links to `socket:[INODE]`.
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let Some(inode) = target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if !wanted(inode) || owners.contains_key(&inode) {
+                continue;
+            }
+            if comm.is_none() {
+                comm = std::fs::read_to_string(process.path().join("comm"))
+                    .ok()
+                    .map(|c| c.trim_end().to_string());
+            }
+            if let Some(comm) = &comm {
+                owners.insert(inode, comm.clone());
             }
         }
     }
