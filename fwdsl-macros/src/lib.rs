@@ -24,7 +24,9 @@ pub fn firewall(input: TokenStream) -> TokenStream {
 /// every policy that uses them: `rules! { pub base { allow ssh; } }`, then `use base;`
 /// inside `firewall!`.
 ///
-/// See the `fwdsl` crate for examples.
+/// The `fwdsl` crate's front page has an example under "Shared pieces"
+/// (<https://docs.rs/fwdsl/latest/fwdsl/#shared-pieces>), and the README's "Policies
+/// as Rust code" and "Invariants the compiler proves" more.
 #[proc_macro]
 pub fn rules(input: TokenStream) -> TokenStream {
     pieces::rules(input.into())

@@ -125,6 +125,7 @@ pub struct RuleRef {
 }
 
 impl RuleRef {
+    #[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
     pub(crate) fn new(index: usize, rule: &fwdsl_core::Rule) -> RuleRef {
         RuleRef {
             // (0 for a rule fwdsl adds itself, whose index is `usize::MAX`.)
@@ -172,6 +173,7 @@ impl fmt::Display for FailedCommand {
 }
 
 /// The package that installs `program`, by the name Debian and RHEL both use.
+#[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
 pub(crate) fn package_of(program: &str) -> &'static str {
     match program {
         "ipset" => "ipset",
@@ -183,6 +185,7 @@ pub(crate) fn package_of(program: &str) -> &'static str {
 
 impl Error {
     /// A program that could not be started.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
     pub(crate) fn missing(program: &str, reason: impl ToString) -> Error {
         Error::ProgramMissing {
             program: program.to_string(),

@@ -336,6 +336,8 @@ impl Policy {
         Policy::parse(&text).expect("the access path of a checked policy is a valid policy")
     }
 
+    #[cfg(feature = "live")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "live")))]
     /// Makes this policy the live firewall of the host (the network namespace of the
     /// calling thread) with [`Firewall::new`](crate::Firewall::new)'s defaults: see
     /// [`Firewall::apply`](crate::Firewall::apply).

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests and benchmarks: generated policies of any
 //! size, shaped like the large rule sets operators load (blocklists, per-customer ports).
 
+// The README's examples compile without warnings.
+#![doc(test(attr(deny(warnings))))]
+
 /// A policy of `n` rules (n >= 3) that passes every check: `allow ssh` first, then a
 /// blocklist of single hosts and /24 networks, per-customer port openings, and
 /// `drop all` last. Addresses are from documentation and private ranges only.
@@ -145,3 +148,9 @@ pub fn blocklist(n: usize, seed: u64) -> String {
     }
     out
 }
+
+/// The README's examples, compiled and run as doctests so they cannot go stale (here,
+/// in a crate that is never packaged: the README lives outside the `fwdsl` package).
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -29,6 +29,7 @@ pub struct NftRule {
 
 /// A named set the policy's nft rules use, declared in fwdsl's table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
 pub(crate) enum NftSet<'p> {
     /// A long address list (named after its members, as its ipset is).
     List(&'p IpSet),
@@ -41,6 +42,7 @@ pub(crate) enum NftSet<'p> {
 
 impl NftSet<'_> {
     /// The set's name.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
     pub(crate) fn name(&self) -> &str {
         match self {
             NftSet::List(set) => &set.name,
@@ -50,6 +52,7 @@ impl NftSet<'_> {
 
     /// Whether an apply keeps its members (a list's are part of its name; a dynamic set's
     /// and a meter's are the kernel's).
+    #[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
     pub(crate) fn declaration(&self, table: &str) -> Value {
         let family = |f: &Family| match f {
             Family::V4 => "ipv4_addr",
@@ -164,6 +167,7 @@ impl Policy {
     }
 
     /// The named sets the nft rules use: long lists, dynamic sets, rate limits' buckets.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
     pub(crate) fn nft_sets(&self) -> Vec<NftSet<'_>> {
         let mut out: Vec<NftSet<'_>> = Vec::new();
         for family in [Family::V4, Family::V6] {
@@ -553,6 +557,7 @@ pub(crate) fn meter_name(text: &str, rate: Rate, family: Family) -> String {
 
 /// How long a source's bucket is kept without packets: once it could have refilled,
 /// forgetting it changes nothing.
+#[cfg_attr(not(feature = "live"), allow(dead_code))] // used by the live side
 fn meter_timeout(rate: Rate) -> u64 {
     (rate.burst as u64 * rate.seconds as u64).div_ceil(rate.count.max(1) as u64) + 1
 }
