@@ -4,9 +4,12 @@
 //!
 //! Arguments: `role` or `policy_file`, `state` (`present`, `absent`), `confirm_timeout`
 //! (seconds), `confirm`, `save`, `force`, `backend` (`auto`, `iptables`, `nftables`).
-//! Reply: `changed`, `failed`, `msg`, `warnings`,
-//! and `diff` (`before`, `after`) when Ansible asks for one. In check mode nothing is
-//! changed and `changed` says whether something would be.
+//! Reply: `changed`, `failed`, `msg`, `warnings`; for `state: present` the structured
+//! `rules` (per chain: family, direction, the rules as fwdsl loads them) and `exposure`
+//! (what listens on the host and who reaches it under the policy); and `diff`
+//! (`before`, `after`) when Ansible asks for one. In check mode nothing is changed and
+//! `changed` says whether something would be. `fwdsl.yml` beside this file documents it
+//! for `ansible-doc`.
 
 use crate::roles;
 use fwdsl::{Backend, Direction, Family, FamilyStatus, Firewall, Policy, SaveTarget};
@@ -69,6 +72,8 @@ struct Reply {
     msg: String,
     warnings: Vec<String>,
     diff: Option<(String, String)>,
+    /// Structured results beside `msg` (`rules`, `exposure`).
+    data: Map<String, Value>,
 }
 
 /// Runs the module on the arguments file at `path`, prints its reply; a failure is a
@@ -103,6 +108,9 @@ pub fn main(path: &Path) -> ExitCode {
             }
             if let Some((before, after)) = reply.diff {
                 object["diff"] = json!({ "before": before, "after": after });
+            }
+            for (key, value) in reply.data {
+                object[key] = value;
             }
             (object, false)
         }
@@ -411,11 +419,87 @@ fn present(
         }
         (report.changed, msg)
     };
+    let mut data = Map::new();
+    data.insert("rules".into(), rules_json(&policy, &plans));
+    // What is listening, judged against the policy: best effort (a host may hide other
+    // users' processes); its absence is a warning, never a failure of the task.
+    match firewall.exposure(&policy) {
+        Ok(exposure) => {
+            data.insert("exposure".into(), exposure_json(&exposure));
+        }
+        Err(e) => warnings.push(format!("exposure not read: {e}")),
+    }
     Ok(Reply {
         changed,
         msg,
         warnings,
         diff,
+        data,
+    })
+}
+
+/// The policy's rules per chain, as fwdsl loads them on this host's backend.
+fn rules_json(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> Value {
+    let chains: Vec<Value> = plans
+        .iter()
+        .filter(|p| policy.uses(p.direction))
+        .map(|plan| {
+            let rules: Vec<String> = match plan.family {
+                Some(family) => policy
+                    .chain_rules(plan.direction, family)
+                    .iter()
+                    .map(fwdsl::RenderedRule::to_command_line)
+                    .collect(),
+                None => policy
+                    .nft_rules(plan.direction)
+                    .iter()
+                    .map(fwdsl::NftRule::to_text)
+                    .collect(),
+            };
+            json!({
+                "family": match plan.family {
+                    Some(Family::V4) => "ipv4",
+                    Some(Family::V6) => "ipv6",
+                    None => "inet",
+                },
+                "direction": plan.direction.name(),
+                "rules": rules,
+            })
+        })
+        .collect();
+    Value::from(chains)
+}
+
+/// Each listening socket in its class (`world`, `operator_only`, `dropped`,
+/// `loopback_only`), and the allowed ports nothing listens on (`unused`).
+fn exposure_json(exposure: &fwdsl::Exposure) -> Value {
+    let sockets = |list: &[fwdsl::Exposed]| -> Value {
+        list.iter()
+            .map(|e| {
+                json!({
+                    "transport": e.socket.transport.keyword(),
+                    "address": e.socket.address.to_string(),
+                    "port": e.socket.port,
+                    "process": e.socket.process,
+                    "reached_by": e.world.as_ref().map(ToString::to_string),
+                    "dropped_by": e.dropped_by.as_ref().map(|r| r.text.clone()),
+                })
+            })
+            .collect()
+    };
+    json!({
+        "world": sockets(&exposure.world),
+        "operator_only": sockets(&exposure.operator_only),
+        "dropped": sockets(&exposure.dropped),
+        "loopback_only": sockets(&exposure.loopback_only),
+        "unused": exposure.unused.iter().map(|u| json!({
+            "rule": u.rule.text,
+            "transport": u.transport.keyword(),
+            "ports": u.ports.iter().map(|p| match p.first == p.last {
+                true => p.first.to_string(),
+                false => format!("{}-{}", p.first, p.last),
+            }).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 

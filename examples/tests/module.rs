@@ -118,6 +118,27 @@ fn check_mode_apply_again_and_absent() {
     assert!(after.contains("# iptables FWDSL-INPUT"), "{after}");
     assert!(after.contains("--dport 443"), "{after}");
     assert_eq!(rules(&ns), untouched, "check mode changed the rules");
+    // Structured results beside msg: the rules per chain, and what listens (nothing in
+    // a fresh namespace, so each allowed port is unused).
+    let input = check["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["family"] == "ipv4" && c["direction"] == "input")
+        .unwrap();
+    assert!(
+        input["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("--dport 443")),
+        "{check}"
+    );
+    assert_eq!(check["exposure"]["world"], serde_json::json!([]), "{check}");
+    assert!(
+        !check["exposure"]["unused"].as_array().unwrap().is_empty(),
+        "{check}"
+    );
 
     let apply = module(&ns, r#"{"role": "web"}"#);
     assert_eq!(apply["changed"], true, "{apply}");
@@ -405,4 +426,45 @@ fn the_module_trusts_none_of_its_paths() {
     let (reply, raw) = reply_within_bound(&args);
     assert_eq!(reply["failed"], true, "{reply}");
     assert!(raw.len() < 1000, "{} bytes of reply", raw.len());
+}
+
+/// `ansible-doc` shows the module from its documentation file beside the binary.
+#[test]
+fn ansible_doc_shows_the_module() {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/venv/bin/ansible-doc");
+    if !venv.exists() {
+        tests::skip("it needs .ci/venv (ansible-core): run .ci/run");
+        return;
+    }
+    let library = tempfile::tempdir().unwrap();
+    let doc =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ansible/library/provision.yml");
+    std::fs::copy(&doc, library.path().join("provision.yml")).unwrap();
+    std::os::unix::fs::symlink(
+        common::provision().get_program(),
+        library.path().join("provision"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(&venv)
+        .arg("-M")
+        .arg(library.path())
+        .arg("provision")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for word in [
+        "confirm_timeout",
+        "policy_file",
+        "become: true",
+        "RETURN VALUES",
+        "exposure",
+    ] {
+        assert!(text.contains(word), "{word}: {text}");
+    }
 }

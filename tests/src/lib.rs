@@ -49,6 +49,8 @@ pub mod backends;
 pub mod probe;
 pub mod raw;
 pub mod routed;
+pub mod skip;
+pub use skip::skip;
 
 /// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its
 /// source-port rules included, whose warnings are silenced here on purpose).
