@@ -149,11 +149,16 @@ pub enum Command {
         #[command(flatten)]
         change: Change,
     },
-    /// Add addresses or networks to a dynamic set (`set banned dynamic;`).
+    /// Add addresses or networks to a dynamic set (`set banned dynamic;`); a member
+    /// already there keeps the later of its two ends.
     Ban {
         set: String,
         #[arg(required = true, value_name = "ADDR")]
         members: Vec<String>,
+        /// How long they stay (`10m`, `1h`, `30d`; default: the set's `timeout`, else
+        /// until unbanned).
+        #[arg(long = "for", value_name = "DURATION", value_parser = window)]
+        lifetime: Option<Duration>,
         #[command(flatten)]
         change: Change,
     },
@@ -165,8 +170,16 @@ pub enum Command {
         #[command(flatten)]
         change: Change,
     },
-    /// The members of a dynamic set.
+    /// The members of a dynamic set, with what remains of each one's lifetime.
     Bans { set: String },
+    /// Make a dynamic set hold exactly the members of FILE (`ADDR [DURATION]` a line,
+    /// `#` comments), in one batch per family.
+    Sync {
+        set: String,
+        file: PathBuf,
+        #[command(flatten)]
+        change: Change,
+    },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output.
     Completions { shell: clap_complete::Shell },
     /// The man page (roff), on standard output.
@@ -184,19 +197,21 @@ pub struct Change {
     pub force: bool,
 }
 
-/// `30s`, `2m`, `1h`, or seconds.
-fn duration(text: &str) -> Result<Duration, String> {
+/// `30s`, `2m`, `1h`, `30d`, or seconds.
+pub fn duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
         .map_or((text, "s"), |i| text.split_at(i));
     let n: u64 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration (30s, 2m, 1h)"))?;
+        .map_err(|_| format!("`{text}` is not a duration (30s, 2m, 1h, 30d)"))?;
     let seconds = match unit {
         "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{text}`: the unit is s, m or h")),
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        "w" => n.saturating_mul(7 * 86_400),
+        _ => return Err(format!("`{text}`: the unit is s, m, h, d or w")),
     };
     Ok(Duration::from_secs(seconds))
 }

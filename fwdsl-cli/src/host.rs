@@ -180,18 +180,23 @@ fn members(words: &[String]) -> Result<Vec<IpNet>, Failure> {
         .collect()
 }
 
-/// `ban` (add) or `unban` (remove).
+/// `ban` (`Some(lifetime)`: add, for that long or the set's default) or `unban`
+/// (`None`: remove).
 pub fn ban(
     fw: Firewall,
     set: &str,
     words: &[String],
-    add: bool,
+    add: Option<Option<Duration>>,
     change: &Change,
     out: &Out,
 ) -> Result<(), Failure> {
     let members = members(words)?;
     let list: Vec<String> = members.iter().map(IpNet::to_string).collect();
-    let verb = if add { "add to" } else { "remove from" };
+    let verb = if add.is_some() {
+        "add to"
+    } else {
+        "remove from"
+    };
     if change.dry_run {
         out.say(format_args!(
             "dry run: would {verb} `{set}`: {}; nothing is changed",
@@ -201,22 +206,103 @@ pub fn ban(
     }
     let fw = fw.force(change.force);
     match add {
-        true => fw.set_add(set, &members)?,
-        false => fw.set_remove(set, &members)?,
+        Some(lifetime) => fw.set_add_for(set, &members, lifetime)?,
+        None => fw.set_remove(set, &members)?,
     }
-    let done = if add { "banned in" } else { "unbanned from" };
+    let done = match add {
+        Some(Some(d)) => format!("banned for {}s in", d.as_secs()),
+        Some(None) => "banned in".to_string(),
+        None => "unbanned from".to_string(),
+    };
     out.say(format_args!("{done} `{set}`: {}", list.join(" ")));
     Ok(())
 }
 
+/// `1h2m3s` for what remains of a lifetime.
+fn left(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    let mut text = String::new();
+    for (n, unit) in [(days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if n > 0 || (unit == "s" && text.is_empty()) {
+            text.push_str(&format!("{n}{unit}"));
+        }
+    }
+    text
+}
+
 pub fn bans(fw: &Firewall, set: &str, json: bool) -> Result<(), Failure> {
-    let members = fw.set_members(set)?;
+    let members = fw.set_entries(set)?;
     match json {
         true => println!(
             "{}",
-            serde_json::Value::from(members.iter().map(IpNet::to_string).collect::<Vec<_>>())
+            serde_json::Value::from(
+                members
+                    .iter()
+                    .map(|m| serde_json::json!({
+                        "member": m.net.to_string(),
+                        "remaining": m.remaining.map(|d| d.as_secs()),
+                    }))
+                    .collect::<Vec<_>>()
+            )
         ),
-        false => members.iter().for_each(|m| println!("{m}")),
+        false => {
+            for m in &members {
+                match m.remaining {
+                    Some(d) => println!("{:<43} {}", m.net, left(d)),
+                    None => println!("{:<43} until unbanned", m.net),
+                }
+            }
+        }
     }
+    Ok(())
+}
+
+/// `fwdsl sync SET FILE`: the file's members (`ADDR [DURATION]` a line, `#` comments).
+pub fn sync(
+    fw: Firewall,
+    set: &str,
+    file: &Path,
+    change: &Change,
+    out: &Out,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::Other(format!("cannot read {}: {e}", file.display())))?;
+    let mut wanted = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |why: String| Failure::Other(format!("{}:{}: {why}", file.display(), i + 1));
+        let mut words = line.split_whitespace();
+        let net = members(&[words.next().unwrap_or_default().to_string()])
+            .map_err(|e| bad(e.to_string().trim_start_matches("error: ").to_string()))?[0];
+        let lifetime = words
+            .next()
+            .map(crate::args::duration)
+            .transpose()
+            .map_err(bad)?;
+        if let Some(extra) = words.next() {
+            return Err(bad(format!(
+                "`{extra}`: a line is an address and an optional lifetime"
+            )));
+        }
+        wanted.push((net, lifetime));
+    }
+    if change.dry_run {
+        out.say(format_args!(
+            "dry run: would make `{set}` hold the {} members of {}; nothing is changed",
+            wanted.len(),
+            file.display()
+        ));
+        return Ok(());
+    }
+    out.progress(format_args!(
+        "syncing `{set}` with {} members",
+        wanted.len()
+    ));
+    let report = fw.force(change.force).set_sync(set, &wanted)?;
+    out.say(format_args!("`{set}`: {report}"));
     Ok(())
 }

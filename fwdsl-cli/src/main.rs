@@ -142,6 +142,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Uninstall { .. } => "uninstall",
         Command::Flush { .. } => "flush",
         Command::Ban { .. } => "ban",
+        Command::Sync { .. } => "sync",
         Command::Unban { .. } => "unban",
         _ => "this command",
     }
@@ -181,13 +182,15 @@ fn host_command(command: &Command, fw: fwdsl::Firewall, out: &Out) -> Result<(),
         Command::Ban {
             set,
             members,
+            lifetime,
             change,
-        } => host::ban(fw, set, members, true, change, out),
+        } => host::ban(fw, set, members, Some(*lifetime), change, out),
         Command::Unban {
             set,
             members,
             change,
-        } => host::ban(fw, set, members, false, change, out),
+        } => host::ban(fw, set, members, None, change, out),
+        Command::Sync { set, file, change } => host::sync(fw, set, file, change, out),
         _ => unreachable!("handled in run"),
     }
 }

@@ -142,9 +142,22 @@ fn ban_and_unban_with_real_packets(backend) {
     assert_eq!(tcp(&sb, CLIENT, 80), Outcome::Dropped);
     assert_eq!(tcp(&sb, CLIENT_ALT, 80), Outcome::Delivered);
     let (members, _) = exits(&mut on(&sb, backend, &["bans", "banned"]), 0);
-    assert_eq!(members.trim(), "192.0.2.2/32");
+    assert!(members.starts_with("192.0.2.2/32 ") && members.trim_end().ends_with("until unbanned"), "{members}");
+    // With a lifetime: it shows what remains; adding again never shortens it.
+    exits(&mut on(&sb, backend, &["ban", "banned", "192.0.2.3", "--for", "1h"]), 0);
+    exits(&mut on(&sb, backend, &["ban", "banned", "192.0.2.3", "--for", "10s"]), 0);
     let (json, _) = exits(&mut on(&sb, backend, &["--json", "bans", "banned"]), 0);
-    assert_eq!(json.trim(), "[\"192.0.2.2/32\"]");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["member"], "192.0.2.2/32");
+    assert_eq!(v[0]["remaining"], serde_json::Value::Null);
+    assert!(v[1]["remaining"].as_u64().unwrap() > 3500, "{json}");
+    // sync: exactly the file's members.
+    let list = write(dir.path(), "bans.txt", "# from the ban manager\n192.0.2.9 10m\n");
+    let (synced, _) = exits(&mut on(&sb, backend, &["sync", "banned", &list]), 0);
+    assert!(synced.contains("1 added, 0 extended, 0 shortened, 2 removed"), "{synced}");
+    let (members, _) = exits(&mut on(&sb, backend, &["bans", "banned"]), 0);
+    assert!(members.starts_with("192.0.2.9/32 "), "{members}");
+    exits(&mut on(&sb, backend, &["ban", "banned", "192.0.2.2"]), 0);
     exits(&mut on(&sb, backend, &["unban", "banned", "192.0.2.2"]), 0);
     assert_eq!(tcp(&sb, CLIENT, 80), Outcome::Delivered);
     // A set the policy does not have: an error, exit 1.

@@ -38,13 +38,13 @@ pub use format::format;
 pub use list_file::{list_file_at, list_file_token};
 pub use model::protocol_name;
 pub use model::{
-    Access, Action, Assertion, ConnState, Direction, Expect, Family, IcmpType, Log, Matches,
-    PortRange, ProtoSet, Rate, Rule, ICMP_TYPES, PROTOCOLS,
+    Access, Action, Assertion, ConnState, Direction, DynamicSet, Expect, Family, IcmpType, Log,
+    Matches, PortRange, ProtoSet, Rate, Rule, ICMP_TYPES, PROTOCOLS,
 };
 pub use nat::{source_nat, translate, NatKind, NatRule, Translation};
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use packet_text::PacketSyntaxError;
-pub use parse::{DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
+pub use parse::{duration_text, DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
 pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
 pub use services::{Service, SERVICES};
 pub use source_file::{read_regular, LIST_FILE_MAX, POLICY_FILE_MAX};
@@ -66,6 +66,8 @@ pub struct Compiled {
     pub access: Access,
     /// The assertions (`assert open …;`, `assert closed …;`), proved against the rules.
     pub assertions: Vec<Assertion>,
+    /// The dynamic sets declared (`set banned dynamic timeout 1h;`), in order.
+    pub dynamic_sets: Vec<DynamicSet>,
     /// Every error and warning, in source order of discovery.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -112,6 +114,7 @@ pub fn compile(tokens: &[Token]) -> Compiled {
         nat_tokens: parsed.nat_tokens,
         access: parsed.access,
         assertions: parsed.assertions,
+        dynamic_sets: parsed.dynamic_sets,
         diagnostics,
     }
 }

@@ -642,3 +642,16 @@ pub(crate) fn ports_text(ports: &[PortRange]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// A dynamic set as declared (`set banned dynamic timeout 1h max 30d;`): the lifetime
+/// a member gets when its caller gives none, and the longest a caller may ask for, in
+/// seconds. Members live in the kernel; these bounds are what fwdsl holds callers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DynamicSet {
+    /// The set's name in the policy (`banned`).
+    pub name: Cow<'static, str>,
+    /// The default lifetime; `None`: a member stays until it is removed.
+    pub timeout: Option<u64>,
+    /// The longest lifetime a caller may ask for; `None`: any the backend holds.
+    pub max: Option<u64>,
+}

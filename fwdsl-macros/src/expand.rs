@@ -46,6 +46,16 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
         quote!(__fwdsl::assertion(#open, &#name, #text, #line))
     });
     let asserted = compiled.assertions.len();
+    let sets = compiled.dynamic_sets.iter().map(|set| {
+        let name = set.name.as_ref();
+        let opt = |v: Option<u64>| match v {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        };
+        let (timeout, max) = (opt(set.timeout), opt(set.max));
+        quote!(__fwdsl::dynamic_set(#name, #timeout, #max))
+    });
+    let set_count = compiled.dynamic_sets.len();
     let fwdsl = runtime();
     quote! {
         {
@@ -57,7 +67,8 @@ pub(crate) fn firewall(input: TokenStream) -> TokenStream {
             static __FWDSL_NAT: [__fwdsl::NatRule; #nat_count] = [#(#nat),*];
             #(#part_statics)*
             static __FWDSL_ASSERTIONS: [__fwdsl::Assertion; #asserted] = [#(#assertions),*];
-            __fwdsl::policy(&__FWDSL_RULES, &__FWDSL_NAT, #access, &__FWDSL_ASSERTIONS)
+            static __FWDSL_SETS: [__fwdsl::DynamicSet; #set_count] = [#(#sets),*];
+            __fwdsl::policy(&__FWDSL_RULES, &__FWDSL_NAT, #access, &__FWDSL_ASSERTIONS, &__FWDSL_SETS)
         }
     }
 }

@@ -3,7 +3,8 @@
 
 pub use crate::Policy;
 pub use fwdsl_core::{
-    Access, Assertion, ConnState, IcmpType, Matches, NatKind, NatRule, PortRange, ProtoSet, Rule,
+    Access, Assertion, ConnState, DynamicSet, IcmpType, Matches, NatKind, NatRule, PortRange,
+    ProtoSet, Rule,
 };
 use fwdsl_core::{Action, Direction, Expect, Log, Rate};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -96,6 +97,7 @@ pub fn policy(
     nat: &'static [NatRule],
     access: Access,
     assertions: &'static [Assertion],
+    sets: &'static [DynamicSet],
 ) -> Policy {
     Policy::from_checked(
         Cow::Borrowed(rules),
@@ -104,6 +106,16 @@ pub fn policy(
         Vec::new(),
     )
     .with_nat(Cow::Borrowed(nat))
+    .with_dynamic_sets(Cow::Borrowed(sets))
+}
+
+/// One dynamic set's declaration: its name and lifetimes in seconds.
+pub const fn dynamic_set(name: &'static str, timeout: Option<u64>, max: Option<u64>) -> DynamicSet {
+    DynamicSet {
+        name: Cow::Borrowed(name),
+        timeout,
+        max,
+    }
 }
 
 /// One NAT statement: what it rewrites, its matches, its text, comment and line.

@@ -122,9 +122,9 @@ pub use error::{Error, FailedCommand, Problem, Problems, RuleRef};
 pub use exposure::{Exposed, Exposure, Socket, Transport, Unused};
 pub use fwdsl_core::format as format_policy;
 pub use fwdsl_core::{
-    Access, Action, Assertion, Builtin, ConnState, Decision, Direction, Expect, Family, Matches,
-    Members, NatKind, NatRule, Packet, PacketSyntaxError, PortRange, Proto, ProtoSet, Rule,
-    Severity, Translation,
+    Access, Action, Assertion, Builtin, ConnState, Decision, Direction, DynamicSet, Expect, Family,
+    Matches, Members, NatKind, NatRule, Packet, PacketSyntaxError, PortRange, Proto, ProtoSet,
+    Rule, Severity, Translation,
 };
 pub use fwdsl_macros::{firewall, rules};
 #[cfg(feature = "live")]
@@ -132,7 +132,7 @@ pub use fwdsl_macros::{firewall, rules};
 pub use live::{
     ApplyReport, Backend, Boot, Confirmed, FamilyPlan, FamilyReport, FamilyStatus, Firewall,
     Flushed, Interrupted, LiveRule, LoadPath, OtherChain, PendingRevert, Plan, RuleSelector,
-    SaveReport, SaveTarget, Status,
+    SaveReport, SaveTarget, SetMember, Status, SyncReport, IPSET_TIMEOUT_MAX,
 };
 pub use policy::Policy;
 pub use questions::{Opening, Openings, Query};

@@ -3,7 +3,9 @@
 
 use crate::error::{Error, Problem, Problems};
 use crate::policy_file::Sources;
-use fwdsl_core::{Access, Assertion, Decider, Decision, NatRule, Packet, Rule, Severity};
+use fwdsl_core::{
+    Access, Assertion, Decider, Decision, DynamicSet, NatRule, Packet, Rule, Severity,
+};
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -15,6 +17,7 @@ pub struct Policy {
     nat: Cow<'static, [NatRule]>,
     access: Access,
     assertions: Cow<'static, [Assertion]>,
+    dynamic_sets: Cow<'static, [DynamicSet]>,
     warnings: Vec<Problem>,
     /// Built on the first `decide` of a large policy.
     decider: OnceLock<Decider>,
@@ -29,12 +32,14 @@ impl PartialEq for Policy {
             &self.nat,
             &self.access,
             &self.assertions,
+            &self.dynamic_sets,
             &self.warnings,
         ) == (
             &other.rules,
             &other.nat,
             &other.access,
             &other.assertions,
+            &other.dynamic_sets,
             &other.warnings,
         )
     }
@@ -55,12 +60,31 @@ impl Policy {
         Policy {
             rules,
             nat: Cow::Borrowed(&[]),
+            dynamic_sets: Cow::Borrowed(&[]),
             access,
             assertions,
             warnings,
             decider: OnceLock::new(),
             list_sets: OnceLock::new(),
         }
+    }
+
+    /// The same policy with the dynamic sets' declarations `sets`.
+    pub(crate) fn with_dynamic_sets(mut self, sets: Cow<'static, [DynamicSet]>) -> Policy {
+        self.dynamic_sets = sets;
+        self
+    }
+
+    /// A dynamic set's declaration (`set banned dynamic timeout 1h max 30d;`): its
+    /// default and longest lifetimes.
+    ///
+    /// ```
+    /// let policy = fwdsl::firewall! { set banned dynamic timeout 1h max 30d; allow established; drop src $banned; allow ssh; drop all; };
+    /// let banned = policy.dynamic_set("banned").unwrap();
+    /// assert_eq!((banned.timeout, banned.max), (Some(3600), Some(30 * 86_400)));
+    /// ```
+    pub fn dynamic_set(&self, name: &str) -> Option<&DynamicSet> {
+        self.dynamic_sets.iter().find(|s| s.name == name)
     }
 
     /// The same policy with NAT statements `nat`.
@@ -147,7 +171,8 @@ impl Policy {
             Cow::Owned(compiled.assertions),
             warnings,
         )
-        .with_nat(Cow::Owned(compiled.nat)))
+        .with_nat(Cow::Owned(compiled.nat))
+        .with_dynamic_sets(Cow::Owned(compiled.dynamic_sets)))
     }
 
     /// The rules, in the order the kernel evaluates them.

@@ -125,3 +125,47 @@ fn misuses_of_a_dynamic_set_are_errors_at_the_use() {
         "{twice:?}"
     );
 }
+
+#[test]
+fn lifetimes_are_declared_and_checked() {
+    let policy = Policy::parse(
+        "set banned dynamic timeout 1h max 30d;\nset kept dynamic;\nallow established;\ndrop src $banned;\ndrop src $kept;\nallow ssh;\ndrop all;",
+    )
+    .unwrap();
+    let banned = policy.dynamic_set("banned").unwrap();
+    assert_eq!(
+        (banned.timeout, banned.max),
+        (Some(3600), Some(30 * 86_400))
+    );
+    let kept = policy.dynamic_set("kept").unwrap();
+    assert_eq!((kept.timeout, kept.max), (None, None));
+    // The macro says the same.
+    let macro_policy = fwdsl::firewall! {
+        set banned dynamic timeout 1h max 30d; set kept dynamic; allow established;
+        drop src $banned; drop src $kept; allow ssh; drop all;
+    };
+    assert_eq!(
+        macro_policy.dynamic_set("banned"),
+        policy.dynamic_set("banned")
+    );
+    for (text, expected) in [
+        (
+            "timeout 2d max 1d",
+            "the default lifetime (2d) is longer than `max` (1d)",
+        ),
+        (
+            "timeout 0",
+            "a `timeout` of 0 would make members expire at once",
+        ),
+        ("timeout 1y", "the unit is s, m, h, d or w"),
+        ("timeout 3651d", "longer than ten years"),
+        ("forever", "expected `timeout` or `max` after `dynamic`"),
+        ("timeout 1h timeout 2h", "`timeout` is given twice"),
+        ("max", "expected a duration after `max`"),
+    ] {
+        let e = errors(&format!(
+            "set banned dynamic {text};\ndrop src $banned;\nallow ssh;\ndrop all;"
+        ));
+        assert!(e.iter().any(|e| e.contains(expected)), "{text}: {e:?}");
+    }
+}

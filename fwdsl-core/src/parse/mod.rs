@@ -36,7 +36,7 @@ mod interfaces;
 mod limits;
 mod names;
 mod nat;
-pub use names::DYNAMIC_SET_NAME_MAX;
+pub use names::{duration_text, DYNAMIC_SET_NAME_MAX};
 mod ports;
 mod protocols;
 mod rule_checks;
@@ -81,6 +81,8 @@ pub(crate) struct Parsed {
     /// The assertions, each with where it was written.
     pub assertions: Vec<Assertion>,
     pub assertion_tokens: Vec<TokenRange>,
+    /// The dynamic sets declared, with their lifetimes.
+    pub dynamic_sets: Vec<crate::model::DynamicSet>,
     pub diagnostics: Vec<Diagnostic>,
     /// The last statement (rule or declaration), where a missing catch-all is reported.
     pub last_statement: Option<TokenRange>,
@@ -232,6 +234,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
     parsed
         .diagnostics
         .extend(names.iter().filter(|n| !n.used.get()).map(names::unused));
+    parsed.dynamic_sets = names.iter().filter_map(Name::dynamic_set).collect();
     parsed
 }
 

@@ -58,6 +58,7 @@ where
     }
     let forwarding = super::forwarding::check(policy, fw.enable_forwarding)?;
     let session = fw.session()?;
+    super::lifetimes::check(policy, session.backend)?;
     let mut change: Box<dyn Switch + '_> = match session.backend {
         Backend::Iptables => super::iptables::prepare(fw, &session, policy)?,
         Backend::Nftables => super::nft::apply::prepare(&session, policy, fw.fault)?,
@@ -97,7 +98,10 @@ where
     let switched = change
         .switch()
         .and_then(|reports| super::forwarding::enable(&forwarding).map(|()| reports));
-    let reports = match switched {
+    let reports = match switched.and_then(|reports| {
+        // The sets' declared lifetimes, for the calls that add members later.
+        super::lifetimes::remember(&session.state, session.ns, policy).map(|()| reports)
+    }) {
         Ok(reports) => reports,
         Err(e) => {
             if pending.take().is_none_or(|p| p.revert_here()) {

@@ -15,7 +15,7 @@ mod apply;
 mod backend;
 mod boot;
 pub(crate) mod change;
-mod dynamic;
+pub(crate) mod dynamic;
 mod exec;
 mod fallback;
 mod files;
@@ -26,6 +26,7 @@ mod ipset;
 mod iptables;
 mod journal;
 mod layout;
+mod lifetimes;
 mod lock;
 mod nat;
 mod nft;
@@ -41,9 +42,11 @@ mod views;
 
 pub use backend::Backend;
 pub use boot::Boot;
+pub use dynamic::{SetMember, SyncReport};
 pub(crate) use guard::namespace_key;
 #[cfg(feature = "sandbox")]
 pub(crate) use guard::{has_net_admin, in_own_namespace};
+pub use lifetimes::IPSET_TIMEOUT_MAX;
 pub use nft::others::OtherChain;
 pub use revert::Confirmed;
 pub use save::{SaveReport, SaveTarget};

@@ -108,8 +108,11 @@ impl IpSet {
             true => DYNAMIC_SET_MAX,
             false => self.members.len().next_power_of_two().max(65_536),
         };
+        // A dynamic set takes a lifetime per member (`timeout 0`: none by default, each
+        // `add` says its own), so that bans can expire.
+        let timeout = if self.dynamic { " timeout 0" } else { "" };
         let mut text = format!(
-            "create {} hash:net family {family} maxelem {most} -exist\n",
+            "create {} hash:net family {family} maxelem {most}{timeout} -exist\n",
             self.name
         );
         for member in &self.members {

@@ -66,7 +66,7 @@ impl NftSet<'_> {
             }}),
             NftSet::Dynamic(name, f) => json!({"set": {
                 "family": "inet", "table": table, "name": name,
-                "type": family(f), "flags": ["interval"], "auto-merge": true,
+                "type": family(f), "flags": ["interval", "timeout"],
                 "size": super::DYNAMIC_SET_MAX,
             }}),
             NftSet::Meter(name, f, timeout) => json!({"set": {

@@ -7,11 +7,13 @@
 
 use super::{command, object, Nft, TABLE};
 use crate::error::Error;
+use crate::live::dynamic::{Op, SetMember};
 use ipnet::IpNet;
 use serde_json::{json, Value};
+use std::time::Duration;
 
-/// The members of set `name`.
-pub(crate) fn members(nft: &Nft, name: &str) -> Result<Vec<IpNet>, Error> {
+/// The members of set `name`, with what remains of their lifetimes.
+pub(crate) fn entries(nft: &Nft, name: &str) -> Result<Vec<SetMember>, Error> {
     // Elements are what is wanted here: no `-t`.
     let out = nft.text(&["-j", "-n", "list", "set", "inet", TABLE, name], None)?;
     let doc: Value = serde_json::from_str(&out).map_err(|e| Error::Io {
@@ -25,80 +27,123 @@ pub(crate) fn members(nft: &Nft, name: &str) -> Result<Vec<IpNet>, Error> {
         .flatten()
         .filter_map(|i| i.pointer("/set/elem").and_then(Value::as_array))
         .flatten();
-    let mut nets: Vec<IpNet> = elements.filter_map(element).collect();
-    nets.sort_unstable();
-    Ok(nets)
+    let mut members: Vec<SetMember> = elements.filter_map(element).collect();
+    members.sort_unstable_by_key(|m| m.net);
+    Ok(members)
 }
 
-/// A set element as nft lists it: an address, a prefix, or (from a timeout set) an
-/// object around one.
-fn element(value: &Value) -> Option<IpNet> {
-    match value {
-        Value::String(address) => address.parse::<std::net::IpAddr>().ok().map(IpNet::from),
-        Value::Object(o) => match (o.get("prefix"), o.get("elem")) {
-            (Some(prefix), _) => {
+/// A set element as nft lists it: an address, a prefix, or an object around one with
+/// its `timeout` and what `expires` (seconds).
+fn element(value: &Value) -> Option<SetMember> {
+    let net = |v: &Value| -> Option<IpNet> {
+        match v {
+            Value::String(address) => address.parse::<std::net::IpAddr>().ok().map(IpNet::from),
+            Value::Object(o) => {
+                let prefix = o.get("prefix")?;
                 let addr: std::net::IpAddr = prefix.get("addr")?.as_str()?.parse().ok()?;
                 IpNet::new(addr, prefix.get("len")?.as_u64()? as u8).ok()
             }
-            (None, Some(inner)) => element(inner.get("val").unwrap_or(inner)),
             _ => None,
-        },
-        _ => None,
+        }
+    };
+    match value.get("elem") {
+        Some(inner) => Some(SetMember {
+            net: net(inner.get("val")?)?,
+            remaining: inner
+                .get("expires")
+                .and_then(Value::as_u64)
+                .map(Duration::from_secs),
+        }),
+        None => Some(SetMember {
+            net: net(value)?,
+            remaining: None,
+        }),
     }
 }
 
-fn element_value(net: &IpNet) -> Value {
-    match net.prefix_len() == net.max_prefix_len() {
+fn element_value(net: &IpNet, seconds: Option<u64>) -> Value {
+    let val = match net.prefix_len() == net.max_prefix_len() {
         true => json!(net.addr().to_string()),
         false => json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}}),
+    };
+    match seconds {
+        Some(s) => json!({"elem": {"val": val, "timeout": s}}),
+        None => val,
     }
 }
 
-fn elements(verb: &str, name: &str, nets: &[IpNet]) -> Option<Value> {
-    (!nets.is_empty()).then(|| {
+fn elements(verb: &str, name: &str, elems: Vec<Value>) -> Option<Value> {
+    (!elems.is_empty()).then(|| {
         command(
             verb,
             "element",
-            object(
-                json!({"name": name, "elem": nets.iter().map(element_value).collect::<Vec<_>>()}),
-            ),
+            object(json!({"name": name, "elem": elems})),
         )
     })
 }
 
-/// Adds `new` to set `name`: what a member holds already is left out, members a new
-/// network holds are replaced by it.
-pub(crate) fn add(nft: &Nft, name: &str, new: &[IpNet]) -> Result<(), Error> {
-    let live = members(nft, name)?;
-    let mut adding: Vec<IpNet> = IpNet::aggregate(&new.to_vec())
-        .into_iter()
-        .filter(|n| !live.iter().any(|m| m.contains(n)))
-        .collect();
-    adding.sort_unstable();
-    let replaced: Vec<IpNet> = live
-        .iter()
-        .filter(|m| adding.iter().any(|n| n.contains(*m)))
-        .copied()
-        .collect();
+/// The later of two ends (`None`: never).
+fn later(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.zip(b).map(|(a, b)| a.max(b))
+}
+
+/// Carries out `ops` on interval set `name` in one transaction. An interval set holds
+/// no two members that overlap, so: a member inside a network already there makes that
+/// network live as long as the member asks (closed rather than open: the network is
+/// banned a little longer, never the member shorter); a network over members already
+/// there replaces them and lives as long as the longest of them.
+pub(crate) fn write(nft: &Nft, name: &str, ops: &[Op], current: &[SetMember]) -> Result<(), Error> {
+    let secs = |m: &SetMember| m.remaining.map(|r| r.as_secs().max(1));
+    let mut deletes: Vec<IpNet> = Vec::new();
+    let mut adds: Vec<(IpNet, Option<u64>)> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Del(net) => deletes.push(*net),
+            Op::Add(net, seconds) => {
+                if let Some(outer) = current
+                    .iter()
+                    .find(|m| m.net != *net && m.net.contains(net))
+                {
+                    if crate::live::dynamic::ends_later(*seconds, outer.remaining) {
+                        deletes.push(outer.net);
+                        adds.push((outer.net, *seconds));
+                    }
+                    continue;
+                }
+                let inner: Vec<&SetMember> = current
+                    .iter()
+                    .filter(|m| m.net != *net && net.contains(&m.net))
+                    .collect();
+                let seconds = inner.iter().fold(*seconds, |s, m| later(s, secs(m)));
+                deletes.extend(inner.iter().map(|m| m.net));
+                // Re-adding a member nft holds already sets its new timeout.
+                if current.iter().any(|m| m.net == *net) {
+                    deletes.push(*net);
+                }
+                adds.push((*net, seconds));
+            }
+        }
+    }
+    deletes.sort_unstable();
+    deletes.dedup();
+    adds.sort_unstable_by_key(|(n, _)| *n);
+    adds.dedup_by_key(|(n, _)| *n);
     let batch: Vec<Value> = [
-        elements("delete", name, &replaced),
-        elements("add", name, &adding),
+        elements(
+            "delete",
+            name,
+            deletes.iter().map(|n| element_value(n, None)).collect(),
+        ),
+        elements(
+            "add",
+            name,
+            adds.iter().map(|(n, s)| element_value(n, *s)).collect(),
+        ),
     ]
     .into_iter()
     .flatten()
     .collect();
     nft.load(&batch)
-}
-
-/// Removes those of `gone` that are members of set `name` (others are fine).
-pub(crate) fn remove(nft: &Nft, name: &str, gone: &[IpNet]) -> Result<(), Error> {
-    let live = members(nft, name)?;
-    let present: Vec<IpNet> = gone.iter().filter(|n| live.contains(n)).copied().collect();
-    nft.load(
-        &elements("delete", name, &present)
-            .into_iter()
-            .collect::<Vec<_>>(),
-    )
 }
 
 #[cfg(test)]
@@ -107,14 +152,16 @@ mod tests {
 
     #[test]
     fn elements_read_as_networks() {
-        let nets: Vec<IpNet> = [
+        let members: Vec<SetMember> = [
             json!("192.0.2.7"),
             json!({"prefix": {"addr": "10.0.0.0", "len": 8}}),
-            json!({"elem": {"val": "2001:db8::1", "timeout": 60}}),
+            json!({"elem": {"val": "2001:db8::1", "timeout": 60, "expires": 42}}),
         ]
         .iter()
         .filter_map(element)
         .collect();
+        assert_eq!(members[2].remaining, Some(Duration::from_secs(42)));
+        let nets: Vec<IpNet> = members.iter().map(|m| m.net).collect();
         let expected: Vec<IpNet> = ["192.0.2.7/32", "10.0.0.0/8", "2001:db8::1/128"]
             .iter()
             .map(|n| n.parse().unwrap())
