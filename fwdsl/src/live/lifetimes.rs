@@ -75,7 +75,15 @@ pub(crate) fn remember(state: &StateDir, ns: NsKey, policy: &Policy) -> Result<(
         .collect();
     let path = file(state, ns);
     let _ = std::fs::remove_file(&path);
-    state.create(&path, Value::Object(sets).to_string().as_bytes())
+    match sets.is_empty() {
+        true => Ok(()),
+        false => state.create(&path, Value::Object(sets).to_string().as_bytes()),
+    }
+}
+
+/// Forgets the declarations (uninstall: the sets are gone).
+pub(crate) fn forget(state: &StateDir, ns: NsKey) {
+    let _ = std::fs::remove_file(file(state, ns));
 }
 
 /// The declaration of `set` as the last apply here left it (none: no lifetimes).

@@ -791,6 +791,7 @@ impl Firewall {
             Backend::Iptables => remove::uninstall(&session, self.fault)?,
             Backend::Nftables => nft::ops::uninstall(&session.nft)?,
         }
+        lifetimes::forget(&session.state, session.ns);
         boot::remove(&self.systemd_dir).map(|_| ())
     }
 
