@@ -200,3 +200,44 @@ fn save_and_restore_keep_what_remains(backend) {
     assert_eq!(web(&sb, CLIENT), Outcome::Dropped);
 }
 }
+
+each_backend! {
+/// A boot gives each member only what is left of its lifetime: one whose end passed
+/// while the host was down is gone, a longer one keeps what remains, one without a
+/// lifetime stays. The boot commands, replayed in a fresh namespace as the unit runs
+/// them; the same through `Firewall::restore`.
+fn a_boot_gives_members_only_what_is_left(backend) {
+    let Some((sb, _l)) = banning("fwdsl-bboot", backend) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let target = SaveTarget::in_dir(dir.path());
+    let report = on_backend(&sb, backend, |fw| {
+        fw.set_add_for("banned", &[host(CLIENT)], Some(Duration::from_secs(2)))?;
+        fw.set_add_for("banned", &[host(CLIENT_ALT)], Some(Duration::from_secs(300)))?;
+        fw.set_add_for("banned", &[net("198.51.100.0/24")], Some(Duration::from_secs(86_400)))?;
+        fw.save(&target)
+    })
+    .unwrap();
+    let expiries = std::fs::read_to_string(target.expiries()).unwrap();
+    assert_eq!(expiries.lines().count(), 3, "{expiries}");
+    assert!(report.boot_commands().last().unwrap()[0] == "sh", "{:?}", report.boot_commands());
+    // The host is "down" for 4 s.
+    std::thread::sleep(Duration::from_secs(4));
+    let booted = sandbox("fwdsl-bboot2").unwrap();
+    for command in report.boot_commands() {
+        let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+        let out = booted.server.exec(&command[0], &args).unwrap();
+        assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let members = on_backend(&booted, backend, |fw| fw.set_entries("banned")).unwrap();
+    // nft keeps an ended member for its last second.
+    let alive: Vec<_> = members.iter().filter(|m| m.remaining > Some(Duration::from_secs(1))).collect();
+    assert!(!alive.iter().any(|m| m.net == host(CLIENT)), "{members:?}");
+    let alt = alive.iter().find(|m| m.net == host(CLIENT_ALT)).expect("the 300 s ban");
+    assert!(alt.remaining <= Some(Duration::from_secs(297)), "{alt:?}");
+    assert!(alive.iter().any(|m| m.net == net("198.51.100.0/24")));
+    // Through restore, in the namespace it was saved from.
+    on_backend(&sb, backend, |fw| fw.restore(&target)).unwrap();
+    let alt = remaining(&sb, backend, host(CLIENT_ALT)).unwrap();
+    assert!(alt <= Duration::from_secs(297), "{alt:?}");
+}
+}

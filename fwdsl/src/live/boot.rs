@@ -177,13 +177,22 @@ pub(crate) fn commands(
     for &f in families {
         out.push(words(&[restore_program(f)], target.path(f)));
     }
+    // Last: the bans brought to their true ends (only ever shorter).
+    if ipsets && target.expiries().exists() {
+        out.push(super::expiry::command(
+            &target.expiries(),
+            super::Backend::Iptables,
+        ));
+    }
     out
 }
 
 /// One word of an `ExecStart=` line: in double quotes where it holds a space or a
-/// semicolon (a lone `;` would end the command), `%` doubled (a specifier otherwise).
+/// semicolon (a lone `;` would end the command), `%` and `$` doubled (a specifier and a
+/// variable otherwise).
 fn quoted(word: &str) -> String {
-    let word = word.replace('%', "%%");
+    // `$` too: systemd would expand `$1` as a variable.
+    let word = word.replace('%', "%%").replace('$', "$$");
     match word.contains([' ', ';', '"', '\\', '\'']) {
         true => format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\"")),
         false => word,

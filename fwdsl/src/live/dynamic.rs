@@ -78,11 +78,6 @@ pub(crate) fn ends_later(new: Option<u64>, remaining: Option<Duration>) -> bool 
     }
 }
 
-/// What remains of a lifetime, in whole seconds as the kernels count it.
-fn remaining(seconds: u64) -> Option<Duration> {
-    (seconds > 0).then(|| Duration::from_secs(seconds))
-}
-
 impl Firewall {
     /// Adds `members` (addresses or networks, IPv4 and IPv6 mixed) to the live dynamic
     /// set `set`, which a policy declared (`set banned dynamic;`) and an apply created.
@@ -347,23 +342,12 @@ impl Firewall {
             return super::nft::dynamic::entries(&self.nft(), name);
         }
         let saved = exec::run_ok(IPSET, &["save", name], None, self.command_timeout)?;
-        Ok(String::from_utf8_lossy(&saved.stdout)
-            .lines()
-            .filter_map(|line| {
-                let mut words = line.strip_prefix("add ")?.split(' ').skip(1);
-                let net = parse_member(words.next()?)?;
-                // `timeout N`: what remains (0: until removed, or a set made before
-                // lifetimes, which prints none).
-                let seconds = match (words.next(), words.next()) {
-                    (Some("timeout"), Some(n)) => n.parse().unwrap_or(0),
-                    _ => 0,
-                };
-                Some(SetMember {
-                    net,
-                    remaining: remaining(seconds),
-                })
-            })
-            .collect())
+        Ok(
+            super::ipset::dynamic_members(&String::from_utf8_lossy(&saved.stdout))
+                .into_iter()
+                .flat_map(|(_, members)| members)
+                .collect(),
+        )
     }
 
     /// `ipset add NAME NET timeout N` of a member that is not there yet: `false` when it
@@ -450,7 +434,7 @@ fn no_such_set(set: &str, family: Option<Family>) -> Error {
 }
 
 /// A member as `ipset save` prints it: a network, or an address (a host network).
-fn parse_member(text: &str) -> Option<IpNet> {
+pub(crate) fn parse_member(text: &str) -> Option<IpNet> {
     text.parse()
         .ok()
         .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))

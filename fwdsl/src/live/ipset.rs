@@ -133,3 +133,35 @@ mod tests {
         assert!(referenced("-A X -m set --match-set blocklist src -j DROP").is_empty());
     }
 }
+
+/// The members of fwdsl's dynamic sets in `ipset save` text, by set, with what remains
+/// of each (`timeout N`; 0 or none: until removed).
+pub(crate) fn dynamic_members(saved: &str) -> Vec<(String, Vec<super::dynamic::SetMember>)> {
+    let mut out: Vec<(String, Vec<super::dynamic::SetMember>)> = Vec::new();
+    for line in saved.lines() {
+        let mut words = line.split(' ');
+        let (Some("add"), Some(name), Some(net)) = (words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        if !name.starts_with("fwdsl-d4-") && !name.starts_with("fwdsl-d6-") {
+            continue;
+        }
+        let Some(net) = super::dynamic::parse_member(net) else {
+            continue;
+        };
+        let seconds: u64 = match (words.next(), words.next()) {
+            (Some("timeout"), Some(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let member = super::dynamic::SetMember {
+            net,
+            remaining: (seconds > 0).then(|| Duration::from_secs(seconds)),
+        };
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, members)) => members.push(member),
+            None => out.push((name.to_string(), vec![member])),
+        }
+    }
+    out
+}

@@ -17,6 +17,7 @@ mod boot;
 pub(crate) mod change;
 pub(crate) mod dynamic;
 mod exec;
+mod expiry;
 mod fallback;
 mod files;
 mod forwarding;
@@ -872,8 +873,10 @@ impl Firewall {
     pub fn restore(&self, target: &SaveTarget) -> Result<(), Error> {
         let session = self.session()?;
         match session.backend {
-            Backend::Iptables => restore::restore(&session, target, self.fault),
-            Backend::Nftables => nft::save::restore(&session.nft, target),
+            Backend::Iptables => restore::restore(&session, target, self.fault)?,
+            Backend::Nftables => nft::save::restore(&session.nft, target)?,
         }
+        // What the saved bans have left, as a boot gives them.
+        expiry::apply(&target.expiries(), session.backend, self.command_timeout)
     }
 }

@@ -93,6 +93,16 @@ impl SaveTarget {
             .join(name)
     }
 
+    /// Each dynamic set member's end as a Unix time, beside fwdsl's table file
+    /// (`fwdsl-bans.expiry`), which a boot uses to give members only what is left of
+    /// their lifetimes ([`expiry`](super::expiry)).
+    pub fn expiries(&self) -> PathBuf {
+        self.nft
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join("fwdsl-bans.expiry")
+    }
+
     /// The fail-closed state of the nftables backend, beside its table's file
     /// (`fwdsl-fallback.nft`, libnftables JSON).
     pub fn nft_fallback(&self) -> PathBuf {
@@ -201,12 +211,15 @@ pub(crate) fn save(
         ));
     }
     let ipsets = !used.is_empty();
+    let mut dynamic = Vec::new();
     if ipsets {
         let names: Vec<String> = used.into_iter().collect();
-        files.push(NewFile::kept(
-            target.ipsets.clone(),
-            sets.save(&names)?.into_bytes(),
-        ));
+        let saved = sets.save(&names)?;
+        dynamic = ipset::dynamic_members(&saved);
+        files.push(NewFile::kept(target.ipsets.clone(), saved.into_bytes()));
+    }
+    if let Some(file) = super::expiry::file(target, &dynamic) {
+        files.push(file);
     }
     let closed = fallback::policy(access.as_deref());
     for runner in runners {

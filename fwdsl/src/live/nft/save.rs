@@ -71,6 +71,13 @@ pub(crate) fn commands(target: &SaveTarget, fwdsl_saved: bool) -> Vec<Vec<String
         );
     }
     out.push(nft(&["-f", &saved]));
+    // Last: the bans brought to their true ends (only ever shorter).
+    if target.expiries().exists() {
+        out.push(crate::live::expiry::command(
+            &target.expiries(),
+            crate::Backend::Nftables,
+        ));
+    }
     out
 }
 
@@ -90,7 +97,16 @@ pub(crate) fn save(
         false => String::new(),
     };
     let access = access(nft)?;
-    let files = [
+    let mut dynamic = Vec::new();
+    for name in nft
+        .table()?
+        .sets
+        .iter()
+        .filter(|n| n.starts_with("fwdsl-d4-") || n.starts_with("fwdsl-d6-"))
+    {
+        dynamic.push((name.clone(), super::dynamic::entries(nft, name)?));
+    }
+    let mut files = vec![
         NewFile::kept(target.nft.clone(), saved_text(&listed).into_bytes()),
         NewFile {
             path: target.nft_fallback(),
@@ -98,6 +114,7 @@ pub(crate) fn save(
             back_up: false,
         },
     ];
+    files.extend(crate::live::expiry::file(target, &dynamic));
     let backups = write_all(&files, 0o600, &today())?;
     let commands = commands(target, fwdsl_saved(target));
     if systemd_dir.join(boot::UNIT).exists() {
