@@ -121,19 +121,6 @@ pub(crate) fn referenced_any(rule: &str) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_set_of_a_rule_is_found() {
-        let rule =
-            "-A FWDSL-G-1 -m set --match-set fwdsl-a src -m set --match-set fwdsl-b dst -j DROP";
-        assert_eq!(referenced(rule), ["fwdsl-a", "fwdsl-b"]);
-        assert!(referenced("-A X -m set --match-set blocklist src -j DROP").is_empty());
-    }
-}
-
 /// The members of fwdsl's dynamic sets in `ipset save` text, by set, with what remains
 /// of each (`timeout N`; 0 or none: until removed).
 pub(crate) fn dynamic_members(saved: &str) -> Vec<(String, Vec<super::dynamic::SetMember>)> {
@@ -164,4 +151,17 @@ pub(crate) fn dynamic_members(saved: &str) -> Vec<(String, Vec<super::dynamic::S
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_set_of_a_rule_is_found() {
+        let rule =
+            "-A FWDSL-G-1 -m set --match-set fwdsl-a src -m set --match-set fwdsl-b dst -j DROP";
+        assert_eq!(referenced(rule), ["fwdsl-a", "fwdsl-b"]);
+        assert!(referenced("-A X -m set --match-set blocklist src -j DROP").is_empty());
+    }
 }
