@@ -444,18 +444,7 @@ fn rules_json(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> Value {
         .iter()
         .filter(|p| policy.uses(p.direction))
         .map(|plan| {
-            let rules: Vec<String> = match plan.family {
-                Some(family) => policy
-                    .chain_rules(plan.direction, family)
-                    .iter()
-                    .map(fwdsl::RenderedRule::to_command_line)
-                    .collect(),
-                None => policy
-                    .nft_rules(plan.direction)
-                    .iter()
-                    .map(fwdsl::NftRule::to_text)
-                    .collect(),
-            };
+            let rules = chain_lines(policy, plan);
             json!({
                 "family": match plan.family {
                     Some(Family::V4) => "ipv4",
@@ -574,23 +563,27 @@ fn live_text(statuses: &[FamilyStatus]) -> String {
     text
 }
 
+/// The policy's rules of one planned chain, as the host's backend loads them.
+fn chain_lines(policy: &Policy, plan: &fwdsl::FamilyPlan) -> Vec<String> {
+    match plan.family {
+        Some(family) => policy
+            .chain_rules(plan.direction, family)
+            .iter()
+            .map(fwdsl::RenderedRule::to_command_line)
+            .collect(),
+        None => policy
+            .nft_rules(plan.direction)
+            .iter()
+            .map(fwdsl::NftRule::to_text)
+            .collect(),
+    }
+}
+
 fn policy_text(policy: &Policy, plans: &[fwdsl::FamilyPlan]) -> String {
     let mut text = String::new();
     for plan in plans.iter().filter(|p| policy.uses(p.direction)) {
         text.push_str(&header(plan.family, plan.direction));
-        let rules: Vec<String> = match plan.family {
-            Some(family) => policy
-                .chain_rules(plan.direction, family)
-                .iter()
-                .map(fwdsl::RenderedRule::to_command_line)
-                .collect(),
-            None => policy
-                .nft_rules(plan.direction)
-                .iter()
-                .map(fwdsl::NftRule::to_text)
-                .collect(),
-        };
-        for rule in rules {
+        for rule in chain_lines(policy, plan) {
             text.push_str(&rule);
             text.push('\n');
         }

@@ -14,9 +14,8 @@ use fwdsl::sandbox::Netns;
 use fwdsl::{Backend, Policy};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 use std::time::Duration;
-use tests::bench::{firewall, measure, ms};
+use tests::bench::{firewall, measure, ms, ratio, run};
 
 const POLICY: &str = "set banned dynamic timeout 1h;\ndrop src $banned;\nallow ssh;\ndrop all;\n";
 const HOUR: Duration = Duration::from_secs(3600);
@@ -25,18 +24,6 @@ fn addresses(n: usize) -> Vec<IpNet> {
     (0..n as u32)
         .map(|i| IpNet::from(IpAddr::V4(Ipv4Addr::from(0x6440_0000 + i))))
         .collect()
-}
-
-fn run(program: &str, args: &[&str], input: Option<&str>) {
-    let mut command = Command::new(program);
-    command.args(args);
-    match input {
-        Some(text) => tests::run_with_input(&mut command, text),
-        None => {
-            let out = command.output().expect("run");
-            assert!(out.status.success(), "{program} {args:?}");
-        }
-    }
 }
 
 /// One bare command adding `a` for an hour.
@@ -85,10 +72,6 @@ fn bare_batch(backend: Backend, list: &[IpNet]) {
             run("nft", &["-f", "-"], Some(&input));
         }
     }
-}
-
-fn ratio(a: Duration, b: Duration) -> String {
-    format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
 }
 
 fn main() {

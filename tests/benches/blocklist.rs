@@ -20,25 +20,9 @@ use fwdsl::{Family, Policy};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tests::bench::{firewall, hwm_kib, measure, ms};
+use tests::bench::{firewall, hwm_kib, measure, ms, ratio, run};
 
 const POLICY: &str = "drop src [file \"drop.txt\"];\nallow ssh;\nallow tcp 80, 443;\ndrop all;\n";
-
-fn run(program: &str, args: &[&str], input: Option<&str>) {
-    let mut command = Command::new(program);
-    command.args(args);
-    match input {
-        Some(text) => tests::run_with_input(&mut command, text),
-        None => {
-            let out = command.output().expect("run");
-            assert!(out.status.success(), "{program} {args:?}");
-        }
-    }
-}
-
-fn ratio(a: Duration, b: Duration) -> String {
-    format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
-}
 
 /// In the child: `Policy::from_file` of the policy in `dir`; prints `ms hwm_kib`.
 fn parse_child(dir: &Path) {

@@ -12,24 +12,11 @@
 
 use fwdsl::sandbox::Netns;
 use fwdsl::{Backend, Policy};
-use std::process::Command;
 use std::time::Duration;
-use tests::bench::{firewall, hwm_kib, measure, ms};
-
-fn ratio(a: Duration, b: Duration) -> String {
-    format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
-}
+use tests::bench::{firewall, hwm_kib, measure, ms, ratio, run};
 
 fn nft(args: &[&str], input: Option<&str>) {
-    let mut command = Command::new("nft");
-    command.args(args);
-    match input {
-        Some(text) => tests::run_with_input(&mut command, text),
-        None => {
-            let out = command.output().expect("nft");
-            assert!(out.status.success(), "nft {args:?}");
-        }
-    }
+    run("nft", args, input);
 }
 
 fn apply(backend: Backend, policy: &Policy) {

@@ -87,3 +87,22 @@ pub fn require_root(needs: &str) {
     eprintln!("this benchmark needs {needs}");
     std::process::exit(if smoke() && !crate::skip::ci() { 0 } else { 1 });
 }
+
+/// Runs a bare tool for a side-by-side measurement, `input` on its standard input;
+/// panics if it fails (the comparison would mean nothing).
+pub fn run(program: &str, args: &[&str], input: Option<&str>) {
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    match input {
+        Some(text) => crate::run_with_input(&mut command, text),
+        None => {
+            let out = command.output().expect("run");
+            assert!(out.status.success(), "{program} {args:?}");
+        }
+    }
+}
+
+/// `a / b` with two decimals, as the tables print ratios.
+pub fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
+}
