@@ -95,7 +95,7 @@ impl SaveTarget {
 
     /// Each dynamic set member's end as a Unix time, beside fwdsl's table file
     /// (`fwdsl-bans.expiry`), which a boot uses to give members only what is left of
-    /// their lifetimes ([`expiry`](super::expiry)).
+    /// their lifetimes.
     pub fn expiries(&self) -> PathBuf {
         self.nft
             .parent()
