@@ -16,6 +16,7 @@
 //! the host's own FORWARD chain decides, which fwdsl cannot see.
 
 use crate::diag::Diagnostic;
+use crate::meet::{nets_meet, ranges_meet};
 use crate::model::{Action, Direction, Expect, Matches, PortRange, ProtoSet, Rule};
 use crate::nat::{NatKind, NatRule};
 use crate::parse::Parsed;
@@ -275,40 +276,4 @@ fn asserted_through(nat: &NatRule, port: Option<u16>, part: &Matches) -> Option<
         iface,
         ..m.clone()
     })
-}
-
-/// Where two port lists meet (empty: any port); `None` when they do not.
-fn ranges_meet(a: &[PortRange], b: &[PortRange]) -> Option<Vec<PortRange>> {
-    if a.is_empty() || b.is_empty() {
-        return Some(if a.is_empty() { b } else { a }.to_vec());
-    }
-    let met: Vec<PortRange> = a
-        .iter()
-        .flat_map(|x| {
-            b.iter().filter_map(move |y| {
-                let (first, last) = (x.first.max(y.first), x.last.min(y.last));
-                (first <= last).then(|| PortRange::new(first, last))
-            })
-        })
-        .collect();
-    (!met.is_empty()).then_some(met)
-}
-
-/// Where two network lists meet (empty: any address); `None` when they do not.
-fn nets_meet(a: &[IpNet], b: &[IpNet]) -> Option<Vec<IpNet>> {
-    if a.is_empty() || b.is_empty() {
-        return Some(if a.is_empty() { b } else { a }.to_vec());
-    }
-    // Two prefixes meet only where one holds the other: the smaller is the meet.
-    let met: Vec<IpNet> = a
-        .iter()
-        .flat_map(|x| {
-            b.iter().filter_map(move |y| match () {
-                _ if x.contains(y) => Some(*y),
-                _ if y.contains(x) => Some(*x),
-                _ => None,
-            })
-        })
-        .collect();
-    (!met.is_empty()).then_some(met)
 }

@@ -20,6 +20,7 @@ pub use check::{analyze, Analysis, Lockout, Reach};
 mod diag;
 mod format;
 mod list_file;
+mod meet;
 mod model;
 mod nat;
 mod packet;
