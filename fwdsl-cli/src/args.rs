@@ -180,6 +180,24 @@ pub enum Command {
         #[command(flatten)]
         change: Change,
     },
+    /// Import a host's rules (iptables-save output) as a policy, with a proof that it
+    /// decides every packet as they do; the policy on standard output, the report on
+    /// standard error.
+    Import {
+        /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
+        #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
+        files: Vec<PathBuf>,
+        /// The running host's (or `--netns` namespace's) rules instead of files.
+        #[arg(long, conflicts_with = "files")]
+        live: bool,
+        /// `ipset save` output of the sets the rules use.
+        #[arg(long, value_name = "FILE")]
+        ipsets: Option<PathBuf>,
+        /// Write what can be imported even where some rules cannot (they are listed, and
+        /// the policy may decide their packets differently).
+        #[arg(long)]
+        partial: bool,
+    },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output.
     Completions { shell: clap_complete::Shell },
     /// The man page (roff), on standard output.

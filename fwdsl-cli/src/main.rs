@@ -7,6 +7,7 @@ mod check;
 mod explain;
 mod format;
 mod host;
+mod import;
 mod netns;
 mod outcome;
 mod review;
@@ -112,6 +113,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         )),
         Command::Assertions { file } => Ok(review::assertions(&policy(file, &out)?, g.json, &out)),
         Command::Bans { set } => host::bans(&fw(), set, g.json).map(ok),
+        Command::Import {
+            files,
+            live,
+            ipsets,
+            partial,
+        } => import::run(files, *live, ipsets.as_deref(), *partial, &out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fwdsl", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

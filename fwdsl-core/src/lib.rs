@@ -46,7 +46,9 @@ pub use nat::{source_nat, translate, NatKind, NatRule, Translation};
 pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use packet_text::PacketSyntaxError;
 pub use parse::{duration_text, DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
-pub use queries::{accepted_from_outside, accepted_witness, openings, Opening};
+pub use queries::{
+    accepted_from_outside, accepted_witness, differences, openings, Difference, Opening,
+};
 pub use services::{Service, SERVICES};
 pub use source_file::{read_regular, LIST_FILE_MAX, POLICY_FILE_MAX};
 pub use token::{lex, LexError, Token, TokenKind};

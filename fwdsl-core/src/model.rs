@@ -42,7 +42,7 @@ impl Action {
     }
 
     /// The verb used in messages ("accept", "drop", "reject").
-    pub(crate) fn verb(self) -> &'static str {
+    pub fn verb(self) -> &'static str {
         match self {
             Action::Allow => "accept",
             Action::Drop => "drop",

@@ -213,3 +213,79 @@ pub fn openings(new: &[Rule], old: &[Rule]) -> Vec<Opening> {
     }
     out
 }
+
+/// Where two rule lists decide a packet differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The rule of the first list that decides the witness (`None`: no rule does).
+    pub first: Option<usize>,
+    /// The rule of the second list that decides it otherwise (`None`: no rule does).
+    pub second: Option<usize>,
+    /// A packet the two decide differently.
+    pub witness: Packet,
+}
+
+/// Every pair of deciding rules (or none) of `a` and `b` between which some packet is
+/// decided differently (accepted, dropped, rejected, or left to the built-in chain),
+/// each with a witness, first match as the kernel walks the chains, `log` rules aside.
+/// Empty: the two decide every packet alike. Any state, not only new connections.
+pub fn differences(a: &[Rule], b: &[Rule]) -> Vec<Difference> {
+    let both: Vec<Rule> = a.iter().chain(b).cloned().collect();
+    let interfaces = Interfaces::new(&both, &Access::Console);
+    let (a_boxes, b_boxes) = (Boxes::new(a, &interfaces), Boxes::new(b, &interfaces));
+    let deciders = |rules: &[Rule]| -> Vec<Option<usize>> {
+        (0..rules.len())
+            .filter(|&i| rules[i].action != Action::Log)
+            .map(Some)
+            .chain([None])
+            .collect()
+    };
+    let action = |rules: &[Rule], i: Option<usize>| i.map(|i| rules[i].action);
+    let full = space::query_regions(&Matches::ANY, Direction::In, false, &interfaces)
+        .into_iter()
+        .chain(space::query_regions(
+            &Matches::ANY,
+            Direction::Out,
+            false,
+            &interfaces,
+        ))
+        .chain(space::query_regions(
+            &Matches::ANY,
+            Direction::Forward,
+            false,
+            &interfaces,
+        ))
+        .collect::<Vec<Region>>();
+    let regions = |boxes: &Boxes, i: Option<usize>| -> Vec<Region> {
+        match i {
+            Some(i) => boxes.regions[i].clone(),
+            None => full.clone(),
+        }
+    };
+    let mut out = Vec::new();
+    for j in deciders(a) {
+        for k in deciders(b) {
+            if action(a, j) == action(b, k) || (j.is_none() && k.is_none()) {
+                continue;
+            }
+            let (ja, kb) = (regions(&a_boxes, j), regions(&b_boxes, k));
+            let witness = ja.iter().find_map(|x| {
+                kb.iter()
+                    .filter_map(|y| x.intersection(y))
+                    .find_map(|piece| {
+                        let mut avoid = a_boxes.before(&piece, j.unwrap_or(usize::MAX));
+                        avoid.extend(b_boxes.before(&piece, k.unwrap_or(usize::MAX)));
+                        space::uncovered_point(&piece, &avoid)
+                    })
+            });
+            if let Some(point) = witness {
+                out.push(Difference {
+                    first: j,
+                    second: k,
+                    witness: space::packet_at(&point, &interfaces),
+                });
+            }
+        }
+    }
+    out
+}

@@ -106,6 +106,7 @@ extern crate self as fwdsl;
 mod error;
 #[cfg(feature = "live")]
 mod exposure;
+pub mod import;
 #[cfg(feature = "live")]
 mod live;
 mod policy;

@@ -1,0 +1,71 @@
+//! `fwdsl import`: a host's rules as a policy ([`fwdsl::import`]), the policy on
+//! standard output and the report (refused rules, differences, the proof) on standard
+//! error; exit 1 when the import is not equivalent, unless `--partial`.
+
+use crate::outcome::Failure;
+use crate::Out;
+use fwdsl::import::{iptables_save, SavedFile};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Other(format!("cannot read {}: {e}", path.display())))
+}
+
+/// A save program's output in this namespace (`iptables-save`, `ipset save`).
+fn saved(program: &str, args: &[&str]) -> Result<String, Failure> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| Failure::Other(format!("cannot run `{program}`: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::Other(format!(
+            "`{program}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn run(
+    files: &[PathBuf],
+    live: bool,
+    ipsets: Option<&Path>,
+    partial: bool,
+    out: &Out,
+) -> Result<ExitCode, Failure> {
+    let (texts, names): (Vec<String>, Vec<String>) = match live {
+        true => (
+            vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
+            vec!["iptables-save".into(), "ip6tables-save".into()],
+        ),
+        false => (
+            files.iter().map(|f| read(f)).collect::<Result<_, _>>()?,
+            files.iter().map(|f| f.display().to_string()).collect(),
+        ),
+    };
+    let sets = match (ipsets, live) {
+        (Some(path), _) => read(path)?,
+        (None, true) => saved("ipset", &["save"]).unwrap_or_default(),
+        (None, false) => String::new(),
+    };
+    let file = |i: usize| {
+        texts.get(i).map(|text| SavedFile {
+            name: &names[i],
+            text,
+        })
+    };
+    out.progress(format_args!("importing {}", names.join(" and ")));
+    let import = iptables_save(file(0), file(1), &sets, partial)?;
+    if !import.text.is_empty() {
+        print!("{}", import.text);
+    }
+    eprint!("{import}");
+    Ok(
+        match import.is_equivalent() || (partial && import.differences.is_empty()) {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        },
+    )
+}

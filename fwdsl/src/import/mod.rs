@@ -1,0 +1,361 @@
+//! Importing the rules a host already has (`iptables-save` text for IPv4 and IPv6, and
+//! the `ipset save` of the sets they use) as a fwdsl policy, with a proof that nothing
+//! changed.
+//!
+//! The filter table is read as a chain program ([`saved`]), each rule read as the
+//! language's match or refused with the reason ([`rule`]: nothing is guessed), each
+//! built-in chain flattened into one first-match list ([`flatten`], exact: its module
+//! says why), written as a policy ([`emit`]). Then the proof: the policy text is read
+//! back with [`Policy::parse`] (every check of `firewall!`), and the exact analysis
+//! compares it with the flattened chain program, region by region
+//! ([`fwdsl_core::differences`]): equivalent, or a witness packet for each difference.
+//! Rules the analysis proves never decide anything (shadowed, redundant, after a
+//! catch-all) are left out of the text (they would be errors there), which the same
+//! proof covers.
+
+mod emit;
+mod flatten;
+mod rule;
+mod saved;
+
+use crate::error::Error;
+use crate::Policy;
+use fwdsl_core::{Access, Action, Direction, Family, Packet, Reach, Rule};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::fmt;
+
+/// One `iptables-save` output: its name (for messages and provenance notes) and text.
+#[derive(Debug, Clone, Copy)]
+pub struct SavedFile<'a> {
+    /// How to name it (`rules.v4`).
+    pub name: &'a str,
+    /// Its text.
+    pub text: &'a str,
+}
+
+/// A rule the import could not express, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The file's name.
+    pub file: String,
+    /// The 1-based line.
+    pub line: usize,
+    /// The rule as written.
+    pub rule: String,
+    /// Why the language cannot say it.
+    pub reason: String,
+}
+
+/// A packet the original and the import decide differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// What the original does with it (`None`: no rule of its chain decides it).
+    pub original: Option<Action>,
+    /// What the imported policy does with it.
+    pub imported: Option<Action>,
+    /// The packet.
+    pub witness: Packet,
+}
+
+/// What an import produced.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The policy, in the language, with a note of where each rule comes from.
+    pub text: String,
+    /// The rules that could not be imported (with `partial`, left out of `text`).
+    pub refused: Vec<Refused>,
+    /// Where the imported policy decides otherwise than the original: empty is the proof
+    /// that it decides every packet alike (refused rules aside, which are not in it).
+    pub differences: Vec<Difference>,
+    /// Rules of the original that never decide anything, left out: (file, line).
+    pub left_out: Vec<(String, usize)>,
+    /// Rules of other tables (`nat`, `mangle`, …), not imported: (file, line, table).
+    pub other_tables: Vec<(String, usize, String)>,
+}
+
+impl Import {
+    /// Whether the import decides every packet exactly as the original: nothing refused,
+    /// no difference, no other table's rules left behind.
+    pub fn is_equivalent(&self) -> bool {
+        self.refused.is_empty() && self.differences.is_empty() && self.other_tables.is_empty()
+    }
+}
+
+impl fmt::Display for Import {
+    /// The report: refused rules with their lines, differences with witnesses, the verdict.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.refused {
+            writeln!(
+                f,
+                "refused {}:{}: {}\n    {}",
+                r.file, r.line, r.reason, r.rule
+            )?;
+        }
+        for (file, line, table) in &self.other_tables {
+            writeln!(f, "not imported {file}:{line}: a rule of the {table} table")?;
+        }
+        for d in &self.differences {
+            let say = |a: Option<Action>| {
+                a.map_or("leaves it to the built-in chain".to_string(), |a| {
+                    format!("{}s it", a.verb())
+                })
+            };
+            writeln!(
+                f,
+                "differs: the original {}, the import {}: e.g. {}",
+                say(d.original),
+                say(d.imported),
+                d.witness
+            )?;
+        }
+        if !self.left_out.is_empty() {
+            writeln!(
+                f,
+                "{} rules of the original never decide a packet: left out",
+                self.left_out.len()
+            )?;
+        }
+        match self.is_equivalent() {
+            true => writeln!(f, "equivalent: the policy decides every packet exactly as the original (proved region by region)"),
+            false if self.refused.is_empty() && self.differences.is_empty() => writeln!(f, "the filter table is imported exactly; the other tables' rules above are not"),
+            false => writeln!(f, "NOT equivalent: packets the rules above match may be decided differently"),
+        }
+    }
+}
+
+/// The members of each set in `ipset save` text.
+fn ipsets(text: &str) -> HashMap<String, Vec<IpNet>> {
+    let mut sets: HashMap<String, Vec<IpNet>> = HashMap::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("create"), Some(name), _) => {
+                sets.entry(name.to_string()).or_default();
+            }
+            (Some("add"), Some(name), Some(member)) => {
+                let net = member
+                    .parse::<IpNet>()
+                    .or_else(|_| member.parse::<std::net::IpAddr>().map(IpNet::from));
+                if let Ok(net) = net {
+                    sets.entry(name.to_string()).or_default().push(net.trunc());
+                }
+            }
+            _ => {}
+        }
+    }
+    sets
+}
+
+/// A flattened rule, the family of the file it comes from, and that file's name.
+type Listed = (flatten::Flat, Family, String);
+
+/// A flattened rule as the analysis takes it.
+fn as_rule(direction: Direction, action: Action, matches: fwdsl_core::Matches) -> Rule {
+    Rule {
+        action,
+        limit: None,
+        log: None,
+        direction,
+        matches,
+        text: "".into(),
+        comment: None,
+        line: 0,
+    }
+}
+
+/// Imports `iptables-save` output for IPv4 and/or IPv6 (`ipsets`: the `ipset save`
+/// output of the sets they use). With `partial`, rules that cannot be imported are left
+/// out (and listed) instead of stopping the import.
+///
+/// ```
+/// let v4 = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:admin - [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -j admin\n-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\n-A admin -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j ACCEPT\n-A admin -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n";
+/// let import = fwdsl::import::iptables_save(Some(fwdsl::import::SavedFile { name: "rules.v4", text: v4 }), None, "", false).unwrap();
+/// assert!(import.is_equivalent(), "{import}");
+/// assert!(import.text.contains("allow tcp 22 src 10.0.0.0/8;"), "{}", import.text);
+/// fwdsl::Policy::parse(&import.text).unwrap();
+/// ```
+pub fn iptables_save(
+    v4: Option<SavedFile<'_>>,
+    v6: Option<SavedFile<'_>>,
+    ipsets_text: &str,
+    partial: bool,
+) -> Result<Import, Error> {
+    let sets = ipsets(ipsets_text);
+    let files: Vec<(Family, SavedFile<'_>)> = [(Family::V4, v4), (Family::V6, v6)]
+        .into_iter()
+        .filter_map(|(f, s)| s.map(|s| (f, s)))
+        .collect();
+    let both = files.len() == 2;
+    let mut refused = Vec::new();
+    let mut other_tables = Vec::new();
+    // Per direction: the original's rules (restricted to their family when two files
+    // share the policy) with where each comes from.
+    let mut lists: Vec<(Direction, Vec<Listed>)> = flatten::BUILTINS
+        .iter()
+        .map(|(_, d)| (*d, Vec::new()))
+        .collect();
+    let mut present: Vec<(Direction, Family)> = Vec::new();
+    for (family, file) in &files {
+        let saved = saved::parse(file.text)
+            .map_err(|(line, message)| import_error(file.name, line, &message))?;
+        other_tables.extend(
+            saved
+                .elsewhere
+                .iter()
+                .map(|(table, r)| (file.name.to_string(), r.line, table.clone())),
+        );
+        let flatten::Flattened {
+            chains,
+            refused: refusals,
+            too_big,
+        } = flatten::flatten(&saved, *family, &sets, partial);
+        if too_big {
+            return Err(import_error(file.name, 0, &format!("the chains flatten to more than {} rules (jumps and returns copy what follows them)", flatten::MAX_FLAT)));
+        }
+        refused.extend(refusals.into_iter().map(|r| Refused {
+            file: file.name.to_string(),
+            line: r.line,
+            rule: r.text,
+            reason: r.reason,
+        }));
+        if !refused.is_empty() && !partial {
+            return Ok(Import {
+                text: String::new(),
+                refused,
+                differences: Vec::new(),
+                left_out: Vec::new(),
+                other_tables,
+            });
+        }
+        for (direction, flats) in chains {
+            present.push((direction, *family));
+            let list = &mut lists
+                .iter_mut()
+                .find(|(d, _)| *d == direction)
+                .expect("a direction")
+                .1;
+            for mut flat in flats {
+                if both {
+                    flat.matches = emit::only(&flat.matches, *family);
+                }
+                list.push((flat, *family, file.name.to_string()));
+            }
+        }
+    }
+    // A direction one family's file leaves open (no rules, ACCEPT) is open for it.
+    for (direction, list) in lists.iter_mut() {
+        if both && !list.is_empty() && present.iter().filter(|(d, _)| d == direction).count() == 1 {
+            list.push((
+                flatten::Flat {
+                    action: Action::Allow,
+                    matches: fwdsl_core::Matches::ANY,
+                    line: None,
+                    chain: format!(
+                        "{} in the other family's file, which has no rules there",
+                        direction.builtin_chain()
+                    ),
+                    comment: None,
+                    log_prefix: None,
+                },
+                Family::V4,
+                "-".into(),
+            ));
+        }
+    }
+    // A host that filters nothing: one `allow all`, which a policy needs and which
+    // changes nothing.
+    if lists.iter().all(|(_, list)| list.is_empty()) {
+        lists[0].1.push((
+            flatten::Flat {
+                action: Action::Allow,
+                matches: fwdsl_core::Matches::ANY,
+                line: None,
+                chain: "INPUT".into(),
+                comment: None,
+                log_prefix: None,
+            },
+            Family::V4,
+            files.first().map_or("-", |(_, f)| f.name).to_string(),
+        ));
+    }
+    let original: Vec<Rule> = lists
+        .iter()
+        .flat_map(|(d, list)| {
+            list.iter()
+                .map(move |(f, _, _)| as_rule(*d, f.action, f.matches.clone()))
+        })
+        .collect();
+    // What never decides a packet is left out: it would be an error in the text.
+    let reach = fwdsl_core::analyze(&original, &Access::Console).reach;
+    let mut text = String::from(
+        "# Imported by fwdsl from iptables-save output; each rule notes where it comes from.\n# The original's SSH access is kept as it was: declare yours (`ssh 22 from NETWORK;`)\n# instead of `ssh none;` to have fwdsl check every later change against a lockout.\nssh none;\n",
+    );
+    // With `partial`, what was left out is in the text too, where a reader looks.
+    for r in &refused {
+        text.push_str(&format!(
+            "# REFUSED {}:{}: {}\n#   {}\n",
+            r.file,
+            r.line,
+            r.reason,
+            r.rule.replace('\n', " ")
+        ));
+    }
+    let mut left_out = Vec::new();
+    let mut index = 0;
+    for (direction, list) in &lists {
+        if list.is_empty() {
+            continue;
+        }
+        text.push('\n');
+        let last = list.len() - 1;
+        for (i, (flat, _, file)) in list.iter().enumerate() {
+            let reach = &reach[index];
+            index += 1;
+            let dead = matches!(
+                reach,
+                Reach::Redundant(_) | Reach::Shadowed { .. } | Reach::AfterCatchAll(_)
+            );
+            if dead && i != last {
+                if let Some(line) = flat.line {
+                    left_out.push((file.clone(), line));
+                }
+                continue;
+            }
+            // The last rule of a direction is its catch-all, whatever family it is of.
+            let mut flat = flat.clone();
+            if i == last {
+                flat.matches = fwdsl_core::Matches::ANY;
+            }
+            text.push_str(&emit::statement(&flat, *direction, file));
+        }
+    }
+    let policy = Policy::parse(&text)?;
+    let differences = fwdsl_core::differences(&original, policy.rules())
+        .into_iter()
+        .map(|d| Difference {
+            original: d.first.map(|i| original[i].action),
+            imported: d.second.map(|i| policy.rules()[i].action),
+            witness: d.witness,
+        })
+        .collect();
+    Ok(Import {
+        text,
+        refused,
+        differences,
+        left_out,
+        other_tables,
+    })
+}
+
+fn import_error(file: &str, line: usize, message: &str) -> Error {
+    Error::Policy(crate::error::Problems(vec![crate::error::Problem {
+        severity: fwdsl_core::Severity::Error,
+        file: Some(file.into()),
+        line: (line > 0).then_some(line as u32),
+        column: None,
+        source_line: None,
+        message: message.to_string(),
+        help: None,
+    }]))
+}

@@ -1,0 +1,299 @@
+//! One saved rule read as the language's match and a target, or refused with the reason:
+//! nothing is guessed. What the language can say is read (`-p`, `-s`, `-d`, `-i`, `-o`,
+//! ports and multiport lists, conntrack and state, ICMP types, comments, ipsets whose
+//! members are given); anything else (a negation, `-m recent`, `-m limit` on a verdict,
+//! `MARK`, TCP flags, …) is refused by name.
+
+use fwdsl_core::{
+    ConnState, Family, IcmpType, Matches, PortRange, ProtoSet, ICMP_TYPES, PROTOCOLS,
+};
+use ipnet::IpNet;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Where a rule sends the packets it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Accept,
+    Drop,
+    Reject,
+    /// `LOG`, with its prefix: the packet goes on.
+    Log(Option<String>),
+    Return,
+    Jump(String),
+    Goto(String),
+}
+
+/// A rule read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Read {
+    pub matches: Matches,
+    pub target: Target,
+    pub comment: Option<String>,
+}
+
+fn ports(text: &str) -> Result<Vec<PortRange>, String> {
+    text.split(',')
+        .map(|p| {
+            let (a, b) = p.split_once(':').unwrap_or((p, p));
+            let a: u16 = a.parse().map_err(|_| format!("port `{p}`"))?;
+            let b: u16 = b.parse().map_err(|_| format!("port `{p}`"))?;
+            Ok(PortRange::new(a, b))
+        })
+        .collect()
+}
+
+fn net(text: &str, family: Family) -> Result<IpNet, String> {
+    let parsed = text
+        .parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address"))?;
+    if Family::of(&parsed) != family {
+        return Err(format!("`{text}` is not of this file's family"));
+    }
+    Ok(parsed.trunc())
+}
+
+/// The state list of `--ctstate`/`--state`, as the language's states.
+fn state(text: &str) -> Result<ConnState, String> {
+    let mut states: Vec<&str> = text.split(',').collect();
+    states.sort_unstable();
+    match &states[..] {
+        ["NEW"] => Ok(ConnState::New),
+        ["ESTABLISHED", "RELATED"] => Ok(ConnState::Established),
+        ["INVALID"] => Ok(ConnState::Invalid),
+        _ => Err(format!(
+            "connection states `{text}`: fwdsl tells NEW, RELATED,ESTABLISHED and INVALID apart, not these"
+        )),
+    }
+}
+
+fn icmp(text: &str, family: Family) -> Result<IcmpType, String> {
+    let number: Option<u8> = text.split('/').next().and_then(|t| t.parse().ok());
+    let by_name = ICMP_TYPES.iter().find(|(n, _, _)| *n == text);
+    let (v4, v6) = match (number, by_name) {
+        (Some(n), _) if !text.contains('/') => match family {
+            Family::V4 => (Some(n), None),
+            Family::V6 => (None, Some(n)),
+        },
+        (_, Some(&(_, v4, v6))) => match family {
+            Family::V4 => (v4, None),
+            Family::V6 => (None, v6),
+        },
+        _ => {
+            return Err(format!(
+                "ICMP type `{text}` (a code, or a name fwdsl does not know)"
+            ))
+        }
+    };
+    if v4.or(v6).is_none() {
+        return Err(format!("ICMP type `{text}` does not exist in this family"));
+    }
+    Ok(IcmpType { v4, v6 })
+}
+
+/// Reads `words` (after `-A CHAIN`) of a rule of `family`; `sets` holds the members of
+/// the ipsets the rules may name.
+pub(crate) fn read(
+    words: &[String],
+    family: Family,
+    sets: &HashMap<String, Vec<IpNet>>,
+) -> Result<Read, String> {
+    let mut m = Matches::ANY;
+    let mut target = None;
+    let mut comment = None;
+    let mut log_prefix = None;
+    let mut limited = false;
+    let mut at = 0;
+    let next = |at: &mut usize| -> Result<&str, String> {
+        *at += 1;
+        words
+            .get(*at)
+            .map(String::as_str)
+            .ok_or_else(|| format!("`{}` without its value", words[*at - 1]))
+    };
+    while at < words.len() {
+        let word = words[at].as_str();
+        match word {
+            "!" => {
+                return Err(format!(
+                    "a negation (`! {}`): the language has none",
+                    words.get(at + 1).map_or("", String::as_str)
+                ))
+            }
+            "-p" | "--protocol" => {
+                let p = next(&mut at)?;
+                let (set, number) = match p {
+                    "tcp" => (ProtoSet::TCP, None),
+                    "udp" => (ProtoSet::UDP, None),
+                    "icmp" if family == Family::V4 => (ProtoSet::ICMP, None),
+                    "ipv6-icmp" | "icmpv6" if family == Family::V6 => (ProtoSet::ICMP, None),
+                    "all" => (ProtoSet::ALL, None),
+                    other => {
+                        let n = PROTOCOLS
+                            .iter()
+                            .find(|(name, _)| *name == other)
+                            .map(|(_, n)| *n)
+                            .or_else(|| other.parse().ok())
+                            .ok_or(format!("protocol `{other}`"))?;
+                        match n {
+                            6 => (ProtoSet::TCP, None),
+                            17 => (ProtoSet::UDP, None),
+                            _ => (ProtoSet::OTHER, Some(n)),
+                        }
+                    }
+                };
+                m.protocols = set;
+                m.protocol = number;
+            }
+            "-s" | "--source" => m.src = vec![net(next(&mut at)?, family)?].into(),
+            "-d" | "--destination" => m.dst = vec![net(next(&mut at)?, family)?].into(),
+            "-i" | "--in-interface" => m.iface = Some(Cow::Owned(next(&mut at)?.to_string())),
+            "-o" | "--out-interface" => m.oface = Some(Cow::Owned(next(&mut at)?.to_string())),
+            "-m" | "--match" => match next(&mut at)? {
+                "tcp" | "udp" | "icmp" | "icmp6" | "conntrack" | "state" | "comment"
+                | "multiport" | "set" => {}
+                // On a LOG rule only (below): it bounds log lines, not verdicts.
+                "limit" => limited = true,
+                other => {
+                    return Err(format!(
+                        "the `{other}` match has no equivalent in the language"
+                    ))
+                }
+            },
+            "--dport" | "--destination-port" | "--dports" | "--destination-ports" => {
+                m.dports = ports(next(&mut at)?)?.into()
+            }
+            "--sport" | "--source-port" | "--sports" | "--source-ports" => {
+                m.sports = ports(next(&mut at)?)?.into()
+            }
+            "--ctstate" | "--state" => m.state = Some(state(next(&mut at)?)?),
+            "--icmp-type" | "--icmpv6-type" => m.icmp_type = Some(icmp(next(&mut at)?, family)?),
+            "--comment" => comment = Some(next(&mut at)?.to_string()),
+            "--match-set" => {
+                let name = next(&mut at)?.to_string();
+                let side = next(&mut at)?.to_string();
+                let members = sets.get(&name).ok_or(format!(
+                    "ipset `{name}`: its members were not given (`ipset save` output)"
+                ))?;
+                if members.is_empty() {
+                    return Err(format!("ipset `{name}` is empty: a rule on it matches nothing today, and whatever is added later"));
+                }
+                let members: Vec<IpNet> = members
+                    .iter()
+                    .copied()
+                    .filter(|n| Family::of(n) == family)
+                    .collect();
+                match side.as_str() {
+                    "src" => m.src = members.into(),
+                    "dst" => m.dst = members.into(),
+                    other => return Err(format!("ipset `{name}` matched on `{other}`")),
+                }
+            }
+            "-j" | "--jump" | "-g" | "--goto" => {
+                let to = next(&mut at)?.to_string();
+                target = Some(match (word, to.as_str()) {
+                    ("-g" | "--goto", _) => Target::Goto(to),
+                    (_, "ACCEPT") => Target::Accept,
+                    (_, "DROP") => Target::Drop,
+                    (_, "REJECT") => Target::Reject,
+                    (_, "LOG") => Target::Log(None),
+                    (_, "RETURN") => Target::Return,
+                    // A chain of the table, or a target the language lacks (the walk
+                    // tells them apart: it knows the chains).
+                    _ => Target::Jump(to),
+                });
+            }
+            "--reject-with" => {
+                // Any reject is `reject` (fwdsl's analysis does not tell the messages apart).
+                next(&mut at)?;
+            }
+            "--log-prefix" => log_prefix = Some(next(&mut at)?.to_string()),
+            "--log-level" | "--limit" | "--limit-burst" => {
+                next(&mut at)?;
+            }
+            other => return Err(format!("`{other}` has no equivalent in the language")),
+        }
+        at += 1;
+    }
+    if limited && !matches!(target, Some(Target::Log(_))) {
+        return Err("`-m limit` on a verdict: above the limit the next rule decides, which the language says with `limit` on an allow only".into());
+    }
+    let target = match target {
+        Some(Target::Log(_)) => Target::Log(log_prefix),
+        Some(t) => t,
+        None => return Err("a rule without a target (a counter) decides nothing; left out".into()),
+    };
+    let has_ports = !m.dports.is_empty() || !m.sports.is_empty();
+    let ported = m.protocols == ProtoSet::TCP || m.protocols == ProtoSet::UDP;
+    if has_ports && !ported {
+        return Err("ports without `-p tcp` or `-p udp`".into());
+    }
+    if m.icmp_type.is_some() && m.protocols != ProtoSet::ICMP {
+        return Err("an ICMP type without `-p icmp`".into());
+    }
+    Ok(Read {
+        matches: m,
+        target,
+        comment,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn reads_what_the_language_says_and_refuses_the_rest() {
+        let none = HashMap::new();
+        let r = read(
+            &w("-s 10.0.0.0/8 -p tcp -m multiport --dports 80,443,8000:8010 -j ACCEPT"),
+            Family::V4,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(r.target, Target::Accept);
+        assert_eq!(r.matches.dports.len(), 3);
+        assert_eq!(r.matches.dports[2], PortRange::new(8000, 8010));
+        let r = read(
+            &w("-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            Family::V4,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(r.matches.state, Some(ConnState::Established));
+        let r = read(
+            &w("-p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT"),
+            Family::V6,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            r.matches.icmp_type,
+            Some(IcmpType {
+                v4: None,
+                v6: Some(128)
+            })
+        );
+        for (bad, why) in [
+            ("! -s 10.0.0.0/8 -j DROP", "negation"),
+            ("-m recent --set -j DROP", "`recent` match"),
+            (
+                "-m set --match-set blocked src -j DROP",
+                "members were not given",
+            ),
+            (
+                "-m conntrack --ctstate ESTABLISHED -j ACCEPT",
+                "connection states",
+            ),
+            ("-p tcp --tcp-flags SYN SYN -j DROP", "`--tcp-flags`"),
+        ] {
+            let e = read(&w(bad), Family::V4, &none).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
