@@ -2,10 +2,10 @@
 //! the `ipset save` of the sets they use) as a fwdsl policy, with a proof that nothing
 //! changed.
 //!
-//! The filter table is read as a chain program ([`saved`]), each rule read as the
-//! language's match or refused with the reason ([`rule`]: nothing is guessed), each
-//! built-in chain flattened into one first-match list ([`flatten`], exact: its module
-//! says why), written as a policy ([`emit`]). Then the proof: the policy text is read
+//! The filter table is read as a chain program (`saved.rs`), each rule read as the
+//! language's match or refused with the reason (`rule.rs`: nothing is guessed), each
+//! built-in chain flattened into one first-match list (`flatten.rs`, exact: its module
+//! says why), written as a policy (`emit.rs`). Then the proof: the policy text is read
 //! back with [`Policy::parse`] (every check of `firewall!`), and the exact analysis
 //! compares it with the flattened chain program, region by region
 //! ([`fwdsl_core::differences`]): equivalent, or a witness packet for each difference.
