@@ -198,6 +198,20 @@ pub enum Command {
         #[arg(long)]
         partial: bool,
     },
+    /// The checks of `firewall!` on rules fwdsl did not write (iptables-save output):
+    /// rules that never decide, SSH lockout, rules trusting the source port, each by its
+    /// line; exit 1 when there is a finding.
+    Lint {
+        /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
+        #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
+        files: Vec<PathBuf>,
+        /// The running host's (or `--netns` namespace's) rules instead of files.
+        #[arg(long, conflicts_with = "files")]
+        live: bool,
+        /// `ipset save` output of the sets the rules use.
+        #[arg(long, value_name = "FILE")]
+        ipsets: Option<PathBuf>,
+    },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output.
     Completions { shell: clap_complete::Shell },
     /// The man page (roff), on standard output.

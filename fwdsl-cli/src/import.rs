@@ -1,6 +1,7 @@
 //! `fwdsl import`: a host's rules as a policy ([`fwdsl::import`]), the policy on
 //! standard output and the report (refused rules, differences, the proof) on standard
-//! error; exit 1 when the import is not equivalent, unless `--partial`.
+//! error; exit 1 when the import is not equivalent, unless `--partial`. And `fwdsl
+//! lint`: the checks of `firewall!` on those rules, by their own lines.
 
 use crate::outcome::Failure;
 use crate::Out;
@@ -28,6 +29,44 @@ fn saved(program: &str, args: &[&str]) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The saved rules to import: files, or this namespace's live ones.
+struct Inputs {
+    texts: Vec<String>,
+    names: Vec<String>,
+    sets: String,
+}
+
+impl Inputs {
+    fn load(files: &[PathBuf], live: bool, ipsets: Option<&Path>) -> Result<Inputs, Failure> {
+        let (texts, names): (Vec<String>, Vec<String>) = match live {
+            true => (
+                vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
+                vec!["iptables-save".into(), "ip6tables-save".into()],
+            ),
+            false => (
+                files.iter().map(|f| read(f)).collect::<Result<_, _>>()?,
+                files.iter().map(|f| f.display().to_string()).collect(),
+            ),
+        };
+        let sets = match (ipsets, live) {
+            (Some(path), _) => read(path)?,
+            (None, true) => saved("ipset", &["save"]).unwrap_or_default(),
+            (None, false) => String::new(),
+        };
+        Ok(Inputs { texts, names, sets })
+    }
+
+    fn import(&self, partial: bool) -> Result<fwdsl::import::Import, Failure> {
+        let file = |i: usize| {
+            self.texts.get(i).map(|text| SavedFile {
+                name: &self.names[i],
+                text,
+            })
+        };
+        Ok(iptables_save(file(0), file(1), &self.sets, partial)?)
+    }
+}
+
 pub fn run(
     files: &[PathBuf],
     live: bool,
@@ -35,29 +74,9 @@ pub fn run(
     partial: bool,
     out: &Out,
 ) -> Result<ExitCode, Failure> {
-    let (texts, names): (Vec<String>, Vec<String>) = match live {
-        true => (
-            vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
-            vec!["iptables-save".into(), "ip6tables-save".into()],
-        ),
-        false => (
-            files.iter().map(|f| read(f)).collect::<Result<_, _>>()?,
-            files.iter().map(|f| f.display().to_string()).collect(),
-        ),
-    };
-    let sets = match (ipsets, live) {
-        (Some(path), _) => read(path)?,
-        (None, true) => saved("ipset", &["save"]).unwrap_or_default(),
-        (None, false) => String::new(),
-    };
-    let file = |i: usize| {
-        texts.get(i).map(|text| SavedFile {
-            name: &names[i],
-            text,
-        })
-    };
-    out.progress(format_args!("importing {}", names.join(" and ")));
-    let import = iptables_save(file(0), file(1), &sets, partial)?;
+    let inputs = Inputs::load(files, live, ipsets)?;
+    out.progress(format_args!("importing {}", inputs.names.join(" and ")));
+    let import = inputs.import(partial)?;
     if !import.text.is_empty() {
         print!("{}", import.text);
     }
@@ -68,4 +87,30 @@ pub fn run(
             false => ExitCode::FAILURE,
         },
     )
+}
+
+/// `fwdsl lint`: every finding by the original's line, rules that could not be read
+/// as such too; exit 1 when there is any.
+pub fn lint(
+    files: &[PathBuf],
+    live: bool,
+    ipsets: Option<&Path>,
+    out: &Out,
+) -> Result<ExitCode, Failure> {
+    let inputs = Inputs::load(files, live, ipsets)?;
+    let import = inputs.import(true)?;
+    let findings = import.lint();
+    for r in &import.refused {
+        println!("{}:{}: note: not analysed: {}", r.file, r.line, r.reason);
+    }
+    for finding in &findings {
+        println!("{finding}");
+    }
+    if findings.is_empty() {
+        out.say(format_args!("no findings"));
+    }
+    Ok(match findings.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
 }

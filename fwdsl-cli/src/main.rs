@@ -119,6 +119,11 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             ipsets,
             partial,
         } => import::run(files, *live, ipsets.as_deref(), *partial, &out),
+        Command::Lint {
+            files,
+            live,
+            ipsets,
+        } => import::lint(files, *live, ipsets.as_deref(), &out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fwdsl", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

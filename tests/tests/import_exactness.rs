@@ -252,3 +252,40 @@ fn what_cannot_be_said_is_refused_by_line() {
     assert_eq!(partial.other_tables.len(), 1);
     assert!(partial.to_string().contains("NOT equivalent"), "{partial}");
 }
+
+/// Lint names planted problems by the original's lines: a rule shadowed by an earlier
+/// one, a rule trusting the source port, an SSH lockout at the chain's policy.
+#[test]
+fn lint_finds_planted_problems_by_their_lines() {
+    let text = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\n-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 80 -j DROP\n-A INPUT -p udp -m udp --sport 53 -j ACCEPT\nCOMMIT\n";
+    let import = iptables_save(
+        Some(SavedFile {
+            name: "rules.v4",
+            text,
+        }),
+        None,
+        "",
+        false,
+    )
+    .unwrap();
+    assert!(import.is_equivalent(), "{import}");
+    let findings = import.lint();
+    let at = |line: usize| {
+        findings
+            .iter()
+            .filter(move |f| f.file == "rules.v4" && f.line == line)
+    };
+    assert!(
+        at(7).any(|f| f.message.contains("never decides a packet")),
+        "{findings:?}"
+    );
+    assert!(
+        at(8).any(|f| f.message.contains("trusts the source port")),
+        "{findings:?}"
+    );
+    assert!(
+        at(0).any(|f| f.error && f.message.contains("lock the operator out")),
+        "{findings:?}"
+    );
+    assert!(at(6).next().is_none(), "{findings:?}");
+}

@@ -359,3 +359,83 @@ fn import_error(file: &str, line: usize, message: &str) -> Error {
         help: None,
     }]))
 }
+
+/// Something lint says of a rule of the original, by its file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The file (`rules.v4`).
+    pub file: String,
+    /// The 1-based line of the rule (0: the file as a whole).
+    pub line: usize,
+    /// Whether it is as bad as an error of `firewall!` (an SSH lockout, say).
+    pub error: bool,
+    /// What is wrong, and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.error { "error" } else { "warning" };
+        write!(f, "{}:{}: {kind}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl Import {
+    /// The analysis `firewall!` runs, on rules fwdsl did not write: rules that never
+    /// decide a packet (shadowed, redundant, after a catch-all), an SSH lockout (the
+    /// default `ssh 22` from anywhere), rules that trust the source port, and every other
+    /// warning, each named by the original's file and line.
+    pub fn lint(&self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self
+            .left_out
+            .iter()
+            .map(|(file, line)| Finding {
+                file: file.clone(),
+                line: *line,
+                error: false,
+                message: "never decides a packet: the rules before it decide every packet it matches (remove it, or move it up if it was meant to win)".into(),
+            })
+            .collect();
+        // With the default operator access, so that the lockout check speaks.
+        let text = self.text.replacen("\nssh none;\n", "\n", 1);
+        let origins: Vec<Option<(String, usize)>> = text
+            .lines()
+            .scan(None, |from, line| {
+                if let Some(rest) = line.strip_prefix("# from ") {
+                    let place = rest.split_whitespace().next().unwrap_or_default();
+                    // `FILE:LINE`, or `FILE:` for a chain's policy (line 0).
+                    *from = place
+                        .rsplit_once(':')
+                        .map(|(f, l)| (f.to_string(), l.parse().unwrap_or(0)));
+                }
+                Some(from.clone())
+            })
+            .collect();
+        let tokens = match fwdsl_core::lex(&text) {
+            Ok(tokens) => tokens,
+            Err(_) => return out,
+        };
+        for d in fwdsl_core::compile(&tokens).diagnostics {
+            let Some(at) = d.tokens.map(|r| tokens[r.first].line as usize) else {
+                continue;
+            };
+            let (file, line) = origins
+                .get(at.saturating_sub(1))
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| ("(policy)".into(), at));
+            let message = match &d.help {
+                Some(help) => format!("{} (help: {help})", d.message),
+                None => d.message.clone(),
+            };
+            out.push(Finding {
+                file,
+                line,
+                error: d.severity == fwdsl_core::Severity::Error,
+                message,
+            });
+        }
+        out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        out
+    }
+}
