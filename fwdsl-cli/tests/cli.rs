@@ -41,7 +41,7 @@ fn help_version_and_usage_errors() {
         assert!(help.contains(&format!("  {command} ")), "{command}: {help}");
     }
     assert!(help.contains("3 another fwdsl holds the lock"), "{help}");
-    for command in &SUBCOMMANDS[..20] {
+    for command in &SUBCOMMANDS[..23] {
         let (text, _) = exits(fwdsl().args([command, "--help"]), 0);
         assert!(text.contains("Usage: fwdsl"), "{command}: {text}");
     }
