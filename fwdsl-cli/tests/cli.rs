@@ -10,7 +10,7 @@ use fwdsl::{Packet, Policy};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
-const SUBCOMMANDS: [&str; 21] = [
+const SUBCOMMANDS: [&str; 24] = [
     "check",
     "fmt",
     "explain",
@@ -29,6 +29,9 @@ const SUBCOMMANDS: [&str; 21] = [
     "ban",
     "unban",
     "bans",
+    "sync",
+    "import",
+    "lint",
     "completions",
     "man",
     "help",
