@@ -141,3 +141,99 @@ fn fail2bans_chains_import_and_the_kernel_agrees(backend) {
     }
 }
 }
+
+/// Runs `commands` (ufw's own, `ufw allow 22/tcp`) in namespace `ns`, in a private mount
+/// namespace over a copy of ufw's configuration: the machine's ufw is never touched.
+/// Returns (iptables-save, ip6tables-save) after them.
+fn ufw(ns: &fwdsl::sandbox::Netns, commands: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        let out = std::process::Command::new("cp")
+            .args(["-a", from])
+            .arg(dir.path().join(to))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "copy {from}");
+    };
+    copy("/etc/ufw", "etc-ufw");
+    copy("/etc/default/ufw", "default-ufw");
+    let d = dir.path().display();
+    let script = format!(
+        "mount --bind {d}/etc-ufw /etc/ufw && mount --bind {d}/default-ufw /etc/default/ufw && ufw --force enable >/dev/null && {} && iptables-save > {d}/v4 && ip6tables-save > {d}/v6",
+        commands.iter().map(|c| format!("{c} >/dev/null")).collect::<Vec<_>>().join(" && ")
+    );
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns.name(),
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ufw: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| {
+        fwdsl::sandbox::without_counters(&std::fs::read_to_string(dir.path().join(f)).unwrap())
+    };
+    (read("v4"), read("v6"))
+}
+
+const UFW: [&str; 12] = [
+    "ufw default deny incoming",
+    "ufw default allow outgoing",
+    "ufw allow 22/tcp",
+    "ufw allow 80,443/tcp",
+    "ufw deny 3306",
+    "ufw limit 2222/tcp",
+    "ufw allow from 192.0.2.3 to any port 5432 proto tcp",
+    "ufw deny from 203.0.113.0/24",
+    "ufw allow 8080/tcp",
+    // Planted: shadowed by the allow before it.
+    "ufw deny from 192.0.2.0/24 to any port 8080 proto tcp",
+    "ufw reject 25/tcp",
+    "ufw allow 53/udp",
+];
+
+each_backend! {
+/// Debian's ufw, a dozen of its commands, in a namespace: its ruleset imports with what
+/// the language cannot say refused by line and reason (`-m recent` of `ufw limit`, hop
+/// limits, address types, unnamed ICMPv6 types), `--partial` writes the rest, and every
+/// probe that none of the refused rules concerns is decided by the kernel alike.
+fn ufws_ruleset_imports_partially_and_the_kernel_agrees(backend) {
+    let Some(a) = sandbox("fwdsl-impu") else { return };
+    if std::process::Command::new("ufw").arg("--version").output().is_err() {
+        tests::skip("it needs Debian's ufw (run .ci/run)");
+        return;
+    }
+    let (v4, v6) = ufw(&a.server, &UFW);
+    let files = (SavedFile { name: "rules.v4", text: &v4 }, SavedFile { name: "rules.v6", text: &v6 });
+    let refused = iptables_save(Some(files.0), Some(files.1), "", false).unwrap();
+    assert!(!refused.is_equivalent() && refused.text.is_empty(), "{refused}");
+    let reasons: Vec<&str> = refused.refused.iter().map(|r| r.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("`recent`") || r.contains("`hl`") || r.contains("`addrtype`")), "{reasons:?}");
+    let import = iptables_save(Some(files.0), Some(files.1), "", true).unwrap();
+    assert!(import.refused.iter().any(|r| r.reason.contains("`recent`")), "{import}");
+    assert!(import.differences.is_empty(), "{import}");
+    // Lint names the planted shadowed rule by its line in ufw's own chain.
+    let planted = v4.lines().position(|l| l.contains("-s 192.0.2.0/24") && l.contains("--dport 8080")).unwrap() + 1;
+    let findings = import.lint();
+    assert!(findings.iter().any(|f| f.file == "rules.v4" && f.line == planted && f.message.contains("never decides")), "{planted}: {findings:?}");
+    let policy = Policy::parse(&import.text).unwrap();
+    let b = sandbox("fwdsl-impv").unwrap();
+    b.server.run(|| firewall_on(backend).apply(&policy)).unwrap().unwrap();
+    let (servers_a, servers_b) = (Servers::start(&a, &TCP, &UDP), Servers::start(&b, &TCP, &UDP));
+    for probe in probes() {
+        let (original, _) = probe.send(&a, &servers_a);
+        let (imported, _) = probe.send(&b, &servers_b);
+        assert_eq!(imported, original, "{probe:?}\n{}", import.text);
+    }
+}
+}

@@ -54,7 +54,9 @@ struct Walk<'s> {
     saved: &'s Saved,
     family: Family,
     sets: &'s HashMap<String, Vec<IpNet>>,
-    /// Each rule read once (by line), or its refusal.
+    /// The direction of the built-in chain being flattened (some matches read by it).
+    direction: Direction,
+    /// Each rule read once (by line), or its refusal; again for each direction.
     read: HashMap<usize, Result<Read, String>>,
     out: Vec<Flat>,
     refused: Vec<Refusal>,
@@ -73,7 +75,7 @@ impl<'s> Walk<'s> {
         let entry = self
             .read
             .entry(rule.line)
-            .or_insert_with(|| rule::read(&rule.words, self.family, self.sets));
+            .or_insert_with(|| rule::read(&rule.words, self.family, self.direction, self.sets));
         match entry {
             Ok(read) => Some(read.clone()),
             Err(reason) => {
@@ -111,9 +113,25 @@ impl<'s> Walk<'s> {
                 }
                 return;
             };
+            if read.never {
+                continue;
+            }
             let Some(met) = guard.meet(&read.matches) else {
                 continue;
             };
+            // A rate-limited RETURN returns some packets and not others: exact only where
+            // what it skips can change no verdict (only LOG and RETURN follow, as in
+            // ufw's logging chains), and then it is as if it were not there.
+            if read.limited && read.target == Target::Return {
+                if self.only_logs_after(chain, i) {
+                    continue;
+                }
+                self.refuse(chain, i, "`-m limit` on a RETURN that verdicts follow: which packets return depends on their rate".into());
+                if self.partial {
+                    continue;
+                }
+                return;
+            }
             let covers = met == *guard;
             let verdict = |action| Flat {
                 action,
@@ -181,6 +199,14 @@ impl<'s> Walk<'s> {
         }
     }
 
+    /// Whether every rule after `i` in `chain` only logs or returns.
+    fn only_logs_after(&mut self, chain: &Chain, i: usize) -> bool {
+        (i + 1..chain.rules.len()).all(|j| {
+            self.read_rule(chain, j)
+                .is_some_and(|r| matches!(r.target, Target::Log(_) | Target::Return))
+        })
+    }
+
     fn refuse(&mut self, chain: &Chain, i: usize, reason: String) {
         self.refused.push(Refusal {
             line: chain.rules[i].line,
@@ -216,6 +242,7 @@ pub(crate) fn flatten(
         partial,
         too_big: false,
         root: None,
+        direction: Direction::In,
     };
     let mut chains = Vec::new();
     for (name, direction) in BUILTINS {
@@ -227,6 +254,9 @@ pub(crate) fn flatten(
         }
         walk.out.clear();
         walk.root = Some(chain);
+        walk.direction = direction;
+        // A rule is read anew in each direction (some matches depend on it).
+        walk.read.clear();
         walk.walk(chain, 0, &Matches::ANY, &Vec::new());
         chains.push((direction, std::mem::take(&mut walk.out)));
     }

@@ -5,7 +5,7 @@
 //! `MARK`, TCP flags, …) is refused by name.
 
 use fwdsl_core::{
-    ConnState, Family, IcmpType, Matches, PortRange, ProtoSet, ICMP_TYPES, PROTOCOLS,
+    ConnState, Direction, Family, IcmpType, Matches, PortRange, ProtoSet, ICMP_TYPES, PROTOCOLS,
 };
 use ipnet::IpNet;
 use std::borrow::Cow;
@@ -30,6 +30,11 @@ pub(crate) struct Read {
     pub matches: Matches,
     pub target: Target,
     pub comment: Option<String>,
+    /// `-m limit` (on a LOG, or on a RETURN the walk judges).
+    pub limited: bool,
+    /// Matches no packet of fwdsl's model (`--dst-type MULTICAST` in the input chain:
+    /// the model's packets are unicast to this host).
+    pub never: bool,
 }
 
 fn ports(text: &str) -> Result<Vec<PortRange>, String> {
@@ -71,21 +76,35 @@ fn state(text: &str) -> Result<ConnState, String> {
 fn icmp(text: &str, family: Family) -> Result<IcmpType, String> {
     let number: Option<u8> = text.split('/').next().and_then(|t| t.parse().ok());
     let by_name = ICMP_TYPES.iter().find(|(n, _, _)| *n == text);
-    let (v4, v6) = match (number, by_name) {
-        (Some(n), _) if !text.contains('/') => match family {
-            Family::V4 => (Some(n), None),
-            Family::V6 => (None, Some(n)),
-        },
-        (_, Some(&(_, v4, v6))) => match family {
-            Family::V4 => (v4, None),
-            Family::V6 => (None, v6),
-        },
-        _ => {
-            return Err(format!(
-                "ICMP type `{text}` (a code, or a name fwdsl does not know)"
-            ))
-        }
-    };
+    // A number is a name where one exists (ICMPv6 numbers have no other spelling in
+    // the language: `icmp 8` is an IPv4 type).
+    let by_name = by_name.or_else(|| {
+        let n = number?;
+        ICMP_TYPES.iter().find(|(_, v4, v6)| match family {
+            Family::V4 => *v4 == Some(n),
+            Family::V6 => *v6 == Some(n),
+        })
+    });
+    let (v4, v6) =
+        match (number, by_name) {
+            (_, Some(&(_, v4, v6))) if !text.contains('/') => match family {
+                Family::V4 => (v4, None),
+                Family::V6 => (None, v6),
+            },
+            (Some(n), None) if !text.contains('/') && family == Family::V4 => (Some(n), None),
+            (Some(n), None) if !text.contains('/') => return Err(format!(
+                "ICMPv6 type {n}: the language names ICMPv6 types by name, and this one has none"
+            )),
+            (_, Some(&(_, v4, v6))) => match family {
+                Family::V4 => (v4, None),
+                Family::V6 => (None, v6),
+            },
+            _ => {
+                return Err(format!(
+                    "ICMP type `{text}` (a code, or a name fwdsl does not know)"
+                ))
+            }
+        };
     if v4.or(v6).is_none() {
         return Err(format!("ICMP type `{text}` does not exist in this family"));
     }
@@ -97,6 +116,7 @@ fn icmp(text: &str, family: Family) -> Result<IcmpType, String> {
 pub(crate) fn read(
     words: &[String],
     family: Family,
+    direction: Direction,
     sets: &HashMap<String, Vec<IpNet>>,
 ) -> Result<Read, String> {
     let mut m = Matches::ANY;
@@ -104,6 +124,7 @@ pub(crate) fn read(
     let mut comment = None;
     let mut log_prefix = None;
     let mut limited = false;
+    let mut never = false;
     let mut at = 0;
     let next = |at: &mut usize| -> Result<&str, String> {
         *at += 1;
@@ -155,6 +176,7 @@ pub(crate) fn read(
                 | "multiport" | "set" => {}
                 // On a LOG rule only (below): it bounds log lines, not verdicts.
                 "limit" => limited = true,
+                "addrtype" => {}
                 other => {
                     return Err(format!(
                         "the `{other}` match has no equivalent in the language"
@@ -204,6 +226,18 @@ pub(crate) fn read(
                     _ => Target::Jump(to),
                 });
             }
+            // The address type of the destination, modelled where fwdsl's model decides
+            // it: every packet of the input chain is unicast to this host (LOCAL), and
+            // none is multicast or broadcast (the model has no such packets).
+            "--dst-type" if direction == Direction::In => {
+                match next(&mut at)? {
+                    "LOCAL" => {}
+                    "MULTICAST" | "BROADCAST" => never = true,
+                    other => return Err(format!(
+                        "`--dst-type {other}`: only LOCAL, MULTICAST and BROADCAST are modelled"
+                    )),
+                }
+            }
             "--reject-with" => {
                 // Any reject is `reject` (fwdsl's analysis does not tell the messages apart).
                 next(&mut at)?;
@@ -216,7 +250,7 @@ pub(crate) fn read(
         }
         at += 1;
     }
-    if limited && !matches!(target, Some(Target::Log(_))) {
+    if limited && !matches!(target, Some(Target::Log(_) | Target::Return)) {
         return Err("`-m limit` on a verdict: above the limit the next rule decides, which the language says with `limit` on an allow only".into());
     }
     let target = match target {
@@ -236,12 +270,22 @@ pub(crate) fn read(
         matches: m,
         target,
         comment,
+        limited,
+        never,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_in(
+        words: &[String],
+        family: Family,
+        sets: &HashMap<String, Vec<IpNet>>,
+    ) -> Result<Read, String> {
+        read(words, family, Direction::In, sets)
+    }
 
     fn w(text: &str) -> Vec<String> {
         text.split_whitespace().map(String::from).collect()
@@ -250,7 +294,7 @@ mod tests {
     #[test]
     fn reads_what_the_language_says_and_refuses_the_rest() {
         let none = HashMap::new();
-        let r = read(
+        let r = read_in(
             &w("-s 10.0.0.0/8 -p tcp -m multiport --dports 80,443,8000:8010 -j ACCEPT"),
             Family::V4,
             &none,
@@ -259,14 +303,14 @@ mod tests {
         assert_eq!(r.target, Target::Accept);
         assert_eq!(r.matches.dports.len(), 3);
         assert_eq!(r.matches.dports[2], PortRange::new(8000, 8010));
-        let r = read(
+        let r = read_in(
             &w("-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
             Family::V4,
             &none,
         )
         .unwrap();
         assert_eq!(r.matches.state, Some(ConnState::Established));
-        let r = read(
+        let r = read_in(
             &w("-p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT"),
             Family::V6,
             &none,
@@ -292,7 +336,7 @@ mod tests {
             ),
             ("-p tcp --tcp-flags SYN SYN -j DROP", "`--tcp-flags`"),
         ] {
-            let e = read(&w(bad), Family::V4, &none).unwrap_err();
+            let e = read_in(&w(bad), Family::V4, &none).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }
