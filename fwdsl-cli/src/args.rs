@@ -184,15 +184,8 @@ pub enum Command {
     /// decides every packet as they do; the policy on standard output, the report on
     /// standard error.
     Import {
-        /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
-        #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
-        files: Vec<PathBuf>,
-        /// The running host's (or `--netns` namespace's) rules instead of files.
-        #[arg(long, conflicts_with = "files")]
-        live: bool,
-        /// `ipset save` output of the sets the rules use.
-        #[arg(long, value_name = "FILE")]
-        ipsets: Option<PathBuf>,
+        #[command(flatten)]
+        rules: SavedRules,
         /// Write what can be imported even where some rules cannot (they are listed, and
         /// the policy may decide their packets differently).
         #[arg(long)]
@@ -202,20 +195,27 @@ pub enum Command {
     /// rules that never decide, SSH lockout, rules trusting the source port, each by its
     /// line; exit 1 when there is a finding.
     Lint {
-        /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
-        #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
-        files: Vec<PathBuf>,
-        /// The running host's (or `--netns` namespace's) rules instead of files.
-        #[arg(long, conflicts_with = "files")]
-        live: bool,
-        /// `ipset save` output of the sets the rules use.
-        #[arg(long, value_name = "FILE")]
-        ipsets: Option<PathBuf>,
+        #[command(flatten)]
+        rules: SavedRules,
     },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on standard output.
     Completions { shell: clap_complete::Shell },
     /// The man page (roff), on standard output.
     Man,
+}
+
+/// The saved rules `import` and `lint` read: files, or the live ones.
+#[derive(Debug, Args)]
+pub struct SavedRules {
+    /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
+    #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
+    pub files: Vec<PathBuf>,
+    /// The running host's (or `--netns` namespace's) rules instead of files.
+    #[arg(long, conflicts_with = "files")]
+    pub live: bool,
+    /// `ipset save` output of the sets the rules use.
+    #[arg(long, value_name = "FILE")]
+    pub ipsets: Option<PathBuf>,
 }
 
 /// Options of every command that changes the host.

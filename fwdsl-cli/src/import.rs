@@ -3,10 +3,11 @@
 //! error; exit 1 when the import is not equivalent, unless `--partial`. And `fwdsl
 //! lint`: the checks of `firewall!` on those rules, by their own lines.
 
+use crate::args::SavedRules;
 use crate::outcome::Failure;
 use crate::Out;
 use fwdsl::import::{iptables_save, SavedFile};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 fn read(path: &Path) -> Result<String, Failure> {
@@ -37,7 +38,8 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn load(files: &[PathBuf], live: bool, ipsets: Option<&Path>) -> Result<Inputs, Failure> {
+    fn load(rules: &SavedRules) -> Result<Inputs, Failure> {
+        let (files, live, ipsets) = (&rules.files, rules.live, rules.ipsets.as_deref());
         let (texts, names): (Vec<String>, Vec<String>) = match live {
             true => (
                 vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
@@ -67,14 +69,8 @@ impl Inputs {
     }
 }
 
-pub fn run(
-    files: &[PathBuf],
-    live: bool,
-    ipsets: Option<&Path>,
-    partial: bool,
-    out: &Out,
-) -> Result<ExitCode, Failure> {
-    let inputs = Inputs::load(files, live, ipsets)?;
+pub fn run(rules: &SavedRules, partial: bool, out: &Out) -> Result<ExitCode, Failure> {
+    let inputs = Inputs::load(rules)?;
     out.progress(format_args!("importing {}", inputs.names.join(" and ")));
     let import = inputs.import(partial)?;
     if !import.text.is_empty() {
@@ -91,13 +87,8 @@ pub fn run(
 
 /// `fwdsl lint`: every finding by the original's line, rules that could not be read
 /// as such too; exit 1 when there is any.
-pub fn lint(
-    files: &[PathBuf],
-    live: bool,
-    ipsets: Option<&Path>,
-    out: &Out,
-) -> Result<ExitCode, Failure> {
-    let inputs = Inputs::load(files, live, ipsets)?;
+pub fn lint(rules: &SavedRules, out: &Out) -> Result<ExitCode, Failure> {
+    let inputs = Inputs::load(rules)?;
     let import = inputs.import(true)?;
     let findings = import.lint();
     for r in &import.refused {

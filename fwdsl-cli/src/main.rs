@@ -113,17 +113,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         )),
         Command::Assertions { file } => Ok(review::assertions(&policy(file, &out)?, g.json, &out)),
         Command::Bans { set } => host::bans(&fw(), set, g.json).map(ok),
-        Command::Import {
-            files,
-            live,
-            ipsets,
-            partial,
-        } => import::run(files, *live, ipsets.as_deref(), *partial, &out),
-        Command::Lint {
-            files,
-            live,
-            ipsets,
-        } => import::lint(files, *live, ipsets.as_deref(), &out),
+        Command::Import { rules, partial } => import::run(rules, *partial, &out),
+        Command::Lint { rules } => import::lint(rules, &out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fwdsl", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -164,6 +164,20 @@ fn candidates() -> Vec<Packet> {
     out
 }
 
+/// The import of one IPv4 file.
+fn import_v4(text: &str, partial: bool) -> fwdsl::import::Import {
+    iptables_save(
+        Some(SavedFile {
+            name: "rules.v4",
+            text,
+        }),
+        None,
+        "",
+        partial,
+    )
+    .unwrap()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
         std::env::var("FWDSL_IMPORT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
@@ -172,7 +186,7 @@ proptest! {
     #[test]
     fn the_import_decides_as_the_chain_program(program in program()) {
         let text = program.text();
-        let import = iptables_save(Some(SavedFile { name: "rules.v4", text: &text }), None, "", false).unwrap();
+        let import = import_v4(&text, false);
         prop_assert!(import.is_equivalent(), "{}\n{}", text, import);
         let policy = Policy::parse(&import.text).unwrap();
         for p in candidates() {
@@ -187,16 +201,7 @@ proptest! {
 #[test]
 fn the_proof_finds_a_planted_difference() {
     let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n";
-    let import = iptables_save(
-        Some(SavedFile {
-            name: "rules.v4",
-            text,
-        }),
-        None,
-        "",
-        false,
-    )
-    .unwrap();
+    let import = import_v4(text, false);
     assert!(import.is_equivalent(), "{import}");
     let original = Policy::parse(&import.text).unwrap();
     let changed = Policy::parse(
@@ -217,30 +222,12 @@ fn the_proof_finds_a_planted_difference() {
 #[test]
 fn what_cannot_be_said_is_refused_by_line() {
     let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m recent --name ssh --set -j ACCEPT\n-A INPUT ! -s 10.0.0.0/8 -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.0.0.5\nCOMMIT\n";
-    let import = iptables_save(
-        Some(SavedFile {
-            name: "rules.v4",
-            text,
-        }),
-        None,
-        "",
-        false,
-    )
-    .unwrap();
+    let import = import_v4(text, false);
     assert!(!import.is_equivalent());
     assert_eq!(import.refused[0].line, 3);
     assert!(import.refused[0].reason.contains("`recent`"), "{import}");
     assert!(import.text.is_empty(), "nothing written without partial");
-    let partial = iptables_save(
-        Some(SavedFile {
-            name: "rules.v4",
-            text,
-        }),
-        None,
-        "",
-        true,
-    )
-    .unwrap();
+    let partial = import_v4(text, true);
     assert_eq!(partial.refused.len(), 2, "{partial}");
     assert_eq!(partial.refused[1].line, 4);
     assert!(
@@ -258,16 +245,7 @@ fn what_cannot_be_said_is_refused_by_line() {
 #[test]
 fn lint_finds_planted_problems_by_their_lines() {
     let text = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT\n-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 80 -j DROP\n-A INPUT -p udp -m udp --sport 53 -j ACCEPT\nCOMMIT\n";
-    let import = iptables_save(
-        Some(SavedFile {
-            name: "rules.v4",
-            text,
-        }),
-        None,
-        "",
-        false,
-    )
-    .unwrap();
+    let import = import_v4(text, false);
     assert!(import.is_equivalent(), "{import}");
     let findings = import.lint();
     let at = |line: usize| {

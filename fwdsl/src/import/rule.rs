@@ -85,26 +85,27 @@ fn icmp(text: &str, family: Family) -> Result<IcmpType, String> {
             Family::V6 => *v6 == Some(n),
         })
     });
-    let (v4, v6) =
-        match (number, by_name) {
-            (_, Some(&(_, v4, v6))) if !text.contains('/') => match family {
-                Family::V4 => (v4, None),
-                Family::V6 => (None, v6),
-            },
-            (Some(n), None) if !text.contains('/') && family == Family::V4 => (Some(n), None),
-            (Some(n), None) if !text.contains('/') => return Err(format!(
+    let (v4, v6) = match (number, by_name) {
+        (_, Some(&(_, v4, v6))) if !text.contains('/') => match family {
+            Family::V4 => (v4, None),
+            Family::V6 => (None, v6),
+        },
+        (Some(n), None) if !text.contains('/') && family == Family::V4 => (Some(n), None),
+        (Some(n), None) if !text.contains('/') => {
+            return Err(format!(
                 "ICMPv6 type {n}: the language names ICMPv6 types by name, and this one has none"
-            )),
-            (_, Some(&(_, v4, v6))) => match family {
-                Family::V4 => (v4, None),
-                Family::V6 => (None, v6),
-            },
-            _ => {
-                return Err(format!(
-                    "ICMP type `{text}` (a code, or a name fwdsl does not know)"
-                ))
-            }
-        };
+            ))
+        }
+        (_, Some(&(_, v4, v6))) => match family {
+            Family::V4 => (v4, None),
+            Family::V6 => (None, v6),
+        },
+        _ => {
+            return Err(format!(
+                "ICMP type `{text}` (a code, or a name fwdsl does not know)"
+            ))
+        }
+    };
     if v4.or(v6).is_none() {
         return Err(format!("ICMP type `{text}` does not exist in this family"));
     }
@@ -229,15 +230,15 @@ pub(crate) fn read(
             // The address type of the destination, modelled where fwdsl's model decides
             // it: every packet of the input chain is unicast to this host (LOCAL), and
             // none is multicast or broadcast (the model has no such packets).
-            "--dst-type" if direction == Direction::In => {
-                match next(&mut at)? {
-                    "LOCAL" => {}
-                    "MULTICAST" | "BROADCAST" => never = true,
-                    other => return Err(format!(
+            "--dst-type" if direction == Direction::In => match next(&mut at)? {
+                "LOCAL" => {}
+                "MULTICAST" | "BROADCAST" => never = true,
+                other => {
+                    return Err(format!(
                         "`--dst-type {other}`: only LOCAL, MULTICAST and BROADCAST are modelled"
-                    )),
+                    ))
                 }
-            }
+            },
             "--reject-with" => {
                 // Any reject is `reject` (fwdsl's analysis does not tell the messages apart).
                 next(&mut at)?;
