@@ -1,6 +1,6 @@
 //! The importer against an interpreter of the chain program, on random programs: a
-//! built-in INPUT chain and two user chains with jumps, gotos, `RETURN`s, verdicts and
-//! a policy, written as `iptables-save` text, imported, read back as a policy, and every
+//! built-in INPUT chain and two user chains with jumps, gotos, `RETURN`s, negated
+//! sources, verdicts and a policy, written as `iptables-save` text, imported, read back as a policy, and every
 //! candidate packet (one of each cell the matches carve) decided by both: the same
 //! verdict each time, and the import's own proof finds no difference. The proof is also
 //! shown to find a planted one.
@@ -25,6 +25,8 @@ enum Target {
 struct Rule {
     dport: Option<u16>,
     src: Option<&'static str>,
+    /// `! -s NET`: the rule applies to sources outside it.
+    not_src: Option<&'static str>,
     target: Target,
 }
 
@@ -33,6 +35,9 @@ impl Rule {
         let mut t = format!("-A {chain}");
         if let Some(s) = self.src {
             t.push_str(&format!(" -s {s}"));
+        }
+        if let Some(s) = self.not_src {
+            t.push_str(&format!(" ! -s {s}"));
         }
         if let Some(p) = self.dport {
             t.push_str(&format!(" -p tcp -m tcp --dport {p}"));
@@ -54,6 +59,9 @@ impl Rule {
             && self
                 .src
                 .is_none_or(|s| s.parse::<IpNet>().unwrap().contains(&p.src))
+            && self
+                .not_src
+                .is_none_or(|s| !s.parse::<IpNet>().unwrap().contains(&p.src))
     }
 }
 
@@ -125,9 +133,15 @@ fn rule(targets: Vec<Target>) -> impl Strategy<Value = Rule> {
     (
         prop::sample::select(vec![None, Some(22u16), Some(80)]),
         prop::sample::select(vec![None, Some("10.0.0.0/8"), Some("10.1.0.0/16")]),
+        prop::sample::select(vec![None, None, Some("10.1.0.0/16"), Some("11.0.0.0/8")]),
         prop::sample::select(targets),
     )
-        .prop_map(|(dport, src, target)| Rule { dport, src, target })
+        .prop_map(|(dport, src, not_src, target)| Rule {
+            dport,
+            src,
+            not_src,
+            target,
+        })
 }
 
 fn program() -> impl Strategy<Value = Program> {
@@ -221,7 +235,7 @@ fn the_proof_finds_a_planted_difference() {
 /// `partial` writes the rest and says so.
 #[test]
 fn what_cannot_be_said_is_refused_by_line() {
-    let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m recent --name ssh --set -j ACCEPT\n-A INPUT ! -s 10.0.0.0/8 -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.0.0.5\nCOMMIT\n";
+    let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m recent --name ssh --set -j ACCEPT\n-A INPUT -m conntrack ! --ctstate NEW -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.0.0.5\nCOMMIT\n";
     let import = import_v4(text, false);
     assert!(!import.is_equivalent());
     assert_eq!(import.refused[0].line, 3);

@@ -119,6 +119,13 @@ impl<'s> Walk<'s> {
             let Some(met) = guard.meet(&read.matches) else {
                 continue;
             };
+            // Packets a negated part holds skip the rule: what follows it decides them,
+            // written first, so that the rule itself only sees the others.
+            for part in &read.negated {
+                if let Some(skip) = met.meet(part) {
+                    self.walk(chain, i + 1, &skip, frames);
+                }
+            }
             // A rate-limited RETURN returns some packets and not others: exact only where
             // what it skips can change no verdict (only LOG and RETURN follow, as in
             // ufw's logging chains), and then it is as if it were not there.

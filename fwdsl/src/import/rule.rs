@@ -35,6 +35,9 @@ pub(crate) struct Read {
     /// Matches no packet of fwdsl's model (`--dst-type MULTICAST` in the input chain:
     /// the model's packets are unicast to this host).
     pub never: bool,
+    /// The negated parts (`! -i docker0`): a packet that one of them holds skips the
+    /// rule (the walk writes what follows for those packets first).
+    pub negated: Vec<Matches>,
 }
 
 fn ports(text: &str) -> Result<Vec<PortRange>, String> {
@@ -126,6 +129,7 @@ pub(crate) fn read(
     let mut log_prefix = None;
     let mut limited = false;
     let mut never = false;
+    let mut negated: Vec<Matches> = Vec::new();
     let mut at = 0;
     let next = |at: &mut usize| -> Result<&str, String> {
         *at += 1;
@@ -135,14 +139,39 @@ pub(crate) fn read(
             .ok_or_else(|| format!("`{}` without its value", words[*at - 1]))
     };
     while at < words.len() {
-        let word = words[at].as_str();
+        // `! OPTION VALUE`: the option fills a part of its own, which the rule excludes.
+        let negate = words[at] == "!";
+        if negate {
+            at += 1;
+            negated.push(Matches::ANY);
+        }
+        let Some(word) = words.get(at).map(String::as_str) else {
+            return Err("`!` at the end of the rule".into());
+        };
+        const NEGATABLE: [&str; 14] = [
+            "-p",
+            "--protocol",
+            "-s",
+            "--source",
+            "-d",
+            "--destination",
+            "-i",
+            "--in-interface",
+            "-o",
+            "--out-interface",
+            "--dport",
+            "--sport",
+            "--dports",
+            "--sports",
+        ];
+        if negate && !NEGATABLE.contains(&word) {
+            return Err(format!("a negation of `{word}`: only addresses, interfaces, protocols and ports are negated"));
+        }
+        let m: &mut Matches = match negate {
+            true => negated.last_mut().expect("pushed above"),
+            false => &mut m,
+        };
         match word {
-            "!" => {
-                return Err(format!(
-                    "a negation (`! {}`): the language has none",
-                    words.get(at + 1).map_or("", String::as_str)
-                ))
-            }
             "-p" | "--protocol" => {
                 let p = next(&mut at)?;
                 let (set, number) = match p {
@@ -273,6 +302,7 @@ pub(crate) fn read(
         comment,
         limited,
         never,
+        negated,
     })
 }
 
@@ -325,7 +355,10 @@ mod tests {
             })
         );
         for (bad, why) in [
-            ("! -s 10.0.0.0/8 -j DROP", "negation"),
+            (
+                "-m conntrack ! --ctstate NEW -j DROP",
+                "a negation of `--ctstate`",
+            ),
             ("-m recent --set -j DROP", "`recent` match"),
             (
                 "-m set --match-set blocked src -j DROP",
