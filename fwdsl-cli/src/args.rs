@@ -115,8 +115,15 @@ pub enum Command {
     Confirm,
     /// What fwdsl has installed, and what else hooks the same places.
     Status,
-    /// Listening sockets of this host judged against a policy.
-    Exposure { file: PathBuf },
+    /// Listening sockets of this host judged against a policy, or (`--live`) against the
+    /// host's whole running ruleset, other programs' chains included.
+    Exposure {
+        #[arg(required_unless_present = "live")]
+        file: Option<PathBuf>,
+        /// Judge against the rules the host runs (imported from iptables-save), not a file.
+        #[arg(long, conflicts_with = "file")]
+        live: bool,
+    },
     /// Save the running rules where the distribution loads them at boot.
     Save {
         /// Save into this directory instead (rules.v4, rules.v6, ipsets, fwdsl.nft).

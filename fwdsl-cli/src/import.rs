@@ -105,3 +105,23 @@ pub fn lint(rules: &SavedRules, out: &Out) -> Result<ExitCode, Failure> {
         false => ExitCode::FAILURE,
     })
 }
+
+/// The host's whole running ruleset as a policy (`exposure --live`): every chain, fwdsl's
+/// and other programs', as the kernel walks them; rules the language cannot say are left
+/// out and named on standard error, since the judgment is then approximate there.
+pub fn live_policy(out: &Out) -> Result<fwdsl::Policy, Failure> {
+    let inputs = Inputs::load(&SavedRules {
+        files: Vec::new(),
+        live: true,
+        ipsets: None,
+    })?;
+    let import = inputs.import(true)?;
+    for r in &import.refused {
+        eprintln!(
+            "note: {}:{} is not judged ({}): {}",
+            r.file, r.line, r.reason, r.rule
+        );
+    }
+    out.progress(format_args!("judging against the live ruleset"));
+    Ok(fwdsl::Policy::parse(&import.text)?)
+}

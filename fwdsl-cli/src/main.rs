@@ -170,7 +170,10 @@ fn host_command(command: &Command, fw: fwdsl::Firewall, out: &Out) -> Result<(),
         ),
         Command::Confirm => host::confirm(&fw, out),
         Command::Status => host::status(&fw),
-        Command::Exposure { file } => host::exposure(&fw, &policy(file, out)?),
+        Command::Exposure {
+            file: Some(file), ..
+        } => host::exposure(&fw, &policy(file, out)?),
+        Command::Exposure { file: None, .. } => host::exposure(&fw, &import::live_policy(out)?),
         Command::Save { dir, change } => {
             host::saving(fw, Saving::Save, dir.as_deref(), change, out)
         }

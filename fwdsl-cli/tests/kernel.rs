@@ -173,3 +173,43 @@ fn a_missing_namespace_is_an_error() {
     let (_, err) = exits(fwdsl().args(["--netns", "fwdsl-no-such-ns", "status"]), 1);
     assert!(err.contains("ip netns add fwdsl-no-such-ns"), "{err}");
 }
+
+/// `exposure --live` judges the sockets against the host's whole ruleset: a foreign rule
+/// inserted before fwdsl's hook drops a port the policy opens, which the policy file alone
+/// cannot see. (It reads iptables-save: the iptables backend.)
+#[test]
+fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
+    let Some(sb) = sandbox("fwdsl-clie") else {
+        return;
+    };
+    let _listeners = listen(&sb.server, &[SERVER], &[80, 8080]);
+    let dir = tempfile::tempdir().unwrap();
+    let web = write(dir.path(), "web.fw", WEB_AND_8080);
+    exits(&mut on(&sb, Backend::Iptables, &["-q", "apply", &web]), 0);
+    let foreign = [
+        "-I", "INPUT", "1", "-p", "tcp", "--dport", "8080", "-j", "DROP",
+    ];
+    assert!(sb
+        .server
+        .exec("iptables", &foreign)
+        .unwrap()
+        .status
+        .success());
+    let (by_file, _) = exits(&mut on(&sb, Backend::Iptables, &["exposure", &web]), 0);
+    let world = |report: &str| {
+        report
+            .split("listening, but dropped")
+            .next()
+            .unwrap_or_default()
+            .contains(":8080")
+    };
+    assert!(world(&by_file), "{by_file}");
+    let (live, _) = exits(&mut on(&sb, Backend::Iptables, &["exposure", "--live"]), 0);
+    assert!(!world(&live) && live.contains("dropped"), "{live}");
+    assert_eq!(
+        tcp(&sb, CLIENT, 8080),
+        Outcome::Dropped,
+        "the kernel agrees with --live"
+    );
+    assert_eq!(tcp(&sb, CLIENT, 80), Outcome::Delivered);
+}

@@ -130,6 +130,7 @@ pub(crate) fn read(
     let mut limited = false;
     let mut never = false;
     let mut negated: Vec<Matches> = Vec::new();
+    let mut hop_limit: Option<String> = None;
     let mut at = 0;
     let next = |at: &mut usize| -> Result<&str, String> {
         *at += 1;
@@ -206,7 +207,7 @@ pub(crate) fn read(
                 | "multiport" | "set" => {}
                 // On a LOG rule only (below): it bounds log lines, not verdicts.
                 "limit" => limited = true,
-                "addrtype" => {}
+                "addrtype" | "hl" => {}
                 other => {
                     return Err(format!(
                         "the `{other}` match has no equivalent in the language"
@@ -268,6 +269,7 @@ pub(crate) fn read(
                     ))
                 }
             },
+            "--hl-eq" => hop_limit = Some(next(&mut at)?.to_string()),
             "--reject-with" => {
                 // Any reject is `reject` (fwdsl's analysis does not tell the messages apart).
                 next(&mut at)?;
@@ -279,6 +281,20 @@ pub(crate) fn read(
             other => return Err(format!("`{other}` has no equivalent in the language")),
         }
         at += 1;
+    }
+    // Neighbour discovery from the link itself (ICMPv6 133-136, hop limit 255) accepted:
+    // fwdsl accepts exactly these ahead of every input policy (`Builtin`), so the rule
+    // adds nothing to the imported policy; any other hop-limit match is refused.
+    if let Some(hl) = &hop_limit {
+        let nd = m
+            .icmp_type
+            .and_then(|t| t.v6)
+            .is_some_and(|t| (133..=136).contains(&t));
+        if hl == "255" && nd && family == Family::V6 && matches!(target, Some(Target::Accept)) {
+            never = true;
+        } else {
+            return Err(format!("a hop-limit match (`--hl-eq {hl}`) other than neighbour discovery's, which fwdsl accepts itself"));
+        }
     }
     if limited && !matches!(target, Some(Target::Log(_) | Target::Return)) {
         return Err("`-m limit` on a verdict: above the limit the next rule decides, which the language says with `limit` on an allow only".into());
