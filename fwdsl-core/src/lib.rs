@@ -47,7 +47,8 @@ pub use packet::{decide, decide_with, Decision, Members, Packet, Proto};
 pub use packet_text::PacketSyntaxError;
 pub use parse::{duration_text, DYNAMIC_SET_NAME_MAX, IPTABLES_COMMENT_MAX, STATEMENT_WORDS};
 pub use queries::{
-    accepted_from_outside, accepted_witness, differences, openings, Difference, Opening,
+    accepted_from_outside, accepted_witness, differences, differences_by, openings, Difference,
+    Opening,
 };
 pub use services::{Service, SERVICES};
 pub use source_file::{read_regular, LIST_FILE_MAX, POLICY_FILE_MAX};

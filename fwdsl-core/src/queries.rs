@@ -230,6 +230,18 @@ pub struct Difference {
 /// each with a witness, first match as the kernel walks the chains, `log` rules aside.
 /// Empty: the two decide every packet alike. Any state, not only new connections.
 pub fn differences(a: &[Rule], b: &[Rule]) -> Vec<Difference> {
+    let action = |rules: &[Rule], i: Option<usize>| i.map(|i| rules[i].action);
+    differences_by(a, b, |j, k| action(a, j) == action(b, k))
+}
+
+/// [`differences`] with the caller's own notion of "decides alike": `same(j, k)` says
+/// whether rule `j` of `a` and rule `k` of `b` (or no rule) treat a packet the same (the
+/// importer compares NAT statements by their translation this way).
+pub fn differences_by(
+    a: &[Rule],
+    b: &[Rule],
+    same: impl Fn(Option<usize>, Option<usize>) -> bool,
+) -> Vec<Difference> {
     let both: Vec<Rule> = a.iter().chain(b).cloned().collect();
     let interfaces = Interfaces::new(&both, &Access::Console);
     let (a_boxes, b_boxes) = (Boxes::new(a, &interfaces), Boxes::new(b, &interfaces));
@@ -240,7 +252,6 @@ pub fn differences(a: &[Rule], b: &[Rule]) -> Vec<Difference> {
             .chain([None])
             .collect()
     };
-    let action = |rules: &[Rule], i: Option<usize>| i.map(|i| rules[i].action);
     let full = space::query_regions(&Matches::ANY, Direction::In, false, &interfaces)
         .into_iter()
         .chain(space::query_regions(
@@ -265,7 +276,7 @@ pub fn differences(a: &[Rule], b: &[Rule]) -> Vec<Difference> {
     let mut out = Vec::new();
     for j in deciders(a) {
         for k in deciders(b) {
-            if action(a, j) == action(b, k) || (j.is_none() && k.is_none()) {
+            if (j.is_none() && k.is_none()) || same(j, k) {
                 continue;
             }
             let (ja, kb) = (regions(&a_boxes, j), regions(&b_boxes, k));

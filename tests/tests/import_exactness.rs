@@ -235,7 +235,7 @@ fn the_proof_finds_a_planted_difference() {
 /// `partial` writes the rest and says so.
 #[test]
 fn what_cannot_be_said_is_refused_by_line() {
-    let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m recent --name ssh --set -j ACCEPT\n-A INPUT -m conntrack ! --ctstate NEW -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.0.0.5\nCOMMIT\n";
+    let text = "*filter\n:INPUT DROP [0:0]\n-A INPUT -m recent --name ssh --set -j ACCEPT\n-A INPUT -m conntrack ! --ctstate NEW -j DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j MARK --set-mark 1\nCOMMIT\n";
     let import = import_v4(text, false);
     assert!(!import.is_equivalent());
     assert_eq!(import.refused[0].line, 3);
@@ -280,4 +280,81 @@ fn lint_finds_planted_problems_by_their_lines() {
         "{findings:?}"
     );
     assert!(at(6).next().is_none(), "{findings:?}");
+}
+
+/// The nat table: DNAT, REDIRECT and MASQUERADE (through a user chain with a RETURN)
+/// become NAT statements, proved by their translations; `decide` then follows a packet
+/// through the imported `dnat`.
+#[test]
+fn the_nat_table_imports_as_nat_statements() {
+    let text = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 8081 -j ACCEPT\n-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A FORWARD -d 10.0.0.5/32 -j ACCEPT\n-A FORWARD -s 10.8.0.0/24 -j ACCEPT\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:PUBLISH - [0:0]\n-A PREROUTING -j PUBLISH\n-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8081\n-A PUBLISH -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.5:8080\n-A PUBLISH -s 192.0.2.0/24 -j RETURN\n-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE\nCOMMIT\n";
+    let import = import_v4(text, false);
+    assert!(import.is_equivalent(), "{import}\n{}", import.text);
+    for statement in [
+        "dnat tcp 8080 in eth0 to 10.0.0.5:8080;",
+        "redirect tcp 80 to 8081;",
+        "masquerade src 10.8.0.0/24 via eth0;",
+    ] {
+        assert!(
+            import.text.contains(statement),
+            "{statement}\n{}",
+            import.text
+        );
+    }
+    let policy = Policy::parse(&import.text).unwrap();
+    let outside = Packet::tcp([198, 51, 100, 7], 8080)
+        .dst([203, 0, 113, 1])
+        .iface("eth0");
+    let d = policy.decide(&outside);
+    assert_eq!(
+        d.nat.map(|t| t.packet.dst),
+        Some(IpAddr::from([10, 0, 0, 5]))
+    );
+    // Returning untranslated before a translation of the same packets: the language has
+    // no "no translation", and the proof says so with a witness.
+    let early = text.replace(
+        "-A PUBLISH -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.5:8080\n-A PUBLISH -s 192.0.2.0/24 -j RETURN\n",
+        "-A PUBLISH -s 192.0.2.0/24 -j RETURN\n-A PUBLISH -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.5:8080\n",
+    );
+    let differs = import_v4(&early, false);
+    assert!(
+        !differs.is_equivalent() && differs.refused.is_empty(),
+        "{differs}"
+    );
+    let witness = &differs.differences[0].witness;
+    assert!(
+        "192.0.2.0/24"
+            .parse::<IpNet>()
+            .unwrap()
+            .contains(&witness.src),
+        "{differs}"
+    );
+    // A port-changing DNAT makes iptables' FORWARD ports mean something else: refused.
+    let changing = text
+        .replace(
+            "--to-destination 10.0.0.5:8080",
+            "--to-destination 10.0.0.5:80",
+        )
+        .replace(
+            "-A FORWARD -d 10.0.0.5/32 -j ACCEPT",
+            "-A FORWARD -d 10.0.0.5/32 -p tcp -m tcp --dport 80 -j ACCEPT",
+        );
+    let refused = import_v4(&changing, false);
+    assert!(
+        refused
+            .refused
+            .iter()
+            .any(|r| r.reason.contains("a DNAT changes ports")),
+        "{refused}"
+    );
+    // An ACCEPT (no translation) before a translation of the same packets: refused.
+    let accept = text.replace(
+        "-A PREROUTING -j PUBLISH",
+        "-A PREROUTING -s 192.0.2.0/24 -j ACCEPT\n-A PREROUTING -j PUBLISH",
+    );
+    let differs = import_v4(&accept, false);
+    assert!(
+        differs.to_string().contains("translate it otherwise"),
+        "{differs}"
+    );
 }

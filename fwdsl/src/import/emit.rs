@@ -168,3 +168,27 @@ pub(crate) fn only(m: &Matches, family: Family) -> Matches {
         ..m.clone()
     }
 }
+
+/// One NAT statement for `flat` (`dnat tcp 8080 in eth0 to 10.0.0.5:80;`), after its
+/// provenance note.
+pub(crate) fn nat_statement(flat: &Flat, kind: fwdsl_core::NatKind, file: &str) -> String {
+    let from = match flat.line {
+        Some(line) => format!("# from {file}:{line} (nat {})\n", flat.chain),
+        None => String::new(),
+    };
+    let what = matches(&flat.matches);
+    let mut text = kind.keyword().to_string();
+    if what != "all" {
+        text.push(' ');
+        text.push_str(&what);
+    }
+    let target = kind.to_string();
+    if !target.is_empty() {
+        // IPv6 with a port is bracketed (`[2001:db8::5]:80`): quoted for the language.
+        match target.contains('[') || target.matches(':').count() > 1 {
+            true => text.push_str(&format!(" to \"{target}\"")),
+            false => text.push_str(&format!(" to {target}")),
+        }
+    }
+    format!("{from}{text};\n")
+}

@@ -17,7 +17,7 @@
 
 use super::rule::{self, Read, Target};
 use super::saved::{Chain, Saved};
-use fwdsl_core::{Action, Direction, Family, Matches};
+use fwdsl_core::{Action, Direction, Family, Matches, NatKind};
 use ipnet::IpNet;
 use std::collections::HashMap;
 
@@ -25,6 +25,8 @@ use std::collections::HashMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Flat {
     pub action: Action,
+    /// In the nat table: the translation, or `None` for none (an `ACCEPT`, the policy).
+    pub nat: Option<NatKind>,
     pub matches: Matches,
     /// The saved rule's line; `None` for a chain's policy.
     pub line: Option<usize>,
@@ -64,6 +66,8 @@ struct Walk<'s> {
     /// walk goes on; without, the walk stops at the first.
     partial: bool,
     too_big: bool,
+    /// Whether this is the nat table (translations, and `ACCEPT` as "none").
+    nat: bool,
     /// The built-in chain being flattened: its policy decides what returns from it (a
     /// `RETURN` there, or from a chain it went to with `-g`).
     root: Option<&'s Chain>,
@@ -142,6 +146,7 @@ impl<'s> Walk<'s> {
             let covers = met == *guard;
             let verdict = |action| Flat {
                 action,
+                nat: None,
                 matches: met.clone(),
                 line: Some(chain.rules[i].line),
                 chain: chain.name.clone(),
@@ -159,6 +164,18 @@ impl<'s> Walk<'s> {
                     continue;
                 }
                 Target::Return => self.resume(frames, &met),
+                Target::Nat(kind) if self.nat => {
+                    let mut flat = verdict(Action::Allow);
+                    flat.nat = Some(*kind);
+                    self.push(flat);
+                }
+                Target::Nat(_) => {
+                    self.refuse(chain, i, "a nat target outside the nat table".into());
+                    if self.partial {
+                        continue;
+                    }
+                    return;
+                }
                 Target::Jump(to) | Target::Goto(to) => {
                     let Some(callee) = self.saved.chain(to) else {
                         self.refuse(chain, i, format!("the `{to}` target has no equivalent in the language (and no chain has that name)"));
@@ -195,7 +212,9 @@ impl<'s> Walk<'s> {
                     Some(_) => Action::Drop,
                 };
                 self.push(Flat {
-                    action,
+                    // In the nat table a policy is "no translation".
+                    action: if self.nat { Action::Allow } else { action },
+                    nat: None,
                     matches: guard.clone(),
                     line: None,
                     chain: root.name.clone(),
@@ -223,8 +242,16 @@ impl<'s> Walk<'s> {
     }
 }
 
+/// The built-in chains of the nat table fwdsl's statements stand for: destination NAT as
+/// packets arrive (as input rules; `Forward` keeps `addrtype`, modelled for the input
+/// chain only, refused here), source NAT as they leave (as `out` rules).
+pub(crate) const NAT: [(&str, Direction); 2] = [
+    ("PREROUTING", Direction::Forward),
+    ("POSTROUTING", Direction::Out),
+];
+
 /// The built-in chains of the filter table and the direction each decides.
-pub(crate) const BUILTINS: [(&str, Direction); 3] = [
+pub(crate) const FILTER: [(&str, Direction); 3] = [
     ("INPUT", Direction::In),
     ("OUTPUT", Direction::Out),
     ("FORWARD", Direction::Forward),
@@ -238,6 +265,8 @@ pub(crate) fn flatten(
     family: Family,
     sets: &HashMap<String, Vec<IpNet>>,
     partial: bool,
+    builtins: &[(&str, Direction)],
+    nat: bool,
 ) -> Flattened {
     let mut walk = Walk {
         saved,
@@ -250,9 +279,10 @@ pub(crate) fn flatten(
         too_big: false,
         root: None,
         direction: Direction::In,
+        nat,
     };
     let mut chains = Vec::new();
-    for (name, direction) in BUILTINS {
+    for &(name, direction) in builtins {
         let Some(chain) = saved.chain(name) else {
             continue;
         };

@@ -15,12 +15,13 @@
 
 mod emit;
 mod flatten;
+mod nat;
 mod rule;
 mod saved;
 
 use crate::error::Error;
 use crate::Policy;
-use fwdsl_core::{Access, Action, Direction, Family, Packet, Reach, Rule};
+use fwdsl_core::{Access, Action, Direction, Family, NatKind, Packet, Reach, Rule};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::fmt;
@@ -56,6 +57,8 @@ pub struct Difference {
     pub imported: Option<Action>,
     /// The packet.
     pub witness: Packet,
+    /// The table: `filter` (verdicts) or `nat` (translations).
+    pub table: &'static str,
 }
 
 /// What an import produced.
@@ -95,7 +98,14 @@ impl fmt::Display for Import {
         for (file, line, table) in &self.other_tables {
             writeln!(f, "not imported {file}:{line}: a rule of the {table} table")?;
         }
-        for d in &self.differences {
+        for d in self.differences.iter().filter(|d| d.table == "nat") {
+            writeln!(
+                f,
+                "differs: the original and the import translate it otherwise: e.g. {}",
+                d.witness
+            )?;
+        }
+        for d in self.differences.iter().filter(|d| d.table != "nat") {
             let say = |a: Option<Action>| {
                 a.map_or("leaves it to the built-in chain".to_string(), |a| {
                     format!("{}s it", a.verb())
@@ -191,11 +201,12 @@ pub fn iptables_save(
     let mut other_tables = Vec::new();
     // Per direction: the original's rules (restricted to their family when two files
     // share the policy) with where each comes from.
-    let mut lists: Vec<(Direction, Vec<Listed>)> = flatten::BUILTINS
+    let mut lists: Vec<(Direction, Vec<Listed>)> = flatten::FILTER
         .iter()
         .map(|(_, d)| (*d, Vec::new()))
         .collect();
     let mut present: Vec<(Direction, Family)> = Vec::new();
+    let mut nat = nat::NatPart::default();
     for (family, file) in &files {
         let saved = saved::parse(file.text)
             .map_err(|(line, message)| import_error(file.name, line, &message))?;
@@ -209,7 +220,7 @@ pub fn iptables_save(
             chains,
             refused: refusals,
             too_big,
-        } = flatten::flatten(&saved, *family, &sets, partial);
+        } = flatten::flatten(&saved, *family, &sets, partial, &flatten::FILTER, false);
         if too_big {
             return Err(import_error(file.name, 0, &format!("the chains flatten to more than {} rules (jumps and returns copy what follows them)", flatten::MAX_FLAT)));
         }
@@ -219,6 +230,8 @@ pub fn iptables_save(
             rule: r.text,
             reason: r.reason,
         }));
+        nat.collect(&saved, *family, &sets, partial, both, file.name);
+        refused.append(&mut nat.refused);
         if !refused.is_empty() && !partial {
             return Ok(Import {
                 text: String::new(),
@@ -243,12 +256,49 @@ pub fn iptables_save(
             }
         }
     }
+    // iptables' FORWARD rules match the port after a DNAT, fwdsl's forward rules the
+    // port the client connected to: the same where no DNAT changes a port, not otherwise.
+    let rewrites_ports = nat.listed.iter().any(|(f, _, _)| {
+        matches!(
+            f.nat,
+            Some(NatKind::Dnat { port: Some(_), .. } | NatKind::Redirect { .. })
+        )
+    });
+    if rewrites_ports {
+        let forward = &mut lists
+            .iter_mut()
+            .find(|(d, _)| *d == Direction::Forward)
+            .expect("forward")
+            .1;
+        forward.retain(|(flat, _, file)| {
+            let ported = !flat.matches.dports.is_empty() && flat.line.is_some();
+            if ported {
+                refused.push(Refused {
+                    file: file.clone(),
+                    line: flat.line.unwrap_or(0),
+                    rule: format!("(FORWARD, {})", flat.chain),
+                    reason: "a forward rule on a destination port where a DNAT changes ports: iptables matches the translated port, fwdsl's forward rules the port the client connected to".into(),
+                });
+            }
+            !ported
+        });
+        if !partial && !refused.is_empty() {
+            return Ok(Import {
+                text: String::new(),
+                refused,
+                differences: Vec::new(),
+                left_out: Vec::new(),
+                other_tables,
+            });
+        }
+    }
     // A direction one family's file leaves open (no rules, ACCEPT) is open for it.
     for (direction, list) in lists.iter_mut() {
         if both && !list.is_empty() && present.iter().filter(|(d, _)| d == direction).count() == 1 {
             list.push((
                 flatten::Flat {
                     action: Action::Allow,
+                    nat: None,
                     matches: fwdsl_core::Matches::ANY,
                     line: None,
                     chain: format!(
@@ -269,6 +319,7 @@ pub fn iptables_save(
         lists[0].1.push((
             flatten::Flat {
                 action: Action::Allow,
+                nat: None,
                 matches: fwdsl_core::Matches::ANY,
                 line: None,
                 chain: "INPUT".into(),
@@ -330,6 +381,11 @@ pub fn iptables_save(
             text.push_str(&emit::statement(&flat, *direction, file));
         }
     }
+    let statements = nat.statements();
+    if !statements.is_empty() {
+        text.push('\n');
+        text.push_str(&statements);
+    }
     let policy = Policy::parse(&text)?;
     let differences = fwdsl_core::differences(&original, policy.rules())
         .into_iter()
@@ -337,7 +393,9 @@ pub fn iptables_save(
             original: d.first.map(|i| original[i].action),
             imported: d.second.map(|i| policy.rules()[i].action),
             witness: d.witness,
+            table: "filter",
         })
+        .chain(nat.differences(&policy))
         .collect();
     Ok(Import {
         text,

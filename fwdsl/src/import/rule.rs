@@ -5,7 +5,8 @@
 //! `MARK`, TCP flags, …) is refused by name.
 
 use fwdsl_core::{
-    ConnState, Direction, Family, IcmpType, Matches, PortRange, ProtoSet, ICMP_TYPES, PROTOCOLS,
+    ConnState, Direction, Family, IcmpType, Matches, NatKind, PortRange, ProtoSet, ICMP_TYPES,
+    PROTOCOLS,
 };
 use ipnet::IpNet;
 use std::borrow::Cow;
@@ -22,6 +23,8 @@ pub(crate) enum Target {
     Return,
     Jump(String),
     Goto(String),
+    /// A translation of the nat table (`DNAT`, `REDIRECT`, `MASQUERADE`, `SNAT`).
+    Nat(NatKind),
 }
 
 /// A rule read.
@@ -115,6 +118,52 @@ fn icmp(text: &str, family: Family) -> Result<IcmpType, String> {
     Ok(IcmpType { v4, v6 })
 }
 
+/// A nat target with its `--to-…` value: one address (and port), or one port; ranges
+/// and round robins have no equivalent in the language.
+fn nat_kind(target: &str, to: Option<&str>, family: Family) -> Result<NatKind, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "`{target}{}`: {why}",
+            to.map_or(String::new(), |t| format!(" --to {t}"))
+        ))
+    };
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("`{p}`: one port (a range has no equivalent in the language)"))
+    };
+    let addr = |a: &str| -> Result<std::net::IpAddr, String> {
+        let a = a.trim_start_matches('[').trim_end_matches(']');
+        let parsed: std::net::IpAddr = a.parse().map_err(|_| {
+            format!("`{a}`: one address (a range has no equivalent in the language)")
+        })?;
+        match Family::of(&IpNet::from(parsed)) == family {
+            true => Ok(parsed),
+            false => Err(format!("`{a}` is not of this file's family")),
+        }
+    };
+    match (target, to) {
+        ("MASQUERADE", None) => Ok(NatKind::Masquerade),
+        ("MASQUERADE", Some(_)) => refuse("masquerading to given ports"),
+        ("REDIRECT", Some(p)) => Ok(NatKind::Redirect { port: port(p)? }),
+        ("SNAT", Some(a)) if !a.contains(':') || family == Family::V6 && !a.starts_with('[') => {
+            Ok(NatKind::Snat { addr: addr(a)? })
+        }
+        ("SNAT", Some(_)) => refuse("source ports"),
+        ("DNAT", Some(a)) => {
+            // `ADDR`, `ADDR:PORT`, `[V6]:PORT`, or a bare IPv6 address.
+            let (host, p) = match a.rsplit_once(':') {
+                Some((h, p)) if family == Family::V4 || h.ends_with(']') => (h, Some(p)),
+                _ => (a, None),
+            };
+            Ok(NatKind::Dnat {
+                addr: addr(host)?,
+                port: p.map(port).transpose()?,
+            })
+        }
+        _ => refuse("this form"),
+    }
+}
+
 /// Reads `words` (after `-A CHAIN`) of a rule of `family`; `sets` holds the members of
 /// the ipsets the rules may name.
 pub(crate) fn read(
@@ -131,6 +180,9 @@ pub(crate) fn read(
     let mut never = false;
     let mut negated: Vec<Matches> = Vec::new();
     let mut hop_limit: Option<String> = None;
+    // A nat target and its `--to-…` value, read together at the end.
+    let mut nat_target: Option<String> = None;
+    let mut nat_to: Option<String> = None;
     let mut at = 0;
     let next = |at: &mut usize| -> Result<&str, String> {
         *at += 1;
@@ -252,6 +304,10 @@ pub(crate) fn read(
                     (_, "REJECT") => Target::Reject,
                     (_, "LOG") => Target::Log(None),
                     (_, "RETURN") => Target::Return,
+                    (_, "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT") => {
+                        nat_target = Some(to.clone());
+                        Target::Return // replaced below
+                    }
                     // A chain of the table, or a target the language lacks (the walk
                     // tells them apart: it knows the chains).
                     _ => Target::Jump(to),
@@ -270,6 +326,9 @@ pub(crate) fn read(
                 }
             },
             "--hl-eq" => hop_limit = Some(next(&mut at)?.to_string()),
+            "--to-destination" | "--to-source" | "--to-ports" => {
+                nat_to = Some(next(&mut at)?.to_string())
+            }
             "--reject-with" => {
                 // Any reject is `reject` (fwdsl's analysis does not tell the messages apart).
                 next(&mut at)?;
@@ -298,6 +357,9 @@ pub(crate) fn read(
     }
     if limited && !matches!(target, Some(Target::Log(_) | Target::Return)) {
         return Err("`-m limit` on a verdict: above the limit the next rule decides, which the language says with `limit` on an allow only".into());
+    }
+    if let Some(kind) = nat_target {
+        target = Some(Target::Nat(nat_kind(&kind, nat_to.as_deref(), family)?));
     }
     let target = match target {
         Some(Target::Log(_)) => Target::Log(log_prefix),

@@ -27,6 +27,8 @@ pub(crate) struct Chain {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Saved {
     pub chains: Vec<Chain>,
+    /// The nat table's chains.
+    pub nat: Vec<Chain>,
     /// Rules of other tables (`*nat`, `*mangle`, …): (table, rule).
     pub elsewhere: Vec<(String, SavedRule)>,
 }
@@ -34,6 +36,14 @@ pub(crate) struct Saved {
 impl Saved {
     pub(crate) fn chain(&self, name: &str) -> Option<&Chain> {
         self.chains.iter().find(|c| c.name == name)
+    }
+
+    /// The nat table as a table of its own (for the same walk).
+    pub(crate) fn nat_table(&self) -> Saved {
+        Saved {
+            chains: self.nat.clone(),
+            ..Saved::default()
+        }
     }
 }
 
@@ -98,12 +108,15 @@ pub(crate) fn parse(text: &str) -> Result<Saved, (usize, String)> {
                 .next()
                 .ok_or((line, "a chain without a name".into()))?;
             let policy = parts.next().filter(|p| *p != "-").map(String::from);
-            if table == "filter" {
-                saved.chains.push(Chain {
-                    name: name.to_string(),
-                    policy,
-                    rules: Vec::new(),
-                });
+            let chain = Chain {
+                name: name.to_string(),
+                policy,
+                rules: Vec::new(),
+            };
+            match table.as_str() {
+                "filter" => saved.chains.push(chain),
+                "nat" => saved.nat.push(chain),
+                _ => {}
             }
             continue;
         }
@@ -122,11 +135,15 @@ pub(crate) fn parse(text: &str) -> Result<Saved, (usize, String)> {
             text: body.to_string(),
             words: args.to_vec(),
         };
-        if table != "filter" {
-            saved.elsewhere.push((table.clone(), rule));
-            continue;
-        }
-        match saved.chains.iter_mut().find(|c| &c.name == chain) {
+        let chains = match table.as_str() {
+            "filter" => &mut saved.chains,
+            "nat" => &mut saved.nat,
+            _ => {
+                saved.elsewhere.push((table.clone(), rule));
+                continue;
+            }
+        };
+        match chains.iter_mut().find(|c| &c.name == chain) {
             Some(c) => c.rules.push(rule),
             None => return Err((line, format!("chain `{chain}` is not declared"))),
         }
@@ -148,7 +165,7 @@ mod tests {
         assert_eq!(input.rules[0].line, 6);
         assert_eq!(input.rules[1].words[3], "say \"hi\"");
         assert_eq!(saved.chain("ufw-user-input").unwrap().policy, None);
-        assert_eq!(saved.elsewhere[0].0, "nat");
+        assert_eq!(saved.nat[0].rules[0].words[5], "DNAT");
         assert!(parse("*filter\n-A NOPE -j ACCEPT\n").is_err());
     }
 }

@@ -1,0 +1,118 @@
+//! The nat table imported as NAT statements: `PREROUTING` (`DNAT`, `REDIRECT`) and
+//! `POSTROUTING` (`MASQUERADE`, `SNAT`), flattened by the same walk as the filter table,
+//! written as `dnat`, `redirect`, `masquerade`, `snat`, and proved the same way: the
+//! statements read back are compared with the flattened chains region by region, by
+//! the translation each gives (`fwdsl_core::differences_by`).
+//!
+//! An `ACCEPT` (and a chain's policy) in the nat table means "no translation": the
+//! language has no statement for it, so it is written as nothing, which is exact where no
+//! later statement takes its packets; where one does, the proof gives the witness.
+
+use super::flatten::{self, Flat};
+use super::saved::Saved;
+use super::{emit, Difference, Refused};
+use crate::Policy;
+use fwdsl_core::{Action, Direction, Family, Rule};
+use ipnet::IpNet;
+use std::collections::HashMap;
+
+/// The nat table's flattened rules, in order: PREROUTING's, then POSTROUTING's.
+#[derive(Debug, Default)]
+pub(crate) struct NatPart {
+    /// (rule, the file it comes from, whether it is of PREROUTING).
+    pub listed: Vec<(Flat, String, bool)>,
+    pub refused: Vec<Refused>,
+}
+
+impl NatPart {
+    /// Adds one file's nat table.
+    pub(crate) fn collect(
+        &mut self,
+        saved: &Saved,
+        family: Family,
+        sets: &HashMap<String, Vec<IpNet>>,
+        partial: bool,
+        both: bool,
+        file: &str,
+    ) {
+        let nat = saved.nat_table();
+        let flattened = flatten::flatten(&nat, family, sets, partial, &flatten::NAT, true);
+        self.refused
+            .extend(flattened.refused.into_iter().map(|r| Refused {
+                file: file.to_string(),
+                line: r.line,
+                rule: r.text,
+                reason: r.reason,
+            }));
+        for chain in ["OUTPUT", "INPUT"] {
+            for rule in nat.chain(chain).map_or(&[][..], |c| &c.rules[..]) {
+                self.refused.push(Refused {
+                    file: file.to_string(),
+                    line: rule.line,
+                    rule: rule.text.clone(),
+                    reason: format!("the nat table's {chain} chain (this host's own connections): the language's NAT statements translate arriving and leaving packets"),
+                });
+            }
+        }
+        for (direction, flats) in flattened.chains {
+            let destination = direction == flatten::NAT[0].1;
+            for mut flat in flats {
+                if both {
+                    flat.matches = emit::only(&flat.matches, family);
+                }
+                self.listed.push((flat, file.to_string(), destination));
+            }
+        }
+    }
+
+    /// The statements, in order. A "no translation" (an `ACCEPT`, a chain's policy) is
+    /// written as nothing: exact where no later statement takes its packets, which the
+    /// proof ([`NatPart::differences`]) decides, with a witness where one does.
+    pub(crate) fn statements(&self) -> String {
+        self.listed
+            .iter()
+            .filter_map(|(flat, file, _)| {
+                flat.nat.map(|kind| emit::nat_statement(flat, kind, file))
+            })
+            .collect()
+    }
+
+    /// Where the statements of `policy` translate otherwise than the flattened chains.
+    pub(crate) fn differences(&self, policy: &Policy) -> Vec<Difference> {
+        let direction = |destination: bool| match destination {
+            true => Direction::In,
+            false => Direction::Out,
+        };
+        let rule = |d, matches| Rule {
+            action: Action::Allow,
+            limit: None,
+            log: None,
+            direction: d,
+            matches,
+            text: "".into(),
+            comment: None,
+            line: 0,
+        };
+        let original: Vec<Rule> = self
+            .listed
+            .iter()
+            .map(|(f, _, destination)| rule(direction(*destination), f.matches.clone()))
+            .collect();
+        let imported: Vec<Rule> = policy
+            .nat()
+            .iter()
+            .map(|n| rule(direction(n.kind.is_destination()), n.matches.clone()))
+            .collect();
+        let kind_o = |j: Option<usize>| j.and_then(|j| self.listed[j].0.nat);
+        let kind_i = |k: Option<usize>| k.map(|k| policy.nat()[k].kind);
+        fwdsl_core::differences_by(&original, &imported, |j, k| kind_o(j) == kind_i(k))
+            .into_iter()
+            .map(|d| Difference {
+                original: None,
+                imported: None,
+                witness: d.witness,
+                table: "nat",
+            })
+            .collect()
+    }
+}
