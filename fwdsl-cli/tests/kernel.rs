@@ -213,3 +213,44 @@ fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
     );
     assert_eq!(tcp(&sb, CLIENT, 80), Outcome::Delivered);
 }
+
+each_backend! {
+/// The migration path the README walks through: a host with the guide's hand-made
+/// rules, `fwdsl import --live > host.fw`, `fwdsl check host.fw`, `fwdsl apply host.fw`:
+/// every connection is decided as before, now by fwdsl's rules.
+fn import_live_check_apply_changes_nothing(backend) {
+    let Some(sb) = sandbox("fwdsl-clim") else { return };
+    let ports = [22, 25, 80, 443, 3306, 8080];
+    let _listeners = listen(&sb.server, &[SERVER], &ports);
+    for rule in [
+        "-A INPUT -p tcp --dport 22 -j ACCEPT",
+        "-A INPUT -p tcp --dport 80 -j ACCEPT",
+        "-A INPUT -p tcp --dport 443 -j ACCEPT",
+        "-A INPUT -s 192.0.2.3 -p tcp --dport 3306 -j ACCEPT",
+        "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-A INPUT -p tcp --dport 25 -j REJECT",
+        "-P INPUT DROP",
+    ] {
+        let args: Vec<&str> = rule.split(' ').collect();
+        assert!(sb.server.exec("iptables", &args).unwrap().status.success(), "{rule}");
+    }
+    let probe = || -> Vec<Outcome> {
+        [CLIENT, CLIENT_ALT]
+            .iter()
+            .flat_map(|&src| ports.iter().map(move |&p| (src, p)))
+            .map(|(src, p)| tcp(&sb, src, p))
+            .collect()
+    };
+    let before = probe();
+    assert!(before.contains(&Outcome::Delivered) && before.contains(&Outcome::Dropped));
+    let dir = tempfile::tempdir().unwrap();
+    let (policy, report) = exits(&mut on(&sb, backend, &["import", "--live"]), 0);
+    assert!(report.contains("equivalent"), "{report}");
+    let host = write(dir.path(), "host.fw", &policy);
+    exits(fwdsl().args(["check", &host]), 0);
+    exits(&mut on(&sb, backend, &["-q", "apply", &host]), 0);
+    assert_eq!(probe(), before, "{policy}");
+    let (status, _) = exits(&mut on(&sb, backend, &["status"]), 0);
+    assert!(status.contains("allow tcp 3306 src 192.0.2.3"), "{status}");
+}
+}
