@@ -129,7 +129,20 @@ impl Firewall {
                     continue;
                 }
             }
-            let current = self.live_entries(&name)?;
+            // One address on nftables: what holds it, asked of nft alone (`get element`),
+            // instead of the whole set, which grows with every ban.
+            let single = match (&adds[..], self.resolved_backend()) {
+                ([Op::Add(net, _)], Backend::Nftables)
+                    if net.prefix_len() == net.max_prefix_len() =>
+                {
+                    super::nft::dynamic::holding(&self.nft(), &name, net)?
+                }
+                _ => None,
+            };
+            let current = match single {
+                Some(current) => current,
+                None => self.live_entries(&name)?,
+            };
             let ops: Vec<Op> = adds
                 .into_iter()
                 .filter(|op| match op {

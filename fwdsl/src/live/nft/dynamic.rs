@@ -32,6 +32,83 @@ pub(crate) fn entries(nft: &Nft, name: &str) -> Result<Vec<SetMember>, Error> {
     Ok(members)
 }
 
+/// What set `name` holds of one address, asked with `nft get element`: `Some(vec![])`
+/// when nothing holds it, `Some([it])` when the address itself is a member (with what
+/// remains of it), `None` when a network holds it (nft 1.0 prints such an element without
+/// its timeout: the caller reads the whole set then).
+pub(crate) fn holding(
+    nft: &Nft,
+    name: &str,
+    address: &IpNet,
+) -> Result<Option<Vec<SetMember>>, Error> {
+    let element = format!("{{ {} }}", address.addr());
+    let out = crate::live::exec::run(
+        "nft",
+        &["get", "element", "inet", TABLE, name, &element],
+        None,
+        nft.timeout,
+    )?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return match stderr.contains("No such file or directory") {
+            true => Ok(Some(Vec::new())),
+            false => Ok(None),
+        };
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(listed) = text
+        .split("elements = {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+    else {
+        return Ok(None);
+    };
+    let mut words = listed.split_whitespace();
+    let first = words.next().unwrap_or_default();
+    if first.parse::<std::net::IpAddr>().ok() != Some(address.addr()) {
+        return Ok(None);
+    }
+    let mut remaining = None;
+    while let Some(word) = words.next() {
+        if word == "expires" {
+            remaining = words.next().and_then(nft_duration);
+        }
+    }
+    Ok(Some(vec![SetMember {
+        net: *address,
+        remaining,
+    }]))
+}
+
+/// nft's durations: `1d2h3m4s500ms`, to whole seconds (a part of one rounds down: the
+/// caller compares ends, and a ban is never shortened by it, only re-added).
+fn nft_duration(text: &str) -> Option<Duration> {
+    let mut total_ms: u64 = 0;
+    let mut number = String::new();
+    let mut chars = text.trim_end_matches(',').chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        let unit_ms = match c {
+            'd' => 86_400_000,
+            'h' => 3_600_000,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            'm' => 60_000,
+            's' => 1000,
+            _ => return None,
+        };
+        total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
+    }
+    number.is_empty().then(|| Duration::from_millis(total_ms))
+}
+
 /// A set element as nft lists it: an address, a prefix, or an object around one with
 /// its `timeout` and what `expires` (seconds).
 fn element(value: &Value) -> Option<SetMember> {
@@ -161,6 +238,12 @@ mod tests {
         .filter_map(element)
         .collect();
         assert_eq!(members[2].remaining, Some(Duration::from_secs(42)));
+        assert_eq!(
+            nft_duration("9m59s996ms"),
+            Some(Duration::from_millis(599_996))
+        );
+        assert_eq!(nft_duration("1d2h"), Some(Duration::from_secs(93_600)));
+        assert_eq!(nft_duration("soon"), None);
         let nets: Vec<IpNet> = members.iter().map(|m| m.net).collect();
         let expected: Vec<IpNet> = ["192.0.2.7/32", "10.0.0.0/8", "2001:db8::1/128"]
             .iter()
