@@ -23,14 +23,14 @@ use crate::parse::Parsed;
 use crate::queries;
 use ipnet::IpNet;
 
-/// The new connections `dnat` sends on, as the forward rules see them: to its
-/// address, with the port the client connected to.
-fn forwarded(nat: &NatRule, addr: std::net::IpAddr) -> Matches {
+/// The new connections a `dnat` with match `taken` sends on, as the forward rules see
+/// them: to its address, with the port the client connected to.
+fn forwarded(taken: &Matches, addr: std::net::IpAddr) -> Matches {
     Matches {
         dst: vec![IpNet::from(addr)].into(),
         dst_set: None,
         state: None,
-        ..nat.matches.clone()
+        ..taken.clone()
     }
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn check(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     for (nat, &at) in parsed.nat.iter().zip(&parsed.nat_tokens) {
         match nat.kind {
             NatKind::Dnat { addr, .. } if uses(rules, Direction::Forward) => {
-                let region = forwarded(nat, addr);
+                let region = forwarded(&nat.matches, addr);
                 if queries::witness(rules, Direction::Forward, &region, true, false).is_none() {
                     out.push(dead(
                         parsed,
@@ -229,13 +229,7 @@ pub(crate) fn closed_through_nat<'p>(
         queries::witness(
             &parsed.rules,
             Direction::Forward,
-            &forwarded(
-                &NatRule {
-                    matches: region,
-                    ..nat.clone()
-                },
-                addr,
-            ),
+            &forwarded(&region, addr),
             true,
             true,
         )

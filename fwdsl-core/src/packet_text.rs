@@ -52,17 +52,13 @@ fn host(a: IpAddr) -> String {
     }
 }
 
-fn is_unspecified(a: IpAddr) -> bool {
-    a.is_unspecified()
-}
-
 impl fmt::Display for Packet {
     /// `tcp 203.0.113.9:49152 -> 192.0.2.1:8080 new`, `forward udp … in eth0 via br0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.direction != Direction::In {
             write!(f, "{} ", self.direction.keyword())?;
         }
-        let dst = match is_unspecified(self.dst) {
+        let dst = match self.dst.is_unspecified() {
             true => String::new(),
             false => host(self.dst),
         };

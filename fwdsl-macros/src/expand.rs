@@ -195,23 +195,17 @@ impl ToTokens for QuoteMatches<'_> {
             let protocols = m.protocols.bits();
             fields.extend(quote!(protocols: __fwdsl::ProtoSet::from_bits(#protocols),));
         }
-        let list = |items: Vec<TokenStream>| quote!(__fwdsl::Cow::Borrowed(&[#(#items),*]));
-        if !m.dports.is_empty() {
-            let dports = list(m.dports.iter().map(quote_ports).collect());
-            fields.extend(quote!(dports: #dports,));
-        }
-        if !m.sports.is_empty() {
-            let sports = list(m.sports.iter().map(quote_ports).collect());
-            fields.extend(quote!(sports: #sports,));
-        }
-        if !m.src.is_empty() {
-            let src = list(m.src.iter().map(quote_net).collect());
-            fields.extend(quote!(src: #src,));
-        }
-        if !m.dst.is_empty() {
-            let dst = list(m.dst.iter().map(quote_net).collect());
-            fields.extend(quote!(dst: #dst,));
-        }
+        // A list field, where the list is not empty (empty is `ANY`'s).
+        let mut list = |field: &str, items: Vec<TokenStream>| {
+            if !items.is_empty() {
+                let field = format_ident!("{field}");
+                fields.extend(quote!(#field: __fwdsl::Cow::Borrowed(&[#(#items),*]),));
+            }
+        };
+        list("dports", m.dports.iter().map(quote_ports).collect());
+        list("sports", m.sports.iter().map(quote_ports).collect());
+        list("src", m.src.iter().map(quote_net).collect());
+        list("dst", m.dst.iter().map(quote_net).collect());
         let cow = |text: &str| quote!(::core::option::Option::Some(__fwdsl::Cow::Borrowed(#text)));
         for (name, value) in [
             ("src_set", &m.src_set),

@@ -74,10 +74,7 @@ pub const fn rule(
         direction,
         matches,
         text: Cow::Borrowed(text),
-        comment: match comment {
-            Some(c) => Some(Cow::Borrowed(c)),
-            None => None,
-        },
+        comment: name(comment),
         line,
     }
 }
@@ -130,10 +127,7 @@ pub const fn nat(
         kind,
         matches,
         text: Cow::Borrowed(text),
-        comment: match comment {
-            Some(c) => Some(Cow::Borrowed(c)),
-            None => None,
-        },
+        comment: name(comment),
         line,
     }
 }

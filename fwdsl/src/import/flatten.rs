@@ -44,6 +44,33 @@ pub(crate) struct Refusal {
     pub reason: String,
 }
 
+impl Refusal {
+    /// The refusal as the import reports it, in file `file`.
+    pub(crate) fn in_file(self, file: &str) -> super::Refused {
+        super::Refused {
+            file: file.to_string(),
+            line: self.line,
+            rule: self.text,
+            reason: self.reason,
+        }
+    }
+}
+
+impl Flat {
+    /// Every packet accepted: where a direction is open for lack of rules.
+    pub(crate) fn allow_all(chain: String) -> Flat {
+        Flat {
+            action: Action::Allow,
+            nat: None,
+            matches: Matches::ANY,
+            line: None,
+            chain,
+            comment: None,
+            log_prefix: None,
+        }
+    }
+}
+
 /// Most rules one flattened chain may have: copies multiply with jumps and returns.
 pub(crate) const MAX_FLAT: usize = 50_000;
 /// Deepest chain of jumps (the kernel allows no loops; this bounds a file that has one).
@@ -56,8 +83,9 @@ struct Walk<'s> {
     saved: &'s Saved,
     family: Family,
     sets: &'s HashMap<String, Vec<IpNet>>,
-    /// The direction of the built-in chain being flattened (some matches read by it).
-    direction: Direction,
+    /// Whether the walk is of the filter table's INPUT chain (`--dst-type` is modelled
+    /// there only).
+    input: bool,
     /// Each rule read once (by line), or its refusal; again for each direction.
     read: HashMap<usize, Result<Read, String>>,
     out: Vec<Flat>,
@@ -79,7 +107,7 @@ impl<'s> Walk<'s> {
         let entry = self
             .read
             .entry(rule.line)
-            .or_insert_with(|| rule::read(&rule.words, self.family, self.direction, self.sets));
+            .or_insert_with(|| rule::read(&rule.words, self.family, self.input, self.sets));
         match entry {
             Ok(read) => Some(read.clone()),
             Err(reason) => {
@@ -243,10 +271,9 @@ impl<'s> Walk<'s> {
 }
 
 /// The built-in chains of the nat table fwdsl's statements stand for: destination NAT as
-/// packets arrive (as input rules; `Forward` keeps `addrtype`, modelled for the input
-/// chain only, refused here), source NAT as they leave (as `out` rules).
+/// packets arrive (as input rules), source NAT as they leave (as `out` rules).
 pub(crate) const NAT: [(&str, Direction); 2] = [
-    ("PREROUTING", Direction::Forward),
+    ("PREROUTING", Direction::In),
     ("POSTROUTING", Direction::Out),
 ];
 
@@ -278,7 +305,7 @@ pub(crate) fn flatten(
         partial,
         too_big: false,
         root: None,
-        direction: Direction::In,
+        input: false,
         nat,
     };
     let mut chains = Vec::new();
@@ -291,8 +318,8 @@ pub(crate) fn flatten(
         }
         walk.out.clear();
         walk.root = Some(chain);
-        walk.direction = direction;
-        // A rule is read anew in each direction (some matches depend on it).
+        walk.input = !nat && name == "INPUT";
+        // A rule is read anew for each built-in chain (`--dst-type` depends on it).
         walk.read.clear();
         walk.walk(chain, 0, &Matches::ANY, &Vec::new());
         chains.push((direction, std::mem::take(&mut walk.out)));

@@ -78,6 +78,17 @@ pub struct Import {
 }
 
 impl Import {
+    /// An import that stops at refused rules: nothing written.
+    fn refused(refused: Vec<Refused>, other_tables: Vec<(String, usize, String)>) -> Import {
+        Import {
+            text: String::new(),
+            refused,
+            differences: Vec::new(),
+            left_out: Vec::new(),
+            other_tables,
+        }
+    }
+
     /// Whether the import decides every packet exactly as the original: nothing refused,
     /// no difference, no other table's rules left behind.
     pub fn is_equivalent(&self) -> bool {
@@ -224,22 +235,11 @@ pub fn iptables_save(
         if too_big {
             return Err(import_error(file.name, 0, &format!("the chains flatten to more than {} rules (jumps and returns copy what follows them)", flatten::MAX_FLAT)));
         }
-        refused.extend(refusals.into_iter().map(|r| Refused {
-            file: file.name.to_string(),
-            line: r.line,
-            rule: r.text,
-            reason: r.reason,
-        }));
+        refused.extend(refusals.into_iter().map(|r| r.in_file(file.name)));
         nat.collect(&saved, *family, &sets, partial, both, file.name);
         refused.append(&mut nat.refused);
         if !refused.is_empty() && !partial {
-            return Ok(Import {
-                text: String::new(),
-                refused,
-                differences: Vec::new(),
-                left_out: Vec::new(),
-                other_tables,
-            });
+            return Ok(Import::refused(refused, other_tables));
         }
         for (direction, flats) in chains {
             present.push((direction, *family));
@@ -283,31 +283,17 @@ pub fn iptables_save(
             !ported
         });
         if !partial && !refused.is_empty() {
-            return Ok(Import {
-                text: String::new(),
-                refused,
-                differences: Vec::new(),
-                left_out: Vec::new(),
-                other_tables,
-            });
+            return Ok(Import::refused(refused, other_tables));
         }
     }
     // A direction one family's file leaves open (no rules, ACCEPT) is open for it.
     for (direction, list) in lists.iter_mut() {
         if both && !list.is_empty() && present.iter().filter(|(d, _)| d == direction).count() == 1 {
             list.push((
-                flatten::Flat {
-                    action: Action::Allow,
-                    nat: None,
-                    matches: fwdsl_core::Matches::ANY,
-                    line: None,
-                    chain: format!(
-                        "{} in the other family's file, which has no rules there",
-                        direction.builtin_chain()
-                    ),
-                    comment: None,
-                    log_prefix: None,
-                },
+                flatten::Flat::allow_all(format!(
+                    "{} in the other family's file, which has no rules there",
+                    direction.builtin_chain()
+                )),
                 Family::V4,
                 "-".into(),
             ));
@@ -317,15 +303,7 @@ pub fn iptables_save(
     // changes nothing.
     if lists.iter().all(|(_, list)| list.is_empty()) {
         lists[0].1.push((
-            flatten::Flat {
-                action: Action::Allow,
-                nat: None,
-                matches: fwdsl_core::Matches::ANY,
-                line: None,
-                chain: "INPUT".into(),
-                comment: None,
-                log_prefix: None,
-            },
+            flatten::Flat::allow_all("INPUT".into()),
             Family::V4,
             files.first().map_or("-", |(_, f)| f.name).to_string(),
         ));

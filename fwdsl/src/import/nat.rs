@@ -38,12 +38,7 @@ impl NatPart {
         let nat = saved.nat_table();
         let flattened = flatten::flatten(&nat, family, sets, partial, &flatten::NAT, true);
         self.refused
-            .extend(flattened.refused.into_iter().map(|r| Refused {
-                file: file.to_string(),
-                line: r.line,
-                rule: r.text,
-                reason: r.reason,
-            }));
+            .extend(flattened.refused.into_iter().map(|r| r.in_file(file)));
         for chain in ["OUTPUT", "INPUT"] {
             for rule in nat.chain(chain).map_or(&[][..], |c| &c.rules[..]) {
                 self.refused.push(Refused {

@@ -5,8 +5,7 @@
 //! `MARK`, TCP flags, …) is refused by name.
 
 use fwdsl_core::{
-    ConnState, Direction, Family, IcmpType, Matches, NatKind, PortRange, ProtoSet, ICMP_TYPES,
-    PROTOCOLS,
+    ConnState, Family, IcmpType, Matches, NatKind, PortRange, ProtoSet, ICMP_TYPES, PROTOCOLS,
 };
 use ipnet::IpNet;
 use std::borrow::Cow;
@@ -165,11 +164,12 @@ fn nat_kind(target: &str, to: Option<&str>, family: Family) -> Result<NatKind, S
 }
 
 /// Reads `words` (after `-A CHAIN`) of a rule of `family`; `sets` holds the members of
-/// the ipsets the rules may name.
+/// the ipsets the rules may name; `input` says whether the rule is walked from the filter
+/// table's INPUT chain (where `--dst-type` is modelled).
 pub(crate) fn read(
     words: &[String],
     family: Family,
-    direction: Direction,
+    input: bool,
     sets: &HashMap<String, Vec<IpNet>>,
 ) -> Result<Read, String> {
     let mut m = Matches::ANY;
@@ -316,7 +316,7 @@ pub(crate) fn read(
             // The address type of the destination, modelled where fwdsl's model decides
             // it: every packet of the input chain is unicast to this host (LOCAL), and
             // none is multicast or broadcast (the model has no such packets).
-            "--dst-type" if direction == Direction::In => match next(&mut at)? {
+            "--dst-type" if input => match next(&mut at)? {
                 "LOCAL" => {}
                 "MULTICAST" | "BROADCAST" => never = true,
                 other => {
@@ -393,7 +393,7 @@ mod tests {
         family: Family,
         sets: &HashMap<String, Vec<IpNet>>,
     ) -> Result<Read, String> {
-        read(words, family, Direction::In, sets)
+        read(words, family, true, sets)
     }
 
     fn w(text: &str) -> Vec<String> {

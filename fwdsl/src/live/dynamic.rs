@@ -189,12 +189,12 @@ impl Firewall {
                 *kept = seconds;
             }
         }
-        // Every listed member's family has its live set, or nothing changes.
-        self.by_live_set(set, &nets)?;
         let present = self.dynamic_sets_present(set)?;
         if present.is_empty() {
             return Err(no_such_set(set, None));
         }
+        // Every listed member's family has its live set, or nothing changes.
+        by_family(&present, set, &nets)?;
         let mut report = SyncReport::default();
         for (family, name) in present {
             let current = self.live_entries(&name)?;
@@ -334,19 +334,7 @@ impl Firewall {
         set: &str,
         members: &[IpNet],
     ) -> Result<Vec<(String, Vec<IpNet>)>, Error> {
-        let present = self.dynamic_sets_present(set)?;
-        let mut by_set: Vec<(String, Vec<IpNet>)> = Vec::new();
-        for member in members {
-            let family = Family::of(member);
-            let Some((_, name)) = present.iter().find(|(f, _)| *f == family) else {
-                return Err(no_such_set(set, Some(family)));
-            };
-            match by_set.iter_mut().find(|(n, _)| n == name) {
-                Some((_, nets)) => nets.push(*member),
-                None => by_set.push((name.clone(), vec![*member])),
-            }
-        }
-        Ok(by_set)
+        by_family(&self.dynamic_sets_present(set)?, set, members)
     }
 
     /// The members of one live set (`fwdsl-d4-banned`), as its backend lists them.
@@ -430,6 +418,27 @@ impl Firewall {
             .filter(|(_, name)| existing.contains(name))
             .collect())
     }
+}
+
+/// `members` by the set of their family among `present`; an error naming the family whose
+/// set is not there.
+fn by_family(
+    present: &[(Family, String)],
+    set: &str,
+    members: &[IpNet],
+) -> Result<Vec<(String, Vec<IpNet>)>, Error> {
+    let mut by_set: Vec<(String, Vec<IpNet>)> = Vec::new();
+    for member in members {
+        let family = Family::of(member);
+        let Some((_, name)) = present.iter().find(|(f, _)| *f == family) else {
+            return Err(no_such_set(set, Some(family)));
+        };
+        match by_set.iter_mut().find(|(n, _)| n == name) {
+            Some((_, nets)) => nets.push(*member),
+            None => by_set.push((name.clone(), vec![*member])),
+        }
+    }
+    Ok(by_set)
 }
 
 fn no_such_set(set: &str, family: Option<Family>) -> Error {

@@ -182,9 +182,14 @@ pub(crate) fn recreate<'a>(
     lines
 }
 
-/// `iptables-restore --noflush` input for `lines`.
+/// `iptables-restore --noflush` input for `lines` of the filter table.
 pub(crate) fn restore_text(lines: &[String]) -> String {
-    let mut text = String::from("*filter\n");
+    table_text("filter", lines)
+}
+
+/// `iptables-restore --noflush` input for `lines` of `table`.
+pub(crate) fn table_text(table: &str, lines: &[String]) -> String {
+    let mut text = format!("*{table}\n");
     for line in lines {
         text.push_str(line);
         text.push('\n');

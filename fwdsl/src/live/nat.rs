@@ -88,23 +88,13 @@ impl NatChange {
 
     /// The transaction, as `iptables-restore --noflush` input.
     pub(super) fn forward(&self) -> String {
-        text(&self.forward)
+        super::layout::table_text("nat", &self.forward)
     }
 
     /// The transaction that undoes it.
     pub(super) fn inverse(&self) -> String {
-        text(&self.inverse)
+        super::layout::table_text("nat", &self.inverse)
     }
-}
-
-fn text(lines: &[String]) -> String {
-    let mut text = String::from("*nat\n");
-    for line in lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str("COMMIT\n");
-    text
 }
 
 /// What an apply of `policy` would change in `table`'s NAT chains, per chain that
