@@ -215,11 +215,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SavedRules {
     /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
-    #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present = "live")]
+    #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present_any = ["live", "nft"])]
     pub files: Vec<PathBuf>,
-    /// The running host's (or `--netns` namespace's) rules instead of files.
+    /// The running host's (or `--netns` namespace's) rules instead of files: what
+    /// `iptables-save` lists, or `nft -j list ruleset` where the backend is nftables.
     #[arg(long, conflicts_with = "files")]
     pub live: bool,
+    /// `nft -j list ruleset` output (every table; rules are named by their handle).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "live", "ipsets"])]
+    pub nft: Option<PathBuf>,
     /// `ipset save` output of the sets the rules use.
     #[arg(long, value_name = "FILE")]
     pub ipsets: Option<PathBuf>,

@@ -6,7 +6,8 @@
 use crate::args::SavedRules;
 use crate::outcome::Failure;
 use crate::Out;
-use fwdsl::import::{iptables_save, SavedFile};
+use fwdsl::import::{iptables_save, nft_json, SavedFile};
+use fwdsl::Backend;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
@@ -30,48 +31,91 @@ fn saved(program: &str, args: &[&str]) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The saved rules to import: files, or this namespace's live ones.
-struct Inputs {
-    texts: Vec<String>,
-    names: Vec<String>,
-    sets: String,
+/// The rules to import: saved files, `nft -j` output, or this namespace's live ones.
+enum Inputs {
+    Saved {
+        texts: Vec<String>,
+        names: Vec<String>,
+        sets: String,
+    },
+    Nft {
+        name: String,
+        text: String,
+    },
 }
 
 impl Inputs {
-    fn load(rules: &SavedRules) -> Result<Inputs, Failure> {
-        let (files, live, ipsets) = (&rules.files, rules.live, rules.ipsets.as_deref());
-        let (texts, names): (Vec<String>, Vec<String>) = match live {
+    /// `live` rules are read with `nft` where `backend` is nftables.
+    fn load(rules: &SavedRules, backend: Backend) -> Result<Inputs, Failure> {
+        if let Some(path) = &rules.nft {
+            return Ok(Inputs::Nft {
+                name: path.display().to_string(),
+                text: read(path)?,
+            });
+        }
+        if rules.live && backend == Backend::Nftables {
+            return Ok(Inputs::Nft {
+                name: "nft".into(),
+                text: saved("nft", &["-j", "list", "ruleset"])?,
+            });
+        }
+        let (texts, names): (Vec<String>, Vec<String>) = match rules.live {
             true => (
                 vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
                 vec!["iptables-save".into(), "ip6tables-save".into()],
             ),
             false => (
-                files.iter().map(|f| read(f)).collect::<Result<_, _>>()?,
-                files.iter().map(|f| f.display().to_string()).collect(),
+                rules
+                    .files
+                    .iter()
+                    .map(|f| read(f))
+                    .collect::<Result<_, _>>()?,
+                rules
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect(),
             ),
         };
-        let sets = match (ipsets, live) {
+        let sets = match (&rules.ipsets, rules.live) {
             (Some(path), _) => read(path)?,
             (None, true) => saved("ipset", &["save"]).unwrap_or_default(),
             (None, false) => String::new(),
         };
-        Ok(Inputs { texts, names, sets })
+        Ok(Inputs::Saved { texts, names, sets })
+    }
+
+    fn names(&self) -> String {
+        match self {
+            Inputs::Saved { names, .. } => names.join(" and "),
+            Inputs::Nft { name, .. } => name.clone(),
+        }
     }
 
     fn import(&self, partial: bool) -> Result<fwdsl::import::Import, Failure> {
-        let file = |i: usize| {
-            self.texts.get(i).map(|text| SavedFile {
-                name: &self.names[i],
-                text,
-            })
-        };
-        Ok(iptables_save(file(0), file(1), &self.sets, partial)?)
+        Ok(match self {
+            Inputs::Saved { texts, names, sets } => {
+                let file = |i: usize| {
+                    texts.get(i).map(|text| SavedFile {
+                        name: &names[i],
+                        text,
+                    })
+                };
+                iptables_save(file(0), file(1), sets, partial)?
+            }
+            Inputs::Nft { name, text } => nft_json(SavedFile { name, text }, partial)?,
+        })
     }
 }
 
-pub fn run(rules: &SavedRules, partial: bool, out: &Out) -> Result<ExitCode, Failure> {
-    let inputs = Inputs::load(rules)?;
-    out.progress(format_args!("importing {}", inputs.names.join(" and ")));
+pub fn run(
+    rules: &SavedRules,
+    partial: bool,
+    backend: Backend,
+    out: &Out,
+) -> Result<ExitCode, Failure> {
+    let inputs = Inputs::load(rules, backend)?;
+    out.progress(format_args!("importing {}", inputs.names()));
     let import = inputs.import(partial)?;
     if !import.text.is_empty() {
         print!("{}", import.text);
@@ -87,8 +131,8 @@ pub fn run(rules: &SavedRules, partial: bool, out: &Out) -> Result<ExitCode, Fai
 
 /// `fwdsl lint`: every finding by the original's line, rules that could not be read
 /// as such too; exit 1 when there is any.
-pub fn lint(rules: &SavedRules, out: &Out) -> Result<ExitCode, Failure> {
-    let inputs = Inputs::load(rules)?;
+pub fn lint(rules: &SavedRules, backend: Backend, out: &Out) -> Result<ExitCode, Failure> {
+    let inputs = Inputs::load(rules, backend)?;
     let import = inputs.import(true)?;
     let findings = import.lint();
     for r in &import.refused {
@@ -109,12 +153,16 @@ pub fn lint(rules: &SavedRules, out: &Out) -> Result<ExitCode, Failure> {
 /// The host's whole running ruleset as a policy (`exposure --live`): every chain, fwdsl's
 /// and other programs', as the kernel walks them; rules the language cannot say are left
 /// out and named on standard error, since the judgment is then approximate there.
-pub fn live_policy(out: &Out) -> Result<fwdsl::Policy, Failure> {
-    let inputs = Inputs::load(&SavedRules {
-        files: Vec::new(),
-        live: true,
-        ipsets: None,
-    })?;
+pub fn live_policy(backend: Backend, out: &Out) -> Result<fwdsl::Policy, Failure> {
+    let inputs = Inputs::load(
+        &SavedRules {
+            files: Vec::new(),
+            live: true,
+            nft: None,
+            ipsets: None,
+        },
+        backend,
+    )?;
     let import = inputs.import(true)?;
     for r in &import.refused {
         eprintln!(

@@ -113,8 +113,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         )),
         Command::Assertions { file } => Ok(review::assertions(&policy(file, &out)?, g.json, &out)),
         Command::Bans { set } => host::bans(&fw(), set, g.json).map(ok),
-        Command::Import { rules, partial } => import::run(rules, *partial, &out),
-        Command::Lint { rules } => import::lint(rules, &out),
+        Command::Import { rules, partial } => {
+            import::run(rules, *partial, fw().resolved_backend(), &out)
+        }
+        Command::Lint { rules } => import::lint(rules, fw().resolved_backend(), &out),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "fwdsl", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -173,7 +175,9 @@ fn host_command(command: &Command, fw: fwdsl::Firewall, out: &Out) -> Result<(),
         Command::Exposure {
             file: Some(file), ..
         } => host::exposure(&fw, &policy(file, out)?),
-        Command::Exposure { file: None, .. } => host::exposure(&fw, &import::live_policy(out)?),
+        Command::Exposure { file: None, .. } => {
+            host::exposure(&fw, &import::live_policy(fw.resolved_backend(), out)?)
+        }
         Command::Save { dir, change } => {
             host::saving(fw, Saving::Save, dir.as_deref(), change, out)
         }

@@ -165,8 +165,11 @@ impl IcmpType {
     }
 }
 
-/// The ICMP types by name, as iptables and ip6tables know them: (name, ICMP, ICMPv6).
-pub const ICMP_TYPES: [(&str, Option<u8>, Option<u8>); 15] = [
+/// The ICMP types by name, as iptables and ip6tables know them, then the ICMPv6 types a
+/// host's link needs (RFC 4890: multicast listener discovery, inverse neighbour
+/// discovery, certification paths, multicast router discovery) by their nftables names:
+/// (name, ICMP, ICMPv6).
+pub const ICMP_TYPES: [(&str, Option<u8>, Option<u8>); 30] = [
     ("echo-reply", Some(0), Some(129)),
     ("destination-unreachable", Some(3), Some(1)),
     ("packet-too-big", None, Some(2)),
@@ -182,6 +185,21 @@ pub const ICMP_TYPES: [(&str, Option<u8>, Option<u8>); 15] = [
     ("neighbour-solicitation", None, Some(135)),
     ("neighbour-advertisement", None, Some(136)),
     ("address-mask-request", Some(17), None),
+    ("address-mask-reply", Some(18), None),
+    ("router-renumbering", None, Some(138)),
+    ("mld-listener-query", None, Some(130)),
+    ("mld-listener-report", None, Some(131)),
+    ("mld-listener-done", None, Some(132)),
+    ("node-information-query", None, Some(139)),
+    ("node-information-response", None, Some(140)),
+    ("inverse-neighbour-solicitation", None, Some(141)),
+    ("inverse-neighbour-advertisement", None, Some(142)),
+    ("mld2-listener-report", None, Some(143)),
+    ("certification-path-solicitation", None, Some(148)),
+    ("certification-path-advertisement", None, Some(149)),
+    ("multicast-router-advertisement", None, Some(151)),
+    ("multicast-router-solicitation", None, Some(152)),
+    ("multicast-router-termination", None, Some(153)),
 ];
 
 /// IP protocols by name, as iptables prints them (`-p gre`), for `proto NAME`.

@@ -86,8 +86,9 @@ struct Walk<'s> {
     /// Whether the walk is of the filter table's INPUT chain (`--dst-type` is modelled
     /// there only).
     input: bool,
-    /// Each rule read once (by line), or its refusal; again for each direction.
-    read: HashMap<usize, Result<Read, String>>,
+    /// Each rule read once (by chain and place), or its refusal; again for each
+    /// direction.
+    read: HashMap<(&'s str, usize), Result<Read, String>>,
     out: Vec<Flat>,
     refused: Vec<Refusal>,
     /// With `partial`, a refused rule is left out (as if it matched nothing) and the
@@ -102,12 +103,15 @@ struct Walk<'s> {
 }
 
 impl<'s> Walk<'s> {
-    fn read_rule(&mut self, chain: &Chain, i: usize) -> Option<Read> {
+    fn read_rule(&mut self, chain: &'s Chain, i: usize) -> Option<Read> {
         let rule = &chain.rules[i];
         let entry = self
             .read
-            .entry(rule.line)
-            .or_insert_with(|| rule::read(&rule.words, self.family, self.input, self.sets));
+            .entry((&chain.name, i))
+            .or_insert_with(|| match &rule.refused {
+                Some(reason) => Err(reason.clone()),
+                None => rule::read(&rule.words, self.family, self.input, self.sets),
+            });
         match entry {
             Ok(read) => Some(read.clone()),
             Err(reason) => {
@@ -176,7 +180,8 @@ impl<'s> Walk<'s> {
                 action,
                 nat: None,
                 matches: met.clone(),
-                line: Some(chain.rules[i].line),
+                // Line 0: a chain's policy written as a rule (nftables' base chains).
+                line: Some(chain.rules[i].line).filter(|line| *line > 0),
                 chain: chain.name.clone(),
                 comment: read.comment.clone(),
                 log_prefix: None,
@@ -254,7 +259,7 @@ impl<'s> Walk<'s> {
     }
 
     /// Whether every rule after `i` in `chain` only logs or returns.
-    fn only_logs_after(&mut self, chain: &Chain, i: usize) -> bool {
+    fn only_logs_after(&mut self, chain: &'s Chain, i: usize) -> bool {
         (i + 1..chain.rules.len()).all(|j| {
             self.read_rule(chain, j)
                 .is_some_and(|r| matches!(r.target, Target::Log(_) | Target::Return))

@@ -16,6 +16,7 @@
 mod emit;
 mod flatten;
 mod nat;
+mod nft;
 mod rule;
 mod saved;
 
@@ -202,12 +203,73 @@ pub fn iptables_save(
     ipsets_text: &str,
     partial: bool,
 ) -> Result<Import, Error> {
-    let sets = ipsets(ipsets_text);
-    let files: Vec<(Family, SavedFile<'_>)> = [(Family::V4, v4), (Family::V6, v6)]
+    let views = [(Family::V4, v4), (Family::V6, v6)]
         .into_iter()
-        .filter_map(|(f, s)| s.map(|s| (f, s)))
+        .filter_map(|(family, file)| file.map(|file| (family, file)))
+        .map(|(family, file)| {
+            let saved = saved::parse(file.text)
+                .map_err(|(line, message)| import_error(file.name, line, &message))?;
+            Ok(View {
+                family,
+                name: file.name.to_string(),
+                saved,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    import_views(
+        &views,
+        &ipsets(ipsets_text),
+        partial,
+        "iptables-save output",
+    )
+}
+
+/// Imports `nft -j list ruleset` output (the whole ruleset: every table of families
+/// `ip`, `ip6` and `inet`, its named sets, and its NAT chains). Provenance and refusals
+/// name each rule by its handle (`nft -a list ruleset` shows them) where an
+/// `iptables-save` import names lines.
+///
+/// ```
+/// let json = r#"{"nftables": [
+///   {"table": {"family": "inet", "name": "filter", "handle": 1}},
+///   {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1,
+///     "type": "filter", "hook": "input", "prio": 0, "policy": "drop"}},
+///   {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 2,
+///     "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+///       "right": 22}}, {"accept": null}]}}]}"#;
+/// let import = fwdsl::import::nft_json(fwdsl::import::SavedFile { name: "ruleset.json", text: json }, false).unwrap();
+/// assert!(import.is_equivalent(), "{import}");
+/// assert!(import.text.contains("allow tcp 22;"), "{}", import.text);
+/// ```
+pub fn nft_json(file: SavedFile<'_>, partial: bool) -> Result<Import, Error> {
+    let ruleset = nft::parse(file.text).map_err(|message| import_error(file.name, 0, &message))?;
+    let views: Vec<View> = ruleset
+        .views
+        .into_iter()
+        .map(|(family, saved)| View {
+            family,
+            name: file.name.to_string(),
+            saved,
+        })
         .collect();
-    let both = files.len() == 2;
+    import_views(&views, &ruleset.sets, partial, "nft -j list ruleset output")
+}
+
+/// One family's chain program and the file it is read from.
+struct View {
+    family: Family,
+    name: String,
+    saved: saved::Saved,
+}
+
+/// The import of one chain program per family (`views`): flattened, written, proved.
+fn import_views(
+    views: &[View],
+    sets: &HashMap<String, Vec<IpNet>>,
+    partial: bool,
+    source: &str,
+) -> Result<Import, Error> {
+    let both = views.len() == 2;
     let mut refused = Vec::new();
     let mut other_tables = Vec::new();
     // Per direction: the original's rules (restricted to their family when two files
@@ -218,25 +280,33 @@ pub fn iptables_save(
         .collect();
     let mut present: Vec<(Direction, Family)> = Vec::new();
     let mut nat = nat::NatPart::default();
-    for (family, file) in &files {
-        let saved = saved::parse(file.text)
-            .map_err(|(line, message)| import_error(file.name, line, &message))?;
+    for View {
+        family,
+        name,
+        saved,
+    } in views
+    {
         other_tables.extend(
             saved
                 .elsewhere
                 .iter()
-                .map(|(table, r)| (file.name.to_string(), r.line, table.clone())),
+                .map(|(table, r)| (name.clone(), r.line, table.clone())),
         );
         let flatten::Flattened {
             chains,
             refused: refusals,
             too_big,
-        } = flatten::flatten(&saved, *family, &sets, partial, &flatten::FILTER, false);
+        } = flatten::flatten(saved, *family, sets, partial, &flatten::FILTER, false);
         if too_big {
-            return Err(import_error(file.name, 0, &format!("the chains flatten to more than {} rules (jumps and returns copy what follows them)", flatten::MAX_FLAT)));
+            return Err(import_error(name, 0, &format!("the chains flatten to more than {} rules (jumps and returns copy what follows them)", flatten::MAX_FLAT)));
         }
-        refused.extend(refusals.into_iter().map(|r| r.in_file(file.name)));
-        nat.collect(&saved, *family, &sets, partial, both, file.name);
+        // An `inet` table's rule is read in both families: refused once.
+        for refusal in refusals.into_iter().map(|r| r.in_file(name)) {
+            if !refused.contains(&refusal) {
+                refused.push(refusal);
+            }
+        }
+        nat.collect(saved, *family, sets, partial, both, name);
         refused.append(&mut nat.refused);
         if !refused.is_empty() && !partial {
             return Ok(Import::refused(refused, other_tables));
@@ -252,7 +322,7 @@ pub fn iptables_save(
                 if both {
                     flat.matches = emit::only(&flat.matches, *family);
                 }
-                list.push((flat, *family, file.name.to_string()));
+                list.push((flat, *family, name.clone()));
             }
         }
     }
@@ -305,7 +375,7 @@ pub fn iptables_save(
         lists[0].1.push((
             flatten::Flat::allow_all("INPUT".into()),
             Family::V4,
-            files.first().map_or("-", |(_, f)| f.name).to_string(),
+            views.first().map_or("-", |v| v.name.as_str()).to_string(),
         ));
     }
     let original: Vec<Rule> = lists
@@ -317,8 +387,8 @@ pub fn iptables_save(
         .collect();
     // What never decides a packet is left out: it would be an error in the text.
     let reach = fwdsl_core::analyze(&original, &Access::Console).reach;
-    let mut text = String::from(
-        "# Imported by fwdsl from iptables-save output; each rule notes where it comes from.\n# The original's SSH access is kept as it was: declare yours (`ssh 22 from NETWORK;`)\n# instead of `ssh none;` to have fwdsl check every later change against a lockout.\nssh none;\n",
+    let mut text = format!(
+        "# Imported by fwdsl from {source}; each rule notes where it comes from.\n# The original's SSH access is kept as it was: declare yours (`ssh 22 from NETWORK;`)\n# instead of `ssh none;` to have fwdsl check every later change against a lockout.\nssh none;\n",
     );
     // With `partial`, what was left out is in the text too, where a reader looks.
     for r in &refused {

@@ -6,12 +6,16 @@
 /// One `-A CHAIN …` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SavedRule {
-    /// 1-based line in the file.
+    /// 1-based line in the file (an nftables rule's handle); 0 for a chain's policy
+    /// written as a rule.
     pub line: usize,
-    /// The line as written (without counters).
+    /// The rule as written (without counters).
     pub text: String,
     /// Its words after `-A CHAIN`, unquoted.
     pub words: Vec<String>,
+    /// Why it cannot be imported, where its reader knew before the words (nftables
+    /// expressions with no iptables words).
+    pub refused: Option<String>,
 }
 
 /// A chain of the filter table.
@@ -134,6 +138,7 @@ pub(crate) fn parse(text: &str) -> Result<Saved, (usize, String)> {
             line,
             text: body.to_string(),
             words: args.to_vec(),
+            refused: None,
         };
         let chains = match table.as_str() {
             "filter" => &mut saved.chains,
