@@ -4,7 +4,7 @@
 //! both, every verdict equal. Nothing is written by hand but the commands the guide
 //! prints.
 
-use fwdsl::import::{iptables_save, SavedFile};
+use fwdsl::import::{iptables_save, nft_json, SavedFile};
 use fwdsl::sandbox::Sandbox;
 use fwdsl::Policy;
 use std::net::IpAddr;
@@ -56,6 +56,44 @@ fn probes() -> Vec<Probe> {
     out
 }
 
+/// Applies `policy` with fwdsl on `backend` in a new namespace B and sends every probe
+/// (IPv4's only with `v4_only`) to both A (the original) and B: the same verdict each.
+fn kernel_agrees(
+    a: &Sandbox,
+    policy: &Policy,
+    backend: fwdsl::Backend,
+    b_name: &str,
+    v4_only: bool,
+) {
+    let b = sandbox(b_name).unwrap();
+    let fw = match v4_only {
+        true => firewall_on(backend).families(&[fwdsl::Family::V4]),
+        false => firewall_on(backend),
+    };
+    b.server.run(|| fw.apply(policy)).unwrap().unwrap();
+    let (servers_a, servers_b) = (
+        Servers::start(a, &TCP, &UDP),
+        Servers::start(&b, &TCP, &UDP),
+    );
+    let v6 = |p: &Probe| {
+        matches!(
+            p,
+            Probe::Tcp {
+                dst: IpAddr::V6(_),
+                ..
+            } | Probe::Udp {
+                dst: IpAddr::V6(_),
+                ..
+            }
+        )
+    };
+    for probe in probes().into_iter().filter(|p| !(v4_only && v6(p))) {
+        let (original, _) = probe.send(a, &servers_a);
+        let (imported, _) = probe.send(&b, &servers_b);
+        assert_eq!(imported, original, "{probe:?}\n{policy:?}");
+    }
+}
+
 each_backend! {
 /// The guide's ruleset: imported exactly, and the kernel agrees probe by probe.
 fn the_guides_ruleset_imports_and_the_kernel_agrees(backend) {
@@ -75,18 +113,7 @@ fn the_guides_ruleset_imports_and_the_kernel_agrees(backend) {
     )
     .unwrap();
     assert!(import.is_equivalent(), "{import}\n{}", import.text);
-    let policy = Policy::parse(&import.text).unwrap();
-    let b = sandbox("fwdsl-impb").unwrap();
-    b.server
-        .run(|| firewall_on(backend).apply(&policy))
-        .unwrap()
-        .unwrap();
-    let (servers_a, servers_b) = (Servers::start(&a, &TCP, &UDP), Servers::start(&b, &TCP, &UDP));
-    for probe in probes() {
-        let (original, _) = probe.send(&a, &servers_a);
-        let (imported, _) = probe.send(&b, &servers_b);
-        assert_eq!(imported, original, "{probe:?}\n{}", import.text);
-    }
+    kernel_agrees(&a, &Policy::parse(&import.text).unwrap(), backend, "fwdsl-impb", false);
 }
 }
 
@@ -130,15 +157,7 @@ fn fail2bans_chains_import_and_the_kernel_agrees(backend) {
     let import = iptables_save(Some(SavedFile { name: "rules.v4", text: &v4 }), None, "", false).unwrap();
     assert!(import.is_equivalent(), "{import}\n{v4}\n{}", import.text);
     assert!(import.text.contains("(f2b-test)"), "{}", import.text);
-    let policy = Policy::parse(&import.text).unwrap();
-    let b = sandbox("fwdsl-impg").unwrap();
-    b.server.run(|| firewall_on(backend).families(&[fwdsl::Family::V4]).apply(&policy)).unwrap().unwrap();
-    let (servers_a, servers_b) = (Servers::start(&a, &TCP, &UDP), Servers::start(&b, &TCP, &UDP));
-    for probe in probes().into_iter().filter(|p| !matches!(p, Probe::Tcp { dst: IpAddr::V6(_), .. } | Probe::Udp { dst: IpAddr::V6(_), .. })) {
-        let (original, _) = probe.send(&a, &servers_a);
-        let (imported, _) = probe.send(&b, &servers_b);
-        assert_eq!(imported, original, "{probe:?}\n{}", import.text);
-    }
+    kernel_agrees(&a, &Policy::parse(&import.text).unwrap(), backend, "fwdsl-impg", true);
 }
 }
 
@@ -226,14 +245,94 @@ fn ufws_ruleset_imports_partially_and_the_kernel_agrees(backend) {
     let planted = v4.lines().position(|l| l.contains("-s 192.0.2.0/24") && l.contains("--dport 8080")).unwrap() + 1;
     let findings = import.lint();
     assert!(findings.iter().any(|f| f.file == "rules.v4" && f.line == planted && f.message.contains("never decides")), "{planted}: {findings:?}");
-    let policy = Policy::parse(&import.text).unwrap();
-    let b = sandbox("fwdsl-impv").unwrap();
-    b.server.run(|| firewall_on(backend).apply(&policy)).unwrap().unwrap();
-    let (servers_a, servers_b) = (Servers::start(&a, &TCP, &UDP), Servers::start(&b, &TCP, &UDP));
-    for probe in probes() {
-        let (original, _) = probe.send(&a, &servers_a);
-        let (imported, _) = probe.send(&b, &servers_b);
-        assert_eq!(imported, original, "{probe:?}\n{}", import.text);
+    kernel_agrees(&a, &Policy::parse(&import.text).unwrap(), backend, "fwdsl-impv", false);
+}
+}
+
+/// `nft -j list ruleset` in namespace `ns`.
+fn nft_ruleset(ns: &fwdsl::sandbox::Netns) -> String {
+    let out = ns.exec("nft", &["-j", "list", "ruleset"]).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Waits (at most 30 s) until `ns`'s nftables ruleset contains `text`; the ruleset.
+fn nft_once(ns: &fwdsl::sandbox::Netns, text: &str, f2b: &tests::fail2ban::Fail2ban) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let ruleset = nft_ruleset(ns);
+        if ruleset.contains(text) {
+            return ruleset;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "fail2ban did not ban: {}\n{ruleset}",
+            f2b.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+each_backend! {
+/// An nftables host, every part of it made by its own tool: the guide's commands run
+/// through `iptables-nft` (table `ip filter`, priority 0) and fail2ban's
+/// `nftables-multiport` action banning a real client in a table of its own (`inet
+/// f2b-table`, priority -1, a set of banned addresses): two base chains on one hook.
+/// `nft -j list ruleset` imports exactly (fail2ban's reject first, the guide's rules
+/// after its accept), and the kernel agrees probe by probe.
+fn an_nftables_hosts_ruleset_imports_and_the_kernel_agrees(backend) {
+    let Some(a) = sandbox("fwdsl-impn") else { return };
+    if !tests::fail2ban::available() {
+        tests::skip("it needs Debian's fail2ban (run .ci/run)");
+        return;
+    }
+    for command in GUIDE {
+        let args: Vec<&str> = command.split(' ').collect();
+        let out = a.server.exec("iptables-nft", &args).unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f2b = tests::fail2ban::Fail2ban::start(
+        a.server.name(),
+        &dir.path().join("f2b"),
+        "nftables-multiport[name=test, port=\"22,80\", protocol=tcp]",
+        600,
+        &[
+            std::path::Path::new("/etc/fail2ban/action.d/nftables-multiport.conf"),
+            std::path::Path::new("/etc/fail2ban/action.d/nftables.conf"),
+        ],
+    );
+    f2b.fail_logins(Sandbox::CLIENT_V4.into());
+    let json = nft_once(&a.server, &Sandbox::CLIENT_V4.to_string(), &f2b);
+    drop(f2b);
+    let import = nft_json(SavedFile { name: "ruleset.json", text: &json }, false).unwrap();
+    assert!(import.is_equivalent(), "{import}\n{json}\n{}", import.text);
+    assert!(import.text.contains("(inet f2b-table f2b-chain then ip filter INPUT)"), "{}", import.text);
+    assert!(import.text.contains("(ip filter INPUT)"), "{}", import.text);
+    kernel_agrees(&a, &Policy::parse(&import.text).unwrap(), backend, "fwdsl-impo", false);
+}
+}
+
+each_backend! {
+/// Debian's example ruleset for a workstation (`tests/rulesets/workstation.nft`, from the
+/// nftables package): loaded with `nft -f`, listed, imported exactly, with one statement
+/// for both families where they agree and its ICMPv6 types by name, and the kernel
+/// agrees.
+fn debians_workstation_ruleset_imports_and_the_kernel_agrees(backend) {
+    let Some(a) = sandbox("fwdsl-impw") else { return };
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/rulesets/workstation.nft");
+    let out = a.server.exec("nft", &["-f", file]).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = nft_ruleset(&a.server);
+    let import = nft_json(SavedFile { name: "workstation.json", text: &json }, false).unwrap();
+    assert!(import.is_equivalent(), "{import}\n{}", import.text);
+    for both in ["\nallow in lo;", "\nallow established;", "\ndrop all;", "allow icmp mld-listener-query src \"fe80::/10\";"] {
+        assert!(import.text.contains(both), "{both}: {}", import.text);
+    }
+    kernel_agrees(&a, &Policy::parse(&import.text).unwrap(), backend, "fwdsl-impx", false);
 }
 }

@@ -116,12 +116,18 @@ fn comment(text: &str) -> String {
     clean
 }
 
-/// One statement for `flat` of `direction`, after its provenance note.
-pub(crate) fn statement(flat: &Flat, direction: Direction, file: &str) -> String {
-    let from = match flat.line {
-        Some(line) => format!("# from {file}:{line} ({})\n", flat.chain),
-        None => format!("# from {file}: the policy of {}\n", flat.chain),
-    };
+/// Where `flat` of `file` comes from: `rules.v4:12 (INPUT)`, or `rules.v4: the policy of
+/// INPUT`.
+pub(crate) fn origin(flat: &Flat, file: &str) -> String {
+    match flat.line {
+        Some(line) => format!("{file}:{line} ({})", flat.chain),
+        None => format!("{file}: the policy of {}", flat.chain),
+    }
+}
+
+/// One statement for `flat` of `direction`, after its provenance note (`from`).
+pub(crate) fn statement(flat: &Flat, direction: Direction, from: &str) -> String {
+    let from = format!("# from {from}\n");
     let verb = match flat.action {
         Action::Allow => "allow",
         Action::Drop => "drop",

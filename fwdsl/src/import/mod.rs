@@ -15,6 +15,7 @@
 
 mod emit;
 mod flatten;
+mod merge;
 mod nat;
 mod nft;
 mod rule;
@@ -385,8 +386,32 @@ fn import_views(
                 .map(move |(f, _, _)| as_rule(*d, f.action, f.matches.clone()))
         })
         .collect();
+    // What is written: one statement for both families where they agree.
+    let written: Vec<(Direction, Vec<merge::Written>)> = lists
+        .iter()
+        .map(|(d, list)| {
+            let list = match both {
+                true => merge::families(list),
+                false => list
+                    .iter()
+                    .map(|(flat, _, file)| (flat.clone(), file.clone(), None))
+                    .collect(),
+            };
+            (*d, list)
+        })
+        .collect();
     // What never decides a packet is left out: it would be an error in the text.
-    let reach = fwdsl_core::analyze(&original, &Access::Console).reach;
+    let reach = fwdsl_core::analyze(
+        &written
+            .iter()
+            .flat_map(|(d, list)| {
+                list.iter()
+                    .map(move |(f, _, _)| as_rule(*d, f.action, f.matches.clone()))
+            })
+            .collect::<Vec<_>>(),
+        &Access::Console,
+    )
+    .reach;
     let mut text = format!(
         "# Imported by fwdsl from {source}; each rule notes where it comes from.\n# The original's SSH access is kept as it was: declare yours (`ssh 22 from NETWORK;`)\n# instead of `ssh none;` to have fwdsl check every later change against a lockout.\nssh none;\n",
     );
@@ -402,13 +427,13 @@ fn import_views(
     }
     let mut left_out = Vec::new();
     let mut index = 0;
-    for (direction, list) in &lists {
+    for (direction, list) in &written {
         if list.is_empty() {
             continue;
         }
         text.push('\n');
         let last = list.len() - 1;
-        for (i, (flat, _, file)) in list.iter().enumerate() {
+        for (i, (flat, file, also)) in list.iter().enumerate() {
             let reach = &reach[index];
             index += 1;
             let dead = matches!(
@@ -416,9 +441,8 @@ fn import_views(
                 Reach::Redundant(_) | Reach::Shadowed { .. } | Reach::AfterCatchAll(_)
             );
             if dead && i != last {
-                if let Some(line) = flat.line {
-                    left_out.push((file.clone(), line));
-                }
+                let origins = std::iter::once((flat, file)).chain(also.iter().map(|(f, n)| (f, n)));
+                left_out.extend(origins.filter_map(|(f, n)| f.line.map(|l| (n.clone(), l))));
                 continue;
             }
             // The last rule of a direction is its catch-all, whatever family it is of.
@@ -426,7 +450,14 @@ fn import_views(
             if i == last {
                 flat.matches = fwdsl_core::Matches::ANY;
             }
-            text.push_str(&emit::statement(&flat, *direction, file));
+            let mut from = emit::origin(&flat, file);
+            if let Some((other, other_file)) = also {
+                let other = emit::origin(other, other_file);
+                if other != from {
+                    from = format!("{from} and {other}");
+                }
+            }
+            text.push_str(&emit::statement(&flat, *direction, &from));
         }
     }
     let statements = nat.statements();

@@ -68,7 +68,7 @@ const HOOKS: [(&str, &str, &str, bool); 7] = [
     ("nat", "input", "INPUT", true),
 ];
 
-fn text<'v>(object: &'v Map<String, Value>, key: &str) -> String {
+fn text(object: &Map<String, Value>, key: &str) -> String {
     object
         .get(key)
         .and_then(Value::as_str)
@@ -757,9 +757,8 @@ impl Context<'_> {
         };
         let field = |key: &str| what.get(key).and_then(Value::as_str).unwrap_or_default();
         let mine = |family: Family| family == self.family;
-        if !matches!(op, "==" | "in" | "!=")
-            && !(kind == "payload" && field("field").ends_with("port"))
-        {
+        let ordered = kind == "payload" && field("field").ends_with("port");
+        if !(matches!(op, "==" | "in" | "!=") || ordered) {
             return Err(format!("the comparison `{op}` on `{left}`"));
         }
         match (
