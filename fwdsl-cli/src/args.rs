@@ -214,7 +214,8 @@ pub enum Command {
 /// The saved rules `import` and `lint` read: files, or the live ones.
 #[derive(Debug, Args)]
 pub struct SavedRules {
-    /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6).
+    /// `iptables-save` output (IPv4), then `ip6tables-save` output (IPv6); with `--nft`,
+    /// the same moment's, which decode the rules iptables-nft made (`xt` expressions).
     #[arg(value_name = "FILE", num_args = 0..=2, required_unless_present_any = ["live", "nft"])]
     pub files: Vec<PathBuf>,
     /// The running host's (or `--netns` namespace's) rules instead of files: what
@@ -222,7 +223,7 @@ pub struct SavedRules {
     #[arg(long, conflicts_with = "files")]
     pub live: bool,
     /// `nft -j list ruleset` output (every table; rules are named by their handle).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "live", "ipsets"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["live", "ipsets"])]
     pub nft: Option<PathBuf>,
     /// `ipset save` output of the sets the rules use.
     #[arg(long, value_name = "FILE")]

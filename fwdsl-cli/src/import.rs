@@ -33,79 +33,103 @@ fn saved(program: &str, args: &[&str]) -> Result<String, Failure> {
 
 /// The rules to import: saved files, `nft -j` output, or this namespace's live ones.
 enum Inputs {
+    /// (name, text) of each file, and the ipsets' `ipset save`.
     Saved {
-        texts: Vec<String>,
-        names: Vec<String>,
+        files: Vec<(String, String)>,
         sets: String,
     },
+    /// `nft -j` output, and `iptables-save` output for iptables-nft's rules.
     Nft {
         name: String,
         text: String,
+        xtables: Vec<(String, String)>,
     },
 }
 
 impl Inputs {
     /// `live` rules are read with `nft` where `backend` is nftables.
     fn load(rules: &SavedRules, backend: Backend) -> Result<Inputs, Failure> {
+        let files = || -> Result<Vec<(String, String)>, Failure> {
+            rules
+                .files
+                .iter()
+                .map(|f| Ok((f.display().to_string(), read(f)?)))
+                .collect()
+        };
         if let Some(path) = &rules.nft {
             return Ok(Inputs::Nft {
                 name: path.display().to_string(),
                 text: read(path)?,
+                xtables: files()?,
             });
         }
         if rules.live && backend == Backend::Nftables {
+            let text = saved("nft", &["-j", "list", "ruleset"])?;
+            // Rules iptables-nft made: decoded by its own save (none where it is absent).
+            let xtables = match text.contains("\"xt\"") {
+                true => ["iptables-save", "ip6tables-save"]
+                    .into_iter()
+                    .filter_map(|p| saved(p, &[]).ok().map(|t| (p.to_string(), t)))
+                    .collect(),
+                false => Vec::new(),
+            };
             return Ok(Inputs::Nft {
                 name: "nft".into(),
-                text: saved("nft", &["-j", "list", "ruleset"])?,
+                text,
+                xtables,
             });
         }
-        let (texts, names): (Vec<String>, Vec<String>) = match rules.live {
-            true => (
-                vec![saved("iptables-save", &[])?, saved("ip6tables-save", &[])?],
-                vec!["iptables-save".into(), "ip6tables-save".into()],
-            ),
-            false => (
-                rules
-                    .files
-                    .iter()
-                    .map(|f| read(f))
-                    .collect::<Result<_, _>>()?,
-                rules
-                    .files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect(),
-            ),
+        let saved_files = match rules.live {
+            true => ["iptables-save", "ip6tables-save"]
+                .into_iter()
+                .map(|p| Ok((p.to_string(), saved(p, &[])?)))
+                .collect::<Result<Vec<_>, Failure>>()?,
+            false => files()?,
         };
         let sets = match (&rules.ipsets, rules.live) {
             (Some(path), _) => read(path)?,
             (None, true) => saved("ipset", &["save"]).unwrap_or_default(),
             (None, false) => String::new(),
         };
-        Ok(Inputs::Saved { texts, names, sets })
+        Ok(Inputs::Saved {
+            files: saved_files,
+            sets,
+        })
     }
 
     fn names(&self) -> String {
         match self {
-            Inputs::Saved { names, .. } => names.join(" and "),
+            Inputs::Saved { files, .. } => files
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(" and "),
             Inputs::Nft { name, .. } => name.clone(),
         }
     }
 
     fn import(&self, partial: bool) -> Result<fwdsl::import::Import, Failure> {
         Ok(match self {
-            Inputs::Saved { texts, names, sets } => {
-                let file = |i: usize| {
-                    texts.get(i).map(|text| SavedFile {
-                        name: &names[i],
-                        text,
-                    })
-                };
-                iptables_save(file(0), file(1), sets, partial)?
+            Inputs::Saved { files, sets } => {
+                iptables_save(file(files, 0), file(files, 1), sets, partial)?
             }
-            Inputs::Nft { name, text } => nft_json(SavedFile { name, text }, partial)?,
+            Inputs::Nft {
+                name,
+                text,
+                xtables,
+            } => nft_json(
+                SavedFile { name, text },
+                file(xtables, 0),
+                file(xtables, 1),
+                partial,
+            )?,
         })
     }
+}
+
+/// The `i`th of (name, text) files.
+fn file(files: &[(String, String)], i: usize) -> Option<SavedFile<'_>> {
+    files.get(i).map(|(name, text)| SavedFile { name, text })
 }
 
 pub fn run(

@@ -433,3 +433,46 @@ fn an_error_debug_prints_like_display() {
     assert_eq!(format!("{e:?}"), e.to_string());
     assert!(!format!("{e:?}").contains("Problem {"));
 }
+
+/// `import --nft` on `nft -j list ruleset` output: Debian's workstation example (listed by
+/// nft from `tests/rulesets/workstation.nft`) imports exactly, the policy on standard
+/// output checks clean; a rule with a `meta mark set` is refused by its handle (exit 1,
+/// nothing on standard output), `--partial` writes the rest, and `lint` names the
+/// rule that never decides by its handle, once for both families.
+#[test]
+fn import_and_lint_read_nft_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let workstation = corpus("nft/workstation.json");
+    let (policy, report) = exits(fwdsl().args(["import", "--nft"]).arg(&workstation), 0);
+    assert!(report.contains("equivalent: "), "{report}");
+    assert!(
+        policy.contains("\nallow established;\n") && policy.contains("\ndrop all;\n"),
+        "{policy}"
+    );
+    let file = dir.path().join("host.fw");
+    std::fs::write(&file, &policy).unwrap();
+    exits(fwdsl().arg("check").arg(&file), 0);
+    let marks = corpus("nft/marks.json");
+    let (out, report) = exits(fwdsl().args(["import", "--nft"]).arg(&marks), 1);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        report.contains("marks.json:4: the `mangle` statement"),
+        "{report}"
+    );
+    let (partial, report) = exits(
+        fwdsl().args(["import", "--partial", "--nft"]).arg(&marks),
+        0,
+    );
+    assert!(
+        partial.contains("# REFUSED") && partial.contains("allow tcp 22;"),
+        "{partial}"
+    );
+    assert!(report.contains("NOT equivalent"), "{report}");
+    let (lint, _) = exits(fwdsl().args(["lint", "--nft"]).arg(&marks), 1);
+    let never: Vec<&str> = lint
+        .lines()
+        .filter(|l| l.contains("never decides"))
+        .collect();
+    assert_eq!(never.len(), 1, "{lint}");
+    assert!(never[0].contains("marks.json:5: warning"), "{lint}");
+}

@@ -174,18 +174,19 @@ fn a_missing_namespace_is_an_error() {
     assert!(err.contains("ip netns add fwdsl-no-such-ns"), "{err}");
 }
 
+each_backend! {
 /// `exposure --live` judges the sockets against the host's whole ruleset: a foreign rule
 /// inserted before fwdsl's hook drops a port the policy opens, which the policy file alone
-/// cannot see. (It reads iptables-save: the iptables backend.)
-#[test]
-fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
+/// cannot see. On nftables it reads `nft -j list ruleset` (fwdsl's table and the foreign
+/// rule iptables-nft made), on iptables `iptables-save`.
+fn exposure_live_sees_foreign_rules_before_fwdsls_hook(backend) {
     let Some(sb) = sandbox("fwdsl-clie") else {
         return;
     };
     let _listeners = listen(&sb.server, &[SERVER], &[80, 8080]);
     let dir = tempfile::tempdir().unwrap();
     let web = write(dir.path(), "web.fw", WEB_AND_8080);
-    exits(&mut on(&sb, Backend::Iptables, &["-q", "apply", &web]), 0);
+    exits(&mut on(&sb, backend, &["-q", "apply", &web]), 0);
     let foreign = [
         "-I", "INPUT", "1", "-p", "tcp", "--dport", "8080", "-j", "DROP",
     ];
@@ -195,7 +196,7 @@ fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
         .unwrap()
         .status
         .success());
-    let (by_file, _) = exits(&mut on(&sb, Backend::Iptables, &["exposure", &web]), 0);
+    let (by_file, _) = exits(&mut on(&sb, backend, &["exposure", &web]), 0);
     let world = |report: &str| {
         report
             .split("listening, but dropped")
@@ -204,7 +205,7 @@ fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
             .contains(":8080")
     };
     assert!(world(&by_file), "{by_file}");
-    let (live, _) = exits(&mut on(&sb, Backend::Iptables, &["exposure", "--live"]), 0);
+    let (live, _) = exits(&mut on(&sb, backend, &["exposure", "--live"]), 0);
     assert!(!world(&live) && live.contains("dropped"), "{live}");
     assert_eq!(
         tcp(&sb, CLIENT, 8080),
@@ -212,6 +213,7 @@ fn exposure_live_sees_foreign_rules_before_fwdsls_hook() {
         "the kernel agrees with --live"
     );
     assert_eq!(tcp(&sb, CLIENT, 80), Outcome::Delivered);
+}
 }
 
 each_backend! {

@@ -208,12 +208,10 @@ pub fn iptables_save(
         .into_iter()
         .filter_map(|(family, file)| file.map(|file| (family, file)))
         .map(|(family, file)| {
-            let saved = saved::parse(file.text)
-                .map_err(|(line, message)| import_error(file.name, line, &message))?;
             Ok(View {
                 family,
                 name: file.name.to_string(),
-                saved,
+                saved: read_saved(file)?,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -228,7 +226,10 @@ pub fn iptables_save(
 /// Imports `nft -j list ruleset` output (the whole ruleset: every table of families
 /// `ip`, `ip6` and `inet`, its named sets, and its NAT chains). Provenance and refusals
 /// name each rule by its handle (`nft -a list ruleset` shows them) where an
-/// `iptables-save` import names lines.
+/// `iptables-save` import names lines. `xtables`: the `iptables-save` and
+/// `ip6tables-save` output of the same moment, for the rules iptables-nft made with
+/// matches `nft -j` cannot decode (`xt`: conntrack, multiport, comments); without them
+/// such rules are refused.
 ///
 /// ```
 /// let json = r#"{"nftables": [
@@ -238,12 +239,24 @@ pub fn iptables_save(
 ///   {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 2,
 ///     "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
 ///       "right": 22}}, {"accept": null}]}}]}"#;
-/// let import = fwdsl::import::nft_json(fwdsl::import::SavedFile { name: "ruleset.json", text: json }, false).unwrap();
+/// let file = fwdsl::import::SavedFile { name: "ruleset.json", text: json };
+/// let import = fwdsl::import::nft_json(file, None, None, false).unwrap();
 /// assert!(import.is_equivalent(), "{import}");
 /// assert!(import.text.contains("allow tcp 22;"), "{}", import.text);
 /// ```
-pub fn nft_json(file: SavedFile<'_>, partial: bool) -> Result<Import, Error> {
-    let ruleset = nft::parse(file.text).map_err(|message| import_error(file.name, 0, &message))?;
+pub fn nft_json(
+    file: SavedFile<'_>,
+    xtables_v4: Option<SavedFile<'_>>,
+    xtables_v6: Option<SavedFile<'_>>,
+    partial: bool,
+) -> Result<Import, Error> {
+    let xtables = [(Family::V4, xtables_v4), (Family::V6, xtables_v6)]
+        .into_iter()
+        .filter_map(|(family, file)| file.map(|file| (family, file)))
+        .map(|(family, file)| Ok((family, read_saved(file)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let ruleset =
+        nft::parse(file.text, &xtables).map_err(|message| import_error(file.name, 0, &message))?;
     let views: Vec<View> = ruleset
         .views
         .into_iter()
@@ -254,6 +267,11 @@ pub fn nft_json(file: SavedFile<'_>, partial: bool) -> Result<Import, Error> {
         })
         .collect();
     import_views(&views, &ruleset.sets, partial, "nft -j list ruleset output")
+}
+
+/// `iptables-save` output as a chain program; errors name the file and line.
+fn read_saved(file: SavedFile<'_>) -> Result<saved::Saved, Error> {
+    saved::parse(file.text).map_err(|(line, message)| import_error(file.name, line, &message))
 }
 
 /// One family's chain program and the file it is read from.
@@ -476,6 +494,9 @@ fn import_views(
         })
         .chain(nat.differences(&policy))
         .collect();
+    // A rule of an `inet` table is left out in both families: named once.
+    let mut named = std::collections::HashSet::new();
+    left_out.retain(|origin| named.insert(origin.clone()));
     Ok(Import {
         text,
         refused,

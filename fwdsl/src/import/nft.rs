@@ -76,8 +76,9 @@ fn text(object: &Map<String, Value>, key: &str) -> String {
         .to_string()
 }
 
-/// Reads `nft -j list ruleset` output.
-pub(crate) fn parse(json: &str) -> Result<Ruleset, String> {
+/// Reads `nft -j list ruleset` output; `xtables` is `iptables-save` output (by family)
+/// for the rules iptables-nft made, whose `xt` expressions only it decodes.
+pub(crate) fn parse(json: &str, xtables: &[(Family, Saved)]) -> Result<Ruleset, String> {
     let value: Value =
         serde_json::from_str(json).map_err(|e| format!("not `nft -j list ruleset` output: {e}"))?;
     let items = value
@@ -134,6 +135,7 @@ pub(crate) fn parse(json: &str) -> Result<Ruleset, String> {
                 rules: &rules,
                 named: &named,
                 sets: &mut sets,
+                xtables,
                 saved: Saved::default(),
                 added: HashSet::new(),
             }
@@ -185,6 +187,7 @@ struct Program<'r> {
     rules: &'r [NftRule],
     named: &'r Named,
     sets: &'r mut HashMap<String, Vec<IpNet>>,
+    xtables: &'r [(Family, Saved)],
     saved: Saved,
     /// The chain copies made, by name and table (`true`: nat).
     added: HashSet<(String, bool)>,
@@ -284,6 +287,40 @@ impl Program<'_> {
         })
     }
 
+    /// The rule at `index` of `chain` as `iptables-save` writes it, where iptables-nft
+    /// made it with an `xt` expression (which `nft -j` does not decode) and its
+    /// `iptables-save` output was given: iptables-nft's tables are nft tables whose
+    /// chains `iptables-save` lists rule for rule in nft's order.
+    fn xtables_words(
+        &self,
+        chain: &NftChain,
+        index: usize,
+        rule: &NftRule,
+    ) -> Option<Result<Vec<Piece>, String>> {
+        if !rule.expr.iter().any(|e| e.get("xt").is_some()) {
+            return None;
+        }
+        let family = match chain.family.as_str() {
+            "ip" => Family::V4,
+            "ip6" => Family::V6,
+            _ => return None,
+        };
+        let (_, saved) = self.xtables.iter().find(|(f, _)| *f == family)?;
+        let table = match chain.table.as_str() {
+            "filter" => &saved.chains,
+            "nat" => &saved.nat,
+            _ => return None,
+        };
+        let listed = table.iter().find(|c| c.name == chain.name)?;
+        if listed.rules.len() != self.rules_of(chain).count() {
+            return Some(Err(format!(
+                "iptables-save lists chain {} otherwise than nft: saved at another moment?",
+                chain.name
+            )));
+        }
+        Some(Ok(vec![piece(&listed.rules[index].words)]))
+    }
+
     /// Base chains on hooks the language does not filter at, and tables of other
     /// families, rule by rule: not imported.
     fn elsewhere(&mut self) {
@@ -332,8 +369,12 @@ impl Program<'_> {
             policy: None,
             rules: Vec::new(),
         };
-        for rule in self.rules_of(chain).collect::<Vec<_>>() {
-            let pieces = match translate(rule, self.family, self.named, self.sets) {
+        for (index, rule) in self.rules_of(chain).enumerate().collect::<Vec<_>>() {
+            let read = match self.xtables_words(chain, index, rule) {
+                Some(words) => words,
+                None => translate(rule, self.family, self.named, self.sets),
+            };
+            let pieces = match read {
                 Ok(pieces) => pieces,
                 Err(reason) => {
                     out.rules.push(SavedRule {
@@ -393,6 +434,36 @@ impl Program<'_> {
             false => self.saved.chains.push(out),
         }
         Ok(name)
+    }
+}
+
+/// An `iptables-save` rule's words as a piece: its matches and what its target does.
+fn piece(words: &[String]) -> Piece {
+    let at = words
+        .iter()
+        .position(|w| matches!(w.as_str(), "-j" | "--jump" | "-g" | "--goto"));
+    let Some(at) = at.filter(|at| at + 1 < words.len()) else {
+        return Piece {
+            matches: words.to_vec(),
+            verdict: Verdict::Words(Vec::new()),
+        };
+    };
+    let (goto, target) = (
+        words[at].starts_with("-g") || words[at] == "--goto",
+        &words[at + 1],
+    );
+    let verdict = match target.as_str() {
+        "ACCEPT" => Verdict::Accept,
+        "RETURN" => Verdict::Return,
+        "DROP" | "REJECT" | "LOG" | "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT" => {
+            Verdict::Words(words[at..].to_vec())
+        }
+        chain if goto => Verdict::Goto(chain.to_string()),
+        chain => Verdict::Jump(chain.to_string()),
+    };
+    Piece {
+        matches: words[..at].to_vec(),
+        verdict,
     }
 }
 
