@@ -10,7 +10,9 @@
 //!   `-g` to the next base chain, and the regular chains it jumps to are copied with the
 //!   same change; the hook's built-in chain is one `-g` to the first. Each copy ends in
 //!   its policy's verdict (written as a rule of line 0, which the walk reports as the
-//!   policy), so no walk returns into a chain it left by a goto.
+//!   policy), so no walk returns into a chain it left by a goto; a `goto` in a base
+//!   chain is a jump followed by the policy's verdict under the same match (what the
+//!   chain it went to returns meets its base chain's policy).
 //! - A match of one family (`ip saddr`, `icmpv6 type`, `meta nfproto ipv4`) in an
 //!   `inet` table matches nothing in the other, so the rule is left out of that family's
 //!   program: not refused, it decides nothing there. (An IPv6 packet whose next header is
@@ -405,20 +407,28 @@ impl Program<'_> {
                             next: ending.next.clone(),
                             policy: None,
                         };
-                        let word = match piece.verdict {
-                            Verdict::Jump(_) => "-j",
-                            _ => "-g",
+                        // A goto from a base chain returns to its policy: a jump, then
+                        // the policy for what returns (the goto's own match again).
+                        let word = match (&piece.verdict, &ending.policy) {
+                            (Verdict::Goto(_), None) => "-g",
+                            _ => "-j",
                         };
                         vec![word.into(), self.copy(target, &inner, nat)?]
                     }
                     Verdict::Words(words) => words.clone(),
                 };
-                out.rules.push(SavedRule {
-                    line: rule.handle,
-                    text: rule_text(rule),
-                    words: piece.matches.into_iter().chain(target).collect(),
-                    refused: None,
-                });
+                let returned = match (&piece.verdict, &ending.policy) {
+                    (Verdict::Goto(_), Some(policy)) => Some(ending.policy(policy)),
+                    _ => None,
+                };
+                for target in std::iter::once(target).chain(returned) {
+                    out.rules.push(SavedRule {
+                        line: rule.handle,
+                        text: rule_text(rule),
+                        words: piece.matches.iter().cloned().chain(target).collect(),
+                        refused: None,
+                    });
+                }
             }
         }
         if let Some(policy) = &ending.policy {
