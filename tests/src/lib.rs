@@ -46,6 +46,7 @@ fwdsl::rules! {
     }
 }
 pub mod backends;
+pub mod docker;
 pub mod fail2ban;
 pub mod probe;
 pub mod raw;

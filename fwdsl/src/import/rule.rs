@@ -325,6 +325,9 @@ pub(crate) fn read(
                     ))
                 }
             },
+            "--dst-type" => {
+                return Err("`--dst-type` outside the filter table's input chain (Docker's published ports in the nat table, say): the language cannot restrict a rule to this host's own addresses there".into())
+            }
             "--hl-eq" => hop_limit = Some(next(&mut at)?.to_string()),
             "--to-destination" | "--to-source" | "--to-ports" => {
                 nat_to = Some(next(&mut at)?.to_string())
