@@ -86,6 +86,34 @@ pub fn exposure(fw: &Firewall, policy: &Policy) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `exposure --live`: the report on the imported running ruleset, and the host's own
+/// rules behind each rule it names by line.
+pub fn exposure_live(
+    fw: &Firewall,
+    policy: &Policy,
+    import: &fwdsl::import::Import,
+) -> Result<(), Failure> {
+    let report = fw.exposure(policy)?;
+    print!("{report}");
+    let dropping = report.dropped.iter().filter_map(|e| e.dropped_by.as_ref());
+    let mut lines: Vec<u32> = dropping
+        .chain(report.unused.iter().map(|u| &u.rule))
+        .map(|r| r.line)
+        .collect();
+    lines.sort_unstable();
+    lines.dedup();
+    if !lines.is_empty() {
+        println!("the rules named above, in the host's own ruleset:");
+    }
+    for line in lines {
+        println!(
+            "  line {line}: {}",
+            import.origin(line).unwrap_or("(no note)")
+        );
+    }
+    Ok(())
+}
+
 /// `save`, `restore` and `persist`, which differ only in the call.
 pub enum Saving {
     Save,

@@ -176,8 +176,12 @@ pub fn lint(rules: &SavedRules, backend: Backend, out: &Out) -> Result<ExitCode,
 
 /// The host's whole running ruleset as a policy (`exposure --live`): every chain, fwdsl's
 /// and other programs', as the kernel walks them; rules the language cannot say are left
-/// out and named on standard error, since the judgment is then approximate there.
-pub fn live_policy(backend: Backend, out: &Out) -> Result<fwdsl::Policy, Failure> {
+/// out and named on standard error, since the judgment is then approximate there. The
+/// import comes along, to name the host's own rules behind the policy's lines.
+pub fn live_policy(
+    backend: Backend,
+    out: &Out,
+) -> Result<(fwdsl::Policy, fwdsl::import::Import), Failure> {
     let inputs = Inputs::load(
         &SavedRules {
             files: Vec::new(),
@@ -195,5 +199,5 @@ pub fn live_policy(backend: Backend, out: &Out) -> Result<fwdsl::Policy, Failure
         );
     }
     out.progress(format_args!("judging against the live ruleset"));
-    Ok(fwdsl::Policy::parse(&import.text)?)
+    Ok((fwdsl::Policy::parse(&import.text)?, import))
 }

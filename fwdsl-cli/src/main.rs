@@ -176,7 +176,8 @@ fn host_command(command: &Command, fw: fwdsl::Firewall, out: &Out) -> Result<(),
             file: Some(file), ..
         } => host::exposure(&fw, &policy(file, out)?),
         Command::Exposure { file: None, .. } => {
-            host::exposure(&fw, &import::live_policy(fw.resolved_backend(), out)?)
+            let (policy, import) = import::live_policy(fw.resolved_backend(), out)?;
+            host::exposure_live(&fw, &policy, &import)
         }
         Command::Save { dir, change } => {
             host::saving(fw, Saving::Save, dir.as_deref(), change, out)

@@ -207,6 +207,9 @@ fn exposure_live_sees_foreign_rules_before_fwdsls_hook(backend) {
     assert!(world(&by_file), "{by_file}");
     let (live, _) = exits(&mut on(&sb, backend, &["exposure", "--live"]), 0);
     assert!(!world(&live) && live.contains("dropped"), "{live}");
+    // The dropping rule named in the host's own ruleset, not by the imported text's line.
+    let origin = live.split("in the host's own ruleset:").nth(1).unwrap_or_default();
+    assert!(origin.contains("INPUT)") && !origin.contains("(no note)"), "{live}");
     assert_eq!(
         tcp(&sb, CLIENT, 8080),
         Outcome::Dropped,

@@ -518,6 +518,31 @@ fn import_error(file: &str, line: usize, message: &str) -> Error {
     }]))
 }
 
+/// For each line of an imported policy's text, the provenance note in force there (what
+/// follows `# from ` on the nearest such line above it).
+fn notes(text: &str) -> Vec<Option<&str>> {
+    text.lines()
+        .scan(None, |from, line| {
+            if let Some(rest) = line.strip_prefix("# from ") {
+                *from = Some(rest);
+            }
+            Some(*from)
+        })
+        .collect()
+}
+
+impl Import {
+    /// Where the statement on `line` (1-based) of [`Import::text`] comes from in the
+    /// original (`rules.v4:12 (INPUT)`): what a report on the imported policy (a rule
+    /// named by its line) says to the host's own rules.
+    pub fn origin(&self, line: u32) -> Option<&str> {
+        notes(&self.text)
+            .get((line as usize).checked_sub(1)?)
+            .copied()
+            .flatten()
+    }
+}
+
 /// Something lint says of a rule of the original, by its file and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -556,17 +581,14 @@ impl Import {
             .collect();
         // With the default operator access, so that the lockout check speaks.
         let text = self.text.replacen("\nssh none;\n", "\n", 1);
-        let origins: Vec<Option<(String, usize)>> = text
-            .lines()
-            .scan(None, |from, line| {
-                if let Some(rest) = line.strip_prefix("# from ") {
-                    let place = rest.split_whitespace().next().unwrap_or_default();
-                    // `FILE:LINE`, or `FILE:` for a chain's policy (line 0).
-                    *from = place
-                        .rsplit_once(':')
-                        .map(|(f, l)| (f.to_string(), l.parse().unwrap_or(0)));
-                }
-                Some(from.clone())
+        let origins: Vec<Option<(String, usize)>> = notes(&text)
+            .into_iter()
+            .map(|note| {
+                let place = note?.split_whitespace().next().unwrap_or_default();
+                // `FILE:LINE`, or `FILE:` for a chain's policy (line 0).
+                place
+                    .rsplit_once(':')
+                    .map(|(f, l)| (f.to_string(), l.parse().unwrap_or(0)))
             })
             .collect();
         let tokens = match fwdsl_core::lex(&text) {
