@@ -604,41 +604,11 @@ fn translate(
                 }
                 emit(&alts, &limit, Verdict::Words(words), &mut pieces);
             }
-            "accept" => emit(&alts, &limit, Verdict::Accept, &mut pieces),
-            "drop" => emit(
-                &alts,
-                &limit,
-                Verdict::Words(vec!["-j".into(), "DROP".into()]),
-                &mut pieces,
-            ),
-            "reject" => emit(
-                &alts,
-                &limit,
-                Verdict::Words(vec!["-j".into(), "REJECT".into()]),
-                &mut pieces,
-            ),
-            "return" => emit(&alts, &limit, Verdict::Return, &mut pieces),
-            "jump" | "goto" => {
-                let to = body
-                    .get("target")
-                    .and_then(Value::as_str)
-                    .ok_or("a jump without a target")?
-                    .to_string();
-                let verdict = match kind.as_str() {
-                    "jump" => Verdict::Jump(to),
-                    _ => Verdict::Goto(to),
-                };
-                emit(&alts, &limit, verdict, &mut pieces);
-            }
-            "dnat" | "snat" | "masquerade" | "redirect" => {
-                // In an `inet` table a translation names its family: none in the other.
-                let of = body.get("family").and_then(Value::as_str);
-                if of.is_some_and(|f| !sees(family, f) || f == "inet") {
-                    return Ok(Vec::new());
-                }
-                let words = nat_words(kind, body, family)?;
-                emit(&alts, &limit, Verdict::Words(words), &mut pieces);
-            }
+            "accept" | "drop" | "reject" | "return" | "jump" | "goto" | "dnat" | "snat"
+            | "masquerade" | "redirect" => match verdict(kind, body, family)? {
+                Some(verdict) => emit(&alts, &limit, verdict, &mut pieces),
+                None => return Ok(Vec::new()),
+            },
             "vmap" => {
                 let key = body.get("key").ok_or("a `vmap` without a key")?;
                 let entries = body
@@ -664,17 +634,12 @@ fn translate(
                     else {
                         continue;
                     };
-                    let verdict = translate(
-                        &NftRule {
-                            expr: vec![v.clone()],
-                            ..rule_shell(rule)
-                        },
-                        family,
-                        named,
-                        sets,
-                    )?;
-                    for piece in verdict {
-                        emit(&narrowed, &limit, piece.verdict, &mut pieces);
+                    let (kind, body) = v
+                        .as_object()
+                        .and_then(|o| o.iter().next())
+                        .ok_or_else(|| format!("a `vmap` verdict `{v}`"))?;
+                    if let Some(verdict) = verdict(kind, body, family)? {
+                        emit(&narrowed, &limit, verdict, &mut pieces);
                     }
                 }
             }
@@ -701,15 +666,39 @@ fn translate(
     Ok(pieces)
 }
 
-fn rule_shell(rule: &NftRule) -> NftRule {
-    NftRule {
-        family: rule.family.clone(),
-        table: rule.table.clone(),
-        chain: rule.chain.clone(),
-        handle: rule.handle,
-        expr: Vec::new(),
-        comment: None,
-    }
+/// What a verdict or translation statement does; `None` for a translation of the other
+/// family (in an `inet` table), which this family's packets never meet.
+fn verdict(kind: &str, body: &Value, family: Family) -> Result<Option<Verdict>, String> {
+    let words = |target: &str| Verdict::Words(vec!["-j".into(), target.into()]);
+    Ok(Some(match kind {
+        "accept" => Verdict::Accept,
+        "drop" => words("DROP"),
+        "reject" => words("REJECT"),
+        "return" => Verdict::Return,
+        "jump" | "goto" => {
+            let to = body
+                .get("target")
+                .and_then(Value::as_str)
+                .ok_or("a jump without a target")?
+                .to_string();
+            match kind {
+                "jump" => Verdict::Jump(to),
+                _ => Verdict::Goto(to),
+            }
+        }
+        "dnat" | "snat" | "masquerade" | "redirect" => {
+            let of = body.get("family").and_then(Value::as_str);
+            if of.is_some_and(|f| !sees(family, f) || f == "inet") {
+                return Ok(None);
+            }
+            Verdict::Words(nat_words(kind, body, family)?)
+        }
+        other => {
+            return Err(format!(
+                "the `{other}` verdict has no equivalent in the language"
+            ))
+        }
+    }))
 }
 
 /// `alts` narrowed by a match; `None` where no alternative is left.
