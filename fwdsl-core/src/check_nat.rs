@@ -42,6 +42,7 @@ fn match_text(nat: &NatRule) -> &str {
         .strip_prefix(nat.kind.keyword())
         .unwrap_or(&nat.text)
         .trim();
+    let rest = rest.strip_prefix("local ").unwrap_or(rest);
     rest.rsplit_once(" to ").map_or(rest, |(m, _)| m)
 }
 
@@ -171,8 +172,12 @@ fn check_blind_rules(parsed: &Parsed, out: &mut Vec<Diagnostic>) {
             }
             // An input rule for ports a dnat sends on, from every source it does and on
             // every interface: the new connections it means go to the forward chain.
+            // (A rule of the other family only, `allow dst "2001:db8::1" tcp 8443`,
+            // meets none of the IPv4 dnat's connections.)
+            let families = nat.families();
             let covers = m.src.is_empty()
                 && m.dst.is_empty()
+                && r.families().iter().any(|f| families.contains(f))
                 && m.iface.as_ref().is_none_or(|i| r.iface.as_ref() == Some(i))
                 && m.protocols.contains(r.protocols)
                 && contains(&m.dports, &r.dports);

@@ -1,5 +1,6 @@
 //! Network address translation: `dnat`, `redirect`, `masquerade` and `snat`
-//! statements, and how a packet goes through them. The kernel translates the first
+//! statements, the exemptions `no dnat` and `no snat`, and how a packet goes through
+//! them. The kernel translates the first
 //! packet of a connection (conntrack keeps the translation for the rest, so replies
 //! and later packets follow it without the rules): `dnat` and `redirect` before the
 //! filter sees the packet (PREROUTING), `masquerade` and `snat` after (POSTROUTING).
@@ -38,6 +39,14 @@ pub enum NatKind {
         /// The new source address.
         addr: IpAddr,
     },
+    /// `no dnat …` (`destination`) or `no snat …`: these packets are translated by no
+    /// later statement of that side (a `RETURN` from fwdsl's chain, nft's `return`):
+    /// what says "except" (`masquerade src 10.0.0.0/8` but not to the VPN).
+    Exempt {
+        /// `no dnat` (destination NAT: `dnat`, `redirect`); else `no snat` (`masquerade`,
+        /// `snat`).
+        destination: bool,
+    },
 }
 
 impl NatKind {
@@ -48,20 +57,25 @@ impl NatKind {
             NatKind::Redirect { .. } => "redirect",
             NatKind::Masquerade => "masquerade",
             NatKind::Snat { .. } => "snat",
+            NatKind::Exempt { destination: true } => "no dnat",
+            NatKind::Exempt { destination: false } => "no snat",
         }
     }
 
     /// Whether it rewrites the destination, before the filter (PREROUTING); else the
     /// source, after it (POSTROUTING).
     pub fn is_destination(self) -> bool {
-        matches!(self, NatKind::Dnat { .. } | NatKind::Redirect { .. })
+        matches!(
+            self,
+            NatKind::Dnat { .. } | NatKind::Redirect { .. } | NatKind::Exempt { destination: true }
+        )
     }
 }
 
 impl fmt::Display for NatKind {
     /// The target as the statement's text shows it after `to` (an IPv6 address with a
     /// port in brackets, no quotes: the text goes into rule comments), empty for
-    /// `masquerade`.
+    /// `masquerade` and the exemptions.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NatKind::Dnat {
@@ -74,7 +88,7 @@ impl fmt::Display for NatKind {
             } => write!(f, "{addr}:{p}"),
             NatKind::Dnat { addr, port: None } | NatKind::Snat { addr } => write!(f, "{addr}"),
             NatKind::Redirect { port } => write!(f, "{port}"),
-            NatKind::Masquerade => Ok(()),
+            NatKind::Masquerade | NatKind::Exempt { .. } => Ok(()),
         }
     }
 }
@@ -93,6 +107,10 @@ pub struct NatRule {
     pub comment: Option<Cow<'static, str>>,
     /// The 1-based line it starts on.
     pub line: u32,
+    /// `local` (`dnat local …`): only packets addressed to this host itself (`fib daddr
+    /// type local`, `-m addrtype --dst-type LOCAL`), not those it routes; what Docker's
+    /// published ports do.
+    pub local: bool,
 }
 
 impl NatKind {
@@ -103,7 +121,7 @@ impl NatKind {
                 IpAddr::V4(_) => Family::V4,
                 IpAddr::V6(_) => Family::V6,
             }),
-            NatKind::Redirect { .. } | NatKind::Masquerade => None,
+            NatKind::Redirect { .. } | NatKind::Masquerade | NatKind::Exempt { .. } => None,
         }
     }
 }
@@ -121,7 +139,9 @@ impl NatRule {
 
     /// Whether it translates `packet` (a first packet, as the kernel's NAT sees it).
     fn takes(&self, packet: &Packet) -> bool {
-        self.families().contains(&packet.family()) && self.matches.matches(packet)
+        self.families().contains(&packet.family())
+            && self.matches.matches(packet)
+            && (!self.local || packet.direction == Direction::In)
     }
 }
 
@@ -142,7 +162,8 @@ pub struct Translation<'a> {
     pub packet: Packet,
 }
 
-/// The translation of `packet` by the first `dnat` or `redirect` that matches it (the
+/// The translation of `packet` by the first `dnat` or `redirect` that matches it (none
+/// where a `no dnat` matches it first) (the
 /// first packet of a connection arriving at this host, to it or through it), and the
 /// packet as the filter then sees it: forwarded to the new address with the port the
 /// client connected to (fwdsl's forward rules match that one), or incoming to the
@@ -169,6 +190,7 @@ pub fn translate<'a>(nat: &'a [NatRule], packet: &Packet) -> Option<(Translation
             real.dport = port;
             seen.dport = port;
         }
+        NatKind::Exempt { .. } => return None,
         NatKind::Masquerade | NatKind::Snat { .. } => unreachable!("a source NAT"),
     }
     Some((
@@ -181,12 +203,15 @@ pub fn translate<'a>(nat: &'a [NatRule], packet: &Packet) -> Option<(Translation
     ))
 }
 
-/// The first `masquerade` or `snat` that rewrites `packet`'s source as it leaves (a
+/// The first `masquerade` or `snat` that rewrites `packet`'s source as it leaves (none
+/// where a `no snat` matches it first) (a
 /// forwarded or outgoing packet the filter let through), if one does.
 pub fn source_nat(nat: &[NatRule], packet: &Packet) -> Option<usize> {
     if packet.state != ConnState::New || packet.direction == Direction::In {
         return None;
     }
-    nat.iter()
-        .position(|r| !r.kind.is_destination() && r.takes(packet))
+    let first = nat
+        .iter()
+        .position(|r| !r.kind.is_destination() && r.takes(packet))?;
+    (!matches!(nat[first].kind, NatKind::Exempt { .. })).then_some(first)
 }

@@ -267,12 +267,15 @@ impl ToTokens for QuoteNat<'_> {
                 let a = addr(a);
                 quote!(__fwdsl::NatKind::Snat { addr: #a })
             }
+            NatKind::Exempt { destination } => {
+                quote!(__fwdsl::NatKind::Exempt { destination: #destination })
+            }
         };
         let matches = QuoteMatches(&rule.matches);
         let text = rule.text.as_ref();
         let comment = quote_str(rule.comment.as_deref());
-        let line = rule.line;
-        out.extend(quote!(__fwdsl::nat(#kind, #matches, #text, #comment, #line)));
+        let (line, local) = (rule.line, rule.local);
+        out.extend(quote!(__fwdsl::nat(#kind, #matches, #text, #comment, #line, #local)));
     }
 }
 

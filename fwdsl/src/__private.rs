@@ -115,13 +115,15 @@ pub const fn dynamic_set(name: &'static str, timeout: Option<u64>, max: Option<u
     }
 }
 
-/// One NAT statement: what it rewrites, its matches, its text, comment and line.
+/// One NAT statement: what it rewrites, its matches, its text, comment and line, and
+/// whether it is `local`.
 pub const fn nat(
     kind: NatKind,
     matches: Matches,
     text: &'static str,
     comment: Option<&'static str>,
     line: u32,
+    local: bool,
 ) -> NatRule {
     NatRule {
         kind,
@@ -129,6 +131,7 @@ pub const fn nat(
         text: Cow::Borrowed(text),
         comment: name(comment),
         line,
+        local,
     }
 }
 

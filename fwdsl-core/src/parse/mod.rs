@@ -239,7 +239,7 @@ pub(crate) fn parse(tokens: &[Token]) -> Parsed {
 }
 
 /// The words a statement starts with (`include` aside, which policy files splice).
-pub const STATEMENT_WORDS: [&str; 13] = [
+pub const STATEMENT_WORDS: [&str; 14] = [
     "allow",
     "drop",
     "reject",
@@ -253,6 +253,7 @@ pub const STATEMENT_WORDS: [&str; 13] = [
     "redirect",
     "masquerade",
     "snat",
+    "no",
 ];
 
 /// The iptables comment of rule `number` is `fwdsl:N text -- comment`: a user comment

@@ -1,5 +1,7 @@
 //! NAT statements: `dnat MATCH… to ADDR[:PORT]`, `redirect MATCH… to PORT`,
-//! `masquerade MATCH…`, `snat MATCH… to ADDR`. Their matches are a rule's (parsed and
+//! `masquerade MATCH…`, `snat MATCH… to ADDR`, and the exemptions `no dnat MATCH…` and
+//! `no snat MATCH…`; `local` after a destination word (`dnat local …`) keeps it to
+//! packets addressed to this host. Their matches are a rule's (parsed and
 //! checked by the same clauses, as an input rule for `dnat` and `redirect`, which see
 //! packets as they arrive, and as an `out` rule for the source NATs, which see them as
 //! they leave); what only NAT has is checked here.
@@ -16,20 +18,54 @@ use std::net::{IpAddr, SocketAddr};
 pub(super) const NAT_WORDS: [&str; 4] = ["dnat", "redirect", "masquerade", "snat"];
 
 impl Statement<'_, '_> {
+    /// `no dnat …` or `no snat …`, after `no`.
+    pub(super) fn exemption(&mut self, line: u32) -> Option<Vec<NatRule>> {
+        let word = match self.peek() {
+            Some(t) if t.is_ident("dnat") => "no dnat",
+            Some(t) if t.is_ident("snat") => "no snat",
+            _ => {
+                self.error_at(self.pos - 1, "`no` starts an exemption from NAT: `no dnat …` or `no snat …`".into())
+                    .help("for example `no snat dst 10.8.0.0/24;` before a `masquerade` the VPN should not see");
+                return None;
+            }
+        };
+        self.pos += 1;
+        self.nat_statement(word, line)
+    }
+
     /// The NAT statement after its word `word` (one rule, or one per part of a service
     /// of the policy's own).
     pub(super) fn nat_statement(&mut self, word: &str, line: u32) -> Option<Vec<NatRule>> {
         let start = self.pos - 1;
-        let direction = match word {
-            "dnat" | "redirect" => Direction::In,
-            _ => Direction::Out,
+        let destination = matches!(word, "dnat" | "redirect" | "no dnat");
+        let direction = match destination {
+            true => Direction::In,
+            false => Direction::Out,
         };
+        let local = self.peek().is_some_and(|t| t.is_ident("local"));
+        if local {
+            if !destination {
+                self.error_at(self.pos, format!("`{word}` sees packets as they leave: `local` is for `dnat`, `redirect` and `no dnat`"))
+                    .help("remove `local`");
+                return None;
+            }
+            self.pos += 1;
+        }
         let mut clauses = Clauses::default();
         while self.pos < self.end && !self.peek().is_some_and(|t| t.is_ident("to")) {
             self.clause(&mut clauses)?;
         }
         let to = self.pos;
         let kind = match (word, self.pos < self.end) {
+            ("no dnat" | "no snat", false) => NatKind::Exempt { destination },
+            ("no dnat" | "no snat", true) => {
+                self.error_at(
+                    to,
+                    format!("`{word}` translates nothing: it takes no target"),
+                )
+                .help("remove `to …`");
+                return None;
+            }
             ("masquerade", false) => NatKind::Masquerade,
             ("masquerade", true) => {
                 self.error_at(
@@ -108,7 +144,8 @@ impl Statement<'_, '_> {
                         .trim_start_matches("allow")
                         .trim_start_matches(" out")
                         .trim();
-                    let mut text = format!("{word} {matches}");
+                    let written = if local { " local" } else { "" };
+                    let mut text = format!("{word}{written} {matches}");
                     if !target.is_empty() {
                         text.push_str(&format!(" to {target}"));
                     }
@@ -118,6 +155,7 @@ impl Statement<'_, '_> {
                         text: Cow::Owned(text.trim_end().to_string()),
                         comment: rule.comment,
                         line,
+                        local,
                     }
                 })
                 .collect(),

@@ -91,6 +91,10 @@ impl Statement<'_, '_> {
                 self.pos += 1;
                 return self.access().map(Parsed1::Access);
             }
+            TokenKind::Ident(w) if w == "no" => {
+                self.pos += 1;
+                return self.exemption(first.line).map(Parsed1::Nat);
+            }
             TokenKind::Ident(w) if super::nat::NAT_WORDS.contains(&w.as_str()) => {
                 let word = w.clone();
                 self.pos += 1;

@@ -15,7 +15,7 @@
 //! in the same order, each restricted to the packets that reach it that way. The price
 //! is copies: what follows a jump is written once per way of returning to it.
 
-use super::rule::{self, Read, Target};
+use super::rule::{self, DstType, Read, Target};
 use super::saved::{Chain, Saved};
 use fwdsl_core::{Action, Direction, Family, Matches, NatKind};
 use ipnet::IpNet;
@@ -30,6 +30,9 @@ pub(crate) struct Flat {
     pub matches: Matches,
     /// The saved rule's line; `None` for a chain's policy.
     pub line: Option<usize>,
+    /// Reached through `--dst-type LOCAL` in nat PREROUTING: only packets addressed to
+    /// this host (`local`).
+    pub local: bool,
     /// The chain the policy is of, or the rule is in.
     pub chain: String,
     pub comment: Option<String>,
@@ -64,6 +67,7 @@ impl Flat {
             nat: None,
             matches: Matches::ANY,
             line: None,
+            local: false,
             chain,
             comment: None,
             log_prefix: None,
@@ -83,9 +87,11 @@ struct Walk<'s> {
     saved: &'s Saved,
     family: Family,
     sets: &'s HashMap<String, Vec<IpNet>>,
-    /// Whether the walk is of the filter table's INPUT chain (`--dst-type` is modelled
-    /// there only).
-    input: bool,
+    /// What `--dst-type` means in the built-in chain walked.
+    dst_type: DstType,
+    /// Whether the walk is under a `--dst-type LOCAL` of nat PREROUTING: what it writes
+    /// is `local`.
+    local: bool,
     /// Each rule read once (by chain and place), or its refusal; again for each
     /// direction.
     read: HashMap<(&'s str, usize), Result<Read, String>>,
@@ -110,7 +116,7 @@ impl<'s> Walk<'s> {
             .entry((&chain.name, i))
             .or_insert_with(|| match &rule.refused {
                 Some(reason) => Err(reason.clone()),
-                None => rule::read(&rule.words, self.family, self.input, self.sets),
+                None => rule::read(&rule.words, self.family, self.dst_type, self.sets),
             });
         match entry {
             Ok(read) => Some(read.clone()),
@@ -175,13 +181,17 @@ impl<'s> Walk<'s> {
                 }
                 return;
             }
-            let covers = met == *guard;
+            // A LOCAL rule leaves the packets this host routes to the rules after it.
+            let outer = self.local;
+            let covers = met == *guard && (!read.local || outer);
+            self.local = outer || read.local;
             let verdict = |action| Flat {
                 action,
                 nat: None,
                 matches: met.clone(),
                 // Line 0: a chain's policy written as a rule (nftables' base chains).
                 line: Some(chain.rules[i].line).filter(|line| *line > 0),
+                local: self.local,
                 chain: chain.name.clone(),
                 comment: read.comment.clone(),
                 log_prefix: None,
@@ -194,6 +204,7 @@ impl<'s> Walk<'s> {
                     let mut log = verdict(Action::Log);
                     log.log_prefix = prefix.clone();
                     self.push(log);
+                    self.local = outer;
                     continue;
                 }
                 Target::Return => self.resume(frames, &met),
@@ -204,6 +215,7 @@ impl<'s> Walk<'s> {
                 }
                 Target::Nat(_) => {
                     self.refuse(chain, i, "a nat target outside the nat table".into());
+                    self.local = outer;
                     if self.partial {
                         continue;
                     }
@@ -212,6 +224,7 @@ impl<'s> Walk<'s> {
                 Target::Jump(to) | Target::Goto(to) => {
                     let Some(callee) = self.saved.chain(to) else {
                         self.refuse(chain, i, format!("the `{to}` target has no equivalent in the language (and no chain has that name)"));
+                        self.local = outer;
                         if self.partial {
                             continue;
                         }
@@ -224,6 +237,7 @@ impl<'s> Walk<'s> {
                     self.walk(callee, 0, &met, &inner);
                 }
             }
+            self.local = outer;
             // Every packet of the guard is decided from here on.
             if covers {
                 return;
@@ -250,6 +264,7 @@ impl<'s> Walk<'s> {
                     nat: None,
                     matches: guard.clone(),
                     line: None,
+                    local: self.local,
                     chain: root.name.clone(),
                     comment: None,
                     log_prefix: None,
@@ -310,7 +325,8 @@ pub(crate) fn flatten(
         partial,
         too_big: false,
         root: None,
-        input: false,
+        dst_type: DstType::Refused,
+        local: false,
         nat,
     };
     let mut chains = Vec::new();
@@ -323,7 +339,11 @@ pub(crate) fn flatten(
         }
         walk.out.clear();
         walk.root = Some(chain);
-        walk.input = !nat && name == "INPUT";
+        walk.dst_type = match (nat, name) {
+            (false, "INPUT") => DstType::Input,
+            (true, "PREROUTING") => DstType::Prerouting,
+            _ => DstType::Refused,
+        };
         // A rule is read anew for each built-in chain (`--dst-type` depends on it).
         walk.read.clear();
         walk.walk(chain, 0, &Matches::ANY, &Vec::new());

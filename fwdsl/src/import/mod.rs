@@ -347,11 +347,13 @@ fn import_views(
     }
     // iptables' FORWARD rules match the port after a DNAT, fwdsl's forward rules the
     // port the client connected to: the same where no DNAT changes a port, not otherwise.
-    let rewrites_ports = nat.listed.iter().any(|(f, _, _)| {
-        matches!(
-            f.nat,
-            Some(NatKind::Dnat { port: Some(_), .. } | NatKind::Redirect { .. })
-        )
+    // (A DNAT to the port it matches, Docker's `-p 8080:8080`, changes none.)
+    let rewrites_ports = nat.listed.iter().any(|(f, _, _)| match f.nat {
+        Some(NatKind::Dnat { port: Some(p), .. }) => {
+            !matches!(&f.matches.dports[..], [one] if one.first == p && one.last == p)
+        }
+        Some(NatKind::Redirect { .. }) => true,
+        _ => false,
     });
     if rewrites_ports {
         let forward = &mut lists

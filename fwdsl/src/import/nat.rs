@@ -4,15 +4,18 @@
 //! statements read back are compared with the flattened chains region by region, by
 //! the translation each gives (`fwdsl_core::differences_by`).
 //!
-//! An `ACCEPT` (and a chain's policy) in the nat table means "no translation": the
-//! language has no statement for it, so it is written as nothing, which is exact where no
-//! later statement takes its packets; where one does, the proof gives the witness.
+//! An `ACCEPT` (and a chain's policy) in the nat table means "no translation": written
+//! `no dnat …`/`no snat …` where a later statement of its side could take its packets,
+//! as nothing where none follows. `--dst-type LOCAL` in PREROUTING is `local` on what
+//! is written below it. (The proof compares the translations of the packets that
+//! arrive at this host and leave it; `local` is exact by construction: a statement is
+//! `local` exactly when the original reaches its rule through a LOCAL match.)
 
 use super::flatten::{self, Flat};
 use super::saved::Saved;
 use super::{emit, Difference, Refused};
 use crate::Policy;
-use fwdsl_core::{Action, Direction, Family, Rule};
+use fwdsl_core::{Action, Direction, Family, NatKind, Rule};
 use ipnet::IpNet;
 use std::collections::HashMap;
 
@@ -60,14 +63,26 @@ impl NatPart {
         }
     }
 
-    /// The statements, in order. A "no translation" (an `ACCEPT`, a chain's policy) is
-    /// written as nothing: exact where no later statement takes its packets, which the
-    /// proof ([`NatPart::differences`]) decides, with a witness where one does.
+    /// The statements, in order. A "no translation" (an `ACCEPT`, a `RETURN` to a
+    /// chain's policy) is an exemption (`no dnat …`, `no snat …`) where a later
+    /// translation of its side could take its packets, and nothing where none follows.
     pub(crate) fn statements(&self) -> String {
         self.listed
             .iter()
-            .filter_map(|(flat, file, _)| {
-                flat.nat.map(|kind| emit::nat_statement(flat, kind, file))
+            .enumerate()
+            .filter_map(|(i, (flat, file, destination))| {
+                let kind = match flat.nat {
+                    Some(kind) => kind,
+                    None => {
+                        let later = self.listed[i + 1..]
+                            .iter()
+                            .any(|(f, _, d)| d == destination && f.nat.is_some());
+                        later.then_some(NatKind::Exempt {
+                            destination: *destination,
+                        })?
+                    }
+                };
+                Some(emit::nat_statement(flat, kind, file))
             })
             .collect()
     }
@@ -99,7 +114,11 @@ impl NatPart {
             .map(|n| rule(direction(n.kind.is_destination()), n.matches.clone()))
             .collect();
         let kind_o = |j: Option<usize>| j.and_then(|j| self.listed[j].0.nat);
-        let kind_i = |k: Option<usize>| k.map(|k| policy.nat()[k].kind);
+        // An exemption translates nothing, as a "no translation" of the original.
+        let kind_i = |k: Option<usize>| {
+            k.map(|k| policy.nat()[k].kind)
+                .filter(|kind| !matches!(kind, NatKind::Exempt { .. }))
+        };
         fwdsl_core::differences_by(&original, &imported, |j, k| kind_o(j) == kind_i(k))
             .into_iter()
             .map(|d| Difference {

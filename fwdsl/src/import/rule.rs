@@ -40,6 +40,8 @@ pub(crate) struct Read {
     /// The negated parts (`! -i docker0`): a packet that one of them holds skips the
     /// rule (the walk writes what follows for those packets first).
     pub negated: Vec<Matches>,
+    /// `--dst-type LOCAL` in nat PREROUTING: only packets addressed to this host.
+    pub local: bool,
 }
 
 fn ports(text: &str) -> Result<Vec<PortRange>, String> {
@@ -163,13 +165,26 @@ fn nat_kind(target: &str, to: Option<&str>, family: Family) -> Result<NatKind, S
     }
 }
 
+/// What `-m addrtype --dst-type` means where a rule is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DstType {
+    /// The filter table's INPUT chain: every packet of fwdsl's model is unicast to this
+    /// host (LOCAL), none multicast or broadcast.
+    Input,
+    /// The nat table's PREROUTING chain: LOCAL is the statement's `local` (packets
+    /// addressed to this host, not those it routes).
+    Prerouting,
+    /// Elsewhere: not said.
+    Refused,
+}
+
 /// Reads `words` (after `-A CHAIN`) of a rule of `family`; `sets` holds the members of
-/// the ipsets the rules may name; `input` says whether the rule is walked from the filter
-/// table's INPUT chain (where `--dst-type` is modelled).
+/// the ipsets the rules may name; `dst_type` says what `--dst-type` means where the
+/// rule is walked.
 pub(crate) fn read(
     words: &[String],
     family: Family,
-    input: bool,
+    dst_type: DstType,
     sets: &HashMap<String, Vec<IpNet>>,
 ) -> Result<Read, String> {
     let mut m = Matches::ANY;
@@ -178,6 +193,7 @@ pub(crate) fn read(
     let mut log_prefix = None;
     let mut limited = false;
     let mut never = false;
+    let mut local = false;
     let mut negated: Vec<Matches> = Vec::new();
     let mut hop_limit: Option<String> = None;
     // A nat target and its `--to-…` value, read together at the end.
@@ -315,9 +331,13 @@ pub(crate) fn read(
             }
             // The address type of the destination, modelled where fwdsl's model decides
             // it: every packet of the input chain is unicast to this host (LOCAL), and
-            // none is multicast or broadcast (the model has no such packets).
-            "--dst-type" if input => match next(&mut at)? {
-                "LOCAL" => {}
+            // none is multicast or broadcast (the model has no such packets); in nat
+            // PREROUTING LOCAL is the statement's `local`, which has no negation.
+            "--dst-type" if dst_type == DstType::Prerouting && negate => {
+                return Err("`! --dst-type`: the language keeps a NAT statement to this host's addresses (`local`), not to the others".into())
+            }
+            "--dst-type" if dst_type != DstType::Refused => match next(&mut at)? {
+                "LOCAL" => local = dst_type == DstType::Prerouting,
                 "MULTICAST" | "BROADCAST" => never = true,
                 other => {
                     return Err(format!(
@@ -326,7 +346,7 @@ pub(crate) fn read(
                 }
             },
             "--dst-type" => {
-                return Err("`--dst-type` outside the filter table's input chain (Docker's published ports in the nat table, say): the language cannot restrict a rule to this host's own addresses there".into())
+                return Err("`--dst-type` outside the filter table's INPUT and the nat table's PREROUTING chains: the language cannot restrict a rule to this host's own addresses there".into())
             }
             "--hl-eq" => hop_limit = Some(next(&mut at)?.to_string()),
             "--to-destination" | "--to-source" | "--to-ports" => {
@@ -384,6 +404,7 @@ pub(crate) fn read(
         limited,
         never,
         negated,
+        local,
     })
 }
 
@@ -396,7 +417,7 @@ mod tests {
         family: Family,
         sets: &HashMap<String, Vec<IpNet>>,
     ) -> Result<Read, String> {
-        read(words, family, true, sets)
+        read(words, family, DstType::Input, sets)
     }
 
     fn w(text: &str) -> Vec<String> {

@@ -28,11 +28,11 @@ fn label(family: Family) -> &'static str {
 /// The families the policy's NAT needs forwarded, with the first statement that needs
 /// each: those of the addresses a statement names, IPv4 for one that names none (IPv6
 /// NAT is rare, and an IPv4-only host would be refused for nothing). A `redirect`
-/// stays on this host.
+/// stays on this host; an exemption translates nothing.
 fn needed(policy: &Policy) -> Vec<(Family, &fwdsl_core::NatRule)> {
     let mut out: Vec<(Family, &fwdsl_core::NatRule)> = Vec::new();
     for rule in policy.nat() {
-        if matches!(rule.kind, NatKind::Redirect { .. }) {
+        if matches!(rule.kind, NatKind::Redirect { .. } | NatKind::Exempt { .. }) {
             continue;
         }
         let families = match rule.kind.family().or_else(|| {

@@ -84,6 +84,8 @@ pub(crate) struct Clauses<'r> {
     pub action: Action,
     /// The translation, for a NAT statement (its verdict, in place of `action`).
     pub nat: Option<NatKind>,
+    /// Only packets addressed to this host (`dnat local`).
+    pub local: bool,
     /// The rule's DSL text, for names that must stay the same while the rule does.
     pub text: &'r str,
     /// `fwdsl:N text -- comment`: how live rules are told to be fwdsl's, and which.
@@ -123,6 +125,7 @@ impl<'r> Clauses<'r> {
         );
         let mut c = Clauses::matching(&rule.matches, index, family, &NO_SETS, note, &rule.text);
         c.nat = Some(rule.kind);
+        c.local = rule.local;
         c
     }
 
@@ -174,6 +177,7 @@ impl<'r> Clauses<'r> {
             log: None,
             action: Action::Allow,
             nat: None,
+            local: false,
             text,
             note,
         }

@@ -56,11 +56,19 @@ fn one(
     args.extend(address("-d", dst));
     args.extend(interface("-i", c.iface));
     args.extend(interface("-o", c.oface));
+    // `-m addrtype` where iptables prints it: after `-p`, before the protocol's match.
+    let local = match c.local {
+        true => strings(&["-m", "addrtype", "--dst-type", "LOCAL"]),
+        false => Vec::new(),
+    };
     if let Some(proto) = proto {
         let name = protocol_name(proto, c.family);
         args.extend(["-p".to_string(), name.clone()]);
+        args.extend(local);
         args.extend(icmp_type(c.icmp_type, c.family));
         args.extend(ports(&name, sports, dports));
+    } else {
+        args.extend(local);
     }
     args.extend(set_match(src, "src"));
     args.extend(set_match(dst, "dst"));
@@ -309,6 +317,8 @@ fn translation(nat: NatKind) -> Vec<String> {
             port.to_string(),
         ],
         NatKind::Masquerade => strings(&["-j", "MASQUERADE"]),
+        // fwdsl's statements end here for these packets (no later one translates them).
+        NatKind::Exempt { .. } => strings(&["-j", "RETURN"]),
         NatKind::Snat { addr } => vec![
             "-j".into(),
             "SNAT".into(),

@@ -310,6 +310,10 @@ fn rules_of(c: &Clauses<'_>, marked: bool) -> Vec<(Vec<Value>, String)> {
         m.extend(address(c.family, "daddr", &c.dst));
         m.extend(interface("iifname", c.iface));
         m.extend(interface("oifname", c.oface));
+        if c.local {
+            let fib = json!({"fib": {"result": "type", "flags": ["daddr"]}});
+            m.push(matches(fib, json!("local")));
+        }
         m.extend(protocol(c, proto));
         m.extend(state(c.state));
         if let Some(rate) = c.log.map(|l| l.rate) {
@@ -360,6 +364,8 @@ fn translation(nat: NatKind) -> Value {
         }
         NatKind::Redirect { port } => json!({"redirect": {"port": port}}),
         NatKind::Masquerade => json!({"masquerade": null}),
+        // fwdsl's statements end here for these packets (no later one translates them).
+        NatKind::Exempt { .. } => json!({"return": null}),
         NatKind::Snat { addr } => {
             json!({"snat": {"family": family(&addr), "addr": addr.to_string()}})
         }

@@ -21,4 +21,11 @@ fn main() {
         allow forward established; allow forward tcp 13306; drop forward all;
         dnat tcp 13306 to 10.0.0.5:3306;
     };
+    // Exemptions and `local`: what they cannot say.
+    let _ = fwdsl::firewall! {
+        allow ssh; drop all;
+        no masquerade src 10.8.0.0/24;
+        no dnat tcp 8080 to 10.0.0.5;
+        masquerade local src 10.8.0.0/24;
+    };
 }

@@ -33,8 +33,11 @@ fn main() {
         allow forward tcp 8080 dst 10.0.0.5;
         allow forward in wg0 via eth0;
         drop forward all;
+        no dnat local in docker0;
         dnat tcp 8080 in eth0 to 10.0.0.5:80;
+        dnat local tcp 8443 to 10.0.0.5;
         redirect tcp 80 to 8080;
+        no snat dst 10.8.0.0/24;
         masquerade src 10.8.0.0/24 via eth0;
         snat src 10.9.0.0/24 via eth0 to 203.0.113.5;
     };
@@ -70,8 +73,11 @@ allow forward established;
 allow forward tcp 8080 dst 10.0.0.5;
 allow forward in wg0 via eth0;
 drop forward all;
+no dnat local in docker0;
 dnat tcp 8080 in eth0 to 10.0.0.5:80;
+dnat local tcp 8443 to 10.0.0.5;
 redirect tcp 80 to 8080;
+no snat dst 10.8.0.0/24;
 masquerade src 10.8.0.0/24 via eth0;
 snat src 10.9.0.0/24 via eth0 to 203.0.113.5;
 "#)
@@ -83,7 +89,7 @@ snat src 10.9.0.0/24 via eth0 to 203.0.113.5;
             .collect::<Vec<_>>()
     };
     let nat = |p: &fwdsl::Policy| {
-        p.nat().iter().map(|n| (n.kind, n.matches.clone(), n.text.to_string())).collect::<Vec<_>>()
+        p.nat().iter().map(|n| (n.kind, n.matches.clone(), n.text.to_string(), n.local)).collect::<Vec<_>>()
     };
     let assertions = |p: &fwdsl::Policy| {
         p.assertions().iter().map(|a| (a.expect, a.text.to_string())).collect::<Vec<_>>()
@@ -92,5 +98,5 @@ snat src 10.9.0.0/24 via eth0 to 203.0.113.5;
     assert_eq!(nat(&from_macro), nat(&from_text));
     assert_eq!(assertions(&from_macro), assertions(&from_text));
     assert_eq!(from_macro.access(), from_text.access());
-    assert_eq!((from_macro.rules().len(), from_macro.nat().len()), (24, 4));
+    assert_eq!((from_macro.rules().len(), from_macro.nat().len()), (24, 7));
 }
