@@ -402,6 +402,9 @@ fn dockers_layout_imports_and_the_kernel_agrees(backend) {
     }
     let _web = listen(&ctr, &[container], &[8080]);
     b.server.run(|| firewall_on(backend).apply(&policy)).unwrap().unwrap();
+    // What fwdsl wrote for `local` and the exemptions reads back as written.
+    let again = b.server.run(|| firewall_on(backend).plan(&policy)).unwrap().unwrap();
+    assert!(again.nat.is_empty(), "{again}");
     let server: IpAddr = Sandbox::SERVER_V4.into();
     for src in [Sandbox::CLIENT_V4, Sandbox::CLIENT_V4_ALT].map(IpAddr::from) {
         // 172.17.0.3:8080 passes through this host: a `dnat` without `local` would send

@@ -237,17 +237,25 @@ impl NftRule {
             }
             out
         };
+        // (Not across a `fib` match, which nft lists after the `meta nfproto` it keeps;
+        // and `-n` lists `fib daddr type local` by its number, 2.)
+        let fib = |s: &Value| s.pointer("/match/left/fib").is_some();
         self.expr
             .iter()
             .enumerate()
             .filter(|(i, s)| {
                 nfproto(s).is_none_or(|f| {
-                    !self.expr[i + 1..]
-                        .iter()
-                        .any(|later| says(later).contains(&f))
+                    let later = &self.expr[i + 1..];
+                    later.iter().any(fib) || !later.iter().any(|l| says(l).contains(&f))
                 })
             })
-            .map(|(_, s)| s.clone())
+            .map(|(_, s)| {
+                let mut s = s.clone();
+                if fib(&s) && s.pointer("/match/right") == Some(&json!("local")) {
+                    s["match"]["right"] = json!(2);
+                }
+                s
+            })
             .collect()
     }
 }
