@@ -65,6 +65,7 @@
 //! | `… comment "why";` | a note kept on the rule in the kernel |
 //! | `dnat tcp 8080 to 10.0.0.5:80;` `redirect tcp 80 to 8080;` | destination NAT, before the filter |
 //! | `masquerade src 10.8.0.0/24 via eth0;` `snat … to 203.0.113.5;` | source NAT, after it |
+//! | `no snat dst 10.8.0.0/24;` `dnat local tcp 8080 to 172.17.0.2;` | an exemption from later NAT; only packets to this host |
 //! | `assert closed tcp 3306;` `assert open ssh src 10.0.0.0/8;` | an invariant, proved or the build fails |
 //! | `use base;` | the rules of a piece defined with [`rules!`], where it stands |
 //! | `include "base.policy";` | (policy files, [`Policy::from_file`]) the rules of another file |
