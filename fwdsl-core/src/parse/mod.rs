@@ -4,7 +4,9 @@
 //! ```text
 //! policy    := statement*
 //! statement := action direction? match* ";"              (a rule)
-//!            | nat match* ("to" target)? ";"            (`masquerade` takes no target)
+//!            | nat "local"? match* ("to" target)? ";"   (`masquerade` takes no target;
+//!                                                         `local`: destination NAT only)
+//!            | "no" ("dnat" | "snat") "local"? match* ";"  (an exemption: no target)
 //!            | "ssh" access ";"
 //!            | "service" NAME "=" ("tcp" | "udp") ports ("," ("tcp" | "udp") ports)* ";"
 //!            | "set" NAME ("=" addrs | "dynamic") ";" | "ports" NAME "=" ports ";"
