@@ -155,3 +155,91 @@ proptest! {
         }
     }
 }
+
+/// One destination statement of a random list: an exemption or a `dnat` to backend
+/// `to`, `local` or not, with a source and a port or not.
+#[derive(Debug, Clone)]
+struct Destination {
+    exempt: bool,
+    local: bool,
+    src: Option<&'static str>,
+    port: Option<u16>,
+    to: u8,
+}
+
+impl Destination {
+    fn text(&self) -> String {
+        let mut text = String::from(if self.exempt { "no dnat" } else { "dnat" });
+        if self.local {
+            text.push_str(" local");
+        }
+        text.push_str(&self.port.map_or(" tcp".into(), |p| format!(" tcp {p}")));
+        if let Some(s) = self.src {
+            text.push_str(&format!(" src {s}"));
+        }
+        if !self.exempt {
+            text.push_str(&format!(" to 192.0.2.{}", self.to));
+        }
+        text
+    }
+
+    fn takes(&self, src: IpAddr, port: u16, to_this_host: bool) -> bool {
+        self.src
+            .is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&src))
+            && self.port.is_none_or(|p| p == port)
+            && (!self.local || to_this_host)
+    }
+}
+
+fn destination() -> impl Strategy<Value = Destination> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::sample::select(&SRCS[..]),
+        prop::sample::select(vec![None, Some(8080u16), Some(80)]),
+        5u8..8,
+    )
+        .prop_map(|(exempt, local, src, port, to)| Destination {
+            exempt,
+            local,
+            src,
+            port,
+            to,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("FWDSL_NAT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    ))]
+
+    /// `no dnat` and `local` against a first-match walk: a packet to this host or through
+    /// it is translated by the first statement that takes it, unless that is an
+    /// exemption; `local` statements take only packets to this host.
+    #[test]
+    fn exemptions_and_local_equal_brute_force(statements in prop::collection::vec(destination(), 1..5)) {
+        let mut text = String::from("ssh none;\nallow all;\nallow forward all;\n");
+        for s in &statements {
+            text.push_str(&format!("{};\n", s.text()));
+        }
+        let policy = Policy::parse(&text).unwrap();
+        for s in CANDIDATE_SRCS {
+            for port in [80, 8080, 443] {
+                for to_this_host in [true, false] {
+                    let packet = Packet::tcp(Ipv4Addr::from(s), port);
+                    let packet = match to_this_host {
+                        true => packet.dst([203, 0, 113, 1]),
+                        false => packet.dst([198, 51, 100, 9]).forwarded(),
+                    };
+                    let expected = statements
+                        .iter()
+                        .find(|st| st.takes(IpAddr::from(s), port, to_this_host))
+                        .filter(|st| !st.exempt)
+                        .map(|st| IpAddr::from([192, 0, 2, st.to]));
+                    let got = policy.decide(&packet).nat.map(|t| t.packet.dst);
+                    prop_assert_eq!(got, expected, "{}{:?}", text, packet);
+                }
+            }
+        }
+    }
+}
