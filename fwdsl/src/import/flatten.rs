@@ -148,7 +148,10 @@ impl<'s> Walk<'s> {
             self.too_big |= frames.len() > MAX_DEPTH;
             return;
         }
+        // Each rule is walked as `local` as the walk came in, or its own LOCAL makes it.
+        let entry = self.local;
         for i in start..chain.rules.len() {
+            self.local = entry;
             let Some(read) = self.read_rule(chain, i) else {
                 if self.partial {
                     continue;
@@ -182,9 +185,8 @@ impl<'s> Walk<'s> {
                 return;
             }
             // A LOCAL rule leaves the packets this host routes to the rules after it.
-            let outer = self.local;
-            let covers = met == *guard && (!read.local || outer);
-            self.local = outer || read.local;
+            let covers = met == *guard && (!read.local || entry);
+            self.local = entry || read.local;
             let verdict = |action| Flat {
                 action,
                 nat: None,
@@ -204,7 +206,6 @@ impl<'s> Walk<'s> {
                     let mut log = verdict(Action::Log);
                     log.log_prefix = prefix.clone();
                     self.push(log);
-                    self.local = outer;
                     continue;
                 }
                 Target::Return => self.resume(frames, &met),
@@ -215,7 +216,6 @@ impl<'s> Walk<'s> {
                 }
                 Target::Nat(_) => {
                     self.refuse(chain, i, "a nat target outside the nat table".into());
-                    self.local = outer;
                     if self.partial {
                         continue;
                     }
@@ -224,7 +224,6 @@ impl<'s> Walk<'s> {
                 Target::Jump(to) | Target::Goto(to) => {
                     let Some(callee) = self.saved.chain(to) else {
                         self.refuse(chain, i, format!("the `{to}` target has no equivalent in the language (and no chain has that name)"));
-                        self.local = outer;
                         if self.partial {
                             continue;
                         }
@@ -237,13 +236,13 @@ impl<'s> Walk<'s> {
                     self.walk(callee, 0, &met, &inner);
                 }
             }
-            self.local = outer;
             // Every packet of the guard is decided from here on.
             if covers {
                 return;
             }
         }
         // The end of a chain is a return (a built-in chain's returns to its policy).
+        self.local = entry;
         self.resume(frames, guard);
     }
 
@@ -339,6 +338,7 @@ pub(crate) fn flatten(
         }
         walk.out.clear();
         walk.root = Some(chain);
+        walk.local = false;
         walk.dst_type = match (nat, name) {
             (false, "INPUT") => DstType::Input,
             (true, "PREROUTING") => DstType::Prerouting,
