@@ -44,8 +44,16 @@ struct NftChain {
     family: String,
     table: String,
     name: String,
-    /// `(type, hook, priority, policy)` of a base chain.
-    base: Option<(String, String, i64, String)>,
+    /// Where a base chain hangs.
+    base: Option<Hooked>,
+}
+
+/// A base chain's type (`filter`, `nat`), hook, priority and policy.
+struct Hooked {
+    kind: String,
+    hook: String,
+    priority: i64,
+    policy: String,
 }
 
 /// A rule as `nft -j` lists it.
@@ -99,16 +107,15 @@ pub(crate) fn parse(json: &str, xtables: &[(Family, Saved)]) -> Result<Ruleset, 
                 family: text(o, "family"),
                 table: text(o, "table"),
                 name: text(o, "name"),
-                base: o.get("hook").map(|hook| {
-                    (
-                        text(o, "type"),
-                        hook.as_str().unwrap_or_default().to_string(),
-                        o.get("prio").and_then(Value::as_i64).unwrap_or(0),
-                        o.get("policy")
-                            .and_then(Value::as_str)
-                            .unwrap_or("accept")
-                            .to_string(),
-                    )
+                base: o.get("hook").map(|hook| Hooked {
+                    kind: text(o, "type"),
+                    hook: hook.as_str().unwrap_or_default().to_string(),
+                    priority: o.get("prio").and_then(Value::as_i64).unwrap_or(0),
+                    policy: o
+                        .get("policy")
+                        .and_then(Value::as_str)
+                        .unwrap_or("accept")
+                        .to_string(),
                 }),
             }),
             "rule" => rules.push(NftRule {
@@ -229,12 +236,13 @@ impl Program<'_> {
                 .filter(|c| {
                     c.base
                         .as_ref()
-                        .is_some_and(|(t, h, _, _)| t == kind && h == hook)
+                        .is_some_and(|b| b.kind == kind && b.hook == hook)
                 })
                 .collect();
-            bases.sort_by_key(|c| c.base.as_ref().map_or(0, |b| b.2));
+            bases.sort_by_key(|c| c.base.as_ref().map_or(0, |b| b.priority));
             let busy = bases.iter().any(|c| {
-                self.rules_of(c).next().is_some() || c.base.as_ref().is_some_and(|b| b.3 == "drop")
+                self.rules_of(c).next().is_some()
+                    || c.base.as_ref().is_some_and(|b| b.policy == "drop")
             });
             if !busy {
                 continue;
@@ -259,7 +267,7 @@ impl Program<'_> {
                 for base in bases.iter().rev() {
                     let ending = Ending {
                         next: next.clone(),
-                        policy: base.base.as_ref().map(|b| b.3.clone()),
+                        policy: base.base.as_ref().map(|b| b.policy.clone()),
                     };
                     next = Some(self.copy(base, &ending, nat)?);
                 }
@@ -332,7 +340,7 @@ impl Program<'_> {
             Family::V6 => f == "ip6",
         };
         for chain in self.chains.iter().filter(|c| mine(&c.family)) {
-            let Some((kind, hook, _, _)) = &chain.base else {
+            let Some(Hooked { kind, hook, .. }) = &chain.base else {
                 continue;
             };
             let imported = sees(self.family, &chain.family)
