@@ -421,3 +421,57 @@ fn dockers_layout_imports_and_the_kernel_agrees(backend) {
     assert_eq!(connect(&b.client, Sandbox::CLIENT_V4.into(), IpAddr::from([172, 17, 0, 3]), 8080).0, Outcome::Dropped, "passing through");
 }
 }
+
+/// A gateway's policy with everything an import must read back from fwdsl's own rules:
+/// forward rules on the port the client connected to (`--ctorigdstport`, `ct original
+/// proto-dst`), a port-changing `dnat local`, exemptions, a masquerade.
+const GATEWAY: &str = "ssh none;
+allow established;
+allow tcp 22 src 10.0.0.0/8;
+drop all;
+allow forward established;
+allow forward tcp 8080 dst 172.17.0.2;
+drop forward all;
+no dnat local in docker0;
+dnat local tcp 8080 to 172.17.0.2:80;
+no snat via docker0;
+masquerade src 172.17.0.0/16;
+";
+
+each_backend! {
+/// fwdsl's own rules, applied on each backend and read back from the live ruleset
+/// (`iptables-save`, or `nft -j list ruleset`): the import is proved equivalent to them,
+/// and decides every packet as the policy that wrote them.
+fn fwdsls_own_rules_import_back_exactly(backend) {
+    let Some(a) = sandbox("fwdsl-impr") else { return };
+    assert!(a.server.exec("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"]).unwrap().status.success());
+    let policy = Policy::parse(GATEWAY).unwrap();
+    a.server.run(|| firewall_on(backend).families(&[fwdsl::Family::V4]).apply(&policy)).unwrap().unwrap();
+    let import = match backend {
+        fwdsl::Backend::Iptables => {
+            let v4 = a.server.saved("iptables-save").unwrap();
+            iptables_save(Some(SavedFile { name: "rules.v4", text: &v4 }), None, "", false).unwrap()
+        }
+        fwdsl::Backend::Nftables => {
+            let json = nft_ruleset(&a.server);
+            nft_json(SavedFile { name: "ruleset.json", text: &json }, None, None, false).unwrap()
+        }
+    };
+    assert!(import.is_equivalent(), "{import}\n{}", import.text);
+    let back = Policy::parse(&import.text).unwrap();
+    let v4 = |p: &Policy| -> Vec<fwdsl_core::Rule> {
+        p.rules().iter().filter(|r| r.matches.families().contains(&fwdsl::Family::V4)).cloned().collect()
+    };
+    let differences = fwdsl_core::differences(&v4(&policy), &v4(&back));
+    assert!(differences.is_empty(), "{differences:?}\n{}", import.text);
+    for (from, port, to_host) in [([198, 51, 100, 7], 8080, true), ([198, 51, 100, 7], 8080, false), ([10, 1, 1, 1], 22, true)] {
+        let packet = fwdsl::Packet::tcp(from, port);
+        let packet = match to_host {
+            true => packet.dst([192, 0, 2, 1]),
+            false => packet.dst([198, 51, 100, 200]).forwarded(),
+        };
+        let (d, e) = (policy.decide(&packet), back.decide(&packet));
+        assert_eq!((d.action(), d.nat.map(|t| t.packet)), (e.action(), e.nat.map(|t| t.packet)), "{packet:?}");
+    }
+}
+}

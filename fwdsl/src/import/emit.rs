@@ -184,7 +184,7 @@ pub(crate) fn nat_statement(flat: &Flat, kind: fwdsl_core::NatKind, file: &str) 
     };
     let what = matches(&flat.matches);
     let mut text = kind.keyword().to_string();
-    if flat.local {
+    if flat.path.local {
         text.push_str(" local");
     }
     if what != "all" {

@@ -15,7 +15,7 @@
 //! in the same order, each restricted to the packets that reach it that way. The price
 //! is copies: what follows a jump is written once per way of returning to it.
 
-use super::rule::{self, DstType, Read, Target};
+use super::rule::{self, Place, Read, Target};
 use super::saved::{Chain, Saved};
 use fwdsl_core::{Action, Direction, Family, Matches, NatKind};
 use ipnet::IpNet;
@@ -30,13 +30,22 @@ pub(crate) struct Flat {
     pub matches: Matches,
     /// The saved rule's line; `None` for a chain's policy.
     pub line: Option<usize>,
-    /// Reached through `--dst-type LOCAL` in nat PREROUTING: only packets addressed to
-    /// this host (`local`).
-    pub local: bool,
+    /// What the rules on the way to it held besides matches.
+    pub path: Path,
     /// The chain the policy is of, or the rule is in.
     pub chain: String,
     pub comment: Option<String>,
     pub log_prefix: Option<String>,
+}
+
+/// What a flattened rule's way through the chains held besides its match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Path {
+    /// Through `--dst-type LOCAL` in nat PREROUTING: only packets addressed to this host
+    /// (`local`).
+    pub local: bool,
+    /// Through a `--dport` (the port as the rule sees it: in FORWARD, after a DNAT).
+    pub translated_ports: bool,
 }
 
 /// A rule that could not be read, with why.
@@ -67,7 +76,7 @@ impl Flat {
             nat: None,
             matches: Matches::ANY,
             line: None,
-            local: false,
+            path: Path::default(),
             chain,
             comment: None,
             log_prefix: None,
@@ -87,11 +96,10 @@ struct Walk<'s> {
     saved: &'s Saved,
     family: Family,
     sets: &'s HashMap<String, Vec<IpNet>>,
-    /// What `--dst-type` means in the built-in chain walked.
-    dst_type: DstType,
-    /// Whether the walk is under a `--dst-type LOCAL` of nat PREROUTING: what it writes
-    /// is `local`.
-    local: bool,
+    /// Where the built-in chain walked is.
+    place: Place,
+    /// What the path to the rule walked holds, besides its matches.
+    path: Path,
     /// Each rule read once (by chain and place), or its refusal; again for each
     /// direction.
     read: HashMap<(&'s str, usize), Result<Read, String>>,
@@ -116,7 +124,7 @@ impl<'s> Walk<'s> {
             .entry((&chain.name, i))
             .or_insert_with(|| match &rule.refused {
                 Some(reason) => Err(reason.clone()),
-                None => rule::read(&rule.words, self.family, self.dst_type, self.sets),
+                None => rule::read(&rule.words, self.family, self.place, self.sets),
             });
         match entry {
             Ok(read) => Some(read.clone()),
@@ -148,10 +156,10 @@ impl<'s> Walk<'s> {
             self.too_big |= frames.len() > MAX_DEPTH;
             return;
         }
-        // Each rule is walked as `local` as the walk came in, or its own LOCAL makes it.
-        let entry = self.local;
+        // Each rule is walked with the path the walk came in by, and what it adds.
+        let entry = self.path;
         for i in start..chain.rules.len() {
-            self.local = entry;
+            self.path = entry;
             let Some(read) = self.read_rule(chain, i) else {
                 if self.partial {
                     continue;
@@ -185,15 +193,18 @@ impl<'s> Walk<'s> {
                 return;
             }
             // A LOCAL rule leaves the packets this host routes to the rules after it.
-            let covers = met == *guard && (!read.local || entry);
-            self.local = entry || read.local;
+            let covers = met == *guard && (!read.local || entry.local);
+            self.path = Path {
+                local: entry.local || read.local,
+                translated_ports: entry.translated_ports || read.translated_ports,
+            };
             let verdict = |action| Flat {
                 action,
                 nat: None,
                 matches: met.clone(),
                 // Line 0: a chain's policy written as a rule (nftables' base chains).
                 line: Some(chain.rules[i].line).filter(|line| *line > 0),
-                local: self.local,
+                path: self.path,
                 chain: chain.name.clone(),
                 comment: read.comment.clone(),
                 log_prefix: None,
@@ -242,7 +253,7 @@ impl<'s> Walk<'s> {
             }
         }
         // The end of a chain is a return (a built-in chain's returns to its policy).
-        self.local = entry;
+        self.path = entry;
         self.resume(frames, guard);
     }
 
@@ -263,7 +274,7 @@ impl<'s> Walk<'s> {
                     nat: None,
                     matches: guard.clone(),
                     line: None,
-                    local: self.local,
+                    path: self.path,
                     chain: root.name.clone(),
                     comment: None,
                     log_prefix: None,
@@ -324,8 +335,8 @@ pub(crate) fn flatten(
         partial,
         too_big: false,
         root: None,
-        dst_type: DstType::Refused,
-        local: false,
+        place: Place::Other,
+        path: Path::default(),
         nat,
     };
     let mut chains = Vec::new();
@@ -338,11 +349,12 @@ pub(crate) fn flatten(
         }
         walk.out.clear();
         walk.root = Some(chain);
-        walk.local = false;
-        walk.dst_type = match (nat, name) {
-            (false, "INPUT") => DstType::Input,
-            (true, "PREROUTING") => DstType::Prerouting,
-            _ => DstType::Refused,
+        walk.path = Path::default();
+        walk.place = match (nat, name) {
+            (false, "INPUT") => Place::Input,
+            (false, "FORWARD") => Place::Forward,
+            (true, "PREROUTING") => Place::Prerouting,
+            _ => Place::Other,
         };
         // A rule is read anew for each built-in chain (`--dst-type` depends on it).
         walk.read.clear();

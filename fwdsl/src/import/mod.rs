@@ -362,7 +362,7 @@ fn import_views(
             .expect("forward")
             .1;
         forward.retain(|(flat, _, file)| {
-            let ported = !flat.matches.dports.is_empty() && flat.line.is_some();
+            let ported = flat.path.translated_ports && flat.line.is_some();
             if ported {
                 refused.push(Refused {
                     file: file.clone(),

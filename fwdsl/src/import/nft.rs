@@ -953,6 +953,25 @@ impl Context<'_> {
                     false => Ok(Contribution::Never),
                 }
             }
+            // The port the client connected to (fwdsl's forward rules write it so).
+            ("ct", _, _, "proto-dst") if field("dir") == "original" && !negated => {
+                let ports = ports(&values, op)?;
+                Ok(Contribution::Alternatives(
+                    ports
+                        .into_iter()
+                        .map(|p| {
+                            (
+                                None,
+                                ["-m", "conntrack", "--ctorigdstport"]
+                                    .map(String::from)
+                                    .into_iter()
+                                    .chain([p])
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                ))
+            }
             ("ct", _, _, "state") => {
                 let mut states = values
                     .iter()

@@ -42,6 +42,9 @@ pub(crate) struct Read {
     pub negated: Vec<Matches>,
     /// `--dst-type LOCAL` in nat PREROUTING: only packets addressed to this host.
     pub local: bool,
+    /// A destination port as the packet has it when the rule sees it (`--dport`: in
+    /// FORWARD, after a DNAT), not the one the client connected to.
+    pub translated_ports: bool,
 }
 
 fn ports(text: &str) -> Result<Vec<PortRange>, String> {
@@ -165,26 +168,28 @@ fn nat_kind(target: &str, to: Option<&str>, family: Family) -> Result<NatKind, S
     }
 }
 
-/// What `-m addrtype --dst-type` means where a rule is walked.
+/// Where a rule is walked, which some matches depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DstType {
+pub(crate) enum Place {
     /// The filter table's INPUT chain: every packet of fwdsl's model is unicast to this
-    /// host (LOCAL), none multicast or broadcast.
+    /// host (`--dst-type LOCAL`), none multicast or broadcast.
     Input,
-    /// The nat table's PREROUTING chain: LOCAL is the statement's `local` (packets
-    /// addressed to this host, not those it routes).
+    /// The filter table's FORWARD chain: `--ctorigdstport` is the port the client
+    /// connected to, what fwdsl's forward rules match.
+    Forward,
+    /// The nat table's PREROUTING chain: `--dst-type LOCAL` is the statement's `local`
+    /// (packets addressed to this host, not those it routes).
     Prerouting,
-    /// Elsewhere: not said.
-    Refused,
+    /// Elsewhere.
+    Other,
 }
 
 /// Reads `words` (after `-A CHAIN`) of a rule of `family`; `sets` holds the members of
-/// the ipsets the rules may name; `dst_type` says what `--dst-type` means where the
-/// rule is walked.
+/// the ipsets the rules may name; `place` is where the rule is walked.
 pub(crate) fn read(
     words: &[String],
     family: Family,
-    dst_type: DstType,
+    place: Place,
     sets: &HashMap<String, Vec<IpNet>>,
 ) -> Result<Read, String> {
     let mut m = Matches::ANY;
@@ -194,6 +199,7 @@ pub(crate) fn read(
     let mut limited = false;
     let mut never = false;
     let mut local = false;
+    let mut translated_ports = false;
     let mut negated: Vec<Matches> = Vec::new();
     let mut hop_limit: Option<String> = None;
     // A nat target and its `--to-…` value, read together at the end.
@@ -283,6 +289,11 @@ pub(crate) fn read(
                 }
             },
             "--dport" | "--destination-port" | "--dports" | "--destination-ports" => {
+                m.dports = ports(next(&mut at)?)?.into();
+                translated_ports = true;
+            }
+            // The port the client connected to: fwdsl's forward rules' own port.
+            "--ctorigdstport" if place == Place::Forward && !negate => {
                 m.dports = ports(next(&mut at)?)?.into()
             }
             "--sport" | "--source-port" | "--sports" | "--source-ports" => {
@@ -333,11 +344,11 @@ pub(crate) fn read(
             // it: every packet of the input chain is unicast to this host (LOCAL), and
             // none is multicast or broadcast (the model has no such packets); in nat
             // PREROUTING LOCAL is the statement's `local`, which has no negation.
-            "--dst-type" if dst_type == DstType::Prerouting && negate => {
+            "--dst-type" if place == Place::Prerouting && negate => {
                 return Err("`! --dst-type`: the language keeps a NAT statement to this host's addresses (`local`), not to the others".into())
             }
-            "--dst-type" if dst_type != DstType::Refused => match next(&mut at)? {
-                "LOCAL" => local = dst_type == DstType::Prerouting,
+            "--dst-type" if matches!(place, Place::Input | Place::Prerouting) => match next(&mut at)? {
+                "LOCAL" => local = place == Place::Prerouting,
                 "MULTICAST" | "BROADCAST" => never = true,
                 other => {
                     return Err(format!(
@@ -405,6 +416,7 @@ pub(crate) fn read(
         never,
         negated,
         local,
+        translated_ports,
     })
 }
 
@@ -417,7 +429,7 @@ mod tests {
         family: Family,
         sets: &HashMap<String, Vec<IpNet>>,
     ) -> Result<Read, String> {
-        read(words, family, DstType::Input, sets)
+        read(words, family, Place::Input, sets)
     }
 
     fn w(text: &str) -> Vec<String> {
