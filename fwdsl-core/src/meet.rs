@@ -6,40 +6,35 @@
 use crate::model::{IcmpType, Matches, PortRange, ProtoSet};
 use ipnet::IpNet;
 
-/// Where two port lists meet (empty: any port); `None` when they do not.
-pub(crate) fn ranges_meet(a: &[PortRange], b: &[PortRange]) -> Option<Vec<PortRange>> {
+/// Where two lists meet (empty: any), item by item through `pair`; `None` when no pair
+/// does.
+fn lists_meet<T: Clone>(a: &[T], b: &[T], pair: impl Fn(&T, &T) -> Option<T>) -> Option<Vec<T>> {
     if a.is_empty() || b.is_empty() {
         return Some(if a.is_empty() { b } else { a }.to_vec());
     }
-    let met: Vec<PortRange> = a
+    let met: Vec<T> = a
         .iter()
-        .flat_map(|x| {
-            b.iter().filter_map(move |y| {
-                let (first, last) = (x.first.max(y.first), x.last.min(y.last));
-                (first <= last).then(|| PortRange::new(first, last))
-            })
-        })
+        .flat_map(|x| b.iter().filter_map(|y| pair(x, y)))
         .collect();
     (!met.is_empty()).then_some(met)
 }
 
+/// Where two port lists meet (empty: any port); `None` when they do not.
+pub(crate) fn ranges_meet(a: &[PortRange], b: &[PortRange]) -> Option<Vec<PortRange>> {
+    lists_meet(a, b, |x, y| {
+        let (first, last) = (x.first.max(y.first), x.last.min(y.last));
+        (first <= last).then(|| PortRange::new(first, last))
+    })
+}
+
 /// Where two network lists meet (empty: any address); `None` when they do not.
 pub(crate) fn nets_meet(a: &[IpNet], b: &[IpNet]) -> Option<Vec<IpNet>> {
-    if a.is_empty() || b.is_empty() {
-        return Some(if a.is_empty() { b } else { a }.to_vec());
-    }
     // Two prefixes meet only where one holds the other: the smaller is the meet.
-    let met: Vec<IpNet> = a
-        .iter()
-        .flat_map(|x| {
-            b.iter().filter_map(move |y| match () {
-                _ if x.contains(y) => Some(*y),
-                _ if y.contains(x) => Some(*x),
-                _ => None,
-            })
-        })
-        .collect();
-    (!met.is_empty()).then_some(met)
+    lists_meet(a, b, |x, y| match () {
+        _ if x.contains(y) => Some(*y),
+        _ if y.contains(x) => Some(*x),
+        _ => None,
+    })
 }
 
 /// Two optional values that must agree where both are given.

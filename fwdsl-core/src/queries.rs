@@ -172,6 +172,20 @@ fn interfaces_with(rules: &[Rule], direction: Direction, matches: &Matches) -> I
     Interfaces::new(&with_query, &Access::Console)
 }
 
+/// A point of one of `pieces` that the rule of each list (`None`: no rule) decides in
+/// its list: no rule before it there takes the point.
+fn reached(
+    pieces: impl IntoIterator<Item = Region>,
+    (a, j): (&Boxes, Option<usize>),
+    (b, k): (&Boxes, Option<usize>),
+) -> Option<Region> {
+    pieces.into_iter().find_map(|piece| {
+        let mut avoid = a.before(&piece, j.unwrap_or(usize::MAX));
+        avoid.extend(b.before(&piece, k.unwrap_or(usize::MAX)));
+        space::uncovered_point(&piece, &avoid)
+    })
+}
+
 /// What `new` accepts and `old` does not: one [`Opening`] for each rule of `new` and
 /// the rule of `old` (or none) between which some packet changed, with a witness.
 /// Empty means the change opens nothing.
@@ -196,11 +210,7 @@ pub fn openings(new: &[Rule], old: &[Rule]) -> Vec<Opening> {
                         .collect(),
                     None => vec![*b],
                 };
-                pieces.into_iter().find_map(|piece| {
-                    let mut avoid = new_boxes.before(&piece, j);
-                    avoid.extend(old_boxes.before(&piece, k.unwrap_or(usize::MAX)));
-                    space::uncovered_point(&piece, &avoid)
-                })
+                reached(pieces, (&new_boxes, Some(j)), (&old_boxes, k))
             });
             if let Some(point) = witness {
                 out.push(Opening {
@@ -252,42 +262,25 @@ pub fn differences_by(
             .chain([None])
             .collect()
     };
-    let full = space::query_regions(&Matches::ANY, Direction::In, false, &interfaces)
+    // Every packet, for "no rule decides it".
+    let full: Vec<Region> = [Direction::In, Direction::Out, Direction::Forward]
         .into_iter()
-        .chain(space::query_regions(
-            &Matches::ANY,
-            Direction::Out,
-            false,
-            &interfaces,
-        ))
-        .chain(space::query_regions(
-            &Matches::ANY,
-            Direction::Forward,
-            false,
-            &interfaces,
-        ))
-        .collect::<Vec<Region>>();
-    let regions = |boxes: &Boxes, i: Option<usize>| -> Vec<Region> {
-        match i {
-            Some(i) => boxes.regions[i].clone(),
-            None => full.clone(),
-        }
-    };
+        .flat_map(|d| space::query_regions(&Matches::ANY, d, false, &interfaces))
+        .collect();
+    fn regions<'r>(boxes: &'r Boxes, i: Option<usize>, full: &'r [Region]) -> &'r [Region] {
+        i.map_or(full, |i| &boxes.regions[i])
+    }
+    let (a_deciders, b_deciders) = (deciders(a), deciders(b));
     let mut out = Vec::new();
-    for j in deciders(a) {
-        for k in deciders(b) {
+    for &j in &a_deciders {
+        for &k in &b_deciders {
             if (j.is_none() && k.is_none()) || same(j, k) {
                 continue;
             }
-            let (ja, kb) = (regions(&a_boxes, j), regions(&b_boxes, k));
-            let witness = ja.iter().find_map(|x| {
-                kb.iter()
-                    .filter_map(|y| x.intersection(y))
-                    .find_map(|piece| {
-                        let mut avoid = a_boxes.before(&piece, j.unwrap_or(usize::MAX));
-                        avoid.extend(b_boxes.before(&piece, k.unwrap_or(usize::MAX)));
-                        space::uncovered_point(&piece, &avoid)
-                    })
+            let kb = regions(&b_boxes, k, &full);
+            let witness = regions(&a_boxes, j, &full).iter().find_map(|x| {
+                let pieces = kb.iter().filter_map(|y| x.intersection(y));
+                reached(pieces, (&a_boxes, j), (&b_boxes, k))
             });
             if let Some(point) = witness {
                 out.push(Difference {
