@@ -67,21 +67,20 @@ impl NatPart {
     /// chain's policy) is an exemption (`no dnat …`, `no snat …`) where a later
     /// translation of its side could take its packets, and nothing where none follows.
     pub(crate) fn statements(&self) -> String {
+        // Whether a translation of each side follows each place, from the end.
+        let mut later = [false, false];
+        let mut follows = vec![false; self.listed.len()];
+        for (i, (flat, _, destination)) in self.listed.iter().enumerate().rev() {
+            follows[i] = later[usize::from(*destination)];
+            later[usize::from(*destination)] |= flat.nat.is_some();
+        }
         self.listed
             .iter()
-            .enumerate()
-            .filter_map(|(i, (flat, file, destination))| {
-                let kind = match flat.nat {
-                    Some(kind) => kind,
-                    None => {
-                        let later = self.listed[i + 1..]
-                            .iter()
-                            .any(|(f, _, d)| d == destination && f.nat.is_some());
-                        later.then_some(NatKind::Exempt {
-                            destination: *destination,
-                        })?
-                    }
-                };
+            .zip(follows)
+            .filter_map(|((flat, file, destination), follows)| {
+                let kind = flat.nat.or(follows.then_some(NatKind::Exempt {
+                    destination: *destination,
+                }))?;
                 Some(emit::nat_statement(flat, kind, file))
             })
             .collect()

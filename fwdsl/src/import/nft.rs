@@ -46,6 +46,8 @@ struct NftChain {
     name: String,
     /// Where a base chain hangs.
     base: Option<Hooked>,
+    /// Its rules, in order.
+    rules: Vec<NftRule>,
 }
 
 /// A base chain's type (`filter`, `nat`), hook, priority and policy.
@@ -107,6 +109,7 @@ pub(crate) fn parse(json: &str, xtables: &[(Family, Saved)]) -> Result<Ruleset, 
                 family: text(o, "family"),
                 table: text(o, "table"),
                 name: text(o, "name"),
+                rules: Vec::new(),
                 base: o.get("hook").map(|hook| Hooked {
                     kind: text(o, "type"),
                     hook: hook.as_str().unwrap_or_default().to_string(),
@@ -134,6 +137,30 @@ pub(crate) fn parse(json: &str, xtables: &[(Family, Saved)]) -> Result<Ruleset, 
             _ => {}
         }
     }
+    // Each rule to its chain (`nft -j` lists chains before their rules).
+    let at: HashMap<(&str, &str, &str), usize> = chains
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((c.family.as_str(), c.table.as_str(), c.name.as_str()), i))
+        .collect();
+    let mut places = Vec::with_capacity(rules.len());
+    for rule in &rules {
+        let key = (
+            rule.family.as_str(),
+            rule.table.as_str(),
+            rule.chain.as_str(),
+        );
+        let chain = at.get(&key).ok_or_else(|| {
+            format!(
+                "handle {}: chain `{}` is not in the ruleset",
+                rule.handle, rule.chain
+            )
+        })?;
+        places.push(*chain);
+    }
+    for (rule, chain) in rules.into_iter().zip(places) {
+        chains[chain].rules.push(rule);
+    }
     let mut sets = HashMap::new();
     let views = [Family::V4, Family::V6]
         .into_iter()
@@ -141,7 +168,6 @@ pub(crate) fn parse(json: &str, xtables: &[(Family, Saved)]) -> Result<Ruleset, 
             let saved = Program {
                 family,
                 chains: &chains,
-                rules: &rules,
                 named: &named,
                 sets: &mut sets,
                 xtables,
@@ -170,7 +196,7 @@ fn qualified(family: &str, table: &str, chain: &str) -> String {
 /// The named sets of a ruleset, by qualified name: their elements as `nft -j` lists them.
 #[derive(Default)]
 struct Named {
-    sets: HashMap<String, (String, Vec<Value>)>,
+    sets: HashMap<String, Vec<Value>>,
 }
 
 impl Named {
@@ -181,11 +207,7 @@ impl Named {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let kind = o
-            .get("type")
-            .map(|t| t.as_str().map_or_else(|| t.to_string(), String::from))
-            .unwrap_or_default();
-        self.sets.insert(key, (kind, elements));
+        self.sets.insert(key, elements);
     }
 }
 
@@ -193,7 +215,6 @@ impl Named {
 struct Program<'r> {
     family: Family,
     chains: &'r [NftChain],
-    rules: &'r [NftRule],
     named: &'r Named,
     sets: &'r mut HashMap<String, Vec<IpNet>>,
     xtables: &'r [(Family, Saved)],
@@ -241,8 +262,7 @@ impl Program<'_> {
                 .collect();
             bases.sort_by_key(|c| c.base.as_ref().map_or(0, |b| b.priority));
             let busy = bases.iter().any(|c| {
-                self.rules_of(c).next().is_some()
-                    || c.base.as_ref().is_some_and(|b| b.policy == "drop")
+                !c.rules.is_empty() || c.base.as_ref().is_some_and(|b| b.policy == "drop")
             });
             if !busy {
                 continue;
@@ -255,7 +275,7 @@ impl Program<'_> {
             // The nat table's own-connection hooks are listed rule by rule (refused).
             if nat && matches!(hook, "output" | "input") {
                 for base in &bases {
-                    root.rules.extend(self.rules_of(base).map(|r| SavedRule {
+                    root.rules.extend(base.rules.iter().map(|r| SavedRule {
                         line: r.handle,
                         text: rule_text(r),
                         words: Vec::new(),
@@ -287,16 +307,6 @@ impl Program<'_> {
         Ok(self.saved)
     }
 
-    fn rules_of<'c>(&self, chain: &'c NftChain) -> impl Iterator<Item = &'c NftRule>
-    where
-        Self: 'c,
-    {
-        let rules: &'c [NftRule] = self.rules;
-        rules.iter().filter(move |r| {
-            r.family == chain.family && r.table == chain.table && r.chain == chain.name
-        })
-    }
-
     /// The rule at `index` of `chain` as `iptables-save` writes it, where iptables-nft
     /// made it with an `xt` expression (which `nft -j` does not decode) and its
     /// `iptables-save` output was given: iptables-nft's tables are nft tables whose
@@ -322,7 +332,7 @@ impl Program<'_> {
             _ => return None,
         };
         let listed = table.iter().find(|c| c.name == chain.name)?;
-        if listed.rules.len() != self.rules_of(chain).count() {
+        if listed.rules.len() != chain.rules.len() {
             return Some(Err(format!(
                 "iptables-save lists chain {} otherwise than nft: saved at another moment?",
                 chain.name
@@ -349,7 +359,7 @@ impl Program<'_> {
                 continue;
             }
             let place = format!("{} {} (hook {hook})", chain.family, chain.table);
-            for r in self.rules_of(chain) {
+            for r in &chain.rules {
                 self.saved.elsewhere.push((
                     place.clone(),
                     SavedRule {
@@ -379,7 +389,7 @@ impl Program<'_> {
             policy: None,
             rules: Vec::new(),
         };
-        for (index, rule) in self.rules_of(chain).enumerate().collect::<Vec<_>>() {
+        for (index, rule) in chain.rules.iter().enumerate() {
             let read = match self.xtables_words(chain, index, rule) {
                 Some(words) => words,
                 None => translate(rule, self.family, self.named, self.sets),
@@ -786,7 +796,7 @@ fn members<'v>(right: &'v Value, named: &'v Named, table: &str) -> Result<Vec<&'
     match right {
         Value::String(s) if s.starts_with('@') => {
             let key = format!("{table}{}", &s[1..]);
-            let (_, elements) = named
+            let elements = named
                 .sets
                 .get(&key)
                 .ok_or_else(|| format!("set `{s}` is not in the ruleset"))?;
