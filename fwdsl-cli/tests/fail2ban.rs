@@ -25,14 +25,8 @@ fn fwdsl_bin() -> String {
 
 /// Polls the client's connection until it gives `want`, for at most `limit`.
 fn until(sb: &Sandbox, want: Outcome, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if connect(&sb.client, CLIENT, SERVER, 80).0 == want {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    false
+    let gives = || (connect(&sb.client, CLIENT, SERVER, 80).0 == want).then_some(());
+    tests::poll(limit, Duration::from_millis(300), gives).is_some()
 }
 
 #[test]

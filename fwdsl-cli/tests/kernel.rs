@@ -10,7 +10,7 @@ use fwdsl::sandbox::Sandbox;
 use fwdsl::Backend;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tests::each_backend;
 use tests::probe::{connect, listen, sandbox, Outcome};
 
@@ -46,14 +46,8 @@ fn tcp(sb: &Sandbox, src: IpAddr, port: u16) -> Outcome {
 /// Polls until `port` gives `want` (a revert happens at the end of its window), for
 /// at most `limit`.
 fn until(sb: &Sandbox, port: u16, want: Outcome, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if tcp(sb, CLIENT, port) == want {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
+    let gives = || (tcp(sb, CLIENT, port) == want).then_some(());
+    tests::poll(limit, Duration::from_millis(200), gives).is_some()
 }
 
 const WEB: &str = "ssh none;\nallow established;\nallow tcp 80;\ndrop all;\n";

@@ -8,7 +8,7 @@ use fwdsl::sandbox::Netns;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The image [`Docker::busybox_image`] makes: busybox and a web root `/www`.
 pub const IMAGE: &str = "fwdsl-test/busybox:1";
@@ -50,15 +50,10 @@ impl Docker {
             daemon,
             dir: dir.to_path_buf(),
         };
-        let started = Instant::now();
-        while !docker.docker(&["info"]).status.success() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "dockerd did not start: {}",
-                docker.log()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        let up = crate::poll(Duration::from_secs(60), Duration::from_millis(300), || {
+            docker.docker(&["info"]).status.success().then_some(())
+        });
+        assert!(up.is_some(), "dockerd did not start: {}", docker.log());
         docker
     }
 
@@ -126,12 +121,11 @@ impl Drop for Docker {
         let _ = Command::new("kill")
             .args(["-TERM", &self.daemon.id().to_string()])
             .output();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(_)) = self.daemon.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        let ended = crate::poll(Duration::from_secs(20), Duration::from_millis(200), || {
+            self.daemon.try_wait().ok().flatten()
+        });
+        if ended.is_some() {
+            return;
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();

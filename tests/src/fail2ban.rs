@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running fail2ban server and its configuration directory.
 pub struct Fail2ban {
@@ -81,16 +81,20 @@ impl Fail2ban {
             server,
             dir: dir.to_path_buf(),
         };
-        let started = Instant::now();
-        while !f2b.client(&["ping"]).contains("pong") {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "fail2ban did not start: {}",
-                f2b.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let up = crate::poll(Duration::from_secs(30), Duration::from_millis(200), || {
+            f2b.client(&["ping"]).contains("pong").then_some(())
+        });
+        assert!(up.is_some(), "fail2ban did not start: {}", f2b.log());
         f2b
+    }
+
+    /// Waits (at most 30 s) until `read()` (a ruleset) holds `ban`, what this server's
+    /// action writes for a ban; what it read then.
+    pub fn until_banned(&self, read: impl Fn() -> String, ban: &str) -> String {
+        crate::poll(Duration::from_secs(30), Duration::from_millis(300), || {
+            Some(read()).filter(|r| r.contains(ban))
+        })
+        .unwrap_or_else(|| panic!("fail2ban did not ban: {}\n{}", self.log(), read()))
     }
 
     /// `fail2ban-client ARGS` against this server; its output.

@@ -48,10 +48,12 @@ fwdsl::rules! {
 pub mod backends;
 pub mod docker;
 pub mod fail2ban;
+pub mod poll;
 pub mod probe;
 pub mod raw;
 pub mod routed;
 pub mod skip;
+pub use poll::poll;
 pub use skip::skip;
 
 /// The reference VPS guide's INPUT rules in the DSL, in the guide's order (its

@@ -360,12 +360,6 @@ proptest! {
             prop_assert_eq!(got, expected, "{:?}\n{}\n{:?}", ruleset, import.text, p);
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("FWDSL_IMPORT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-    ))]
 
     #[test]
     fn the_import_decides_as_the_chain_program(program in program()) {

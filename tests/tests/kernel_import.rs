@@ -144,15 +144,7 @@ fn fail2bans_chains_import_and_the_kernel_agrees(backend) {
         ],
     );
     f2b.fail_logins(Sandbox::CLIENT_V4.into());
-    let start = std::time::Instant::now();
-    let v4 = loop {
-        let saved = a.server.saved("iptables-save").unwrap();
-        if saved.contains("-A f2b-test -s 192.0.2.2/32 -j REJECT") {
-            break saved;
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(30), "fail2ban did not ban: {}\n{saved}", f2b.log());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let v4 = f2b.until_banned(|| a.server.saved("iptables-save").unwrap(), "-A f2b-test -s 192.0.2.2/32 -j REJECT");
     drop(f2b);
     let import = iptables_save(Some(SavedFile { name: "rules.v4", text: &v4 }), None, "", false).unwrap();
     assert!(import.is_equivalent(), "{import}\n{v4}\n{}", import.text);
@@ -260,23 +252,6 @@ fn nft_ruleset(ns: &fwdsl::sandbox::Netns) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Waits (at most 30 s) until `ns`'s nftables ruleset contains `text`; the ruleset.
-fn nft_once(ns: &fwdsl::sandbox::Netns, text: &str, f2b: &tests::fail2ban::Fail2ban) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        let ruleset = nft_ruleset(ns);
-        if ruleset.contains(text) {
-            return ruleset;
-        }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "fail2ban did not ban: {}\n{ruleset}",
-            f2b.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-}
-
 each_backend! {
 /// An nftables host, every part of it made by its own tool: the guide's commands run
 /// through `iptables-nft` (table `ip filter`, priority 0) and fail2ban's
@@ -310,7 +285,7 @@ fn an_nftables_hosts_ruleset_imports_and_the_kernel_agrees(backend) {
         ],
     );
     f2b.fail_logins(Sandbox::CLIENT_V4.into());
-    let json = nft_once(&a.server, &Sandbox::CLIENT_V4.to_string(), &f2b);
+    let json = f2b.until_banned(|| nft_ruleset(&a.server), &Sandbox::CLIENT_V4.to_string());
     drop(f2b);
     let v4 = a.server.saved("iptables-nft-save").unwrap();
     let file = SavedFile { name: "ruleset.json", text: &json };

@@ -76,86 +76,6 @@ fn forward_rule() -> impl Strategy<Value = ForwardRule> {
         })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("FWDSL_NAT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-    ))]
-
-    #[test]
-    fn dead_dnat_and_decide_equal_brute_force(
-        rules in prop::collection::vec(forward_rule(), 1..5),
-        catch_all_allows in any::<bool>(),
-        nat_ports in prop::sample::select(&NAT_PORTS[..]),
-        nat_src in prop::sample::select(&NAT_SRCS[..]),
-        assert_port in prop::sample::select(&ASSERT_PORTS[..]),
-        assert_src in prop::sample::select(&ASSERT_SRCS[..]),
-    ) {
-        let mut text = String::from("ssh none;\nallow established;\ndrop all;\nallow forward established;\n");
-        for rule in &rules {
-            text.push_str(&format!("{};\n", rule.text()));
-        }
-        text.push_str(if catch_all_allows { "allow forward all;\n" } else { "drop forward all;\n" });
-        let (a, b) = nat_ports;
-        let ports = if a == b { a.to_string() } else { format!("{a}-{b}") };
-        let src = nat_src.map_or(String::new(), |s| format!(" src {s}"));
-        text.push_str(&format!("dnat tcp {ports}{src} to 192.0.2.5:80;\n"));
-
-        // Brute force: each candidate the dnat takes, first match over the forward rules.
-        let backend = IpAddr::from(BACKEND);
-        let taken = |s: IpAddr, p: u16| {
-            (a..=b).contains(&p)
-                && nat_src.is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&s))
-        };
-        let verdict = |s: IpAddr, p: u16| -> bool {
-            rules
-                .iter()
-                .find(|r| r.matches(s, backend, p))
-                .map_or(catch_all_allows, |r| r.allow)
-        };
-        let asserted = |s: IpAddr| {
-            assert_port == 80 && assert_src.is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&s))
-        };
-        let (mut accepted_any, mut assertion_broken) = (false, false);
-        for s in CANDIDATE_SRCS {
-            for p in CANDIDATE_PORTS {
-                let s = IpAddr::from(s);
-                if taken(s, p) && verdict(s, p) {
-                    accepted_any = true;
-                    assertion_broken |= asserted(s);
-                }
-            }
-        }
-        let assertion = format!(
-            "assert closed tcp {assert_port}{};\n",
-            assert_src.map_or(String::new(), |n| format!(" src {n}"))
-        );
-        let with_assertion = Policy::parse(&format!("{assertion}{text}"));
-        let reported_broken = with_assertion
-            .err()
-            .is_some_and(|e| e.to_string().contains("does not hold"));
-        prop_assert_eq!(reported_broken, assertion_broken, "{}{}", assertion, text);
-        let parsed = Policy::parse(&text);
-        let reported_dead = parsed.as_ref().err().is_some_and(|e| e.to_string().contains("is dead"));
-        prop_assert_eq!(reported_dead, !accepted_any, "{}", text);
-        if let Ok(policy) = parsed {
-            for s in CANDIDATE_SRCS {
-                for p in CANDIDATE_PORTS {
-                    let packet = Packet::tcp(Ipv4Addr::from(s), p).dst([203, 0, 113, 1]);
-                    let s = IpAddr::from(s);
-                    if !taken(s, p) {
-                        continue;
-                    }
-                    let d = policy.decide(&packet);
-                    let expected = if verdict(s, p) { Action::Allow } else { Action::Drop };
-                    prop_assert_eq!(d.action(), expected, "{} {:?}", text, packet);
-                    let t = d.nat.as_ref().expect("translated");
-                    prop_assert_eq!((t.packet.dst, t.packet.dport), (backend, 80));
-                }
-            }
-        }
-    }
-}
-
 /// One destination statement of a random list: an exemption or a `dnat` to backend
 /// `to`, `local` or not, with a source and a port or not.
 #[derive(Debug, Clone)]
@@ -238,6 +158,80 @@ proptest! {
                         .map(|st| IpAddr::from([192, 0, 2, st.to]));
                     let got = policy.decide(&packet).nat.map(|t| t.packet.dst);
                     prop_assert_eq!(got, expected, "{}{:?}", text, packet);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dead_dnat_and_decide_equal_brute_force(
+        rules in prop::collection::vec(forward_rule(), 1..5),
+        catch_all_allows in any::<bool>(),
+        nat_ports in prop::sample::select(&NAT_PORTS[..]),
+        nat_src in prop::sample::select(&NAT_SRCS[..]),
+        assert_port in prop::sample::select(&ASSERT_PORTS[..]),
+        assert_src in prop::sample::select(&ASSERT_SRCS[..]),
+    ) {
+        let mut text = String::from("ssh none;\nallow established;\ndrop all;\nallow forward established;\n");
+        for rule in &rules {
+            text.push_str(&format!("{};\n", rule.text()));
+        }
+        text.push_str(if catch_all_allows { "allow forward all;\n" } else { "drop forward all;\n" });
+        let (a, b) = nat_ports;
+        let ports = if a == b { a.to_string() } else { format!("{a}-{b}") };
+        let src = nat_src.map_or(String::new(), |s| format!(" src {s}"));
+        text.push_str(&format!("dnat tcp {ports}{src} to 192.0.2.5:80;\n"));
+
+        // Brute force: each candidate the dnat takes, first match over the forward rules.
+        let backend = IpAddr::from(BACKEND);
+        let taken = |s: IpAddr, p: u16| {
+            (a..=b).contains(&p)
+                && nat_src.is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&s))
+        };
+        let verdict = |s: IpAddr, p: u16| -> bool {
+            rules
+                .iter()
+                .find(|r| r.matches(s, backend, p))
+                .map_or(catch_all_allows, |r| r.allow)
+        };
+        let asserted = |s: IpAddr| {
+            assert_port == 80 && assert_src.is_none_or(|n| n.parse::<IpNet>().unwrap().contains(&s))
+        };
+        let (mut accepted_any, mut assertion_broken) = (false, false);
+        for s in CANDIDATE_SRCS {
+            for p in CANDIDATE_PORTS {
+                let s = IpAddr::from(s);
+                if taken(s, p) && verdict(s, p) {
+                    accepted_any = true;
+                    assertion_broken |= asserted(s);
+                }
+            }
+        }
+        let assertion = format!(
+            "assert closed tcp {assert_port}{};\n",
+            assert_src.map_or(String::new(), |n| format!(" src {n}"))
+        );
+        let with_assertion = Policy::parse(&format!("{assertion}{text}"));
+        let reported_broken = with_assertion
+            .err()
+            .is_some_and(|e| e.to_string().contains("does not hold"));
+        prop_assert_eq!(reported_broken, assertion_broken, "{}{}", assertion, text);
+        let parsed = Policy::parse(&text);
+        let reported_dead = parsed.as_ref().err().is_some_and(|e| e.to_string().contains("is dead"));
+        prop_assert_eq!(reported_dead, !accepted_any, "{}", text);
+        if let Ok(policy) = parsed {
+            for s in CANDIDATE_SRCS {
+                for p in CANDIDATE_PORTS {
+                    let packet = Packet::tcp(Ipv4Addr::from(s), p).dst([203, 0, 113, 1]);
+                    let s = IpAddr::from(s);
+                    if !taken(s, p) {
+                        continue;
+                    }
+                    let d = policy.decide(&packet);
+                    let expected = if verdict(s, p) { Action::Allow } else { Action::Drop };
+                    prop_assert_eq!(d.action(), expected, "{} {:?}", text, packet);
+                    let t = d.nat.as_ref().expect("translated");
+                    prop_assert_eq!((t.packet.dst, t.packet.dport), (backend, 80));
                 }
             }
         }
